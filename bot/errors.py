@@ -1,0 +1,103 @@
+"""The exceptions EPMPulse raises, in one tree.
+
+    EpmPulseError                 base of everything below
+    ├── ValidationError           bad input from a user or script; changes nothing
+    │   ├── UnknownNameError      unknown app / domain / status / server; names the choices
+    │   └── MessageTooLongError   a message over 200 characters
+    ├── NotAllowedError           the caller may read but not write
+    ├── ConfigError               configuration problems, every one listed
+    ├── StoreError                the data directory cannot be read or written
+    └── EpmError                  an EPM request failed (``permanent`` says whether to retry)
+
+Third-party errors are translated at the boundary with ``raise … from exc``.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+
+
+class EpmPulseError(Exception):
+    """Base class of every EPMPulse error."""
+
+
+class ValidationError(EpmPulseError):
+    """Input that cannot be accepted; nothing was changed.
+
+    ``code`` is the REST error code (SPEC §7) that describes the problem.
+    """
+
+    code = "INVALID_REQUEST"
+
+
+class UnknownNameError(ValidationError):
+    """An app, domain, status or server name that does not exist."""
+
+    def __init__(
+        self,
+        kind: str,
+        given: str,
+        choices: Sequence[str],
+        *,
+        context: str = "",
+        code: str = "INVALID_REQUEST",
+    ) -> None:
+        self.kind = kind
+        self.given = given
+        self.choices = list(choices)
+        self.suggestion = closest_match(given, self.choices)
+        self.code = code
+        where = f" for {context}" if context else ""
+        text = f"Unknown {kind} '{given}'{where}. Valid: {', '.join(self.choices) or '(none)'}."
+        if self.suggestion:
+            text += f" Did you mean {self.suggestion}?"
+        super().__init__(text)
+
+
+class MessageTooLongError(ValidationError):
+    """A status message longer than the limit."""
+
+    def __init__(self, length: int, limit: int) -> None:
+        self.length = length
+        self.limit = limit
+        super().__init__(f"Message is {length} characters; the limit is {limit}.")
+
+
+class NotAllowedError(EpmPulseError):
+    """The caller is not allowed to change statuses."""
+
+
+class ConfigError(EpmPulseError):
+    """Invalid configuration; ``problems`` lists every problem found."""
+
+    def __init__(self, problems: Iterable[str]) -> None:
+        self.problems = list(problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"Invalid configuration ({len(self.problems)} problem(s)):\n{lines}")
+
+
+class StoreError(EpmPulseError):
+    """The store could not read or durably write its files."""
+
+
+class EpmError(EpmPulseError):
+    """An EPM request failed; ``permanent`` is True when retrying cannot help."""
+
+    def __init__(self, message: str, *, permanent: bool, status_code: int | None = None) -> None:
+        self.permanent = permanent
+        self.status_code = status_code
+        super().__init__(message)
+
+
+def closest_match(given: str, choices: Sequence[str]) -> str | None:
+    """Return the choice closest to ``given`` (case-insensitive), or None if none is close."""
+    lowered = {c.lower(): c for c in choices}
+    needle = given.strip().lower()
+    if not needle:
+        return None
+    for low, original in lowered.items():
+        if low.startswith(needle) or needle.startswith(low):
+            return original
+    found = difflib.get_close_matches(needle, list(lowered), n=1, cutoff=0.6)
+    return lowered[found[0]] if found else None

@@ -1,0 +1,237 @@
+"""The status service: the one place statuses are read and changed.
+
+Slack listeners, the REST API, the CLI and the EPM poller all call this module; it
+knows nothing about any of them. Every change is validated first (unknown names and
+over-long messages raise :class:`~bot.errors.ValidationError` and change nothing),
+then committed to the store; listeners (alerts, canvas, metrics) are told only
+after the change is durable.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from bot.config import Estate
+from bot.errors import MessageTooLongError, ValidationError
+from bot.model import (
+    MESSAGE_LIMIT,
+    DomainRecord,
+    HistoryEntry,
+    JobRef,
+    Status,
+    Update,
+    format_time,
+    utcnow,
+)
+from bot.store import Store, WorkingState
+from bot.store.base import RecordKey
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Change:
+    """One applied change: the record before and after."""
+
+    old: DomainRecord
+    new: DomainRecord
+
+    @property
+    def status_changed(self) -> bool:
+        """Whether the status itself changed (not only message, time or author)."""
+        return self.old.status is not self.new.status
+
+
+Listener = Callable[[list[Change]], None]
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    key: RecordKey
+    status: Status
+    message: str
+    jobs: list[JobRef]
+
+
+class StatusService:
+    """Reads and changes domain statuses through a :class:`~bot.store.Store`."""
+
+    def __init__(
+        self, estate: Estate, store: Store, *, clock: Callable[[], datetime] = utcnow
+    ) -> None:
+        self.estate = estate
+        self.store = store
+        self._clock = clock
+        self._listeners: list[Listener] = []
+
+    def add_listener(self, listener: Listener) -> None:
+        """Call ``listener`` with the changes of every durable commit."""
+        self._listeners.append(listener)
+
+    # --- reading -------------------------------------------------------------------
+
+    def get(self, app: str, domain: str) -> DomainRecord:
+        """Return one domain's record (names are matched case-insensitively)."""
+        key = self.estate.resolve_domain(app, domain)
+        return _record(key, self.store.snapshot().records.get(key))
+
+    def board(self) -> dict[str, list[DomainRecord]]:
+        """Every configured app with its domains' records, in configuration order."""
+        records = self.store.snapshot().records
+        board: dict[str, list[DomainRecord]] = {}
+        for key in self.estate.domain_keys():
+            board.setdefault(key[0], []).append(_record(key, records.get(key)))
+        return board
+
+    def app_board(self, app: str) -> list[DomainRecord]:
+        """One app's records, in configuration order."""
+        canonical = self.estate.resolve_app(app)
+        return self.board()[canonical]
+
+    def history(self, app: str, domain: str, limit: int = 10) -> list[HistoryEntry]:
+        """The last ``limit`` changes of one domain, newest first."""
+        if limit < 1:
+            raise ValidationError(f"The number of changes must be at least 1, not {limit}.")
+        canonical_app, canonical_domain = self.estate.resolve_domain(app, domain)
+        entries = self.store.history(canonical_app, canonical_domain, limit)
+        return [HistoryEntry.model_validate(e) for e in reversed(entries)]
+
+    def meta(self, name: str, default: Any = None) -> Any:
+        """Read one bookkeeping value kept with the board (canvas id, subscriptions, …)."""
+        return self.store.snapshot().meta.get(name, default)
+
+    @property
+    def version(self) -> int:
+        """The board's version; it grows with every commit."""
+        return self.store.snapshot().version
+
+    # --- writing -------------------------------------------------------------------
+
+    def set(
+        self,
+        app: str,
+        domain: str,
+        status: Status | str,
+        message: str = "",
+        *,
+        by: str,
+        jobs: Sequence[JobRef] = (),
+    ) -> Change:
+        """Set one domain's status; returns once the change is durable.
+
+        Tracked jobs are replaced by ``jobs`` (so a manual set clears them).
+        """
+        update = Update(app=app, domain=domain, status=status, message=message, jobs=list(jobs))
+        return self.set_many([update], by=by)[0]
+
+    def set_many(self, updates: Sequence[Update], *, by: str) -> list[Change]:
+        """Apply several updates all-or-nothing, in one durable write."""
+        if not updates:
+            raise ValidationError("No updates given.")
+        prepared = [self._prepare(u) for u in updates]
+        seen: set[RecordKey] = set()
+        for item in prepared:
+            if item.key in seen:
+                raise ValidationError(f"{item.key[0]} {item.key[1]} appears twice in one batch.")
+            seen.add(item.key)
+        now = self._clock()
+
+        def apply(work: WorkingState) -> list[Change]:
+            return [_apply(work, item, by, now) for item in prepared]
+
+        changes = self.store.commit(apply)
+        self._notify(changes)
+        return changes
+
+    def set_meta(self, name: str, value: Any) -> None:
+        """Durably store one bookkeeping value (a JSON value)."""
+        self.store.commit(lambda work: work.put_meta(name, value))
+
+    def transact(self, mutation: Callable[[WorkingState, datetime], tuple[T, list[Change]]]) -> T:
+        """Run a custom mutation (e.g. the poller's job resolution) in one commit.
+
+        ``mutation`` gets the working state and the current time and returns its
+        result plus the changes to announce to listeners.
+        """
+        now = self._clock()
+        result, changes = self.store.commit(lambda work: mutation(work, now))
+        if changes:
+            self._notify(changes)
+        return result
+
+    def record_change(
+        self,
+        work: WorkingState,
+        key: RecordKey,
+        status: Status,
+        message: str,
+        by: str,
+        now: datetime,
+        jobs: Sequence[JobRef] = (),
+    ) -> Change:
+        """Apply one validated change inside a :meth:`transact` mutation."""
+        return _apply(work, _Prepared(key, status, message[:MESSAGE_LIMIT], list(jobs)), by, now)
+
+    def current(self, work: WorkingState, key: RecordKey) -> DomainRecord:
+        """The record at ``key`` inside a :meth:`transact` mutation."""
+        return _record(key, work.records.get(key))
+
+    # --- internals -----------------------------------------------------------------
+
+    def _prepare(self, update: Update) -> _Prepared:
+        key = self.estate.resolve_domain(update.app, update.domain)
+        status = update.status if isinstance(update.status, Status) else Status.parse(update.status)
+        message = update.message.strip()
+        if len(message) > MESSAGE_LIMIT:
+            raise MessageTooLongError(len(message), MESSAGE_LIMIT)
+        jobs = [
+            JobRef(server=self.estate.resolve_server(j.server), job_id=j.job_id)
+            for j in update.jobs or []
+        ]
+        return _Prepared(key, status, message, jobs)
+
+    def _notify(self, changes: list[Change]) -> None:
+        for listener in self._listeners:
+            try:
+                listener(changes)
+            except Exception:  # a listener must never undo a durable change
+                logger.exception("change listener %r failed; the change itself is saved", listener)
+
+
+def _record(key: RecordKey, data: dict[str, Any] | None) -> DomainRecord:
+    if data is None:
+        return DomainRecord(app=key[0], domain=key[1])
+    return DomainRecord.model_validate(data)
+
+
+def _apply(work: WorkingState, item: _Prepared, by: str, now: datetime) -> Change:
+    old = _record(item.key, work.records.get(item.key))
+    since = old.since if (old.status is item.status and old.since) else now
+    new = DomainRecord(
+        app=item.key[0],
+        domain=item.key[1],
+        status=item.status,
+        message=item.message,
+        updated_at=now,
+        updated_by=by,
+        jobs=item.jobs,
+        since=since,
+    )
+    work.put_record(item.key, new.model_dump(mode="json"))
+    work.add_history(
+        {
+            "app": new.app,
+            "domain": new.domain,
+            "old_status": old.status.value,
+            "new_status": new.status.value,
+            "message": new.message,
+            "by": by,
+            "at": format_time(now),
+        }
+    )
+    return Change(old, new)

@@ -1,0 +1,101 @@
+"""The store interface the status service talks to.
+
+A store keeps one board (records keyed by ``(app, domain)`` plus a small ``meta``
+mapping for the canvas, subscriptions and other bookkeeping) and an append-only
+history. Changes are applied with :meth:`Store.commit`, which returns only once the
+change is durable. A second implementation (PostgreSQL, say) only has to honour this
+interface.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, TypeVar
+
+RecordKey = tuple[str, str]
+JsonDict = dict[str, Any]
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class BoardState:
+    """A consistent, read-only snapshot of the board at ``version``.
+
+    Records and meta values are plain JSON values; treat them as immutable.
+    """
+
+    version: int
+    records: Mapping[RecordKey, JsonDict]
+    meta: Mapping[str, Any]
+
+    @classmethod
+    def empty(cls, version: int = 0) -> BoardState:
+        """A board with no records."""
+        return cls(version, MappingProxyType({}), MappingProxyType({}))
+
+
+@dataclass
+class WorkingState:
+    """The state a mutation edits inside a commit.
+
+    Mutations replace record dicts and meta values; they never edit a value they
+    read in place, so snapshots handed to readers stay unchanged.
+    """
+
+    version: int
+    records: dict[RecordKey, JsonDict]
+    meta: dict[str, Any]
+    history: list[JsonDict] = field(default_factory=list)
+    dirty: bool = False
+
+    def put_record(self, key: RecordKey, record: JsonDict) -> None:
+        """Replace the record at ``key``."""
+        self.records[key] = record
+        self.dirty = True
+
+    def put_meta(self, name: str, value: Any) -> None:
+        """Replace one meta value (a JSON value)."""
+        self.meta[name] = value
+        self.dirty = True
+
+    def add_history(self, entry: JsonDict) -> None:
+        """Append one history entry to this commit."""
+        self.history.append(entry)
+        self.dirty = True
+
+
+Mutation = Callable[[WorkingState], T]
+
+
+class Store(ABC):
+    """Durable storage of the board and its history."""
+
+    @abstractmethod
+    def snapshot(self) -> BoardState:
+        """Return the latest durable board."""
+
+    @abstractmethod
+    def commit(self, mutation: Mutation[T]) -> T:
+        """Apply ``mutation`` under the store's lock and return its result once durable.
+
+        A mutation that raises must raise before changing the working state; its
+        exception propagates and nothing is written for it.
+        """
+
+    @abstractmethod
+    def history(
+        self, app: str | None = None, domain: str | None = None, limit: int | None = None
+    ) -> list[JsonDict]:
+        """Return history entries, oldest first, optionally filtered, the last ``limit``."""
+
+    @abstractmethod
+    def backup(self, keep: int = 24) -> Path | None:
+        """Write a backup copy of the state, keeping the newest ``keep``."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release files and locks."""

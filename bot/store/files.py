@@ -1,0 +1,95 @@
+"""Low-level durable file operations used by the JSON store."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+
+
+def ensure_private_dir(path: Path) -> None:
+    """Create ``path`` with mode 0700, or warn when an existing one is readable by others."""
+    try:
+        path.mkdir(mode=DIR_MODE, parents=True)
+    except FileExistsError:
+        if path.stat().st_mode & 0o077:
+            logger.warning("data directory %s is accessible to other users; use chmod 700", path)
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """Write every byte of ``data`` to ``fd``."""
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def atomic_write(path: Path, data: bytes, dir_fd: int) -> os.stat_result:
+    """Durably replace ``path`` with ``data``: temp file, fsync, rename, fsync the directory.
+
+    Returns the new file's stat (inode, size and mtime identify this version).
+    """
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    try:
+        write_all(fd, data)
+        os.fsync(fd)
+        stat = os.fstat(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    os.fsync(dir_fd)
+    return stat
+
+
+def append_durably(fd: int, data: bytes) -> None:
+    """Append ``data`` to the O_APPEND file ``fd`` and fsync it."""
+    write_all(fd, data)
+    os.fsync(fd)
+
+
+def dumps(document: Any) -> bytes:
+    """Compact UTF-8 JSON."""
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def read_tail(fd: int, size: int, wanted: int) -> tuple[bytes, bool]:
+    """Read the last ``wanted`` bytes of a file of ``size`` bytes.
+
+    Returns the bytes and whether they start at the beginning of the file.
+    """
+    start = max(0, size - wanted)
+    return os.pread(fd, size - start, start), start == 0
+
+
+def parse_lines(data: bytes, *, source: str, from_start: bool) -> list[dict[str, Any]]:
+    """Parse JSON lines, skipping (and reporting) lines that do not parse.
+
+    A first line that may be cut by a tail read (``from_start`` False) is dropped
+    quietly; a last line without its newline is a torn write and is reported.
+    """
+    lines = data.split(b"\n")
+    if not from_start:
+        lines = lines[1:]
+    torn = lines.pop() if lines else b""
+    if torn.strip():
+        logger.warning("%s: skipped a torn last line (%d bytes)", source, len(torn))
+    entries: list[dict[str, Any]] = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            logger.warning("%s: skipped an unreadable line (%d from the part read)", source, number)
+            continue
+        if isinstance(entry, dict):
+            entries.append(entry)
+    return entries
