@@ -16,7 +16,8 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from bot.config import Estate
-from bot.errors import MessageTooLongError, ValidationError
+from bot.errors import MessageTooLongError, StoreError, ValidationError
+from bot.metrics import Metrics
 from bot.model import (
     MESSAGE_LIMIT,
     DomainRecord,
@@ -62,11 +63,17 @@ class StatusService:
     """Reads and changes domain statuses through a :class:`~bot.store.Store`."""
 
     def __init__(
-        self, estate: Estate, store: Store, *, clock: Callable[[], datetime] = utcnow
+        self,
+        estate: Estate,
+        store: Store,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        metrics: Metrics | None = None,
     ) -> None:
         self.estate = estate
         self.store = store
         self._clock = clock
+        self._metrics = metrics
         self._listeners: list[Listener] = []
 
     def add_listener(self, listener: Listener) -> None:
@@ -131,20 +138,22 @@ class StatusService:
 
     def set_many(self, updates: Sequence[Update], *, by: str) -> list[Change]:
         """Apply several updates all-or-nothing, in one durable write."""
-        if not updates:
-            raise ValidationError("No updates given.")
-        prepared = [self._prepare(u) for u in updates]
-        seen: set[RecordKey] = set()
-        for item in prepared:
-            if item.key in seen:
-                raise ValidationError(f"{item.key[0]} {item.key[1]} appears twice in one batch.")
-            seen.add(item.key)
+        try:
+            prepared = self._prepare_all(updates)
+        except ValidationError:
+            self._count(by, "invalid", len(updates) or 1)
+            raise
         now = self._clock()
 
         def apply(work: WorkingState) -> list[Change]:
             return [_apply(work, item, by, now) for item in prepared]
 
-        changes = self.store.commit(apply)
+        try:
+            changes = self.store.commit(apply)
+        except StoreError:
+            self._count(by, "error", len(prepared))
+            raise
+        self._count(by, "ok", len(changes))
         self._notify(changes)
         return changes
 
@@ -182,6 +191,21 @@ class StatusService:
         return _record(key, work.records.get(key))
 
     # --- internals -----------------------------------------------------------------
+
+    def _prepare_all(self, updates: Sequence[Update]) -> list[_Prepared]:
+        if not updates:
+            raise ValidationError("No updates given.")
+        prepared = [self._prepare(u) for u in updates]
+        seen: set[RecordKey] = set()
+        for item in prepared:
+            if item.key in seen:
+                raise ValidationError(f"{item.key[0]} {item.key[1]} appears twice in one batch.")
+            seen.add(item.key)
+        return prepared
+
+    def _count(self, by: str, result: str, n: int) -> None:
+        if self._metrics is not None:
+            self._metrics.count_update(by, result, n)
 
     def _prepare(self, update: Update) -> _Prepared:
         key = self.estate.resolve_domain(update.app, update.domain)
