@@ -1,0 +1,55 @@
+"""Fixtures shared by every test area: configuration, store and service on a temp dir."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.config import Config, load_config
+from bot.service import StatusService
+from bot.store import JsonStore
+
+# Tests only talk to 127.0.0.1; a proxy from the environment must never see them.
+for _var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
+    os.environ.pop(_var, None)
+os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
+
+MakeConfig = Callable[..., Config]
+
+
+@pytest.fixture
+def make_config(tmp_path: Path) -> MakeConfig:
+    """Build a Config from environment-style values and an optional YAML text."""
+
+    def make(yaml_text: str | None = None, **env: str) -> Config:
+        values = {"EPMPULSE_DATA_DIR": str(tmp_path / "data"), **env}
+        if yaml_text is not None:
+            path = tmp_path / "epmpulse.yml"
+            path.write_text(yaml_text, encoding="utf-8")
+            values["EPMPULSE_CONFIG"] = str(path)
+        return load_config(values, cwd=tmp_path)
+
+    return make
+
+
+@pytest.fixture
+def config(make_config: MakeConfig) -> Config:
+    """The built-in default estate with a temp data dir."""
+    return make_config()
+
+
+@pytest.fixture
+def store(config: Config) -> Iterator[JsonStore]:
+    """A JSON store in the temp data dir."""
+    opened = JsonStore(config.settings.data_dir)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def service(config: Config, store: JsonStore) -> StatusService:
+    """The status service over the temp store."""
+    return StatusService(config.estate, store)
