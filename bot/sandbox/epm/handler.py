@@ -1,0 +1,242 @@
+"""HTTP side of the EPM sandbox: a threading server and its request handler.
+
+Every request goes through the same steps: read it, wait the configured latency,
+serve an injected failure if one is queued for its path, otherwise answer the
+token endpoint or check credentials and answer a job-status endpoint; then log it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import sys
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from bot.sandbox.epm.auth import parse_basic
+from bot.sandbox.epm.faults import Fault
+from bot.sandbox.epm.jobs import parse_job_path, render
+from bot.sandbox.epm.log import AuthType, RequestRecord
+from bot.sandbox.epm.state import SandboxState
+
+logger = logging.getLogger(__name__)
+
+TOKEN_PATH = "/oauth2/v1/token"  # noqa: S105  (a URL path, not a secret)
+MAX_BODY = 64 * 1024
+_REASONS = {429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable"}
+
+
+@dataclass
+class _Reply:
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class _Meta:
+    auth: AuthType
+    job_id: str | None = None
+    injected: bool = False
+    grant_type: str | None = None
+
+
+class EpmServer(ThreadingHTTPServer):
+    """Thread-per-connection HTTP server bound to one sandbox's state."""
+
+    daemon_threads = True
+    request_queue_size = 128  # bursts of parallel pollers must not overflow the backlog
+
+    def __init__(self, address: tuple[str, int], state: SandboxState) -> None:
+        self.state = state
+        super().__init__(address, EpmHandler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Log a failed request: quietly for a client that went away, loudly for a bug."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            logger.debug("EPM sandbox client %s went away", client_address, exc_info=True)
+        else:
+            logger.exception("EPM sandbox failed to serve %s", client_address)
+
+
+class EpmHandler(BaseHTTPRequestHandler):
+    """Answers the EPM job-status endpoints and the OAuth token endpoint."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = "EpmSandbox/1.0"
+    timeout = 30  # idle keep-alive connections end by themselves
+    server: EpmServer
+
+    @property
+    def state(self) -> SandboxState:
+        """The sandbox state this handler serves."""
+        return self.server.state
+
+    def setup(self) -> None:
+        """Register the connection so that stopping the sandbox can end it."""
+        super().setup()
+        # Headers and body go out in separate writes; without NODELAY, Nagle plus
+        # delayed ACKs would add ~40 ms to every keep-alive request.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.state.track(self.connection)
+
+    def finish(self) -> None:
+        """Unregister the connection."""
+        try:
+            super().finish()
+        finally:
+            self.state.untrack(self.connection)
+
+    def do_GET(self) -> None:
+        """Serve a GET."""
+        self._handle("GET")
+
+    def do_POST(self) -> None:
+        """Serve a POST."""
+        self._handle("POST")
+
+    def do_PUT(self) -> None:
+        """Serve a PUT (never allowed, but authenticated and logged like the rest)."""
+        self._handle("PUT")
+
+    def do_DELETE(self) -> None:
+        """Serve a DELETE (never allowed, but authenticated and logged like the rest)."""
+        self._handle("DELETE")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Send http.server's own messages to logging instead of stderr."""
+        logger.debug("EPM sandbox: " + format, *args)
+
+    def _handle(self, method: str) -> None:
+        started = time.monotonic()
+        path = urlsplit(self.path).path
+        meta = _Meta(auth=_auth_type(self.headers.get("Authorization")))
+        self.state.log.begin()
+        reply: _Reply | None = _epm_error(500, "The sandbox failed to answer.")
+        try:
+            reply = self._answer(method, path, meta)
+        finally:
+            # Logged before the answer is written, so a client that has its answer
+            # always finds its request in the log.
+            record = RequestRecord(
+                method=method,
+                path=path,
+                status=reply.status if reply else 0,
+                auth=meta.auth,
+                started=started,
+                ended=time.monotonic(),
+                job_id=meta.job_id,
+                injected=meta.injected,
+                grant_type=meta.grant_type,
+            )
+            self.state.log.append(record)
+            logger.debug(
+                "EPM sandbox %s %s -> %s in %.3fs", method, path, record.status, record.duration
+            )
+        if reply is None:
+            self.close_connection = True
+        else:
+            self._send(reply)
+
+    def _answer(self, method: str, path: str, meta: _Meta) -> _Reply | None:
+        raw = self._read_body()
+        delay = self.state.faults.latency_for(path)
+        if delay > 0:
+            self.state.stopping.wait(delay)  # stop() cuts the wait short
+        fault = self.state.faults.take(path)
+        if fault is not None:
+            meta.injected = True
+            return _fault_reply(fault)
+        if path == TOKEN_PATH:
+            return self._token(method, raw, meta)
+        return self._resource(method, path, meta)
+
+    def _read_body(self) -> bytes:
+        header = self.headers.get("Content-Length") or "0"
+        length = int(header) if header.isdigit() else 0
+        return self.rfile.read(min(length, MAX_BODY)) if length > 0 else b""
+
+    def _token(self, method: str, raw: bytes, meta: _Meta) -> _Reply:
+        if method != "POST":
+            return _epm_error(405, "The token endpoint accepts POST only.")
+        pairs = parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True)
+        form = {key: values[0] for key, values in pairs.items()}
+        meta.grant_type = form.get("grant_type")
+        status, body = self.state.oauth.token_request(form, self.headers.get("Authorization"))
+        headers = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+        if status == 401:
+            headers["WWW-Authenticate"] = 'Basic realm="oauth"'
+        return _Reply(status, body, headers)
+
+    def _resource(self, method: str, path: str, meta: _Meta) -> _Reply:
+        denied = self._authenticate()
+        if denied is not None:
+            return denied
+        key = parse_job_path(path)
+        if key is None:
+            return _epm_error(404, f"No resource at {path}.")
+        if method != "GET":
+            return _epm_error(405, f"{method} is not supported on {path}.")
+        meta.job_id = key[2]
+        polled = self.state.poll_job(key)
+        if polled is None:
+            family, app, job_id = key
+            if family == "hyperion" and not self.state.has_app(app):
+                return _epm_error(404, f"Application {app} does not exist.")
+            return _epm_error(404, f"Job with id {job_id} does not exist.")
+        job, state = polled
+        body = render(job, state, base_url=self.state.base_url, executed_by=self.state.username)
+        return _Reply(200, body)
+
+    def _authenticate(self) -> _Reply | None:
+        header = self.headers.get("Authorization") or ""
+        scheme, _, credentials = header.partition(" ")
+        if scheme.lower() == "bearer":
+            if self.state.oauth.access_token_valid(credentials.strip()):
+                return None
+            challenge = 'Bearer error="invalid_token"'
+        else:
+            basic = parse_basic(header)
+            if basic is not None and self.state.basic_ok(*basic):
+                return None
+            challenge = 'Basic realm="Oracle EPM Cloud"'
+        reply = _epm_error(401, "Authentication failed.")
+        reply.headers["WWW-Authenticate"] = challenge
+        return reply
+
+    def _send(self, reply: _Reply) -> None:
+        payload = json.dumps(reply.body).encode("utf-8")
+        self.send_response(reply.status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(payload)
+
+
+def _auth_type(header: str | None) -> AuthType:
+    scheme = (header or "").partition(" ")[0].lower()
+    if scheme == "basic":
+        return "basic"
+    if scheme == "bearer":
+        return "bearer"
+    return "other" if scheme else "none"
+
+
+def _fault_reply(fault: Fault) -> _Reply | None:
+    if fault.status == 0:
+        return None
+    reply = _epm_error(fault.status, _REASONS.get(fault.status, "Injected failure"))
+    if fault.retry_after is not None:
+        reply.headers["Retry-After"] = str(fault.retry_after)
+    return reply
+
+
+def _epm_error(status: int, message: str) -> _Reply:
+    body = {"detail": message, "status": status, "message": message, "localizedMessage": message}
+    return _Reply(status, body)

@@ -1,0 +1,170 @@
+"""Configuration: environment, YAML, ${VAR} interpolation and one error listing every problem."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.errors import ConfigError, UnknownNameError
+from tests.conftest import MakeConfig
+
+GOOD_YAML = """
+apps:
+  Planning: {domains: [Actuals, Forecast], server: planning}
+  ARCS: {domains: [Reconciliation]}
+epm:
+  servers:
+    planning:
+      kind: planning
+      base_url: https://example-planning.epm.oraclecloud.com
+      application: Vision
+      auth: {type: basic, username: "${EPM_USER}", password: "${EPM_PASSWORD}"}
+  max_workers: 4
+staleness: {max_loading_minutes: 90}
+canvas: {title: Close board, timezone: Europe/London}
+"""
+
+
+def test_it_uses_the_built_in_estate_without_a_file(make_config: MakeConfig) -> None:
+    """With no YAML file the default estate of SPEC §3 applies."""
+    config = make_config()
+    assert {app: cfg.domains for app, cfg in config.estate.apps.items()} == {
+        "Planning": ["Actuals", "Forecast", "Budget"],
+        "FCCS": ["Actuals", "Consolidation"],
+        "ARCS": ["Reconciliation"],
+    }
+    assert config.estate.epm.servers == {}
+    assert config.settings.http_port == 8080
+    assert config.settings.canvas_debounce_seconds == 3
+    assert config.poll_interval_seconds == 30
+
+
+def test_it_reads_yaml_and_interpolates_environment_variables(make_config: MakeConfig) -> None:
+    """${VAR} in the YAML is replaced from the environment."""
+    config = make_config(GOOD_YAML, EPM_USER="svc_epm", EPM_PASSWORD="s3cret!")
+    server = config.estate.epm.servers["planning"]
+    assert server.auth.type == "basic"
+    assert server.auth.username == "svc_epm"
+    assert server.auth.password.get_secret_value() == "s3cret!"
+    assert "s3cret!" not in repr(config)
+    assert config.estate.canvas.timezone == "Europe/London"
+    assert config.estate.staleness.max_loading_minutes == 90
+    assert config.estate.apps["Planning"].server == "planning"
+
+
+def test_it_reads_settings_from_the_environment(make_config: MakeConfig) -> None:
+    """Environment variables fill the typed settings."""
+    config = make_config(
+        SLACK_BOT_TOKEN="xoxb-1",
+        SLACK_APP_TOKEN="xapp-1",
+        SLACK_API_URL="http://127.0.0.1:9999/api",
+        EPMPULSE_API_KEYS="ci:abc123, ops:def456",
+        EPMPULSE_EDITORS="U1,S2 U3",
+        EPMPULSE_HTTP_PORT="9090",
+        EPMPULSE_CANVAS_DEBOUNCE_SECONDS="1.5",
+        EPMPULSE_POLL_INTERVAL_SECONDS="10",
+        EPMPULSE_LOG_LEVEL="debug",
+        EPMPULSE_LOG_FORMAT="TEXT",
+    )
+    settings = config.settings
+    assert settings.slack_api_url == "http://127.0.0.1:9999/api/"
+    assert {n: k.get_secret_value() for n, k in settings.api_keys.items()} == {
+        "ci": "abc123",
+        "ops": "def456",
+    }
+    assert settings.editors == ("U1", "S2", "U3")
+    assert settings.http_port == 9090
+    assert settings.canvas_debounce_seconds == 1.5
+    assert config.poll_interval_seconds == 10
+    assert (settings.log_level, settings.log_format) == ("DEBUG", "text")
+    assert "abc123" not in repr(settings)
+
+
+def test_it_reports_three_mistakes_in_one_error(make_config: MakeConfig) -> None:
+    """A config with three mistakes reports all three at once."""
+    bad = """
+apps:
+  Planning: {domains: [Actuals], server: nowhere}
+canvas: {title: Board, timezone: Mars/Olympus}
+colour: blue
+"""
+    with pytest.raises(ConfigError) as caught:
+        make_config(bad, EPMPULSE_HTTP_PORT="eighty")
+    problems = caught.value.problems
+    assert len(problems) == 3, problems
+    text = str(caught.value)
+    assert "EPMPULSE_HTTP_PORT" in text
+    assert "unknown key" in text and "colour" in text
+    assert "Mars/Olympus" in text
+
+
+def test_it_reports_every_yaml_problem_including_bad_references(make_config: MakeConfig) -> None:
+    """Unknown server references and missing applications are listed together."""
+    bad = """
+apps:
+  Planning: {domains: [Actuals], server: nowhere}
+epm:
+  servers:
+    fccs:
+      kind: fccs
+      base_url: https://x.example.com
+      auth: {type: basic, username: u, password: p}
+"""
+    with pytest.raises(ConfigError) as caught:
+        make_config(bad)
+    text = str(caught.value)
+    assert "'application' is required for kind fccs" in text
+    assert len(caught.value.problems) == 1  # the model check runs only after fields pass
+
+
+def test_it_names_missing_environment_variables(make_config: MakeConfig) -> None:
+    """A ${VAR} that is not set is a problem naming the variable and where it is used."""
+    with pytest.raises(ConfigError) as caught:
+        make_config(GOOD_YAML, EPM_USER="svc")
+    assert caught.value.problems == [
+        "epm.servers.planning.auth.password: environment variable EPM_PASSWORD is not set"
+    ]
+
+
+def test_it_rejects_duplicate_names_ignoring_case(make_config: MakeConfig) -> None:
+    """Domain names must be unique case-insensitively."""
+    with pytest.raises(ConfigError, match="appears twice"):
+        make_config("apps:\n  Planning: {domains: [Actuals, ACTUALS]}\n")
+
+
+def test_it_rejects_malformed_api_keys_and_tokens(make_config: MakeConfig) -> None:
+    """API keys must be name:key pairs and Slack tokens have their prefixes."""
+    with pytest.raises(ConfigError) as caught:
+        make_config(
+            EPMPULSE_API_KEYS="justakey,ci:x",
+            SLACK_BOT_TOKEN="xapp-wrong",
+            SLACK_APP_TOKEN="xoxb-wrong",
+        )
+    text = str(caught.value)
+    assert "EPMPULSE_API_KEYS: entry 1 is not 'name:key'" in text
+    assert "SLACK_BOT_TOKEN" in text and "SLACK_APP_TOKEN" in text
+    assert "xapp-wrong" not in text and "xoxb-wrong" not in text
+
+
+def test_it_reports_unreadable_and_invalid_yaml(make_config: MakeConfig) -> None:
+    """A YAML syntax error is a config problem, not a crash."""
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        make_config("apps: [unclosed\n")
+    with pytest.raises(ConfigError, match="cannot read"):
+        make_config(EPMPULSE_CONFIG="/nonexistent/epmpulse.yml")
+
+
+def test_it_resolves_names_case_insensitively(make_config: MakeConfig) -> None:
+    """Apps and domains resolve to canonical names; unknown ones name the choices."""
+    estate = make_config().estate
+    assert estate.resolve_domain("planning", "ACTUALS") == ("Planning", "Actuals")
+    with pytest.raises(UnknownNameError) as caught:
+        estate.resolve_domain("Planning", "Actual")
+    assert str(caught.value) == (
+        "Unknown domain 'Actual' for Planning. Valid: Actuals, Forecast, Budget. "
+        "Did you mean Actuals?"
+    )
+    assert caught.value.code == "INVALID_DOMAIN"
+    with pytest.raises(UnknownNameError) as app_error:
+        estate.resolve_app("FCC")
+    assert app_error.value.code == "INVALID_APP"
+    assert app_error.value.suggestion == "FCCS"

@@ -1,0 +1,73 @@
+"""The status model: parsing, canonical names, severity and emoji."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.errors import UnknownNameError
+from bot.model import DomainRecord, Status, format_time, most_severe, utcnow
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("ok", Status.OK),
+        ("Ok", Status.OK),
+        ("OK", Status.OK),
+        (" loading ", Status.LOADING),
+        ("WARNING", Status.WARNING),
+        ("error", Status.ERROR),
+        ("pEnDiNg", Status.PENDING),
+    ],
+)
+def test_it_parses_statuses_case_insensitively(text: str, expected: Status) -> None:
+    """Any spelling of a status parses to its canonical value."""
+    assert Status.parse(text) is expected
+    assert str(Status.parse(text)) == expected.value
+
+
+def test_it_names_the_valid_statuses_and_the_closest_one() -> None:
+    """An unknown status names every valid status and suggests the closest."""
+    with pytest.raises(UnknownNameError) as caught:
+        Status.parse("Errr")
+    assert str(caught.value) == (
+        "Unknown status 'Errr'. Valid: Pending, Loading, OK, Warning, Error. Did you mean Error?"
+    )
+    assert caught.value.code == "INVALID_STATUS"
+
+
+def test_it_offers_no_suggestion_when_nothing_is_close() -> None:
+    """A name far from every choice gets no 'Did you mean'."""
+    with pytest.raises(UnknownNameError) as caught:
+        Status.parse("banana")
+    assert caught.value.suggestion is None
+    assert "Did you mean" not in str(caught.value)
+
+
+def test_it_orders_severity_error_warning_loading_pending_ok() -> None:
+    """Roll-ups pick Error over Warning over Loading over Pending over OK."""
+    ordered = sorted(Status, key=lambda s: s.severity, reverse=True)
+    assert ordered == [Status.ERROR, Status.WARNING, Status.LOADING, Status.PENDING, Status.OK]
+    assert most_severe([Status.OK, Status.WARNING, Status.LOADING]) is Status.WARNING
+    assert most_severe([]) is Status.OK
+
+
+def test_it_gives_each_status_its_emoji() -> None:
+    """Each status has the emoji SPEC §2 names."""
+    assert {s.value: s.emoji for s in Status} == {
+        "OK": ":large_green_circle:",
+        "Loading": ":large_blue_circle:",
+        "Warning": ":large_yellow_circle:",
+        "Error": ":red_circle:",
+        "Pending": ":white_circle:",
+    }
+
+
+def test_it_serialises_times_as_utc_with_z() -> None:
+    """Records carry updated_at as ISO 8601 UTC ending in Z."""
+    now = utcnow()
+    record = DomainRecord(app="Planning", domain="Actuals", updated_at=now, since=now)
+    dumped = record.model_dump(mode="json")
+    assert dumped["updated_at"] == format_time(now)
+    assert dumped["updated_at"].endswith("Z")
+    assert DomainRecord.model_validate(dumped).updated_at == now.replace(microsecond=0)

@@ -1,0 +1,237 @@
+"""The JSON store: durability, locking across processes, repair and backups."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import signal
+import stat
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from bot.config import Config
+from bot.model import Status
+from bot.service import StatusService
+from bot.store import JsonStore
+from bot.store.json_store import HISTORY_FILE, STATE_FILE
+
+WRITER = """
+import sys
+from bot.config import load_config
+from bot.service import StatusService
+from bot.store import JsonStore
+
+data_dir, name, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+config = load_config({"EPMPULSE_DATA_DIR": data_dir})
+service = StatusService(config.estate, JsonStore(data_dir))
+domains = config.estate.domain_keys()
+print("ready", flush=True)
+for i in range(count):
+    app, domain = domains[i % len(domains)]
+    service.set(app, domain, "OK" if i % 2 else "Loading", f"{name}-{i}", by=f"api:{name}")
+    print(i, flush=True)
+"""
+
+
+def _writer(data_dir: Path, name: str, count: int) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(data_dir), name, str(count)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+
+
+def _history_lines(data_dir: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in (data_dir / HISTORY_FILE).read_text().splitlines()]
+
+
+def test_four_processes_lose_no_update(config: Config) -> None:
+    """4 processes x 250 sets on one data dir give exactly 1000 history lines."""
+    data_dir = config.settings.data_dir
+    JsonStore(data_dir).close()
+    writers = [_writer(data_dir, f"w{n}", 250) for n in range(4)]
+    for proc in writers:
+        proc.communicate(timeout=120)
+        assert proc.returncode == 0
+    history = _history_lines(data_dir)
+    assert len(history) == 1000
+    state = json.loads((data_dir / STATE_FILE).read_text())
+    assert state["version"] == 1001  # one empty-board commit + 1000 sets
+    versions = [e["version"] for e in history]
+    assert versions == sorted(versions) and len(set(versions)) == 1000
+    for name in ("w0", "w1", "w2", "w3"):
+        assert sum(1 for e in history if e["message"].startswith(f"{name}-")) == 250
+    # The state holds, for every domain, the last change the history shows for it.
+    last: dict[tuple[str, str], str] = {}
+    for entry in history:
+        last[(str(entry["app"]), str(entry["domain"]))] = str(entry["message"])
+    for app, domains in state["records"].items():
+        for domain, record in domains.items():
+            assert record["message"] == last[(app, domain)]
+
+
+def test_a_writer_killed_at_random_moments_never_breaks_the_files(config: Config) -> None:
+    """SIGKILL mid-write 20 times: state parses, history reads, no acknowledged change lost."""
+    data_dir = config.settings.data_dir
+    rng = random.Random(20261125)
+    for round_ in range(20):
+        proc = _writer(data_dir, f"k{round_}", 100_000)
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "ready"
+        time.sleep(rng.uniform(0.005, 0.08))
+        proc.send_signal(signal.SIGKILL)
+        acked = [int(line) for line in proc.stdout.read().split()]
+        proc.wait(timeout=10)
+        json.loads((data_dir / STATE_FILE).read_text())  # always a whole file
+        store = JsonStore(data_dir)  # repairs the history tail if the kill tore it
+        messages = {e["message"] for e in store.history()}
+        assert all(f"k{round_}-{i}" in messages for i in acked)
+        history = _history_lines(data_dir)
+        assert history[-1]["version"] == store.snapshot().version
+        store.close()
+
+
+def test_a_torn_last_history_line_is_skipped_and_reported(
+    service: StatusService, config: Config, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A half-written last line never crashes a history read."""
+    service.set("Planning", "Actuals", "OK", "first", by="system")
+    with (config.settings.data_dir / HISTORY_FILE).open("ab") as history:
+        history.write(b'{"app":"Planning","domain":"Actuals","new_st')
+    with caplog.at_level(logging.WARNING):
+        entries = service.history("Planning", "Actuals")
+    assert [e.message for e in entries] == ["first"]
+    assert "torn last line" in caplog.text
+
+
+def test_a_crash_between_rename_and_history_append_is_repaired(config: Config) -> None:
+    """History lines missing after a crash are re-appended from the state on open."""
+    data_dir = config.settings.data_dir
+    store = JsonStore(data_dir)
+    service = StatusService(config.estate, store)
+    service.set("Planning", "Actuals", "OK", "one", by="system")
+    service.set("Planning", "Forecast", "Error", "two", by="system")
+    store.close()
+    history = data_dir / HISTORY_FILE
+    lines = history.read_bytes().splitlines(keepends=True)
+    history.write_bytes(b"".join(lines[:-1]) + lines[-1][:10])  # lose the last, tear it
+    reopened = JsonStore(data_dir)
+    assert [e["message"] for e in reopened.history()] == ["one", "two"]
+    assert history.read_bytes().endswith(b"\n")
+    reopened.close()
+
+
+def test_a_corrupt_state_is_moved_aside_and_restored_from_backup(
+    config: Config, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A corrupt state.json is kept aside, the newest valid backup restored, loudly."""
+    data_dir = config.settings.data_dir
+    store = JsonStore(data_dir)
+    service = StatusService(config.estate, store)
+    service.set("Planning", "Actuals", "OK", "backed up", by="system")
+    store.backup()
+    service.set("Planning", "Actuals", "Error", "after backup", by="system")
+    store.close()
+    (data_dir / "backups" / "state-99991231T235959999999Z.json").write_text("{broken")
+    (data_dir / STATE_FILE).write_text('{"schema_version": 1, "version": "x"')
+    with caplog.at_level(logging.ERROR):
+        restored = StatusService(config.estate, JsonStore(data_dir))
+    assert restored.get("Planning", "Actuals").message == "backed up"
+    assert [p.name for p in data_dir.glob("state.json.corrupt-*")]
+    assert "state.json was corrupt" in caplog.text
+    # Versions continue after the history so they stay unique.
+    restored.set("ARCS", "Reconciliation", "OK", by="system")
+    versions = [e["version"] for e in _history_lines(data_dir)]
+    assert len(set(versions)) == len(versions)
+
+
+def test_an_invalid_state_without_backups_starts_empty(config: Config) -> None:
+    """With no valid backup the board starts empty and the broken file is kept."""
+    data_dir = config.settings.data_dir
+    data_dir.mkdir(mode=0o700)
+    (data_dir / STATE_FILE).write_text('{"schema_version": 1, "version": 3, "records": []}')
+    service = StatusService(config.estate, JsonStore(data_dir))
+    assert service.get("Planning", "Actuals").status is Status.PENDING
+    assert len(list(data_dir.glob("state.json.corrupt-*"))) == 1
+
+
+def test_files_are_private(service: StatusService, config: Config) -> None:
+    """The data dir is 0700 and every file in it 0600."""
+    service.set("Planning", "Actuals", "OK", by="system")
+    service.store.backup()
+    data_dir = config.settings.data_dir
+    assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
+    assert stat.S_IMODE((data_dir / "backups").stat().st_mode) == 0o700
+    for path in [*data_dir.iterdir(), *(data_dir / "backups").iterdir()]:
+        if path.is_file():
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+
+
+def test_backups_keep_the_newest_24(service: StatusService, config: Config) -> None:
+    """Backup rotation keeps only the newest copies."""
+    for n in range(30):
+        service.set("Planning", "Actuals", "OK", str(n), by="system")
+        service.store.backup(keep=24)
+    backups = sorted((config.settings.data_dir / "backups").glob("state-*.json"))
+    assert len(backups) == 24
+    assert json.loads(backups[-1].read_text())["records"]["Planning"]["Actuals"]["message"] == "29"
+
+
+def test_concurrent_readers_never_see_a_partial_file(config: Config) -> None:
+    """Readers in other threads always parse a whole state while a writer runs."""
+    store = JsonStore(config.settings.data_dir)
+    service = StatusService(config.estate, store)
+    stop = threading.Event()
+    failures: list[str] = []
+    reads = 0
+
+    def reader() -> None:
+        nonlocal reads
+        path = config.settings.data_dir / STATE_FILE
+        while not stop.is_set():
+            try:
+                json.loads(path.read_bytes())
+                StatusService(config.estate, store).board()
+                reads += 1
+            except ValueError as exc:
+                failures.append(str(exc))
+
+    threads = [threading.Thread(target=reader) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for n in range(200):
+        service.set("Planning", "Actuals", "OK", "m" * (n % 200), by="system")
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert failures == []
+    assert reads > 0
+
+
+def test_threads_share_commits_without_losing_updates(config: Config) -> None:
+    """16 threads x 25 sets: every update lands, each exactly once in the history."""
+    store = JsonStore(config.settings.data_dir)
+    service = StatusService(config.estate, store)
+    keys = config.estate.domain_keys()
+
+    def work(n: int) -> None:
+        for i in range(25):
+            app, domain = keys[(n + i) % len(keys)]
+            service.set(app, domain, "OK", f"t{n}-{i}", by="system")
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    messages = [e["message"] for e in store.history()]
+    assert len(messages) == 400 and len(set(messages)) == 400
+    assert os.path.exists(config.settings.data_dir / STATE_FILE)
