@@ -38,6 +38,7 @@ HISTORY_FILE = "history.jsonl"
 LOCK_FILE = ".lock"
 BACKUP_DIR = "backups"
 _TAIL_BYTES = 64 * 1024
+_REPAIR_SLACK = 8 * 1024
 T = TypeVar("T")
 
 
@@ -87,6 +88,7 @@ class JsonStore(Store):
         self._queue_lock = threading.Lock()
         self._commit_lock = threading.Lock()
         self._loaded: _Loaded | None = None
+        self._encoder = _RecordEncoder()
         with self._file_lock():
             self._remove_stale_temp_files()
             self._current()
@@ -182,14 +184,18 @@ class JsonStore(Store):
         version = work.version + 1
         for entry in work.history:
             entry["version"] = version
-        document = {
-            "schema_version": SCHEMA_VERSION,
-            "version": version,
-            "records": _nest(work.records),
-            "meta": work.meta,
-            "last_changes": work.history,
-        }
-        stat = files.atomic_write(self._state_path, files.dumps(document), self._dir_fd)
+        document = b"".join(
+            [
+                b'{"schema_version":%d,"version":%d,"records":' % (SCHEMA_VERSION, version),
+                self._encoder.records(work.records),
+                b',"meta":',
+                files.dumps(work.meta),
+                b',"last_changes":',
+                files.dumps(work.history),
+                b"}",
+            ]
+        )
+        stat = files.atomic_write(self._state_path, document, self._dir_fd)
         if work.history:
             files.append_durably(self._history_fd, _lines(work.history))
         state = BoardState(version, MappingProxyType(work.records), MappingProxyType(work.meta))
@@ -233,13 +239,14 @@ class JsonStore(Store):
     def _current(self) -> BoardState:
         """Return the state on disk, re-reading and repairing it when it changed."""
         try:
-            fd = os.open(self._state_path, os.O_RDONLY)
+            key = _key(os.stat(self._state_path))
         except FileNotFoundError:
             return self._start_empty("no state file yet")
+        if self._loaded is not None and self._loaded.key == key:
+            return self._loaded.state
+        fd = os.open(self._state_path, os.O_RDONLY)
         try:
             key = _key(os.fstat(fd))
-            if self._loaded is not None and self._loaded.key == key:
-                return self._loaded.state
             data = _read_fd(fd)
         finally:
             os.close(fd)
@@ -255,9 +262,10 @@ class JsonStore(Store):
         """Make ``history.jsonl`` end with the state's last commit, dropping a torn line."""
         size = os.fstat(self._history_fd).st_size
         if size == 0:
-            tail: list[JsonDict] = []
+            tail: list[int] = []
         else:
-            wanted = _TAIL_BYTES + len(_lines(last_changes))
+            # The last commit's lines are exactly its entries; a little more shows the one before.
+            wanted = _REPAIR_SLACK + len(_lines(last_changes))
             data, from_start = files.read_tail(self._history_fd, size, wanted)
             cut = data.rfind(b"\n") + 1
             if cut < len(data):
@@ -268,11 +276,11 @@ class JsonStore(Store):
                     HISTORY_FILE,
                     len(data) - cut,
                 )
-            tail = files.parse_lines(data[:cut], source=HISTORY_FILE, from_start=from_start)
-        last_version = int(tail[-1].get("version", 0)) if tail else 0
+            tail = _newest_versions(data[:cut], version, from_start=from_start)
+        last_version = tail[0] if tail else 0
         if last_version > version:
             return
-        already = sum(1 for e in tail if e.get("version") == version)
+        already = sum(1 for v in tail if v == version)
         missing = last_changes[already:] if last_version == version else last_changes
         if missing:
             files.append_durably(self._history_fd, _lines(missing))
@@ -386,11 +394,54 @@ def _parse(data: bytes, *, validate: bool) -> tuple[BoardState, list[JsonDict]]:
     return state, list(document.get("last_changes", []))
 
 
-def _nest(records: dict[RecordKey, JsonDict]) -> dict[str, dict[str, JsonDict]]:
-    nested: dict[str, dict[str, JsonDict]] = {}
-    for (app, domain), record in records.items():
-        nested.setdefault(app, {})[domain] = record
-    return nested
+def _newest_versions(data: bytes, version: int, *, from_start: bool) -> list[int]:
+    """Versions of the last history lines, newest first, down to the first below ``version``.
+
+    Scans backwards so the usual case (the history is complete) parses one or two lines.
+    """
+    lines = data.split(b"\n")
+    if not from_start:
+        lines = lines[1:]  # may be cut in the middle by the tail read
+    found: list[int] = []
+    for line in reversed(lines):
+        if not line.strip():
+            continue
+        try:
+            seen = int(json.loads(line).get("version", 0))
+        except (ValueError, AttributeError):
+            logger.warning("%s: skipped an unreadable line near the end", HISTORY_FILE)
+            continue
+        found.append(seen)
+        if seen < version:
+            break
+    return found
+
+
+class _RecordEncoder:
+    """Encodes the records object, re-encoding only records that changed.
+
+    Records are never edited in place (see WorkingState), so an unchanged record is
+    the very same dict as last time and its encoded bytes can be reused.
+    """
+
+    def __init__(self) -> None:
+        self._cache: dict[RecordKey, tuple[JsonDict, bytes]] = {}
+
+    def records(self, records: dict[RecordKey, JsonDict]) -> bytes:
+        """``{"app": {"domain": record, …}, …}`` as compact JSON bytes."""
+        groups: dict[str, list[bytes]] = {}
+        fresh: dict[RecordKey, tuple[JsonDict, bytes]] = {}
+        for key, record in records.items():
+            hit = self._cache.get(key)
+            if hit is not None and hit[0] is record:
+                fragment = hit[1]
+            else:
+                fragment = files.dumps(key[1]) + b":" + files.dumps(record)
+            fresh[key] = (record, fragment)
+            groups.setdefault(key[0], []).append(fragment)
+        self._cache = fresh
+        apps = (files.dumps(app) + b":{" + b",".join(parts) + b"}" for app, parts in groups.items())
+        return b"{" + b",".join(apps) + b"}"
 
 
 def _lines(entries: list[JsonDict]) -> bytes:
