@@ -1,0 +1,164 @@
+"""The ``/epmpulse`` command line: parsing, the sub-command table and dispatch.
+
+Text is split like a shell (quotes allowed, curly quotes too); the first word names
+the sub-command, matched case-insensitively. A sub-command is one function taking a
+:class:`CommandContext` and its arguments and returning the reply messages, plus one
+:class:`SubCommand` entry saying its name, arguments and purpose. Arity is checked
+from the ``args`` spec before the function runs, so functions only see valid counts.
+
+Expected failures (unknown names, bad usage, not allowed) become a short reply;
+anything else (a store failure, a bug) propagates to the app's error boundary.
+"""
+
+from __future__ import annotations
+
+import logging
+import shlex
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from bot.errors import NotAllowedError, UnknownNameError, ValidationError
+from bot.metrics import Metrics
+from bot.service import StatusService
+from bot.slack.blocks import Message, text_messages
+from bot.slack.editors import Editors
+from bot.slack.subscriptions import Subscriptions
+from bot.slack.text import escape, unescape
+
+logger = logging.getLogger(__name__)
+
+COMMAND = "/epmpulse"
+# Phones and macOS turn quotes curly; shlex only knows straight ones.
+_CURLY_QUOTES = str.maketrans(
+    {"\u201c": '"', "\u201d": '"', "\u201e": '"', "\u2018": "'", "\u2019": "'"}
+)
+
+
+class UsageError(ValidationError):
+    """A sub-command given missing, extra or malformed arguments."""
+
+
+@dataclass(frozen=True)
+class Command:
+    """One parsed invocation: the sub-command name (lower case, "" when empty) and its words."""
+
+    name: str
+    args: tuple[str, ...]
+
+
+def parse_command(text: str) -> Command:
+    """Split slash-command text like a shell; raise UsageError for unbalanced quotes."""
+    cleaned = unescape(text).translate(_CURLY_QUOTES)
+    try:
+        words = shlex.split(cleaned)
+    except ValueError as exc:
+        raise UsageError(f"Cannot read that command ({exc}). Check the quotes.") from exc
+    if not words:
+        return Command("", ())
+    return Command(words[0].lower(), tuple(words[1:]))
+
+
+@dataclass(frozen=True)
+class CommandContext:
+    """What a sub-command may use: the caller and the services behind Slack."""
+
+    user_id: str
+    channel_id: str
+    service: StatusService
+    editors: Editors
+    subscriptions: Subscriptions
+    metrics: Metrics | None = None
+    on_refresh: Callable[[], object] | None = None
+    subcommands: Sequence[SubCommand] = ()
+
+    @property
+    def by(self) -> str:
+        """The author recorded for changes made by this caller."""
+        return f"slack:{self.user_id}"
+
+    def require_editor(self) -> None:
+        """Raise NotAllowedError unless the caller may change statuses."""
+        self.editors.require(self.user_id)
+
+
+Handler = Callable[[CommandContext, Sequence[str]], list[Message]]
+
+
+@dataclass(frozen=True)
+class SubCommand:
+    """One ``/epmpulse`` sub-command.
+
+    ``args`` is the usage after the name, e.g. ``"APP DOMAIN [N]"``: words before the
+    first ``[`` are required, a ``…`` allows any number of further words.
+    """
+
+    name: str
+    args: str
+    summary: str
+    run: Handler
+
+    @property
+    def usage(self) -> str:
+        """The full usage line, e.g. ``/epmpulse history APP DOMAIN [N]``."""
+        return f"{COMMAND} {self.name} {self.args}".rstrip()
+
+    @property
+    def required(self) -> list[str]:
+        """The names of the required arguments."""
+        required = []
+        for word in self.args.split():
+            if word.startswith("["):
+                break
+            required.append(word)
+        return required
+
+    @property
+    def max_args(self) -> int | None:
+        """The largest number of arguments accepted (None for no limit)."""
+        return None if "…" in self.args else len(self.args.split())
+
+    def check_arity(self, args: Sequence[str]) -> None:
+        """Raise UsageError naming what is missing or how many are too many."""
+        missing = self.required[len(args) :]
+        if missing:
+            raise UsageError(f"Missing {' and '.join(missing)}. Usage: `{self.usage}`")
+        limit = self.max_args
+        if limit is not None and len(args) > limit:
+            extra = " ".join(args[limit:])
+            raise UsageError(
+                f"Too many arguments (unexpected: {escape(extra)}). Usage: `{self.usage}`"
+            )
+
+
+class CommandLine:
+    """Parses ``/epmpulse`` text and runs the matching sub-command; always returns a reply."""
+
+    def __init__(self, subcommands: Sequence[SubCommand], help_name: str = "help") -> None:
+        names = [s.name for s in subcommands]
+        if len(set(names)) != len(names):
+            raise ValueError(f"sub-command names must be unique: {names}")
+        self.subcommands = tuple(subcommands)
+        self._by_name = {s.name: s for s in subcommands}
+        self._help = self._by_name[help_name]
+
+    def handle(self, context: CommandContext, text: str) -> list[Message]:
+        """The reply to ``text``: the sub-command's output or a short explanation of the problem."""
+        try:
+            command = parse_command(text)
+            subcommand = self._find(command.name)
+            subcommand.check_arity(command.args)
+            return subcommand.run(context, command.args)
+        except UsageError as exc:
+            return text_messages(f":warning: {exc}", f"See `{COMMAND} help`.")
+        except ValidationError as exc:
+            return text_messages(f":warning: {escape(str(exc))}")
+        except NotAllowedError as exc:
+            return text_messages(f":no_entry: {escape(str(exc))}")
+
+    def _find(self, name: str) -> SubCommand:
+        if not name:
+            return self._help
+        found = self._by_name.get(name)
+        if found is None:
+            raise UnknownNameError("command", name, list(self._by_name))
+        return found

@@ -1,0 +1,40 @@
+"""What the Slack listeners share: the status service and the Slack-side helpers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.metrics import Metrics
+from bot.service import StatusService
+from bot.slack.commandline import CommandContext, CommandLine
+from bot.slack.editors import Editors
+from bot.slack.subscriptions import Subscriptions
+
+
+@dataclass
+class SlackDeps:
+    """Dependencies handed to every listener module's ``register(app, deps)``.
+
+    ``on_refresh`` may be set after construction (the canvas part provides it).
+    """
+
+    service: StatusService
+    editors: Editors
+    subscriptions: Subscriptions
+    commands: CommandLine
+    metrics: Metrics | None = None
+    on_refresh: Callable[[], object] | None = None
+
+    def context_for(self, user_id: str, channel_id: str = "") -> CommandContext:
+        """The sub-command context for one caller."""
+        return CommandContext(
+            user_id=user_id,
+            channel_id=channel_id,
+            service=self.service,
+            editors=self.editors,
+            subscriptions=self.subscriptions,
+            metrics=self.metrics,
+            on_refresh=self.on_refresh,
+            subcommands=self.commands.subcommands,
+        )

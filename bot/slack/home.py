@@ -1,0 +1,34 @@
+"""The App Home tab: a button opening the update modal, then the whole board."""
+
+from __future__ import annotations
+
+from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement
+from slack_sdk.models.views import View
+
+from bot.model import utcnow
+from bot.service import StatusService
+from bot.slack.blocks import (
+    VIEW_BLOCKS_MAX,
+    board_paragraphs,
+    fit_blocks,
+    header,
+    note,
+    paragraph_blocks,
+)
+from bot.slack.text import slack_date
+
+OPEN_MODAL_ACTION = "open_update_modal"
+ACTIONS_BLOCK = "home_actions"
+
+
+def home_view(service: StatusService) -> View:
+    """The Home tab: the *Update statuses* button and the board."""
+    button = ButtonElement(text="Update statuses", action_id=OPEN_MODAL_ACTION, style="primary")
+    blocks: list[Block] = [
+        header("EPM status"),
+        ActionsBlock(block_id=ACTIONS_BLOCK, elements=[button]),
+    ]
+    blocks.append(note(f"As of {slack_date(utcnow())}. Reopen this tab to refresh."))
+    blocks.extend(paragraph_blocks(board_paragraphs(service.board())))
+    overflow = "Use `/epmpulse status APP` for the rest."
+    return View(type="home", blocks=fit_blocks(blocks, VIEW_BLOCKS_MAX, overflow))

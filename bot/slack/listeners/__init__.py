@@ -1,0 +1,14 @@
+"""Bolt listeners, one module per kind of Slack request, each with ``register(app, deps)``."""
+
+from __future__ import annotations
+
+from slack_bolt import App
+
+from bot.slack.deps import SlackDeps
+from bot.slack.listeners import actions, commands, errors, events, shortcuts, views
+
+
+def register_listeners(app: App, deps: SlackDeps) -> None:
+    """Register every listener and the error boundary on ``app``."""
+    for module in (commands, shortcuts, views, actions, events, errors):
+        module.register(app, deps)

@@ -1,0 +1,160 @@
+"""The batch update modal and App Home, end to end through the sandbox."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.model import Status
+from bot.slack.modal import APP_ACTION, APP_BLOCK, CALLBACK_ID, MESSAGE_BLOCK
+from tests.slack.conftest import ALICE, BOB, MakeRunning, Running, block_texts
+
+
+def status_blocks(view: dict[str, Any]) -> dict[str, str]:
+    """Domain label -> block id of every status row in a modal."""
+    return {
+        b["label"]["text"]: b["block_id"]
+        for b in view["blocks"]
+        if b["type"] == "input" and b["block_id"] != MESSAGE_BLOCK
+    }
+
+
+def preselected(view: dict[str, Any]) -> dict[str, str]:
+    """Domain label -> the status preselected in its row."""
+    return {
+        b["label"]["text"]: b["element"]["initial_option"]["value"]
+        for b in view["blocks"]
+        if b["type"] == "input" and b["block_id"] != MESSAGE_BLOCK
+    }
+
+
+def open_modal(running: Running, user: str = ALICE) -> dict[str, Any]:
+    """Run the global shortcut and return the modal it opened."""
+    ack = running.sandbox.open_shortcut(CALLBACK_ID, user_id=user)
+    assert ack.latency < 3.0
+    return running.sandbox.wait_for_modal(user)
+
+
+def test_shortcut_opens_the_modal_with_current_statuses(running: Running) -> None:
+    """The modal shows the first app's domains with their current statuses preselected."""
+    running.service.set("Planning", "Forecast", "Loading", by="system")
+    view = open_modal(running)
+    assert view["title"]["text"] == "Update EPM status"
+    assert preselected(view) == {"Actuals": "Pending", "Forecast": "Loading", "Budget": "Pending"}
+    assert running.sandbox.calls("views.open")[-1].ok
+
+
+def test_choosing_an_app_rerenders_the_domain_rows(running: Running) -> None:
+    """Picking FCCS updates the modal (with its hash) to FCCS's domains, keeping the message."""
+    running.service.set("FCCS", "Consolidation", "Error", by="system")
+    view = open_modal(running)
+    running.sandbox.block_action(view["id"], APP_BLOCK, APP_ACTION, selected_option="1:0")
+    updated = running.sandbox.wait_for_modal(where=lambda v: "Consolidation" in status_blocks(v))
+    assert preselected(updated) == {"Actuals": "Pending", "Consolidation": "Error"}
+    call = running.sandbox.calls("views.update")[-1]
+    assert call.ok and call.args["hash"] == view["hash"]
+    assert "*App*: FCCS" in block_texts(updated["blocks"])[0]
+
+
+def test_submission_applies_changed_domains_as_one_batch(running: Running) -> None:
+    """Only the domains whose status changed are updated, together, with the message."""
+    running.service.set("FCCS", "Actuals", "Loading", "keep me", by="system")
+    view = open_modal(running)
+    running.sandbox.block_action(view["id"], APP_BLOCK, APP_ACTION, selected_option="1:0")
+    view = running.sandbox.wait_for_modal(where=lambda v: "Consolidation" in status_blocks(v))
+    rows = status_blocks(view)
+    version = running.service.version
+    ack = running.sandbox.submit_view(
+        view["id"], {rows["Consolidation"]: "OK", MESSAGE_BLOCK: "close done"}
+    )
+    assert ack.payload in (None, {}) and ack.refusal is None
+    assert running.sandbox.open_modals(ALICE) == []
+    consolidation = running.service.get("FCCS", "Consolidation")
+    assert consolidation.status is Status.OK and consolidation.message == "close done"
+    assert consolidation.updated_by == f"slack:{ALICE}"
+    assert running.service.get("FCCS", "Actuals").message == "keep me"
+    assert running.service.version == version + 1
+
+
+def test_several_domains_change_in_one_write(running: Running) -> None:
+    """Three changed rows become three changes sharing one timestamp and one version."""
+    view = open_modal(running)
+    rows = status_blocks(view)
+    version = running.service.version
+    running.sandbox.submit_view(
+        view["id"], {rows["Actuals"]: "OK", rows["Forecast"]: "Warning", rows["Budget"]: "Error"}
+    )
+    records = running.service.app_board("Planning")
+    assert [r.status for r in records] == [Status.OK, Status.WARNING, Status.ERROR]
+    assert len({r.updated_at for r in records}) == 1
+    assert running.service.version == version + 1
+
+
+def test_a_too_long_message_is_answered_on_the_message_block(running: Running) -> None:
+    """Invalid input keeps the modal open with the error on the right block; nothing changes."""
+    view = open_modal(running)
+    rows = status_blocks(view)
+    ack = running.sandbox.submit_view(view["id"], {rows["Actuals"]: "OK", MESSAGE_BLOCK: "x" * 201})
+    assert ack.payload is not None
+    assert ack.payload["response_action"] == "errors"
+    assert list(ack.payload["errors"]) == [MESSAGE_BLOCK]
+    assert "200 characters" in ack.payload["errors"][MESSAGE_BLOCK]
+    assert running.sandbox.open_modals(ALICE)
+    assert running.service.get("Planning", "Actuals").updated_at is None
+
+
+def test_submitting_without_a_change_points_at_the_first_row(running: Running) -> None:
+    """A submission that changes nothing says so on the first status row."""
+    view = open_modal(running)
+    ack = running.sandbox.submit_view(view["id"], {MESSAGE_BLOCK: "just a note"})
+    assert ack.payload is not None
+    assert ack.payload["errors"] == {
+        status_blocks(view)[
+            "Actuals"
+        ]: "Nothing to change: pick a new status for at least one domain."
+    }
+
+
+def test_non_editor_gets_a_notice_instead_of_the_form(make_running: MakeRunning) -> None:
+    """A non-editor's shortcut opens a notice without a submit button."""
+    running = make_running(EPMPULSE_EDITORS=BOB)
+    view = open_modal(running, ALICE)
+    assert "submit" not in view or view["submit"] is None
+    assert "not allowed to change statuses" in "\n".join(block_texts(view["blocks"]))
+
+
+def test_non_editor_submission_is_refused_on_the_form(make_running: MakeRunning) -> None:
+    """A submission by someone who is not an editor is refused and counted."""
+    running = make_running(EPMPULSE_EDITORS=BOB)
+    view = open_modal(running, BOB)
+    rows = status_blocks(view)
+    ack = running.sandbox.submit_view(view["id"], {rows["Budget"]: "Error"}, user_id=ALICE)
+    assert ack.payload is not None
+    assert "not allowed" in ack.payload["errors"][MESSAGE_BLOCK]
+    assert running.service.get("Planning", "Budget").updated_at is None
+    refused = running.metrics.updates.labels(source="slack", result="not_allowed")._value.get()
+    assert refused == 1
+
+
+def test_app_home_shows_the_board_and_a_button(running: Running) -> None:
+    """Opening App Home publishes the board with an *Update statuses* button."""
+    running.service.set("ARCS", "Reconciliation", "Warning", "3 unmatched", by="system")
+    running.sandbox.app_home_opened(ALICE)
+    home = running.sandbox.wait_for_home_view(ALICE)
+    text = "\n".join(block_texts(home["blocks"]))
+    assert ":large_yellow_circle: ARCS" in text
+    assert "*Reconciliation* — Warning · 3 unmatched" in text
+    buttons = [e for b in home["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert [b["text"]["text"] for b in buttons] == ["Update statuses"]
+    assert running.sandbox.calls("views.publish")[-1].args["user_id"] == ALICE
+
+
+def test_app_home_button_opens_the_same_modal(running: Running) -> None:
+    """The Home button opens the update modal with the action's trigger_id."""
+    running.sandbox.app_home_opened(ALICE)
+    home = running.sandbox.wait_for_home_view(ALICE)
+    actions = next(b for b in home["blocks"] if b["type"] == "actions")
+    action_id = actions["elements"][0]["action_id"]
+    running.sandbox.block_action(home["id"], actions["block_id"], action_id, user_id=ALICE)
+    view = running.sandbox.wait_for_modal(ALICE)
+    assert view["callback_id"] == CALLBACK_ID
+    assert set(status_blocks(view)) == {"Actuals", "Forecast", "Budget"}

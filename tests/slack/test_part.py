@@ -1,0 +1,164 @@
+"""The Slack part's life cycle: fail-fast start, reconnection, health, stop, ``epmpulse run``."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from bot import cli
+from bot.app import build_runtime
+from bot.errors import ConfigError
+from bot.sandbox.slack import SlackSandbox
+from bot.service import StatusService
+from bot.slack.part import SlackPart
+from bot.store import JsonStore
+from tests.conftest import MakeConfig
+from tests.slack.conftest import MakeRunning, Running, slack_env
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """Undo the CLI's logging set-up after the test."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+def start_part(make_config: MakeConfig, **env: str) -> tuple[SlackPart, JsonStore]:
+    """A Slack part over a fresh store, started (the caller stops it)."""
+    config = make_config(**env)
+    store = JsonStore(config.settings.data_dir)
+    part = SlackPart(config, StatusService(config.estate, store))
+    try:
+        part.start()
+    except BaseException:
+        store.close()
+        raise
+    return part, store
+
+
+def test_a_rejected_bot_token_stops_start_with_a_clear_message(
+    sandbox: SlackSandbox, make_config: MakeConfig
+) -> None:
+    """auth.test failing is reported as a SLACK_BOT_TOKEN problem; no socket is opened."""
+    env = slack_env(sandbox, SLACK_BOT_TOKEN="xoxb-wrong")
+    with pytest.raises(
+        ConfigError, match=r"SLACK_BOT_TOKEN: Slack refused it \(auth.test: invalid_auth\)"
+    ):
+        start_part(make_config, **env)
+    assert sandbox.connections_opened == 0
+
+
+def test_a_rejected_app_token_stops_start(sandbox: SlackSandbox, make_config: MakeConfig) -> None:
+    """apps.connections.open failing is reported as a SLACK_APP_TOKEN problem."""
+    env = slack_env(sandbox, SLACK_APP_TOKEN="xapp-wrong")
+    with pytest.raises(ConfigError, match="SLACK_APP_TOKEN: Slack refused it"):
+        start_part(make_config, **env)
+
+
+def test_an_unreachable_slack_stops_start(make_config: MakeConfig) -> None:
+    """A Slack API URL nobody answers is reported as SLACK_API_URL."""
+    url = f"http://127.0.0.1:{free_port()}/api/"
+    env = {"SLACK_BOT_TOKEN": "xoxb-x", "SLACK_APP_TOKEN": "xapp-x", "SLACK_API_URL": url}
+    with pytest.raises(ConfigError, match="SLACK_API_URL: cannot reach Slack"):
+        start_part(make_config, **env)
+
+
+def test_health_follows_the_connection(sandbox: SlackSandbox, make_config: MakeConfig) -> None:
+    """Health is OK while connected and not OK after stop; stop is quick."""
+    part, store = start_part(make_config, **slack_env(sandbox))
+    try:
+        sandbox.wait_connected(5)
+        assert part.health().ok
+        assert "socket mode connected" in part.health().detail
+    finally:
+        started = time.monotonic()
+        part.stop()
+        store.close()
+    assert time.monotonic() - started < 5
+    assert not part.health().ok
+
+
+def test_it_reconnects_after_slack_asks_it_to(running: Running) -> None:
+    """After a ``disconnect`` envelope the app opens a new connection and keeps serving."""
+    running.sandbox.disconnect("refresh_requested", wait=True, timeout=10)
+    assert running.sandbox.connections_opened == 2
+    assert "is now *OK*" in running.reply("status planning actuals ok")
+    assert running.part.health().ok
+
+
+def test_it_reconnects_when_the_connection_drops(make_running: MakeRunning) -> None:
+    """A connection closed by the server is replaced at the next ping check."""
+    running = make_running(ping_interval=0.5)
+    assert running.sandbox.close_connections() == 1
+    deadline = time.monotonic() + 10
+    while running.sandbox.connections_opened < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert running.sandbox.connections_opened == 2
+    running.sandbox.wait_connected(5)
+    assert "Planning" in running.reply("status")
+
+
+def test_the_slack_part_starts_first(make_config: MakeConfig) -> None:
+    """build_runtime adds the Slack part before the others, so a bad token fails fast."""
+    runtime = build_runtime(make_config())
+    try:
+        assert runtime.parts[0].name == "slack"
+    finally:
+        runtime.store.close()
+
+
+def test_run_fails_fast_when_auth_test_fails(
+    sandbox: SlackSandbox,
+    make_config: MakeConfig,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    restore_logging: None,
+) -> None:
+    """``epmpulse run`` exits 1 with the reason when Slack rejects the bot token."""
+    config = make_config()
+    env = slack_env(sandbox, SLACK_BOT_TOKEN="xoxb-revoked", SLACK_CHANNEL_ID="C0ALERTS")
+    env["EPMPULSE_DATA_DIR"] = str(config.settings.data_dir)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert cli.main(["run"]) == 1
+    err = capsys.readouterr().err
+    assert "SLACK_BOT_TOKEN: Slack refused it (auth.test: invalid_auth)" in err
+    assert "Traceback" not in err
+
+
+def test_run_lists_every_missing_setting(
+    make_config: MakeConfig,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    restore_logging: None,
+) -> None:
+    """``epmpulse run`` without tokens exits 1 naming each missing setting."""
+    for name in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_CANVAS_ID", "SLACK_CHANNEL_ID"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("EPMPULSE_DATA_DIR", str(make_config().settings.data_dir))
+    assert cli.main(["run"]) == 1
+    err = capsys.readouterr().err
+    assert "SLACK_BOT_TOKEN is required" in err and "SLACK_APP_TOKEN is required" in err
+
+
+def test_refresh_hook_can_be_set_after_construction(make_running: MakeRunning) -> None:
+    """The canvas part may hand its hook to the Slack part after both exist."""
+    running = make_running()
+    calls: list[str] = []
+    running.part.on_refresh = lambda: calls.append("refresh")
+    assert "Canvas refresh requested" in running.reply("refresh")
+    assert calls == ["refresh"]
