@@ -1,0 +1,229 @@
+"""``epmpulse demo``: the whole app against the bundled sandboxes on loopback.
+
+The Slack sandbox (and the EPM sandbox) start on 127.0.0.1, the one-process runtime of
+``epmpulse run`` starts against them with a temporary data directory and the tokens the
+sandbox accepts, a short scenario is played, and the canvas and the Slack calls made are
+reported. No credentials, no network beyond loopback, every wait bounded.
+
+The scenario is a list of :class:`Step`; each does one thing through the sandbox (as a
+user would) and returns a one-line outcome. Extend it by adding steps::
+
+    def my_step(demo: Demo) -> str:
+        ...
+        return "what happened"
+
+    run_demo(emit=print, steps=[*default_steps(), Step("Describe it", my_step)])
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from bot.app import build_runtime
+from bot.canvas.part import CanvasPart
+from bot.config import Config, load_config
+from bot.runtime import Runtime
+from bot.sandbox.epm import EpmSandbox
+from bot.sandbox.slack import DEFAULT_CHANNEL_ID, DEFAULT_USER_ID, SlackSandbox
+from bot.slack.modal import CALLBACK_ID, MESSAGE_ACTION, MESSAGE_BLOCK, status_block_id
+
+logger = logging.getLogger(__name__)
+
+DEBOUNCE_SECONDS = 1.0
+WAIT_SECONDS = 5.0
+EPM_SERVER = "planning"
+Emit = Callable[[str], None]
+
+
+@dataclass
+class Demo:
+    """What a step can use: both sandboxes and the running app."""
+
+    slack: SlackSandbox
+    epm: EpmSandbox
+    runtime: Runtime
+    user_id: str = DEFAULT_USER_ID
+    channel_id: str = DEFAULT_CHANNEL_ID
+
+    @property
+    def canvas(self) -> CanvasPart:
+        """The running canvas part."""
+        return next(p for p in self.runtime.parts if isinstance(p, CanvasPart))
+
+    @property
+    def canvas_id(self) -> str:
+        """The id of the canvas the app maintains."""
+        publisher = self.canvas.publisher
+        if publisher is None:
+            raise RuntimeError("the canvas part has not started")
+        return publisher.canvas_id
+
+    def command(self, text: str) -> str:
+        """Run ``/epmpulse TEXT`` as the demo user; the first line of the app's reply."""
+        before = len(self.slack.responses())
+        self.slack.send_command(text, user_id=self.user_id, channel_id=self.channel_id)
+        post = self.slack.wait_for_response(count=before + 1, timeout=WAIT_SECONDS)
+        reply = str(post.body.get("text") or "").strip()
+        return reply.splitlines()[0] if reply else "(no text)"
+
+    def wait_for_canvas(self, timeout: float = DEBOUNCE_SECONDS + WAIT_SECONDS) -> float:
+        """Wait until the canvas shows the current board; the seconds it took."""
+        publisher = self.canvas.publisher
+        assert publisher is not None
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            if self.slack.canvas_markdown(self.canvas_id) == publisher.render():
+                return time.monotonic() - started
+            time.sleep(0.05)
+        raise TimeoutError(f"the canvas did not show the board within {timeout:g} s")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One scripted step: a title to print and an action returning a one-line outcome."""
+
+    title: str
+    action: Callable[[Demo], str]
+
+
+def slash(text: str) -> Step:
+    """A step that runs ``/epmpulse TEXT``."""
+    return Step(f"/epmpulse {text}", lambda demo: demo.command(text))
+
+
+def modal_batch(app: str, statuses: dict[str, str], message: str) -> Step:
+    """A step that opens the update shortcut and submits several domains of ``app`` at once."""
+
+    def submit(demo: Demo) -> str:
+        estate = demo.runtime.config.estate
+        domains = estate.apps[app].domains
+        demo.slack.open_shortcut(CALLBACK_ID, user_id=demo.user_id)
+        modal = demo.slack.wait_for_modal(demo.user_id, timeout=WAIT_SECONDS)
+        values: dict[str, object] = {
+            status_block_id(estate, app, domains.index(domain)): status
+            for domain, status in statuses.items()
+        }
+        values[MESSAGE_BLOCK] = {MESSAGE_ACTION: message}
+        ack = demo.slack.submit_view(modal["id"], values, user_id=demo.user_id)
+        errors = (ack.payload or {}).get("errors")
+        if errors or ack.refusal:
+            return f"refused: {errors or ack.refusal}"
+        return f"applied {len(statuses)} change(s) in one batch"
+
+    changes = ", ".join(f"{d}={s}" for d, s in statuses.items())
+    return Step(f"update modal for {app}: {changes}", submit)
+
+
+def canvas_caught_up(demo: Demo) -> str:
+    """Wait for the canvas to show the final board."""
+    return f"canvas up to date {demo.wait_for_canvas():.1f} s after the last step"
+
+
+def default_steps() -> list[Step]:
+    """The scenario a newcomer sees first."""
+    return [
+        slash("status Planning Actuals OK Loaded 1.2M rows"),
+        slash('status FCCS Consolidation Error "Rule 12 failed | see log"'),
+        slash("status ARCS Reconciliation Loading"),
+        modal_batch("Planning", {"Forecast": "Warning", "Budget": "OK"}, "Forecast feed late"),
+        slash("status Planning"),
+        slash("refresh"),
+        Step("canvas catches up", canvas_caught_up),
+    ]
+
+
+def demo_config(slack: SlackSandbox, epm: EpmSandbox, data_dir: Path) -> Config:
+    """The configuration ``run`` gets: sandbox URLs and tokens, a temp dir, short periods."""
+    estate = {
+        "apps": {
+            "Planning": {"domains": ["Actuals", "Forecast", "Budget"], "server": EPM_SERVER},
+            "FCCS": {"domains": ["Actuals", "Consolidation"]},
+            "ARCS": {"domains": ["Reconciliation"]},
+        },
+        "epm": {
+            "servers": {
+                EPM_SERVER: {
+                    "kind": "planning",
+                    "base_url": epm.base_url,
+                    "application": "Vision",
+                    "auth": {"type": "basic", "username": epm.username, "password": epm.password},
+                }
+            }
+        },
+        "canvas": {"title": "EPM Status (demo)", "timezone": "UTC"},
+    }
+    path = data_dir / "epmpulse.yml"
+    path.write_text(yaml.safe_dump(estate, sort_keys=False), encoding="utf-8")
+    env = {
+        "SLACK_BOT_TOKEN": slack.bot_token,
+        "SLACK_APP_TOKEN": slack.app_token,
+        "SLACK_API_URL": slack.api_url,
+        "SLACK_CHANNEL_ID": DEFAULT_CHANNEL_ID,
+        "EPMPULSE_CONFIG": str(path),
+        "EPMPULSE_DATA_DIR": str(data_dir / "data"),
+        "EPMPULSE_HTTP_HOST": "127.0.0.1",
+        "EPMPULSE_HTTP_PORT": "0",
+        "EPMPULSE_API_KEYS": "demo:demo-key",
+        "EPMPULSE_CANVAS_DEBOUNCE_SECONDS": str(DEBOUNCE_SECONDS),
+        "EPMPULSE_POLL_INTERVAL_SECONDS": "1",
+    }
+    return load_config(env, cwd=data_dir)
+
+
+def run_demo(emit: Emit, steps: Sequence[Step] | None = None) -> None:
+    """Start the sandboxes and the app, play ``steps``, report canvas and Slack calls."""
+    steps = default_steps() if steps is None else steps
+    with (
+        tempfile.TemporaryDirectory(prefix="epmpulse-demo-") as tmp,
+        SlackSandbox() as slack,
+        EpmSandbox() as epm,
+    ):
+        runtime = build_runtime(demo_config(slack, epm, Path(tmp)))
+        try:
+            runtime.start()
+        except BaseException:
+            runtime.store.close()
+            raise
+        demo = Demo(slack, epm, runtime)
+        try:
+            slack.wait_connected(WAIT_SECONDS)
+            emit(f"Slack sandbox at {slack.api_url}, EPM sandbox at {epm.base_url}")
+            emit(f"Canvas {demo.canvas_id} in channel {demo.channel_id}\n")
+            for number, step in enumerate(steps, start=1):
+                emit(f"{number}. {step.title}")
+                emit(f"   -> {step.action(demo)}")
+            markdown = slack.canvas_markdown(demo.canvas_id)
+        finally:
+            runtime.stop()
+        report(emit, markdown, slack)
+
+
+def report(emit: Emit, markdown: str, slack: SlackSandbox) -> None:
+    """Print the canvas and the Slack Web API calls the app made."""
+    emit("\n--- canvas markdown " + "-" * 50)
+    emit(markdown.rstrip("\n"))
+    calls = slack.calls()
+    emit(f"\n--- Slack Web API calls ({len(calls)}) " + "-" * 40)
+    width = max((len(c.method) for c in calls), default=0)
+    first = calls[0].at if calls else 0.0
+    for call in calls:
+        outcome = "ok" if call.ok else f"{call.status} {call.error}"
+        emit(f"  +{call.at - first:6.2f}s  {call.method:<{width}}  {outcome}{_about(call.args)}")
+    totals = Counter(c.method for c in calls)
+    emit("\n" + ", ".join(f"{method}: {n}" for method, n in sorted(totals.items())))
+
+
+def _about(args: dict[str, object]) -> str:
+    for key in ("channel", "channel_id", "canvas_id", "user_id"):
+        value = args.get(key)
+        if isinstance(value, str) and value:
+            return f"  ({key}={value})"
+    return ""

@@ -1,0 +1,163 @@
+"""The canvas as one part of the ``epmpulse run`` process.
+
+Start-up resolves the canvas (see :mod:`bot.canvas.lifecycle`) and schedules the flush
+job every ``EPMPULSE_CANVAS_DEBOUNCE_SECONDS`` (at least every 1.2 s, the spacing that
+keeps ``canvases.edit`` within Slack's Tier 3 limit), first run right away so a change saved
+before a restart is published at once. Stopping removes the job and flushes pending
+work, waiting at most ``stop_timeout`` seconds; whatever is still pending then stays in
+the store and is published after the next start.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from datetime import UTC, datetime
+
+from apscheduler.jobstores.base import JobLookupError
+from slack_sdk import WebClient
+
+from bot.canvas.lifecycle import resolve_canvas
+from bot.canvas.publisher import MIN_PUBLISH_INTERVAL_SECONDS, CanvasPublisher, FlushResult
+from bot.canvas.render import render_board
+from bot.config import Settings
+from bot.runtime import Check, Runtime
+from bot.slack.client import build_web_client
+
+logger = logging.getLogger(__name__)
+
+JOB_ID = "canvas-flush"
+STOP_TIMEOUT_SECONDS = 10.0
+# Longest pending time still reported healthy, as a multiple of the debounce period.
+STALE_AFTER_DEBOUNCES = 10
+STALE_AFTER_MIN_SECONDS = 60.0
+
+
+def publishing_client(settings: Settings) -> WebClient:
+    """A WebClient that leaves 429s and 5xx to the publisher's own tick-level back-off."""
+    return build_web_client(settings, rate_limited=0, server_errors=0)
+
+
+class CanvasPart:
+    """Keeps the configured canvas equal to the board while the process runs."""
+
+    name = "canvas"
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        client: WebClient | None = None,
+        startup_client: WebClient | None = None,
+        stop_timeout: float = STOP_TIMEOUT_SECONDS,
+    ) -> None:
+        settings = runtime.config.settings
+        self._runtime = runtime
+        self._client = client if client is not None else publishing_client(settings)
+        # Start-up calls may retry in place: nothing else is running yet.
+        self._startup_client = (
+            startup_client if startup_client is not None else (build_web_client(settings))
+        )
+        self._stop_timeout = stop_timeout
+        self._refresh_requested = threading.Event()
+        self.publisher: CanvasPublisher | None = None
+
+    def start(self) -> None:
+        """Resolve the canvas (fails clearly if it does not exist) and schedule flushes."""
+        config = self._runtime.config
+        canvas = config.estate.canvas
+        service = self._runtime.service
+        resolved = resolve_canvas(
+            self._startup_client,
+            service,
+            canvas_id=config.settings.slack_canvas_id,
+            channel_id=config.settings.slack_channel_id,
+            title=canvas.title,
+            markdown=render_board(service.board(), title=canvas.title, timezone=canvas.timezone),
+        )
+        publisher = CanvasPublisher(
+            service,
+            self._client,
+            resolved.canvas_id,
+            title=canvas.title,
+            timezone=canvas.timezone,
+            debounce_seconds=config.settings.canvas_debounce_seconds,
+            metrics=self._runtime.metrics,
+        )
+        if resolved.created_with is not None:
+            publisher.assume_published(resolved.created_with)
+        if self._refresh_requested.is_set():
+            publisher.request_refresh()
+        self.publisher = publisher
+        # Ticks faster than publishes may go out would only add latency at the boundary.
+        period = max(config.settings.canvas_debounce_seconds, MIN_PUBLISH_INTERVAL_SECONDS)
+        self._runtime.scheduler.add_job(
+            publisher.flush,
+            "interval",
+            seconds=period,
+            id=JOB_ID,
+            next_run_time=datetime.now(UTC),
+        )
+        logger.info("canvas %s: flushing every %g s", resolved.canvas_id, period)
+
+    def request_refresh(self) -> None:
+        """Publish the whole board at the next tick (``/epmpulse refresh``)."""
+        if self.publisher is None:
+            self._refresh_requested.set()
+        else:
+            self.publisher.request_refresh()
+
+    def stop(self) -> None:
+        """Stop flushing on schedule, then publish pending work within ``stop_timeout``."""
+        with contextlib.suppress(JobLookupError):  # never started, or already removed
+            self._runtime.scheduler.remove_job(JOB_ID)
+        if self.publisher is not None:
+            drain(self.publisher, self._stop_timeout)
+
+    def health(self) -> Check:
+        """Healthy while publishes succeed and no change waits longer than it should."""
+        if self.publisher is None:
+            return Check(False, "not started")
+        state = self.publisher.state()
+        debounce = self._runtime.config.settings.canvas_debounce_seconds
+        stale_after = max(STALE_AFTER_MIN_SECONDS, STALE_AFTER_DEBOUNCES * debounce)
+        if state.consecutive_failures:
+            return Check(
+                False,
+                f"canvas {state.canvas_id}: {state.consecutive_failures} failed publish(es), "
+                f"last: {state.last_error}; pending {state.pending_seconds:.0f} s",
+            )
+        if state.pending_seconds > stale_after:
+            why = f" ({state.last_error})" if state.last_error else ""
+            return Check(
+                False,
+                f"canvas {state.canvas_id}: changes pending {state.pending_seconds:.0f} s{why}",
+            )
+        if state.pending_seconds:
+            return Check(
+                True, f"canvas {state.canvas_id}: publishing, pending {state.pending_seconds:.0f} s"
+            )
+        return Check(True, f"canvas {state.canvas_id}: up to date")
+
+
+def drain(publisher: CanvasPublisher, timeout: float) -> bool:
+    """Flush until the canvas is up to date or ``timeout`` passes; True when up to date."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = publisher.flush()
+        if result is FlushResult.UP_TO_DATE and not publisher.pending:
+            return True
+        remaining = deadline - time.monotonic()
+        wait = publisher.state().retry_in_seconds
+        if remaining <= 0 or wait > remaining:
+            logger.warning(
+                "canvas %s not up to date at shutdown (%s); the board is saved and will be "
+                "published after the next start",
+                publisher.canvas_id,
+                publisher.state().last_error or result.value,
+            )
+            return False
+        if wait > 0:
+            time.sleep(wait)

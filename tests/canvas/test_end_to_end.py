@@ -1,0 +1,147 @@
+"""The whole app (``build_runtime``) keeps the sandbox canvas current; the CLI shows it."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot import cli
+from bot.app import build_runtime
+from bot.canvas.render import render_board
+from bot.config import Config
+from bot.runtime import Runtime
+from bot.sandbox.slack import SlackSandbox
+from bot.service import StatusService
+from bot.store import JsonStore
+from tests.canvas.conftest import MakeSlackConfig
+
+DEBOUNCE = 1.0
+
+
+@pytest.fixture
+def app_config(make_slack_config: MakeSlackConfig, canvas_id: str) -> Config:
+    """The full app's settings against the sandbox, with a one-second debounce."""
+    return make_slack_config(
+        SLACK_CANVAS_ID=canvas_id,
+        EPMPULSE_CANVAS_DEBOUNCE_SECONDS=str(DEBOUNCE),
+        EPMPULSE_HTTP_PORT="0",
+    )
+
+
+@pytest.fixture
+def app(app_config: Config, sandbox: SlackSandbox, canvas_id: str) -> Iterator[Runtime]:
+    """``epmpulse run`` in-process, connected, with the initial board on the canvas."""
+    runtime = build_runtime(app_config)
+    runtime.start()
+    try:
+        sandbox.wait_connected(5.0)
+        sandbox.wait_for_call("canvases.edit", timeout=5.0)
+        yield runtime
+    finally:
+        runtime.stop()
+
+
+def wait_for_canvas(sandbox: SlackSandbox, canvas_id: str, text: str, timeout: float) -> float:
+    """Seconds until the canvas contains ``text``; fails after ``timeout``."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if text in sandbox.canvas_markdown(canvas_id):
+            return time.monotonic() - started
+        time.sleep(0.01)
+    raise AssertionError(f"{text!r} did not reach the canvas within {timeout:g} s")
+
+
+def test_a_slash_command_set_reaches_the_canvas_within_debounce_plus_one_second(
+    app: Runtime, sandbox: SlackSandbox, canvas_id: str
+) -> None:
+    """``/epmpulse status APP DOMAIN STATUS MSG`` shows on the canvas a tick later."""
+    started = time.monotonic()
+    sandbox.send_command("status Planning Actuals ok Loaded from Slack", user_id="U0ALICE")
+    wait_for_canvas(
+        sandbox,
+        canvas_id,
+        "| Actuals | :large_green_circle: OK | Loaded from Slack |",
+        timeout=DEBOUNCE + 3.0,
+    )
+    assert time.monotonic() - started <= DEBOUNCE + 1.0
+    assert "![](@U0ALICE)" in sandbox.canvas_markdown(canvas_id)
+
+
+def test_slash_refresh_republishes_an_unchanged_canvas(
+    app: Runtime, sandbox: SlackSandbox, canvas_id: str
+) -> None:
+    """``/epmpulse refresh`` re-sends the whole document at the next tick."""
+    before = len(sandbox.calls("canvases.edit"))
+    started = time.monotonic()
+    sandbox.send_command("refresh")
+    sandbox.wait_for_call("canvases.edit", count=before + 1, timeout=DEBOUNCE + 3.0)
+    assert time.monotonic() - started <= DEBOUNCE + 1.0
+    assert len(sandbox.calls("canvases.edit")) == before + 1
+
+
+def test_the_health_check_includes_the_canvas(app: Runtime, canvas_id: str) -> None:
+    """The runtime's health has a passing ``canvas`` check naming the canvas."""
+    check = app.health()["canvas"]
+    assert check.ok
+    assert canvas_id in check.detail
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """Put the root logger back after a CLI run replaced its handlers."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_epmpulse_render_prints_the_canvas_markdown(
+    config: Config, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``epmpulse render`` prints exactly what would be published."""
+    store = JsonStore(config.settings.data_dir)
+    service = StatusService(config.estate, store)
+    service.set("FCCS", "Consolidation", "error", "Rule | 12", by="api:ci")
+    expected = render_board(service.board(), title="EPM Status", timezone="UTC")
+    store.close()
+    monkeypatch.setenv("EPMPULSE_DATA_DIR", str(config.settings.data_dir))
+    monkeypatch.delenv("EPMPULSE_CONFIG", raising=False)
+    monkeypatch.chdir(config.settings.data_dir)
+    assert cli.main(["render"]) == 0
+    out = capsys.readouterr().out
+    assert out == expected
+    assert "| Consolidation | :red_circle: Error | Rule \\| 12 |" in out
+
+
+@pytest.mark.slow
+def test_epmpulse_demo_runs_on_its_own_and_prints_the_canvas(tmp_path: Path) -> None:
+    """``epmpulse demo`` needs no credentials, exits 0 within 30 s and shows canvas and calls."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "EPMPULSE_"))}
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "demo"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert time.monotonic() - started < 30
+    out = done.stdout
+    assert "# EPM Status (demo)" in out
+    assert "| Consolidation | :red_circle: Error | Rule 12 failed \\| see log |" in out
+    assert "| Forecast | :large_yellow_circle: Warning | Forecast feed late |" in out
+    assert "conversations.canvases.create" in out
+    assert "canvases.edit" in out
+    assert "canvas up to date" in out
