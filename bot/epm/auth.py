@@ -1,0 +1,253 @@
+"""Authentication against one EPM server: HTTP Basic or an OAuth 2 bearer token.
+
+Each authenticator hands out the ``Authorization`` header for the next request.
+OAuth access tokens are cached until 60 s before they expire, can be refreshed
+ahead of time (:meth:`OAuthAuthenticator.refresh_if_due`, run by a scheduler job)
+and are refreshed once after a 401 (:meth:`OAuthAuthenticator.after_401`).
+Refreshes are single-flight: concurrent poller threads share one token request.
+
+With the refresh-token grant every refresh rotates the (single-use) refresh token;
+the new one is persisted through :class:`~bot.epm.tokens.RefreshTokenFile`
+*before* the access token that came with it is handed out.
+
+No secret appears in a repr, an exception message or a log line.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import requests
+
+from bot.config import BasicAuth, ClientCredentialsAuth, EpmAuth, RefreshTokenAuth
+from bot.epm.tokens import RefreshTokenFile
+from bot.errors import EpmError
+
+logger = logging.getLogger(__name__)
+
+EXPIRY_MARGIN = 60.0  # seconds before expiry at which a cached access token is renewed
+DEFAULT_EXPIRES_IN = 3600.0  # RFC 6749 makes expires_in optional
+Clock = Callable[[], float]
+
+
+class Authenticator(Protocol):
+    """Supplies the ``Authorization`` header of EPM requests."""
+
+    mode: str
+
+    def header(self) -> str:
+        """The ``Authorization`` header value for the next request."""
+
+    def after_401(self, used: str) -> bool:
+        """Drop the credential ``used`` after a 401; True when a retry may succeed."""
+
+    def refresh_if_due(self, horizon: float) -> bool:
+        """Renew a token that would go stale within ``horizon`` seconds; True if renewed."""
+
+
+class BasicAuthenticator:
+    """HTTP Basic credentials; a 401 cannot be fixed by retrying."""
+
+    mode = "basic"
+
+    def __init__(self, auth: BasicAuth) -> None:
+        raw = f"{auth.username}:{auth.password.get_secret_value()}".encode()
+        self._header = "Basic " + base64.b64encode(raw).decode("ascii")
+        self._username = auth.username
+
+    def __repr__(self) -> str:
+        return f"BasicAuthenticator(username={self._username!r})"
+
+    def header(self) -> str:
+        """The Basic header."""
+        return self._header
+
+    def after_401(self, used: str) -> bool:
+        """Basic credentials that were refused stay refused."""
+        return False
+
+    def refresh_if_due(self, horizon: float) -> bool:
+        """Basic credentials never expire."""
+        return False
+
+
+@dataclass(frozen=True)
+class _AccessToken:
+    value: str = field(repr=False)
+    good_until: float  # clock time after which the cached token is no longer used
+
+
+class OAuthAuthenticator:
+    """Bearer tokens from an OAuth 2 token endpoint (refresh-token or client-credentials)."""
+
+    def __init__(
+        self,
+        server: str,
+        auth: RefreshTokenAuth | ClientCredentialsAuth,
+        session: requests.Session,
+        *,
+        timeout: tuple[float, float],
+        token_file: RefreshTokenFile | None = None,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        if isinstance(auth, RefreshTokenAuth) and token_file is None:
+            raise ValueError("the refresh-token grant needs a token file to persist rotations")
+        self.mode: str = auth.type
+        self.server = server
+        self._auth = auth
+        self._session = session
+        self._timeout = timeout
+        self._token_file = token_file
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._token: _AccessToken | None = None
+        self._unsaved_refresh: str | None = None  # rotated, but persisting it failed
+
+    def __repr__(self) -> str:
+        return (
+            f"OAuthAuthenticator(server={self.server!r}, mode={self.mode!r}, "
+            f"client_id={self._auth.client_id!r})"
+        )
+
+    def header(self) -> str:
+        """A Bearer header with a cached token, fetching a new one when due."""
+        with self._lock:
+            token = self._token
+            if token is None or self._clock() >= token.good_until:
+                token = self._fetch()
+            return "Bearer " + token.value
+
+    def after_401(self, used: str) -> bool:
+        """Forget the token that got a 401 so the next :meth:`header` fetches a new one.
+
+        Only the token actually used is dropped: when another thread already
+        replaced it, its replacement is kept.
+        """
+        with self._lock:
+            if self._token is not None and "Bearer " + self._token.value == used:
+                logger.info("EPM %s: access token refused (401); fetching a new one", self.server)
+                self._token = None
+        return True
+
+    def refresh_if_due(self, horizon: float) -> bool:
+        """Fetch a new token now if the cached one would go stale within ``horizon`` s."""
+        with self._lock:
+            token = self._token
+            if token is not None and self._clock() + horizon < token.good_until:
+                return False
+            self._fetch()
+            return True
+
+    # --- token requests (called with the lock held) ---------------------------------
+
+    def _fetch(self) -> _AccessToken:
+        if isinstance(self._auth, RefreshTokenAuth):
+            assert self._token_file is not None
+            with self._token_file.locked():
+                return self._refresh_grant(self._auth, self._token_file)
+        form = {"grant_type": "client_credentials"}
+        return self._accept(self._post(form, self._auth.client_secret.get_secret_value()))
+
+    def _refresh_grant(self, auth: RefreshTokenAuth, token_file: RefreshTokenFile) -> _AccessToken:
+        configured = auth.refresh_token.get_secret_value()
+        if self._unsaved_refresh is not None:
+            token_file.save(self._unsaved_refresh, configured)
+            self._unsaved_refresh = None
+        refresh = token_file.current(configured)
+        secret = auth.client_secret.get_secret_value() if auth.client_secret else None
+        body = self._post({"grant_type": "refresh_token", "refresh_token": refresh}, secret)
+        rotated = body.get("refresh_token")
+        if isinstance(rotated, str) and rotated and rotated != refresh:
+            try:
+                token_file.save(rotated, configured)
+            except EpmError:
+                self._unsaved_refresh = rotated  # the old one is spent; never lose the new one
+                raise
+        return self._accept(body)
+
+    def _post(self, form: dict[str, str], secret: str | None) -> dict[str, Any]:
+        if self._auth.scope:
+            form["scope"] = self._auth.scope
+        basic: tuple[str, str] | None = None
+        if secret is None:
+            form["client_id"] = self._auth.client_id  # a public client
+        else:
+            basic = (self._auth.client_id, secret)
+        try:
+            response = self._session.post(
+                self._auth.token_url, data=form, auth=basic, timeout=self._timeout
+            )
+        except requests.RequestException as exc:
+            raise EpmError(
+                f"EPM {self.server}: token endpoint unreachable ({exc.__class__.__name__})",
+                permanent=False,
+            ) from exc
+        return self._token_body(response)
+
+    def _token_body(self, response: requests.Response) -> dict[str, Any]:
+        code = response.status_code
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if code == 200 and isinstance(body, dict):
+            return body
+        # Only the OAuth error code and description are shown, never the body itself.
+        reason = ""
+        if isinstance(body, dict) and body.get("error"):
+            reason = f": {body['error']}"
+            if body.get("error_description"):
+                reason += f" ({str(body['error_description'])[:200]})"
+        transient = code == 429 or code >= 500
+        hint = ""
+        if not transient and self.mode == "oauth_refresh_token" and "invalid_grant" in reason:
+            hint = "; issue a new refresh token and configure it"
+        raise EpmError(
+            f"EPM {self.server}: token request failed with HTTP {code}{reason}{hint}",
+            permanent=not transient,
+            status_code=code,
+        )
+
+    def _accept(self, body: dict[str, Any]) -> _AccessToken:
+        value = body.get("access_token")
+        if not isinstance(value, str) or not value:
+            raise EpmError(f"EPM {self.server}: token answer has no access_token", permanent=True)
+        try:
+            lifetime = float(body.get("expires_in", DEFAULT_EXPIRES_IN))
+        except (TypeError, ValueError):
+            lifetime = DEFAULT_EXPIRES_IN
+        # A token shorter-lived than twice the margin is kept for half its life instead.
+        margin = EXPIRY_MARGIN if lifetime > 2 * EXPIRY_MARGIN else lifetime / 2
+        self._token = _AccessToken(value, self._clock() + lifetime - margin)
+        logger.info(
+            "EPM %s: new access token (%s), valid for %.0f s", self.server, self.mode, lifetime
+        )
+        return self._token
+
+
+def make_authenticator(
+    server: str,
+    auth: EpmAuth,
+    session: requests.Session,
+    *,
+    timeout: tuple[float, float],
+    token_file: RefreshTokenFile,
+    clock: Clock = time.monotonic,
+) -> Authenticator:
+    """The authenticator for a configured ``auth`` section."""
+    if isinstance(auth, BasicAuth):
+        return BasicAuthenticator(auth)
+    return OAuthAuthenticator(
+        server,
+        auth,
+        session,
+        timeout=timeout,
+        token_file=token_file if isinstance(auth, RefreshTokenAuth) else None,
+        clock=clock,
+    )

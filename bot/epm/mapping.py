@@ -1,0 +1,102 @@
+"""How an EPM "Retrieve Job Status" answer maps onto a domain status (SPEC §6).
+
+| ``status``            | result                                                  |
+|-----------------------|---------------------------------------------------------|
+| -1, 2, 2147483647     | still running (in progress, cancel pending, unknown)    |
+| 0                     | OK, or Warning when descriptiveStatus/jobStatus says so |
+| 1, 4                  | Error (error, invalid parameter)                        |
+| 3                     | Warning (cancelled)                                     |
+
+Data Integration may send the numbers as strings and adds ``jobStatus``
+(RUNNING / SUCCESS / FAILED / WARNING), which decides only when ``status`` is
+missing. Any other number is treated like "unknown": keep polling.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from bot.errors import EpmError
+from bot.model import MESSAGE_LIMIT, Status
+
+logger = logging.getLogger(__name__)
+
+RUNNING_CODES = frozenset({-1, 2, 2147483647})
+_FINISHED: dict[int, Status] = {0: Status.OK, 1: Status.ERROR, 3: Status.WARNING, 4: Status.ERROR}
+_JOB_STATUS: dict[str, Status | None] = {
+    "RUNNING": None,
+    "SUCCESS": Status.OK,
+    "WARNING": Status.WARNING,
+    "FAILED": Status.ERROR,
+}
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """One job's state: ``status`` is None while the job is still running."""
+
+    status: Status | None
+    message: str
+    code: int | None = None
+
+    @property
+    def finished(self) -> bool:
+        """Whether the job has ended (successfully or not)."""
+        return self.status is not None
+
+
+def parse_job(body: Any) -> JobResult:
+    """Map a job-status JSON body of any server kind to a :class:`JobResult`.
+
+    Raises a permanent :class:`EpmError` when the body carries no usable status.
+    """
+    if not isinstance(body, Mapping):
+        raise EpmError("EPM answered with a JSON value that is not an object", permanent=True)
+    message = _message(body)
+    code = _as_int(body.get("status"))
+    job_status = str(body.get("jobStatus") or "").strip().upper()
+    if code is None:
+        if job_status not in _JOB_STATUS:
+            raise EpmError(
+                f"EPM answered without a usable job status (status={body.get('status')!r})",
+                permanent=True,
+            )
+        return JobResult(_JOB_STATUS[job_status], message)
+    if code == 0:
+        says = f"{body.get('descriptiveStatus') or ''} {job_status}".lower()
+        return JobResult(Status.WARNING if "warning" in says else Status.OK, message, code)
+    if code in _FINISHED:
+        return JobResult(_FINISHED[code], message, code)
+    if code not in RUNNING_CODES:
+        logger.warning("EPM job status code %d is not documented; polling on", code)
+    return JobResult(None, message, code)
+
+
+def trim(text: str, limit: int = MESSAGE_LIMIT) -> str:
+    """Collapse whitespace and cut ``text`` to ``limit`` characters (with an ellipsis)."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _message(body: Mapping[str, Any]) -> str:
+    details = body.get("details")
+    text = details if isinstance(details, str) and details.strip() else ""
+    if not text:
+        text = str(body.get("descriptiveStatus") or body.get("jobStatus") or "")
+    return trim(text)
+
+
+def _as_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            return None
+    return None

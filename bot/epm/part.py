@@ -1,0 +1,150 @@
+"""The EPM part of ``epmpulse run``: clients, the poll job and the token refresh job."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.schedulers.base import BaseScheduler
+
+from bot.config import BasicAuth, Config
+from bot.epm.client import EpmClient
+from bot.epm.poller import Poller
+from bot.errors import EpmError
+from bot.metrics import Metrics
+from bot.model import format_time, utcnow
+from bot.runtime import Check, Runtime
+from bot.service import StatusService
+
+logger = logging.getLogger(__name__)
+
+POLL_JOB = "epm-poll"
+TOKEN_JOB = "epm-tokens"  # noqa: S105  (a job id, not a secret)
+TOKEN_CHECK_SECONDS = 30.0
+# Renew tokens that would go stale before the job's next run (with slack for jitter).
+TOKEN_HORIZON = TOKEN_CHECK_SECONDS * 1.5
+
+
+def build_clients(config: Config, metrics: Metrics | None = None) -> dict[str, EpmClient]:
+    """One client per configured EPM server, pooled for the poller's worker count."""
+    epm = config.estate.epm
+    return {
+        name: EpmClient(
+            name,
+            server,
+            data_dir=config.settings.data_dir,
+            pool_size=epm.max_workers,
+            metrics=metrics,
+        )
+        for name, server in epm.servers.items()
+    }
+
+
+class EpmPart:
+    """Polls tracked EPM jobs on the runtime's scheduler and keeps OAuth tokens fresh."""
+
+    name = "epm"
+
+    def __init__(
+        self,
+        config: Config,
+        service: StatusService,
+        scheduler: BaseScheduler,
+        *,
+        metrics: Metrics | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.config = config
+        self.scheduler = scheduler
+        self.clients = build_clients(config, metrics)
+        self.poller = Poller(
+            service,
+            self.clients,
+            max_workers=config.estate.epm.max_workers,
+            max_loading_minutes=config.estate.staleness.max_loading_minutes,
+            metrics=metrics,
+            clock=clock,
+        )
+        self._token_errors: dict[str, str] = {}
+        self._started = False
+
+    @classmethod
+    def from_runtime(cls, runtime: Runtime) -> EpmPart:
+        """The EPM part wired to a runtime's config, service, scheduler and metrics."""
+        return cls(runtime.config, runtime.service, runtime.scheduler, metrics=runtime.metrics)
+
+    def start(self) -> None:
+        """Schedule the poll (first run now, so tracked jobs resume) and token refreshes."""
+        now = datetime.now(UTC)
+        self.scheduler.add_job(
+            self.poller.run_cycle,
+            "interval",
+            seconds=self.config.poll_interval_seconds,
+            id=POLL_JOB,
+            next_run_time=now,
+            max_instances=1,
+            coalesce=True,
+            replace_existing=True,
+        )
+        if any(not isinstance(s.auth, BasicAuth) for s in self.config.estate.epm.servers.values()):
+            self.scheduler.add_job(
+                self.refresh_tokens,
+                "interval",
+                seconds=TOKEN_CHECK_SECONDS,
+                id=TOKEN_JOB,
+                next_run_time=now,
+                max_instances=1,
+                coalesce=True,
+                replace_existing=True,
+            )
+        self._started = True
+        logger.info(
+            "EPM poller: %d server(s), every %.0fs, %d worker(s)",
+            len(self.clients),
+            self.config.poll_interval_seconds,
+            self.config.estate.epm.max_workers,
+        )
+
+    def stop(self) -> None:
+        """Unschedule both jobs, let polls in flight end, close connections."""
+        for job_id in (POLL_JOB, TOKEN_JOB):
+            with contextlib.suppress(JobLookupError):
+                self.scheduler.remove_job(job_id)
+        self.poller.close()
+        for client in self.clients.values():
+            client.close()
+        self._started = False
+
+    def health(self) -> Check:
+        """Failing when a server keeps failing (polls or token refreshes)."""
+        if not self._started:
+            return Check(False, "not started")
+        problems = {**self.poller.failing(), **self._token_errors}
+        if problems:
+            detail = "; ".join(f"{name} {why}" for name, why in sorted(problems.items()))
+            return Check(False, detail)
+        if not self.clients:
+            return Check(True, "no EPM servers configured (stale rule only)")
+        last = self.poller.last
+        if last is None:
+            return Check(True, f"{len(self.clients)} server(s); no poll yet")
+        return Check(
+            True,
+            f"{len(self.clients)} server(s); last poll {format_time(last.at)}: "
+            f"{last.jobs} job(s), {last.failed} failed",
+        )
+
+    def refresh_tokens(self) -> None:
+        """Renew every OAuth access token that would go stale before the next run."""
+        for name, client in self.clients.items():
+            try:
+                client.refresh_token_if_due(TOKEN_HORIZON)
+            except EpmError as exc:
+                self._token_errors[name] = f"token refresh failed: {exc}"
+                level = logging.ERROR if exc.permanent else logging.WARNING
+                logger.log(level, "EPM %s: ahead-of-time token refresh failed: %s", name, exc)
+            else:
+                self._token_errors.pop(name, None)

@@ -1,0 +1,90 @@
+"""``epmpulse check`` reaches every EPM server and prints one line per check."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from bot import cli
+from bot.sandbox.epm import EpmSandbox
+from tests.epm.conftest import server_doc
+
+
+@pytest.fixture(autouse=True)
+def _keep_root_logging() -> Iterator[None]:
+    """``cli.main`` installs its own log handler; later tests must not write to it."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+def run_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, servers: dict[str, Any]) -> int:
+    """Run ``epmpulse check`` with these EPM servers; return the exit code."""
+    path = tmp_path / "epmpulse.yml"
+    path.write_text(yaml.safe_dump({"epm": {"servers": servers}}, sort_keys=False))
+    monkeypatch.setenv("EPMPULSE_CONFIG", str(path))
+    monkeypatch.setenv("EPMPULSE_DATA_DIR", str(tmp_path / "data"))
+    return cli.main(["check"])
+
+
+def test_check_passes_when_every_server_answers(
+    epm: EpmSandbox,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Config plus one ok line per server (with its auth mode), exit 0."""
+    servers = {
+        "planning": server_doc(epm),
+        "di": server_doc(epm, "data_integration", "oauth_refresh_token"),
+        "arcs": server_doc(epm, "arcs", "oauth_client_credentials"),
+    }
+    code = run_check(tmp_path, monkeypatch, servers)
+    lines = capsys.readouterr().out.splitlines()
+    assert code == 0
+    assert lines[0].startswith("ok   config: 3 app(s), 6 domain(s), 3 EPM server(s)")
+    assert [line.split(":")[0] for line in lines[1:]] == [
+        "ok   epm planning",
+        "ok   epm di",
+        "ok   epm arcs",
+    ]
+    assert "oauth_refresh_token auth accepted" in lines[2]
+    assert (tmp_path / "data" / "tokens" / "di.json").exists()  # the rotation was kept
+
+
+def test_check_fails_when_a_server_refuses_or_is_down(
+    epm: EpmSandbox,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A refused password and a dead server each print FAIL; the exit code is 1."""
+    refused = server_doc(epm)
+    refused["auth"]["password"] = "wrong-password"
+    down = server_doc(epm, "arcs")
+    down["base_url"] = "http://127.0.0.1:9"  # discard port: nothing listens
+    down["timeout_seconds"] = 0.5
+    servers = {"good": server_doc(epm), "refused": refused, "down": down}
+    code = run_check(tmp_path, monkeypatch, servers)
+    lines = capsys.readouterr().out.splitlines()
+    assert code == 1
+    assert lines[1].startswith("ok   epm good")
+    assert lines[2].startswith("FAIL epm refused") and "HTTP 401" in lines[2]
+    assert lines[3].startswith("FAIL epm down") and "unreachable" in lines[3]
+    assert "wrong-password" not in "\n".join(lines)
+
+
+def test_check_fails_with_exit_1_on_a_bad_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An invalid config is a failed check too, not a usage error."""
+    code = run_check(tmp_path, monkeypatch, {"x": {"kind": "nope"}})
+    assert code == 1
+    assert capsys.readouterr().out.startswith("FAIL config: Invalid configuration")
