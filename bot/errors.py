@@ -7,6 +7,8 @@
     ├── NotAllowedError           the caller may read but not write
     ├── ConfigError               configuration problems, every one listed
     ├── StoreError                the data directory cannot be read or written
+    ├── SlackError                Slack refused a call or could not be reached
+    │   └── CanvasError           the canvas could not be checked or created at start-up
     └── EpmError                  an EPM request failed (``permanent`` says whether to retry)
 
 Third-party errors are translated at the boundary with ``raise … from exc``.
@@ -79,6 +81,14 @@ class ConfigError(EpmPulseError):
 
 class StoreError(EpmPulseError):
     """The store could not read or durably write its files."""
+
+
+class SlackError(EpmPulseError):
+    """Slack refused a call or could not be reached."""
+
+
+class CanvasError(SlackError):
+    """The canvas could not be checked or created at start-up."""
 
 
 class EpmError(EpmPulseError):

@@ -18,17 +18,13 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.canvas.render import digest
-from bot.errors import ConfigError, EpmPulseError
+from bot.errors import CanvasError, ConfigError
 from bot.service import StatusService
 
 logger = logging.getLogger(__name__)
 
 CANVAS_META = "canvas"
 _MISSING = frozenset({"canvas_not_found", "canvas_deleted", "file_not_found", "file_deleted"})
-
-
-class CanvasError(EpmPulseError):
-    """The canvas could not be checked or created at start-up."""
 
 
 @dataclass(frozen=True)
