@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from bot.api import ApiPart
+from bot.canvas import CanvasPart
 from bot.config import Config
+from bot.epm import EpmPart
 from bot.errors import ConfigError
 from bot.runtime import Runtime
+from bot.slack.part import SlackPart
 from bot.store import Store
 
 
@@ -25,4 +29,11 @@ def require_run_settings(config: Config) -> None:
 def build_runtime(config: Config, *, store: Store | None = None) -> Runtime:
     """The runtime with every part of the process, in start order."""
     runtime = Runtime(config, store=store)
+    slack = SlackPart(config, runtime.service, runtime.metrics)
+    runtime.add(slack)  # first: fail fast on auth
+    canvas = CanvasPart(runtime)
+    slack.on_refresh = canvas.request_refresh
+    runtime.add(canvas)
+    runtime.add(ApiPart.from_runtime(runtime))  # after Slack and canvas: /health sees them
+    runtime.add(EpmPart.from_runtime(runtime))  # last: polls once the others are up
     return runtime

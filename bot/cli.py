@@ -8,7 +8,10 @@ import sys
 from collections.abc import Callable, Sequence
 
 from bot import report
+from bot.app import build_runtime, require_run_settings
+from bot.canvas.render import render_board
 from bot.config import Config, load_config
+from bot.epm.check import check_servers
 from bot.errors import ConfigError, EpmPulseError, StoreError, ValidationError
 from bot.logs import setup_logging
 from bot.service import StatusService
@@ -45,6 +48,19 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("domain")
     history.add_argument("-n", type=int, default=10, metavar="N", help="how many (default 10)")
     history.set_defaults(handler=cmd_history)
+
+    run = commands.add_parser("run", help="run socket mode, scheduler, REST API and poller")
+    run.set_defaults(handler=cmd_run)
+
+    check = commands.add_parser("check", help="validate the configuration and reach EPM")
+    check.set_defaults(handler=cmd_check)
+
+    render = commands.add_parser("render", help="print the canvas markdown of the board")
+    render.set_defaults(handler=cmd_render)
+
+    demo = commands.add_parser("demo", help="run the whole app against the bundled sandboxes")
+    demo.add_argument("-v", "--verbose", action="store_true", help="show the app's INFO logs")
+    demo.set_defaults(handler=cmd_demo)
     return parser
 
 
@@ -54,6 +70,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = load_config()
     except ConfigError as exc:
+        if args.command == "check":
+            print(f"FAIL config: {exc}")
+            return EXIT_FAILURE
         print(exc, file=sys.stderr)
         return EXIT_BAD_INPUT
     settings = config.settings
@@ -106,6 +125,61 @@ def cmd_history(args: argparse.Namespace, config: Config) -> int:
     """``epmpulse history APP DOMAIN [-n N]``."""
     service = open_service(config)
     print("\n".join(report.history_lines(service.history(args.app, args.domain, args.n))))
+    return EXIT_OK
+
+
+def cmd_check(args: argparse.Namespace, config: Config) -> int:
+    """``epmpulse check``: one line per check; exit 1 when any check fails."""
+    estate = config.estate
+    domains = len(estate.domain_keys())
+    results = [
+        (
+            "config",
+            True,
+            f"{len(estate.apps)} app(s), {domains} domain(s), "
+            f"{len(estate.epm.servers)} EPM server(s)",
+        )
+    ]
+    results += [(f"epm {c.name}", c.ok, c.detail) for c in check_servers(config)]
+    for name, ok, detail in results:
+        print(f"{'ok  ' if ok else 'FAIL'} {name}: {detail}")
+    return EXIT_OK if all(ok for _, ok, _ in results) else EXIT_FAILURE
+
+
+def cmd_run(args: argparse.Namespace, config: Config) -> int:
+    """``epmpulse run``: every part in one process until SIGTERM/SIGINT."""
+    require_run_settings(config)
+    runtime = build_runtime(config)
+    try:
+        runtime.start()
+    except BaseException:
+        runtime.store.close()
+        raise
+    logger.info("epmpulse is running")
+    runtime.serve_forever()
+    return EXIT_OK
+
+
+def cmd_render(args: argparse.Namespace, config: Config) -> int:
+    """``epmpulse render``: the canvas markdown of the current board."""
+    canvas = config.estate.canvas
+    board = open_service(config).board()
+    sys.stdout.write(render_board(board, title=canvas.title, timezone=canvas.timezone))
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace, config: Config) -> int:
+    """``epmpulse demo``: sandboxes on loopback, the whole app, a scripted scenario."""
+    # Imported here: only the demo needs the sandboxes (and their WebSocket server).
+    from bot.canvas.demo import run_demo
+    from bot.sandbox.slack import SandboxError
+
+    setup_logging("INFO" if args.verbose else "WARNING", "text")
+    try:
+        run_demo(emit=print)
+    except (TimeoutError, SandboxError) as exc:
+        print(f"demo failed: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
     return EXIT_OK
 
 

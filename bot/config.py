@@ -201,6 +201,8 @@ class Settings(_Strict):
     editors: tuple[str, ...] = ()
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
+    rate_limits: str = ""  # e.g. "status=60/minute,batch=20/minute"; parsed by bot.api
+    rate_limit_storage: str = "memory://"  # a `limits` storage URI, e.g. redis://host:6379
     canvas_debounce_seconds: float = Field(default=3.0, gt=0, le=3600)
     poll_interval_seconds: float | None = Field(default=None, gt=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
@@ -248,6 +250,8 @@ _ENV_FIELDS = {
     "EPMPULSE_DATA_DIR": "data_dir",
     "EPMPULSE_HTTP_HOST": "http_host",
     "EPMPULSE_HTTP_PORT": "http_port",
+    "EPMPULSE_RATE_LIMITS": "rate_limits",
+    "EPMPULSE_RATE_LIMIT_STORAGE": "rate_limit_storage",
     "EPMPULSE_CANVAS_DEBOUNCE_SECONDS": "canvas_debounce_seconds",
     "EPMPULSE_POLL_INTERVAL_SECONDS": "poll_interval_seconds",
     "EPMPULSE_LOG_LEVEL": "log_level",

@@ -1,0 +1,245 @@
+"""Benchmark durable POST /status over real HTTP against the store's own durable rate.
+
+Prints, in one run and on one disk:
+  1. the store's raw single-writer rate: ``StatusService.set`` in a tight loop, measured
+     before and after the HTTP runs (disks drift; the mean is the reference);
+  2. POST /status through uvicorn on 127.0.0.1 (rate limits raised, one request log
+     line per request as in production) with 1, 8 and 32 concurrent keep-alive
+     clients, run from a separate process: throughput and latency p50/p99;
+  3. the goals: 8 clients reach >= 70% of the store's rate, p99 < 50 ms.
+
+Usage: python bench/api.py [--seconds S] [--dir PATH] [--clients 1,8,32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import logging
+import multiprocessing as mp
+import os
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from bot.api import ApiPart, create_api
+from bot.api.ratelimit import RateLimits
+from bot.config import Estate
+from bot.logs import JsonFormatter
+from bot.metrics import Metrics
+from bot.runtime import Check
+from bot.service import StatusService
+from bot.store import JsonStore
+
+GOAL_SHARE = 0.70
+GOAL_P99_MS = 50.0
+WARM_UP_REQUESTS = 5
+# Per-second windows keep the moving window short while never refusing a request.
+NO_LIMITS = "status=1000000/second,batch=1000000/second,read=1000000/second"
+
+
+@dataclass(frozen=True)
+class Result:
+    """What one measurement produced."""
+
+    label: str
+    count: int
+    seconds: float
+    latencies_ms: list[float]
+    failures: int = 0
+
+    @property
+    def rate(self) -> float:
+        """Completed updates per second."""
+        return self.count / self.seconds
+
+    def percentile(self, pct: float) -> float:
+        """The ``pct`` percentile latency in milliseconds (nearest rank)."""
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, int(len(ordered) * pct / 100))]
+
+
+def say(line: str = "") -> None:
+    """Write one line of the report to standard output."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def store_rate(data_dir: Path, seconds: float, label: str) -> Result:
+    """The store's own durable update rate: one writer calling ``set`` in a tight loop."""
+    estate = Estate()
+    keys = estate.domain_keys()
+    store = JsonStore(data_dir)
+    service = StatusService(estate, store)
+    latencies: list[float] = []
+    try:
+        started = time.perf_counter()
+        deadline = started + seconds
+        n = 0
+        while time.perf_counter() < deadline:
+            app, domain = keys[n % len(keys)]
+            begin = time.perf_counter()
+            service.set(app, domain, "OK" if n % 2 else "Loading", f"raw {n}", by="api:bench")
+            latencies.append((time.perf_counter() - begin) * 1000)
+            n += 1
+        elapsed = time.perf_counter() - started
+    finally:
+        store.close()
+    return Result(label, len(latencies), elapsed, latencies)
+
+
+def client_key(n: int) -> str:
+    """The API key of bench client ``n``."""
+    return f"bench-key-{n:02d}-0123456789abcdef"
+
+
+def run_clients(port: int, clients: int, seconds: float) -> tuple[int, float, list[float], int]:
+    """Run ``clients`` keep-alive HTTP clients for ``seconds`` (in a separate process).
+
+    Returns (completed requests, elapsed seconds, latencies in ms, failed requests).
+    """
+    domains = [(a, d) for a, d in Estate().domain_keys()]
+    barrier = threading.Barrier(clients + 1)
+    results: list[tuple[list[float], int]] = []
+    lock = threading.Lock()
+    window: dict[str, float] = {}
+
+    def client(n: int) -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        headers = {"Authorization": f"Bearer {client_key(n)}", "Content-Type": "application/json"}
+        latencies: list[float] = []
+        failures = 0
+
+        def post(i: int) -> bool:
+            app, domain = domains[(n + i) % len(domains)]
+            status = "OK" if i % 2 else "Loading"
+            body = json.dumps({"app": app, "domain": domain, "status": status, "message": f"c{n}"})
+            connection.request("POST", "/api/v1/status", body=body, headers=headers)
+            response = connection.getresponse()
+            response.read()
+            return response.status == 200
+
+        for i in range(WARM_UP_REQUESTS):
+            post(i)
+        barrier.wait()
+        i = 0
+        while time.perf_counter() < window["deadline"]:
+            begin = time.perf_counter()
+            ok = post(i)
+            if ok:
+                latencies.append((time.perf_counter() - begin) * 1000)
+            else:
+                failures += 1
+            i += 1
+        connection.close()
+        with lock:
+            results.append((latencies, failures))
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    for thread in threads:
+        thread.start()
+    window["deadline"] = time.perf_counter() + 3600  # replaced below, before anyone reads it
+    barrier.wait()
+    started = time.perf_counter()
+    window["deadline"] = started + seconds
+    for thread in threads:
+        thread.join(seconds + 60)
+    elapsed = time.perf_counter() - started
+    latencies = [t for timings, _ in results for t in timings]
+    return len(latencies), elapsed, latencies, sum(f for _, f in results)
+
+
+def api_rates(data_dir: Path, levels: list[int], seconds: float) -> list[Result]:
+    """Serve the API from this process and load it from a client process, per level."""
+    metrics = Metrics()
+    store = JsonStore(data_dir)
+    service = StatusService(Estate(), store, metrics=metrics)
+    keys = {f"bench{n:02d}": SecretStr(client_key(n)) for n in range(max(levels))}
+    app = create_api(
+        service,
+        api_keys=keys,
+        metrics=metrics,
+        health=lambda: {"store": Check(True, "bench")},
+        rate_limits=RateLimits.parse(NO_LIMITS),
+    )
+    part = ApiPart(app, "127.0.0.1", 0, graceful_seconds=2)
+    part.start()
+    results = []
+    try:
+        with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as clients:
+            for level in levels:
+                count, elapsed, latencies, failures = clients.submit(
+                    run_clients, part.port, level, seconds
+                ).result(timeout=seconds + 120)
+                label = f"HTTP POST /status, {level:>2} client(s)"
+                results.append(Result(label, count, elapsed, latencies, failures))
+    finally:
+        part.stop()
+        store.close()
+    return results
+
+
+def row(result: Result, store: Result) -> str:
+    """One aligned result line."""
+    failed = f"  {result.failures} failed" if result.failures else ""
+    return (
+        f"  {result.label:<34} {result.rate:8.0f} upd/s  p50 {result.percentile(50):6.2f} ms"
+        f"  p99 {result.percentile(99):6.2f} ms  ({result.rate / store.rate:5.0%} of store)"
+        f"{failed}"
+    )
+
+
+def log_requests_like_production() -> None:
+    """Format one JSON log line per request, as ``epmpulse run`` does, into /dev/null."""
+    sink = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - lives for the whole run
+    handler = logging.StreamHandler(sink)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+
+
+def main() -> None:
+    """Parse arguments and run both measurements in one temporary directory."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5.0, help="duration of each run")
+    parser.add_argument("--dir", type=Path, default=None, help="where to write (default: tmp)")
+    parser.add_argument("--clients", default="1,8,32", help="client counts, comma-separated")
+    args = parser.parse_args()
+    levels = [int(n) for n in args.clients.split(",")]
+    log_requests_like_production()
+    with tempfile.TemporaryDirectory(dir=args.dir, prefix="epmpulse-bench-api-") as root:
+        say(f"Data directory: {root} ({os.cpu_count()} CPUs)")
+        before = store_rate(Path(root) / "store", args.seconds, "store.set, 1 writer, before")
+        results = api_rates(Path(root) / "api", levels, args.seconds)
+        after = store_rate(Path(root) / "store", args.seconds, "store.set, 1 writer, after")
+        store = Result(
+            "store.set, 1 writer, mean",
+            before.count + after.count,
+            before.seconds + after.seconds,
+            before.latencies_ms + after.latencies_ms,
+        )
+        say("Store's own durable rate (the reference):")
+        for result in (before, after, store):
+            say(row(result, store))
+        say("Durable POST /status over HTTP (uvicorn on 127.0.0.1, keep-alive clients):")
+        for result in results:
+            say(row(result, store))
+    say("Goals:")
+    for result in results:
+        if result.label.endswith(" 8 client(s)"):
+            share = result.rate / store.rate
+            p99 = result.percentile(99)
+            say(f"  8 clients vs store rate: {share:.0%} (goal >= {GOAL_SHARE:.0%})")
+            say(f"  8 clients p99: {p99:.1f} ms (goal < {GOAL_P99_MS:.0f} ms)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,34 @@
+"""What the API's routes and guard work with, kept on ``app.state``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from bot.api.auth import KeyRing
+from bot.api.ratelimit import RateLimiter
+from bot.metrics import Metrics
+from bot.runtime import Check
+from bot.service import StatusService
+
+API_PREFIX = "/api/v1"
+HealthCheck = Callable[[], Mapping[str, Check]]
+
+
+@dataclass(frozen=True)
+class ApiContext:
+    """The status service, metrics, health checks, keys and limiter of one API app."""
+
+    service: StatusService
+    metrics: Metrics
+    health: HealthCheck
+    keys: KeyRing
+    limiter: RateLimiter
+
+
+def context_of(request: Request) -> ApiContext:
+    """The context of the app serving ``request``."""
+    context: ApiContext = request.app.state.api
+    return context

@@ -1,0 +1,210 @@
+"""The keyed endpoints of ``/api/v1``: read and set statuses, read history.
+
+Every route here goes through :class:`~bot.api.guard.GuardedRoute` (key, rate
+limit, body cap) and calls the same :class:`~bot.service.StatusService` the Slack
+surface uses. The service blocks on disk, so each handler makes exactly one call
+into the thread pool (where concurrent writes share one durable commit); parsing
+and serialising stay on the event loop. Handlers read the context and the caller
+from the request rather than through sub-dependencies: each of those costs FastAPI
+a dependency solve on every request (see ``bench/api.py``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+from starlette.concurrency import run_in_threadpool
+
+from bot.api.auth import caller_of
+from bot.api.context import API_PREFIX, context_of
+from bot.api.guard import GuardedRoute, limit_group
+from bot.api.openapi import operation_id
+from bot.api.schemas import (
+    AppBoard,
+    AppliedChange,
+    AppResponse,
+    BadRequest,
+    BatchRequest,
+    BatchResponse,
+    BoardResponse,
+    ChangeResponse,
+    HistoryResponse,
+    InvalidKey,
+    MissingAuth,
+    RateLimited,
+    RecordResponse,
+    StatusUpdate,
+    StoreUnavailable,
+    TooLarge,
+)
+from bot.errors import ValidationError
+from bot.model import DomainRecord, HistoryEntry, Update, most_severe
+from bot.service import Change, StatusService
+
+AppName = Annotated[
+    str, Path(description="A configured app (any letter case)", examples=["Planning"])
+]
+DomainName = Annotated[
+    str, Path(description="A domain of that app (any letter case)", examples=["Actuals"])
+]
+
+_LIMIT_HEADERS = {
+    "X-RateLimit-Limit": {
+        "description": "Requests allowed per window",
+        "schema": {"type": "integer"},
+    },
+    "X-RateLimit-Remaining": {
+        "description": "Requests left in the window",
+        "schema": {"type": "integer"},
+    },
+    "X-RateLimit-Reset": {
+        "description": "Unix time when the window has room again",
+        "schema": {"type": "integer"},
+    },
+}
+_KEYED: dict[int | str, dict[str, Any]] = {
+    200: {"headers": _LIMIT_HEADERS},
+    400: {"model": BadRequest, "description": "Invalid input"},
+    401: {"model": MissingAuth, "description": "No bearer key"},
+    403: {"model": InvalidKey, "description": "Unknown key"},
+    413: {"model": TooLarge, "description": "Body over 64 KiB"},
+    429: {
+        "model": RateLimited,
+        "description": "Rate limit used up",
+        "headers": {
+            "Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}},
+            **_LIMIT_HEADERS,
+        },
+    },
+    503: {"model": StoreUnavailable, "description": "The store failed; nothing changed"},
+}
+
+router = APIRouter(
+    prefix=API_PREFIX,
+    route_class=GuardedRoute,
+    responses=_KEYED,
+    tags=["status"],
+    generate_unique_id_function=operation_id,
+)
+
+
+@router.get(
+    "/status",
+    response_model=BoardResponse,
+    openapi_extra=limit_group("read"),
+    summary="Every app's statuses",
+)
+async def get_board(request: Request) -> BoardResponse:
+    """Every app with each domain's record, in configuration order."""
+    board = await run_in_threadpool(context_of(request).service.board)
+    return BoardResponse(data=[_app_board(app, records) for app, records in board.items()])
+
+
+@router.get(
+    "/status/{app}",
+    response_model=AppResponse,
+    openapi_extra=limit_group("read"),
+    summary="One app's statuses",
+)
+async def get_app(app: AppName, request: Request) -> AppResponse:
+    """One app (matched case-insensitively) with each domain's record."""
+    service = context_of(request).service
+    canonical = service.estate.resolve_app(app)
+    records = await run_in_threadpool(service.app_board, canonical)
+    return AppResponse(data=_app_board(canonical, records))
+
+
+@router.get(
+    "/status/{app}/{domain}",
+    response_model=RecordResponse,
+    openapi_extra=limit_group("read"),
+    summary="One domain's status",
+)
+async def get_domain(app: AppName, domain: DomainName, request: Request) -> RecordResponse:
+    """One domain's record."""
+    record = await run_in_threadpool(context_of(request).service.get, app, domain)
+    return RecordResponse(data=record)
+
+
+@router.post(
+    "/status",
+    response_model=ChangeResponse,
+    openapi_extra=limit_group("status"),
+    summary="Set one domain's status",
+)
+async def set_status(update: StatusUpdate, request: Request) -> ChangeResponse:
+    """Set a status (and the EPM jobs to track); answers once the change is durable."""
+    change = await run_in_threadpool(
+        context_of(request).service.set,
+        update.app,
+        update.domain,
+        update.status,
+        update.message,
+        by=caller_of(request),
+        jobs=update.jobs,
+    )
+    return ChangeResponse(data=_applied(change))
+
+
+@router.post(
+    "/status/batch",
+    response_model=BatchResponse,
+    openapi_extra=limit_group("batch"),
+    summary="Set several statuses, all or nothing",
+)
+async def set_batch(batch: BatchRequest, request: Request) -> BatchResponse:
+    """Validate every update, then apply all of them in one durable write (or none)."""
+    updates = [
+        Update(app=u.app, domain=u.domain, status=u.status, message=u.message, jobs=u.jobs)
+        for u in batch.updates
+    ]
+    service = context_of(request).service
+    changes = await run_in_threadpool(service.set_many, updates, by=caller_of(request))
+    return BatchResponse(data=[_applied(c) for c in changes])
+
+
+@router.get(
+    "/history",
+    response_model=HistoryResponse,
+    openapi_extra=limit_group("read"),
+    summary="Recent changes",
+)
+async def get_history(
+    request: Request,
+    app: Annotated[
+        str | None, Query(max_length=100, description="Only this app", examples=["Planning"])
+    ] = None,
+    domain: Annotated[
+        str | None,
+        Query(max_length=100, description="Only this domain (needs app)", examples=["Actuals"]),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000, description="How many changes")] = 10,
+) -> HistoryResponse:
+    """The last ``limit`` changes, newest first, of everything, one app or one domain."""
+    entries = await run_in_threadpool(_history, context_of(request).service, app, domain, limit)
+    return HistoryResponse(data=entries)
+
+
+def _history(
+    service: StatusService, app: str | None, domain: str | None, limit: int
+) -> list[HistoryEntry]:
+    if domain is not None:
+        if app is None:
+            raise ValidationError("Give 'app' together with 'domain'.")
+        return service.history(app, domain, limit)
+    canonical = service.estate.resolve_app(app) if app is not None else None
+    entries = service.store.history(canonical, None, limit)
+    return [HistoryEntry.model_validate(e) for e in reversed(entries)]
+
+
+def _app_board(app: str, records: list[DomainRecord]) -> AppBoard:
+    return AppBoard(app=app, status=most_severe([r.status for r in records]), domains=records)
+
+
+def _applied(change: Change) -> AppliedChange:
+    return AppliedChange(
+        record=change.new,
+        previous_status=change.old.status,
+        status_changed=change.status_changed,
+    )

@@ -1,0 +1,221 @@
+"""The JSON shapes of the REST API: request bodies, success envelopes and failures.
+
+Success is ``{"ok": true, "data": …}``; failure ``{"ok": false, "error": {"code",
+"message"}}`` (SPEC §7). Each failure status has its own model listing exactly the
+codes it can carry, so the OpenAPI document says which code comes with which status.
+"""
+
+from __future__ import annotations
+
+from typing import Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.model import MESSAGE_LIMIT, DomainRecord, HistoryEntry, JobRef, Status
+
+MAX_BATCH = 50
+MAX_JOBS = 20
+T = TypeVar("T")
+
+# --- requests --------------------------------------------------------------------------
+
+
+class StatusUpdate(BaseModel):
+    """Set one domain's status. Names and the status are matched case-insensitively."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"app": "Planning", "domain": "Actuals", "status": "OK", "message": ""}]
+        },
+    )
+
+    app: str = Field(min_length=1, max_length=100, description="A configured app, e.g. Planning.")
+    domain: str = Field(
+        min_length=1, max_length=100, description="A domain of that app, e.g. Actuals."
+    )
+    status: str = Field(
+        min_length=1,
+        max_length=20,
+        description="Pending, Loading, OK, Warning or Error (any letter case).",
+    )
+    message: str = Field(default="", max_length=MESSAGE_LIMIT, description="Optional note.")
+    jobs: list[JobRef] = Field(
+        default_factory=list,
+        max_length=MAX_JOBS,
+        description="EPM jobs to track ({server, job_id}); replaces the tracked jobs.",
+    )
+
+
+class BatchRequest(BaseModel):
+    """Several updates applied all-or-nothing in one durable write."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    updates: list[StatusUpdate] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+# --- success ---------------------------------------------------------------------------
+
+
+class Ok(BaseModel, Generic[T]):
+    """A successful answer."""
+
+    ok: Literal[True] = True
+    data: T
+
+
+class AppBoard(BaseModel):
+    """One app: its most severe status and each domain's record."""
+
+    app: str
+    status: Status = Field(description="The most severe status of the app's domains.")
+    domains: list[DomainRecord]
+
+
+class AppliedChange(BaseModel):
+    """A durable change: the record now, and the status it had before."""
+
+    record: DomainRecord
+    previous_status: Status
+    status_changed: bool
+
+
+class CheckResult(BaseModel):
+    """One health check."""
+
+    ok: bool
+    detail: str
+
+
+class Health(BaseModel):
+    """Every health check by name (store, scheduler, slack, canvas, api, …)."""
+
+    checks: dict[str, CheckResult]
+
+
+class BoardResponse(Ok[list[AppBoard]]):
+    """Every app, in configuration order."""
+
+
+class AppResponse(Ok[AppBoard]):
+    """One app."""
+
+
+class RecordResponse(Ok[DomainRecord]):
+    """One domain's record."""
+
+
+class ChangeResponse(Ok[AppliedChange]):
+    """The applied change (durable when this answer is sent)."""
+
+
+class BatchResponse(Ok[list[AppliedChange]]):
+    """Every applied change, in request order (durable when this answer is sent)."""
+
+
+class HistoryResponse(Ok[list[HistoryEntry]]):
+    """Changes, newest first."""
+
+
+class HealthResponse(Ok[Health]):
+    """Every check passes."""
+
+
+# --- failures --------------------------------------------------------------------------
+
+
+class _Failure(BaseModel):
+    ok: Literal[False] = False
+
+
+class BadRequestError(BaseModel):
+    """Why the input was refused; the message names the valid choices."""
+
+    code: Literal["INVALID_REQUEST", "INVALID_APP", "INVALID_DOMAIN", "INVALID_STATUS"]
+    message: str
+
+
+class BadRequest(_Failure):
+    """400: malformed JSON, wrong types, unknown fields, or unknown app/domain/status."""
+
+    error: BadRequestError
+
+
+class MissingAuthError(BaseModel):
+    """No usable ``Authorization: Bearer`` header (or no keys configured)."""
+
+    code: Literal["MISSING_AUTH"]
+    message: str
+
+
+class MissingAuth(_Failure):
+    """401: no bearer key."""
+
+    error: MissingAuthError
+
+
+class InvalidKeyError(BaseModel):
+    """The bearer key is not one of EPMPULSE_API_KEYS."""
+
+    code: Literal["INVALID_KEY"]
+    message: str
+
+
+class InvalidKey(_Failure):
+    """403: unknown key."""
+
+    error: InvalidKeyError
+
+
+class TooLargeError(BaseModel):
+    """The body is larger than 64 KiB."""
+
+    code: Literal["PAYLOAD_TOO_LARGE"]
+    message: str
+
+
+class TooLarge(_Failure):
+    """413: body over 64 KiB."""
+
+    error: TooLargeError
+
+
+class RateLimitedError(BaseModel):
+    """Too many requests for this key; see Retry-After."""
+
+    code: Literal["RATE_LIMITED"]
+    message: str
+
+
+class RateLimited(_Failure):
+    """429: the key's limit for this endpoint is used up."""
+
+    error: RateLimitedError
+
+
+class StoreUnavailableError(BaseModel):
+    """The status store could not be read or written; nothing changed."""
+
+    code: Literal["STORE_UNAVAILABLE"]
+    message: str
+
+
+class StoreUnavailable(_Failure):
+    """503: the store failed."""
+
+    error: StoreUnavailableError
+
+
+class UnhealthyError(BaseModel):
+    """At least one health check failed; the message names them."""
+
+    code: Literal["UNHEALTHY"]
+    message: str
+
+
+class Unhealthy(_Failure):
+    """503: some check failed; ``data`` has every check."""
+
+    error: UnhealthyError
+    data: Health

@@ -1,0 +1,93 @@
+"""The API part of ``epmpulse run``: a real uvicorn on loopback."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from bot.api import ApiPart
+from bot.errors import ConfigError
+from bot.runtime import Runtime
+from tests.api.conftest import CI_KEY, MakeApi, bearer
+from tests.conftest import MakeConfig
+
+
+@pytest.fixture
+def part(make_api: MakeApi) -> Iterator[ApiPart]:
+    """The API served by uvicorn on 127.0.0.1 and a free port; stopped afterwards."""
+    served = ApiPart(make_api(), "127.0.0.1", 0, graceful_seconds=1)
+    served.start()
+    yield served
+    served.stop()
+
+
+def test_it_serves_over_real_http_with_keep_alive(part: ApiPart) -> None:
+    """Writes, reads and health work over one keep-alive connection."""
+    assert part.port != 0
+    with httpx.Client(base_url=part.url, timeout=5) as http:
+        body = {"app": "Planning", "domain": "Budget", "status": "Warning", "message": "late"}
+        written = http.post("/api/v1/status", json=body, headers=bearer(CI_KEY))
+        assert written.status_code == 200
+        assert written.json()["data"]["record"]["updated_by"] == "api:ci"
+        read = http.get("/api/v1/status/Planning/Budget", headers=bearer(CI_KEY))
+        assert read.json()["data"]["message"] == "late"
+        assert http.get("/api/v1/health").status_code == 200
+        assert http.post("/api/v1/status", json=body).status_code == 401
+    assert part.health().ok
+    assert "serving" in part.health().detail
+
+
+def test_a_taken_port_stops_start_up_with_a_clear_message(part: ApiPart, make_api: MakeApi) -> None:
+    """Starting on a port that is in use fails at once, naming the address and the cause."""
+    second = ApiPart(make_api(), "127.0.0.1", part.port)
+    started = time.monotonic()
+    with pytest.raises(ConfigError) as error:
+        second.start()
+    assert time.monotonic() - started < 2
+    message = str(error.value)
+    assert f"127.0.0.1:{part.port}" in message
+    assert "already in use" in message
+    assert not second.health().ok
+
+
+def test_stop_shuts_uvicorn_down_within_a_bounded_time(make_api: MakeApi) -> None:
+    """After stop() the port is closed, health says so, and stop took seconds at most."""
+    served = ApiPart(make_api(), "127.0.0.1", 0, graceful_seconds=1)
+    served.start()
+    idle = httpx.Client(base_url=served.url, timeout=5)  # an idle keep-alive connection
+    try:
+        assert idle.get("/metrics").status_code == 200
+        started = time.monotonic()
+        served.stop()
+        assert time.monotonic() - started < 4
+    finally:
+        idle.close()
+    assert not served.health().ok
+    with pytest.raises(OSError), socket.create_connection(("127.0.0.1", served.port), timeout=1):
+        pass
+
+
+def test_the_runtime_serves_its_own_health_checks(make_config: MakeConfig) -> None:
+    """ApiPart.from_runtime reports the runtime's store, scheduler and its own check."""
+    runtime = Runtime(make_config(EPMPULSE_HTTP_PORT="0", EPMPULSE_API_KEYS=f"ci:{CI_KEY}"))
+    part = ApiPart.from_runtime(runtime)
+    runtime.add(part)
+    runtime.start()
+    try:
+        with httpx.Client(base_url=part.url, timeout=5) as http:
+            healthy = http.get("/api/v1/health")
+            assert healthy.status_code == 200
+            checks = healthy.json()["data"]["checks"]
+            assert set(checks) == {"store", "scheduler", "api"}
+            assert checks["api"]["ok"] is True
+            runtime.scheduler.shutdown(wait=False)
+            sick = http.get("/api/v1/health")
+            assert sick.status_code == 503
+            assert sick.json()["data"]["checks"]["scheduler"]["ok"] is False
+    finally:
+        runtime.stop()
+    assert not part.health().ok
