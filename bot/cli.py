@@ -8,10 +8,10 @@ import sys
 from collections.abc import Callable, Sequence
 
 from bot import report
-from bot.app import build_runtime, require_run_settings
+from bot.app import build_runtime
 from bot.canvas.render import render_board
+from bot.checks import run_checks
 from bot.config import Config, load_config
-from bot.epm.check import check_servers
 from bot.errors import ConfigError, EpmPulseError, StoreError, ValidationError
 from bot.logs import setup_logging
 from bot.service import StatusService
@@ -46,13 +46,16 @@ def build_parser() -> argparse.ArgumentParser:
     history = commands.add_parser("history", help="show a domain's last changes")
     history.add_argument("app")
     history.add_argument("domain")
-    history.add_argument("-n", type=int, default=10, metavar="N", help="how many (default 10)")
+    history.add_argument("count", nargs="?", type=int, metavar="N", help="how many (default 10)")
+    history.add_argument("-n", type=int, default=10, metavar="N", help="the same as N")
     history.set_defaults(handler=cmd_history)
 
     run = commands.add_parser("run", help="run socket mode, scheduler, REST API and poller")
     run.set_defaults(handler=cmd_run)
 
-    check = commands.add_parser("check", help="validate the configuration and reach EPM")
+    check = commands.add_parser(
+        "check", help="validate the configuration and reach Slack, the canvas and EPM"
+    )
     check.set_defaults(handler=cmd_check)
 
     render = commands.add_parser("render", help="print the canvas markdown of the board")
@@ -68,7 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 ok, 1 failure, 2 bad input)."""
     args = build_parser().parse_args(argv)
     try:
-        config = load_config()
+        config = load_config(require_run=args.command == "run")
     except ConfigError as exc:
         if args.command == "check":
             print(f"FAIL config: {exc}")
@@ -122,33 +125,23 @@ def cmd_set(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_history(args: argparse.Namespace, config: Config) -> int:
-    """``epmpulse history APP DOMAIN [-n N]``."""
+    """``epmpulse history APP DOMAIN [N]`` (or ``-n N``)."""
     service = open_service(config)
-    print("\n".join(report.history_lines(service.history(args.app, args.domain, args.n))))
+    count = args.n if args.count is None else args.count
+    print("\n".join(report.history_lines(service.history(args.app, args.domain, count))))
     return EXIT_OK
 
 
 def cmd_check(args: argparse.Namespace, config: Config) -> int:
     """``epmpulse check``: one line per check; exit 1 when any check fails."""
-    estate = config.estate
-    domains = len(estate.domain_keys())
-    results = [
-        (
-            "config",
-            True,
-            f"{len(estate.apps)} app(s), {domains} domain(s), "
-            f"{len(estate.epm.servers)} EPM server(s)",
-        )
-    ]
-    results += [(f"epm {c.name}", c.ok, c.detail) for c in check_servers(config)]
-    for name, ok, detail in results:
-        print(f"{'ok  ' if ok else 'FAIL'} {name}: {detail}")
-    return EXIT_OK if all(ok for _, ok, _ in results) else EXIT_FAILURE
+    lines = run_checks(config)
+    for line in lines:
+        print(f"{'ok  ' if line.ok else 'FAIL'} {line.name}: {line.detail}")
+    return EXIT_OK if all(line.ok for line in lines) else EXIT_FAILURE
 
 
 def cmd_run(args: argparse.Namespace, config: Config) -> int:
     """``epmpulse run``: every part in one process until SIGTERM/SIGINT."""
-    require_run_settings(config)
     runtime = build_runtime(config)
     try:
         runtime.start()

@@ -259,10 +259,16 @@ _ENV_FIELDS = {
 }
 
 
-def load_config(env: Mapping[str, str] | None = None, *, cwd: Path | None = None) -> Config:
+def load_config(
+    env: Mapping[str, str] | None = None,
+    *,
+    cwd: Path | None = None,
+    require_run: bool = False,
+) -> Config:
     """Read settings from ``env`` (default ``os.environ``) and the YAML estate file.
 
-    Raises ConfigError listing every problem found.
+    With ``require_run`` the settings ``epmpulse run`` cannot do without are required
+    too. Raises ConfigError listing every problem found.
     """
     env = os.environ if env is None else env
     problems: list[str] = []
@@ -275,6 +281,10 @@ def load_config(env: Mapping[str, str] | None = None, *, cwd: Path | None = None
         raw["log_format"] = raw["log_format"].lower()
     raw["api_keys"] = _parse_api_keys(env.get("EPMPULSE_API_KEYS", ""), problems)
     raw["editors"] = tuple(e for e in re.split(r"[,\s]+", env.get("EPMPULSE_EDITORS", "")) if e)
+    if "http_port" not in raw and env.get("PORT", "").strip():
+        raw["http_port"] = env["PORT"].strip()  # platforms that assign the port set PORT
+    if require_run:
+        problems.extend(_run_problems(raw))
 
     settings: Settings | None = None
     try:
@@ -287,6 +297,17 @@ def load_config(env: Mapping[str, str] | None = None, *, cwd: Path | None = None
     if problems or settings is None or estate is None:
         raise ConfigError(problems)
     return Config(settings=settings, estate=estate)
+
+
+def _run_problems(raw: Mapping[str, Any]) -> list[str]:
+    problems = []
+    if not raw.get("slack_bot_token"):
+        problems.append("SLACK_BOT_TOKEN is required (a bot token, xoxb-…)")
+    if not raw.get("slack_app_token"):
+        problems.append("SLACK_APP_TOKEN is required (an app-level token, xapp-…, for socket mode)")
+    if not raw.get("slack_canvas_id") and not raw.get("slack_channel_id"):
+        problems.append("SLACK_CANVAS_ID or SLACK_CHANNEL_ID is required (where the board lives)")
+    return problems
 
 
 def _parse_api_keys(text: str, problems: list[str]) -> dict[str, SecretStr]:
@@ -328,6 +349,8 @@ def _load_estate(
         return Estate(**document)
     except ValidationError as exc:
         problems.extend(f"{path.name}: {p}" for p in _describe(exc))
+        # Cross-references are checked by the model only once every field is valid.
+        problems.extend(f"{path.name}: {p}" for p in _reference_problems(document))
         return None
 
 
@@ -344,11 +367,27 @@ def _interpolate(node: Any, env: Mapping[str, str], where: str, problems: list[s
             name = match.group(1)
             if name not in env:
                 problems.append(f"{where}: environment variable {name} is not set")
-                return ""
+                return match.group(0)  # keep it, so no second problem is reported for it
             return env[name]
 
         return _VAR.sub(replace, node)
     return node
+
+
+def _reference_problems(document: Mapping[str, Any]) -> list[str]:
+    epm = document.get("epm")
+    servers = epm.get("servers") if isinstance(epm, dict) else None
+    known = list(servers) if isinstance(servers, dict) else []
+    apps = document.get("apps")
+    problems = []
+    for name, app in apps.items() if isinstance(apps, dict) else []:
+        server = app.get("server") if isinstance(app, dict) else None
+        if isinstance(server, str) and server not in known:
+            problems.append(
+                f"apps.{name}.server '{server}' is not a configured EPM server; "
+                f"valid: {', '.join(known) or '(none configured)'}"
+            )
+    return problems
 
 
 def _describe(exc: ValidationError, rename: Mapping[str, str] | None = None) -> list[str]:

@@ -101,13 +101,14 @@ class EpmError(EpmPulseError):
 
 
 def closest_match(given: str, choices: Sequence[str]) -> str | None:
-    """Return the choice closest to ``given`` (case-insensitive), or None if none is close."""
+    """Return the choice closest to ``given`` (case-insensitive); None only without choices."""
     lowered = {c.lower(): c for c in choices}
     needle = given.strip().lower()
-    if not needle:
+    if not lowered:
         return None
-    for low, original in lowered.items():
-        if low.startswith(needle) or needle.startswith(low):
-            return original
-    found = difflib.get_close_matches(needle, list(lowered), n=1, cutoff=0.6)
-    return lowered[found[0]] if found else None
+    if needle:
+        for low, original in lowered.items():
+            if low.startswith(needle) or needle.startswith(low):
+                return original
+    best = max(lowered, key=lambda low: difflib.SequenceMatcher(None, needle, low).ratio())
+    return lowered[best]

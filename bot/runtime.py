@@ -76,7 +76,8 @@ class Runtime:
         self.parts.append(part)
 
     def start(self) -> None:
-        """Start the scheduler and every part, in order."""
+        """Back the state up, then start the scheduler and every part, in order."""
+        self.store.backup(keep=BACKUP_KEEP)
         self.scheduler.start()
         started: list[Part] = []
         try:
@@ -91,7 +92,7 @@ class Runtime:
             raise
 
     def stop(self) -> None:
-        """Stop every part (reverse order), then the scheduler; close the store."""
+        """Stop every part (reverse order), then the scheduler; back up and close the store."""
         for part in reversed(self.parts):
             try:
                 part.stop()
@@ -99,6 +100,7 @@ class Runtime:
                 logger.exception("%s did not stop cleanly", part.name)
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)
+        self.store.backup(keep=BACKUP_KEEP)
         self.store.close()
         logger.info("stopped")
 

@@ -24,13 +24,13 @@ MakeConfig = Callable[..., Config]
 def make_config(tmp_path: Path) -> MakeConfig:
     """Build a Config from environment-style values and an optional YAML text."""
 
-    def make(yaml_text: str | None = None, **env: str) -> Config:
+    def make(yaml_text: str | None = None, *, require_run: bool = False, **env: str) -> Config:
         values = {"EPMPULSE_DATA_DIR": str(tmp_path / "data"), **env}
         if yaml_text is not None:
             path = tmp_path / "epmpulse.yml"
             path.write_text(yaml_text, encoding="utf-8")
             values["EPMPULSE_CONFIG"] = str(path)
-        return load_config(values, cwd=tmp_path)
+        return load_config(values, cwd=tmp_path, require_run=require_run)
 
     return make
 

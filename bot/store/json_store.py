@@ -306,11 +306,12 @@ class JsonStore(Store):
         return self._loaded.state
 
     def _restore_from_backup(self, problem: str) -> BoardState:
-        stamp = utcnow().strftime("%Y%m%dT%H%M%SZ")
+        stamp = utcnow().strftime("%Y%m%dT%H%M%S%fZ")
         aside = self._state_path.with_name(f"{STATE_FILE}.corrupt-{stamp}")
         os.replace(self._state_path, aside)
         os.fsync(self._dir_fd)
-        for candidate in sorted((self.data_dir / BACKUP_DIR).glob("state-*.json"), reverse=True):
+        backups = (self.data_dir / BACKUP_DIR).glob("*.json")
+        for candidate in sorted(backups, key=_mtime_and_name, reverse=True):
             try:
                 state, _ = _parse(candidate.read_bytes(), validate=True)
             except (OSError, ValueError):
@@ -327,12 +328,18 @@ class JsonStore(Store):
             )
             assert self._loaded is not None
             return self._loaded.state
+        records = _records_from_history(self.history())
+        self._write(WorkingState(self._history_version(), records, {}))
         logger.error(
-            "state.json was corrupt (%s); moved it to %s; no valid backup, starting empty",
+            "state.json was corrupt (%s); moved it to %s; no valid backup, rebuilt %d "
+            "record(s) from %s (tracked EPM jobs and settings such as the canvas id are lost)",
             problem,
             aside.name,
+            len(records),
+            HISTORY_FILE,
         )
-        return self._start_empty("corrupt state and no valid backup")
+        assert self._loaded is not None
+        return self._loaded.state
 
     def _remove_stale_temp_files(self) -> None:
         for stale in self.data_dir.glob(f".{STATE_FILE}.tmp-*"):
@@ -351,6 +358,36 @@ class _FlockContext:
 
     def __exit__(self, *exc: object) -> None:
         portalocker.unlock(self._handle)
+
+
+def _mtime_and_name(path: Path) -> tuple[float, str]:
+    try:
+        return (path.stat().st_mtime, path.name)
+    except OSError:
+        return (0.0, path.name)
+
+
+def _records_from_history(entries: list[JsonDict]) -> dict[RecordKey, JsonDict]:
+    """The board as the history tells it: each domain's last change, since its status began."""
+    records: dict[RecordKey, JsonDict] = {}
+    for entry in entries:
+        try:
+            key = (str(entry["app"]), str(entry["domain"]))
+            record = DomainRecord(
+                app=key[0],
+                domain=key[1],
+                status=entry["new_status"],
+                message=entry.get("message", ""),
+                updated_at=entry["at"],
+                updated_by=entry.get("by", "system"),
+            )
+        except (KeyError, PydanticValidationError):
+            continue
+        previous = records.get(key)
+        same = previous is not None and previous["status"] == record.status.value
+        record.since = DomainRecord.model_validate(previous).since if same else record.updated_at
+        records[key] = record.model_dump(mode="json")
+    return records
 
 
 def _key(stat: os.stat_result) -> tuple[int, int, int]:

@@ -113,3 +113,56 @@ def test_missing_arguments_exit_2() -> None:
     )
     assert result.returncode == 2
     assert "the following arguments are required: domain, status" in result.stderr
+
+
+def test_history_takes_n_as_a_positional_argument(capsys: pytest.CaptureFixture[str]) -> None:
+    """`history APP DOMAIN N` works like `-n N`, as in Slack."""
+    for status in ("Loading", "OK", "Warning"):
+        main(["set", "ARCS", "Reconciliation", status])
+    capsys.readouterr()
+    assert main(["history", "ARCS", "Reconciliation", "1"]) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) == 1
+
+
+def test_run_without_slack_settings_lists_what_is_missing(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`run` with no tokens exits 2 naming every missing setting, before starting anything."""
+    assert main(["run"]) == 2
+    err = capsys.readouterr().err
+    for name in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_CANVAS_ID or SLACK_CHANNEL_ID"):
+        assert name in err
+
+
+def test_check_reports_one_line_per_check_and_fails_without_slack(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`check` prints config, slack and canvas lines and exits 1 when Slack is not set up."""
+    assert main(["check"]) == 1
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].startswith("ok   config: 3 app(s), 6 domain(s), 0 EPM server(s)")
+    assert lines[1] == "FAIL slack: SLACK_BOT_TOKEN is not set"
+    assert lines[2] == "FAIL canvas: not checked: Slack is not reachable"
+
+
+def test_check_reaches_slack_and_the_canvas(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Against the Slack sandbox, `check` passes with an existing canvas and fails without."""
+    from bot.sandbox.slack import SlackSandbox
+
+    with SlackSandbox() as slack:
+        canvas_id = slack.create_canvas("# board")
+        monkeypatch.setenv("SLACK_BOT_TOKEN", slack.bot_token)
+        monkeypatch.setenv("SLACK_APP_TOKEN", slack.app_token)
+        monkeypatch.setenv("SLACK_API_URL", slack.api_url)
+        monkeypatch.setenv("SLACK_CANVAS_ID", canvas_id)
+        assert main(["check"]) == 0
+        out = capsys.readouterr().out
+        assert "ok   slack: " in out and f"ok   canvas: {canvas_id} exists" in out
+        monkeypatch.setenv("SLACK_CANVAS_ID", "F0MISSING")
+        assert main(["check"]) == 1
+        assert "FAIL canvas: SLACK_CANVAS_ID F0MISSING: no such canvas" in capsys.readouterr().out
+        monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-wrong")
+        assert main(["check"]) == 1
+        assert "Slack refused the token (invalid_auth)" in capsys.readouterr().out

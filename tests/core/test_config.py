@@ -83,7 +83,7 @@ def test_it_reports_three_mistakes_in_one_error(make_config: MakeConfig) -> None
     """A config with three mistakes reports all three at once."""
     bad = """
 apps:
-  Planning: {domains: [Actuals], server: nowhere}
+  Planning: {domains: [Actuals]}
 canvas: {title: Board, timezone: Mars/Olympus}
 colour: blue
 """
@@ -111,9 +111,11 @@ epm:
 """
     with pytest.raises(ConfigError) as caught:
         make_config(bad)
-    text = str(caught.value)
-    assert "'application' is required for kind fccs" in text
-    assert len(caught.value.problems) == 1  # the model check runs only after fields pass
+    assert caught.value.problems == [
+        "epmpulse.yml: epm.servers.fccs: 'application' is required for kind fccs",
+        "epmpulse.yml: apps.Planning.server 'nowhere' is not a configured EPM server; "
+        "valid: fccs",
+    ]
 
 
 def test_it_names_missing_environment_variables(make_config: MakeConfig) -> None:
@@ -168,3 +170,31 @@ def test_it_resolves_names_case_insensitively(make_config: MakeConfig) -> None:
         estate.resolve_app("FCC")
     assert app_error.value.code == "INVALID_APP"
     assert app_error.value.suggestion == "FCCS"
+
+
+def test_run_requirements_are_listed_with_every_other_problem(make_config: MakeConfig) -> None:
+    """With require_run, missing Slack settings join the other problems in one error."""
+    with pytest.raises(ConfigError) as caught:
+        make_config(None, EPMPULSE_HTTP_PORT="x", require_run=True)
+    text = str(caught.value)
+    assert len(caught.value.problems) == 4
+    assert "SLACK_BOT_TOKEN is required" in text
+    assert "SLACK_APP_TOKEN is required" in text
+    assert "SLACK_CANVAS_ID or SLACK_CHANNEL_ID is required" in text
+
+
+def test_a_bad_server_reference_is_reported_with_field_errors(make_config: MakeConfig) -> None:
+    """An app naming an unknown server is reported even when other fields are wrong too."""
+    with pytest.raises(ConfigError) as caught:
+        make_config(
+            "apps:\n  Planning: {domains: [Actuals], server: nope}\ncanvas: {timezone: Nowhere/X}\n"
+        )
+    text = str(caught.value)
+    assert "apps.Planning.server 'nope' is not a configured EPM server" in text
+    assert "unknown timezone 'Nowhere/X'" in text
+
+
+def test_port_falls_back_to_the_platform_port(make_config: MakeConfig) -> None:
+    """PORT is used when EPMPULSE_HTTP_PORT is not set; EPMPULSE_HTTP_PORT wins."""
+    assert make_config(PORT="5000").settings.http_port == 5000
+    assert make_config(PORT="5000", EPMPULSE_HTTP_PORT="6000").settings.http_port == 6000

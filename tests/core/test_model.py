@@ -36,12 +36,15 @@ def test_it_names_the_valid_statuses_and_the_closest_one() -> None:
     assert caught.value.code == "INVALID_STATUS"
 
 
-def test_it_offers_no_suggestion_when_nothing_is_close() -> None:
-    """A name far from every choice gets no 'Did you mean'."""
+def test_it_always_names_the_closest_choice() -> None:
+    """Even a name far from every choice gets the closest one suggested (SPEC §4)."""
     with pytest.raises(UnknownNameError) as caught:
-        Status.parse("banana")
-    assert caught.value.suggestion is None
-    assert "Did you mean" not in str(caught.value)
+        Status.parse("done")
+    assert caught.value.suggestion in {s.value for s in Status}
+    assert f"Did you mean {caught.value.suggestion}?" in str(caught.value)
+    with pytest.raises(UnknownNameError) as loading:
+        Status.parse("load")
+    assert loading.value.suggestion == "Loading"
 
 
 def test_it_orders_severity_error_warning_loading_pending_ok() -> None:

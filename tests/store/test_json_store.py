@@ -153,8 +153,34 @@ def test_a_corrupt_state_is_moved_aside_and_restored_from_backup(
     assert len(set(versions)) == len(versions)
 
 
+def test_a_corrupt_state_without_backups_is_rebuilt_from_history(config: Config) -> None:
+    """With no valid backup the board is rebuilt from history.jsonl, the broken file kept."""
+    data_dir = config.settings.data_dir
+    service = StatusService(config.estate, JsonStore(data_dir))
+    service.set("Planning", "Actuals", "Loading", "started", by="epm:planning")
+    service.set("Planning", "Actuals", "Loading", "half way", by="epm:planning")
+    service.set("FCCS", "Consolidation", "Error", "rule 12", by="slack:U1")
+    started = service.get("Planning", "Actuals").since
+    service.store.close()
+    for backup in (data_dir / "backups").glob("*"):
+        backup.unlink()
+    (data_dir / STATE_FILE).write_text("{ not json")
+    rebuilt = StatusService(config.estate, JsonStore(data_dir))
+    actuals = rebuilt.get("Planning", "Actuals")
+    assert (actuals.status, actuals.message, actuals.updated_by) == (
+        Status.LOADING,
+        "half way",
+        "epm:planning",
+    )
+    assert actuals.since == started
+    assert rebuilt.get("FCCS", "Consolidation").status is Status.ERROR
+    rebuilt.set("ARCS", "Reconciliation", "OK", by="system")
+    versions = [e["version"] for e in _history_lines(data_dir)]
+    assert len(set(versions)) == len(versions)
+
+
 def test_an_invalid_state_without_backups_starts_empty(config: Config) -> None:
-    """With no valid backup the board starts empty and the broken file is kept."""
+    """With no valid backup and no history the board starts empty; the broken file is kept."""
     data_dir = config.settings.data_dir
     data_dir.mkdir(mode=0o700)
     (data_dir / STATE_FILE).write_text('{"schema_version": 1, "version": 3, "records": []}')
