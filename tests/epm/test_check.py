@@ -12,6 +12,7 @@ import yaml
 
 from bot import cli
 from bot.sandbox.epm import EpmSandbox
+from bot.sandbox.slack import SlackSandbox
 from tests.epm.conftest import server_doc
 
 
@@ -26,12 +27,17 @@ def _keep_root_logging() -> Iterator[None]:
 
 
 def run_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, servers: dict[str, Any]) -> int:
-    """Run ``epmpulse check`` with these EPM servers; return the exit code."""
+    """Run ``epmpulse check`` with these EPM servers and a working Slack; the exit code."""
     path = tmp_path / "epmpulse.yml"
     path.write_text(yaml.safe_dump({"epm": {"servers": servers}}, sort_keys=False))
     monkeypatch.setenv("EPMPULSE_CONFIG", str(path))
     monkeypatch.setenv("EPMPULSE_DATA_DIR", str(tmp_path / "data"))
-    return cli.main(["check"])
+    with SlackSandbox() as slack:
+        monkeypatch.setenv("SLACK_BOT_TOKEN", slack.bot_token)
+        monkeypatch.setenv("SLACK_APP_TOKEN", slack.app_token)
+        monkeypatch.setenv("SLACK_API_URL", slack.api_url)
+        monkeypatch.setenv("SLACK_CANVAS_ID", slack.create_canvas("# EPM Status"))
+        return cli.main(["check"])
 
 
 def test_check_passes_when_every_server_answers(
@@ -51,11 +57,13 @@ def test_check_passes_when_every_server_answers(
     assert code == 0
     assert lines[0].startswith("ok   config: 3 app(s), 6 domain(s), 3 EPM server(s)")
     assert [line.split(":")[0] for line in lines[1:]] == [
+        "ok   slack",
+        "ok   canvas",
         "ok   epm planning",
         "ok   epm di",
         "ok   epm arcs",
     ]
-    assert "oauth_refresh_token auth accepted" in lines[2]
+    assert "oauth_refresh_token auth accepted" in lines[4]
     assert (tmp_path / "data" / "tokens" / "di.json").exists()  # the rotation was kept
 
 
@@ -75,9 +83,9 @@ def test_check_fails_when_a_server_refuses_or_is_down(
     code = run_check(tmp_path, monkeypatch, servers)
     lines = capsys.readouterr().out.splitlines()
     assert code == 1
-    assert lines[1].startswith("ok   epm good")
-    assert lines[2].startswith("FAIL epm refused") and "HTTP 401" in lines[2]
-    assert lines[3].startswith("FAIL epm down") and "unreachable" in lines[3]
+    assert lines[3].startswith("ok   epm good")
+    assert lines[4].startswith("FAIL epm refused") and "HTTP 401" in lines[4]
+    assert lines[5].startswith("FAIL epm down") and "unreachable" in lines[5]
     assert "wrong-password" not in "\n".join(lines)
 
 
