@@ -2,73 +2,59 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.canvas.lifecycle import CANVAS_META, check_canvas
 from bot.config import Config
 from bot.epm.check import check_servers
 from bot.errors import ConfigError, EpmPulseError
+from bot.runtime import Check
 from bot.service import StatusService
 from bot.slack.client import build_web_client
 from bot.store import JsonStore
 
 
-@dataclass(frozen=True)
-class CheckLine:
-    """One line of ``epmpulse check``."""
-
-    name: str
-    ok: bool
-    detail: str
-
-
-def run_checks(config: Config) -> list[CheckLine]:
-    """Every check, in order: config, Slack, canvas, then each EPM server."""
+def run_checks(config: Config) -> dict[str, Check]:
+    """Every check by name, in order: config, Slack, canvas, then each EPM server."""
     estate = config.estate
-    lines = [
-        CheckLine(
-            "config",
+    checks = {
+        "config": Check(
             True,
             f"{len(estate.apps)} app(s), {len(estate.domain_keys())} domain(s), "
             f"{len(estate.epm.servers)} EPM server(s)",
         ),
-        check_slack(config),
-    ]
-    if lines[-1].ok:
-        lines.append(check_board_canvas(config))
+        "slack": check_slack(config),
+    }
+    if checks["slack"].ok:
+        checks["canvas"] = check_board_canvas(config)
     else:
-        lines.append(CheckLine("canvas", False, "not checked: Slack is not reachable"))
-    lines += [CheckLine(f"epm {c.name}", c.ok, c.detail) for c in check_servers(config)]
-    return lines
+        checks["canvas"] = Check(False, "not checked: Slack is not reachable")
+    checks.update({f"epm {name}": c for name, c in check_servers(config).items()})
+    return checks
 
 
-def check_slack(config: Config) -> CheckLine:
+def check_slack(config: Config) -> Check:
     """The bot token works (``auth.test``) at ``SLACK_API_URL``."""
     settings = config.settings
     if settings.slack_bot_token is None:
-        return CheckLine("slack", False, "SLACK_BOT_TOKEN is not set")
+        return Check(False, "SLACK_BOT_TOKEN is not set")
     if settings.slack_app_token is None:
-        return CheckLine("slack", False, "SLACK_APP_TOKEN is not set (needed for socket mode)")
+        return Check(False, "SLACK_APP_TOKEN is not set (needed for socket mode)")
     client = build_web_client(settings, rate_limited=1, server_errors=1)
     try:
         identity = client.auth_test()
     except SlackApiError as exc:
         error = exc.response.get("error") if exc.response is not None else "unknown error"
-        return CheckLine(
-            "slack", False, f"{settings.slack_api_url}: Slack refused the token ({error})"
-        )
+        return Check(False, f"{settings.slack_api_url}: Slack refused the token ({error})")
     except (SlackClientError, OSError) as exc:
-        return CheckLine("slack", False, f"cannot reach {settings.slack_api_url}: {exc}")
-    return CheckLine(
-        "slack",
+        return Check(False, f"cannot reach {settings.slack_api_url}: {exc}")
+    return Check(
         True,
         f"{settings.slack_api_url}: team {identity.get('team')}, bot {identity.get('user')}",
     )
 
 
-def check_board_canvas(config: Config) -> CheckLine:
+def check_board_canvas(config: Config) -> Check:
     """The configured canvas exists, or the channel canvas is known or can be created."""
     settings = config.settings
     client = build_web_client(settings, rate_limited=1, server_errors=1)
@@ -76,21 +62,20 @@ def check_board_canvas(config: Config) -> CheckLine:
     if not canvas_id and settings.slack_channel_id:
         stored = _stored_canvas(config)
         if stored is None:
-            return CheckLine(
-                "canvas",
+            return Check(
                 True,
                 f"channel {settings.slack_channel_id}: its canvas is created by the first run",
             )
         canvas_id = stored
     if not canvas_id:
-        return CheckLine("canvas", False, "SLACK_CANVAS_ID or SLACK_CHANNEL_ID is required")
+        return Check(False, "SLACK_CANVAS_ID or SLACK_CHANNEL_ID is required")
     try:
         check_canvas(client, canvas_id)
     except ConfigError as exc:
-        return CheckLine("canvas", False, "; ".join(exc.problems))
+        return Check(False, "; ".join(exc.problems))
     except EpmPulseError as exc:
-        return CheckLine("canvas", False, str(exc))
-    return CheckLine("canvas", True, f"{canvas_id} exists")
+        return Check(False, str(exc))
+    return Check(True, f"{canvas_id} exists")
 
 
 def _stored_canvas(config: Config) -> str | None:

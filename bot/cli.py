@@ -134,10 +134,10 @@ def cmd_history(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_check(args: argparse.Namespace, config: Config) -> int:
     """``epmpulse check``: one line per check; exit 1 when any check fails."""
-    lines = run_checks(config)
-    for line in lines:
-        print(f"{'ok  ' if line.ok else 'FAIL'} {line.name}: {line.detail}")
-    return EXIT_OK if all(line.ok for line in lines) else EXIT_FAILURE
+    checks = run_checks(config)
+    for name, check in checks.items():
+        print(f"{'ok  ' if check.ok else 'FAIL'} {name}: {check.detail}")
+    return EXIT_OK if all(check.ok for check in checks.values()) else EXIT_FAILURE
 
 
 def cmd_run(args: argparse.Namespace, config: Config) -> int:
