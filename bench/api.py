@@ -4,8 +4,9 @@ Prints, in one run and on one disk:
   1. the store's raw single-writer rate: ``StatusService.set`` in a tight loop, measured
      before and after the HTTP runs (disks drift; the mean is the reference);
   2. POST /status through uvicorn on 127.0.0.1 (rate limits raised, one request log
-     line per request as in production) with 1, 8 and 32 concurrent keep-alive
-     clients, run from a separate process: throughput and latency p50/p99;
+     line per request as in production; the event loop and HTTP parser it picked,
+     uvloop + httptools with uvicorn[standard]) with 1, 8 and 32 concurrent
+     keep-alive clients, run from a separate process: throughput and latency p50/p99;
   3. the goals: 8 clients reach >= 70% of the store's rate, p99 < 50 ms.
 
 Usage: python bench/api.py [--seconds S] [--dir PATH] [--clients 1,8,32]
@@ -171,6 +172,8 @@ def api_rates(data_dir: Path, levels: list[int], seconds: float) -> list[Result]
     )
     part = ApiPart(app, "127.0.0.1", 0, graceful_seconds=2)
     part.start()
+    # uvicorn[standard] is a runtime dependency: the run must use uvloop and httptools.
+    say(f"uvicorn serving with {part.engine()}")
     results = []
     try:
         with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as clients:

@@ -130,9 +130,13 @@ async def _store_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _malformed_request(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    message = describe_problems(exc.errors())
+    errors = exc.errors()
+    message = describe_problems(errors)
+    # Any Content-Type is parsed as JSON (bot.api.guard); a form or text body that is not
+    # JSON most likely came from a client that meant to send something else.
     content_type = request.headers.get("content-type", "")
-    if request.method == "POST" and "json" not in content_type.lower():
+    not_json = any(error.get("type") == "json_invalid" for error in errors)
+    if not_json and "json" not in content_type.lower():
         message += " Send the body as JSON with 'Content-Type: application/json'."
     return _respond(request, 400, ErrorCode.INVALID_REQUEST, message)
 

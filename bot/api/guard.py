@@ -4,6 +4,11 @@ Order (SPEC §7): authenticate (401/403), count against the key's rate limit (42
 then read the body with a 64 KiB cap (413), refuse unknown query parameters (400),
 and only then hand the request to FastAPI to parse and validate. Routes opt in with
 ``route_class=GuardedRoute`` and name their limit group with :func:`limit_group`.
+
+Every body the API takes is JSON, so a body is parsed as JSON whatever its
+``Content-Type``: scripts often send none (``requests.post(url, data=json.dumps(…))``),
+``application/x-www-form-urlencoded`` (``curl -d``) or ``text/plain``, and FastAPI
+would otherwise hand such a body to the model as raw bytes and refuse it.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from typing import Any
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 from starlette.requests import ClientDisconnect
-from starlette.types import Message
+from starlette.types import Message, Scope
 
 from bot.api.context import context_of
 from bot.api.errors import ApiError, ErrorCode
@@ -43,6 +48,7 @@ class GuardedRoute(APIRoute):
             raise ValueError(f"route {self.path} needs openapi_extra=limit_group(…)")
         parse_and_call = super().get_route_handler()
         known_query = frozenset(param.alias for param in self.dependant.query_params)
+        takes_body = self.body_field is not None
 
         async def guarded(request: Request) -> Response:
             context = context_of(request)
@@ -59,7 +65,8 @@ class GuardedRoute(APIRoute):
                 )
             body = await read_capped_body(request, MAX_BODY_BYTES)
             _refuse_unknown_query(request, known_query)
-            response = await parse_and_call(Request(request.scope, _replay(body)))
+            scope = _as_json(request.scope) if takes_body and body else request.scope
+            response = await parse_and_call(Request(scope, _replay(body)))
             response.headers.update(request.state.limit_headers)
             return response
 
@@ -98,6 +105,26 @@ def _refuse_unknown_query(request: Request, known: frozenset[str]) -> None:
             ErrorCode.INVALID_REQUEST,
             f"Unknown query parameter(s) {shown}; this endpoint takes {takes}.",
         )
+
+
+def _as_json(scope: Scope) -> Scope:
+    """``scope`` with ``Content-Type: application/json`` unless it already names JSON.
+
+    A copy: the error handlers still see what the client sent (and can say so).
+    """
+    headers = scope["headers"]
+    declared = [value for name, value in headers if name == b"content-type"]
+    if len(declared) == 1 and _names_json(declared[0]):
+        return scope
+    kept = [(name, value) for name, value in headers if name != b"content-type"]
+    return {**scope, "headers": [*kept, (b"content-type", b"application/json")]}
+
+
+def _names_json(content_type: bytes) -> bool:
+    # The test FastAPI applies: application/json or application/<anything>+json.
+    media = content_type.split(b";", 1)[0].strip().lower()
+    kind, _, subtype = media.partition(b"/")
+    return kind == b"application" and (subtype == b"json" or subtype.endswith(b"+json"))
 
 
 def _too_large(limit: int) -> ApiError:

@@ -39,8 +39,8 @@ from bot.api.schemas import (
     TooLarge,
 )
 from bot.errors import ValidationError
-from bot.model import DomainRecord, HistoryEntry, Update, most_severe
-from bot.service import Change, StatusService
+from bot.model import DomainRecord, HistoryEntry, most_severe
+from bot.service import StatusService
 
 AppName = Annotated[
     str, Path(description="A configured app (any letter case)", examples=["Planning"])
@@ -135,16 +135,9 @@ async def get_domain(app: AppName, domain: DomainName, request: Request) -> Reco
 )
 async def set_status(update: StatusUpdate, request: Request) -> ChangeResponse:
     """Set a status (and the EPM jobs to track); answers once the change is durable."""
-    change = await run_in_threadpool(
-        context_of(request).service.set,
-        update.app,
-        update.domain,
-        update.status,
-        update.message,
-        by=caller_of(request),
-        jobs=update.jobs,
-    )
-    return ChangeResponse(data=_applied(change))
+    service = context_of(request).service
+    changes = await run_in_threadpool(service.set_many, [update.to_update()], by=caller_of(request))
+    return ChangeResponse(data=AppliedChange.of(changes[0]))
 
 
 @router.post(
@@ -155,13 +148,10 @@ async def set_status(update: StatusUpdate, request: Request) -> ChangeResponse:
 )
 async def set_batch(batch: BatchRequest, request: Request) -> BatchResponse:
     """Validate every update, then apply all of them in one durable write (or none)."""
-    updates = [
-        Update(app=u.app, domain=u.domain, status=u.status, message=u.message, jobs=u.jobs)
-        for u in batch.updates
-    ]
+    updates = [u.to_update() for u in batch.updates]
     service = context_of(request).service
     changes = await run_in_threadpool(service.set_many, updates, by=caller_of(request))
-    return BatchResponse(data=[_applied(c) for c in changes])
+    return BatchResponse(data=[AppliedChange.of(c) for c in changes])
 
 
 @router.get(
@@ -200,11 +190,3 @@ def _history(
 
 def _app_board(app: str, records: list[DomainRecord]) -> AppBoard:
     return AppBoard(app=app, status=most_severe([r.status for r in records]), domains=records)
-
-
-def _applied(change: Change) -> AppliedChange:
-    return AppliedChange(
-        record=change.new,
-        previous_status=change.old.status,
-        status_changed=change.status_changed,
-    )

@@ -11,7 +11,8 @@ from typing import Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.model import MESSAGE_LIMIT, DomainRecord, HistoryEntry, JobRef, Status
+from bot.model import MESSAGE_LIMIT, DomainRecord, HistoryEntry, JobRef, Status, Update
+from bot.service import Change
 
 MAX_BATCH = 50
 MAX_JOBS = 20
@@ -39,12 +40,28 @@ class StatusUpdate(BaseModel):
         max_length=20,
         description="Pending, Loading, OK, Warning or Error (any letter case).",
     )
-    message: str = Field(default="", max_length=MESSAGE_LIMIT, description="Optional note.")
-    jobs: list[JobRef] = Field(
-        default_factory=list,
-        max_length=MAX_JOBS,
-        description="EPM jobs to track ({server, job_id}); replaces the tracked jobs.",
+    # null is accepted as "not given": clients serialising optional fields send it.
+    message: str | None = Field(
+        default="", max_length=MESSAGE_LIMIT, description="Optional note (null: none)."
     )
+    jobs: list[JobRef] | None = Field(
+        default=None,
+        max_length=MAX_JOBS,
+        description=(
+            "EPM jobs to track ({server, job_id}); replaces the tracked jobs "
+            "(omitted, null or []: none)."
+        ),
+    )
+
+    def to_update(self) -> Update:
+        """The service's update, with a null message or jobs list meaning none."""
+        return Update(
+            app=self.app,
+            domain=self.domain,
+            status=self.status,
+            message=self.message or "",
+            jobs=self.jobs or [],
+        )
 
 
 class BatchRequest(BaseModel):
@@ -73,12 +90,20 @@ class AppBoard(BaseModel):
     domains: list[DomainRecord]
 
 
-class AppliedChange(BaseModel):
-    """A durable change: the record now, and the status it had before."""
+class AppliedChange(DomainRecord):
+    """A durable change: the domain's record as it is now, and the status it had before."""
 
-    record: DomainRecord
-    previous_status: Status
-    status_changed: bool
+    previous_status: Status = Field(description="The status before this change.")
+    status_changed: bool = Field(description="False when the status was already this one.")
+
+    @classmethod
+    def of(cls, change: Change) -> AppliedChange:
+        """The answer for one change the service applied."""
+        return cls(
+            **dict(change.new),
+            previous_status=change.old.status,
+            status_changed=change.status_changed,
+        )
 
 
 class CheckResult(BaseModel):

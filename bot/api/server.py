@@ -74,6 +74,9 @@ class ApiPart:
             server_header=False,
             proxy_headers=False,  # the API never uses the client address
             timeout_graceful_shutdown=self._graceful_seconds,
+            # uvloop and httptools (uvicorn[standard]) when installed, else asyncio and h11.
+            loop="auto",
+            http="auto",
         )
         server = uvicorn.Server(config)
         thread = threading.Thread(
@@ -88,7 +91,12 @@ class ApiPart:
                 sock.close()
                 raise RuntimeError(f"the REST API did not start on {self.url}; see the log above")
             time.sleep(0.01)
-        logger.info("REST API listening on %s (docs at %s/api/v1/docs)", self.url, self.url)
+        logger.info(
+            "REST API listening on %s (%s; docs at %s/api/v1/docs)",
+            self.url,
+            self.engine(),
+            self.url,
+        )
 
     def stop(self) -> None:
         """Stop accepting requests, let running ones finish, and wait a bounded time."""
@@ -102,6 +110,15 @@ class ApiPart:
             thread.join(2)
             logger.warning("REST API did not stop in time; its connections were dropped")
         self._server = self._thread = None
+
+    def engine(self) -> str:
+        """The event loop and HTTP parser uvicorn serves with, e.g. ``uvloop + httptools``."""
+        server = self._server
+        if server is None or not server.started or not server.servers:
+            return "not started"
+        loop = type(server.servers[0].get_loop()).__module__.split(".")[0]  # uvloop, asyncio
+        parser = server.config.http_protocol_class.__name__.removesuffix("Protocol").lower()
+        return f"{loop} + {parser}"
 
     def health(self) -> Check:
         """Whether uvicorn is serving."""

@@ -6,6 +6,12 @@ ahead of time (:meth:`OAuthAuthenticator.refresh_if_due`, run by a scheduler job
 and are refreshed once after a 401 (:meth:`OAuthAuthenticator.after_401`).
 Refreshes are single-flight: concurrent poller threads share one token request.
 
+A confidential client authenticates with HTTP Basic ``client_id:client_secret`` and
+also names its ``client_id`` in the form (identity domains and other servers that
+look for it there accept both). A token endpoint that refuses Basic (401 or
+``invalid_client``) is asked once more with ``client_id`` and ``client_secret`` in
+the form (RFC 6749 §2.3.1), and that style is kept once it works.
+
 With the refresh-token grant every refresh rotates the (single-use) refresh token;
 the new one is persisted through :class:`~bot.epm.tokens.RefreshTokenFile`
 *before* the access token that came with it is handed out.
@@ -108,6 +114,7 @@ class OAuthAuthenticator:
         self._lock = threading.Lock()
         self._token: _AccessToken | None = None
         self._unsaved_refresh: str | None = None  # rotated, but persisting it failed
+        self._secret_in_form = False  # the token endpoint refused Basic but took the form
 
     def __repr__(self) -> str:
         return (
@@ -172,15 +179,30 @@ class OAuthAuthenticator:
         return self._accept(body)
 
     def _post(self, form: dict[str, str], secret: str | None) -> dict[str, Any]:
+        form["client_id"] = self._auth.client_id
         if self._auth.scope:
             form["scope"] = self._auth.scope
-        basic: tuple[str, str] | None = None
-        if secret is None:
-            form["client_id"] = self._auth.client_id  # a public client
-        else:
-            basic = (self._auth.client_id, secret)
+        if secret is None:  # a public client
+            return self._token_body(self._send(form, None))
+        if not self._secret_in_form:
+            response = self._send(form, (self._auth.client_id, secret))
+            if not _client_refused(response):
+                return self._token_body(response)
+            # Refused before the grant was looked at, so a refresh token is still unspent.
+            logger.info(
+                "EPM %s: token endpoint refused HTTP Basic client authentication; "
+                "retrying with the client secret in the form",
+                self.server,
+            )
+        response = self._send({**form, "client_secret": secret}, None)
+        if response.status_code == 200 and not self._secret_in_form:
+            self._secret_in_form = True
+            logger.info("EPM %s: token endpoint takes the client secret in the form", self.server)
+        return self._token_body(response)
+
+    def _send(self, form: dict[str, str], basic: tuple[str, str] | None) -> requests.Response:
         try:
-            response = self._session.post(
+            return self._session.post(
                 self._auth.token_url, data=form, auth=basic, timeout=self._timeout
             )
         except requests.RequestException as exc:
@@ -188,7 +210,6 @@ class OAuthAuthenticator:
                 f"EPM {self.server}: token endpoint unreachable ({exc.__class__.__name__})",
                 permanent=False,
             ) from exc
-        return self._token_body(response)
 
     def _token_body(self, response: requests.Response) -> dict[str, Any]:
         code = response.status_code
@@ -229,6 +250,19 @@ class OAuthAuthenticator:
             "EPM %s: new access token (%s), valid for %.0f s", self.server, self.mode, lifetime
         )
         return self._token
+
+
+def _client_refused(response: requests.Response) -> bool:
+    """Whether the token endpoint refused the client's credentials (RFC 6749 §5.2)."""
+    if response.status_code == 401:
+        return True
+    if response.status_code != 400:
+        return False
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and body.get("error") == "invalid_client"
 
 
 def make_authenticator(

@@ -87,7 +87,7 @@ def test_it_records_the_key_name_as_the_author(client: TestClient) -> None:
     """A change made with the ``ops`` key is recorded as ``api:ops``."""
     response = client.post("/api/v1/status", json=SET_OK, headers=bearer(OPS_KEY))
     assert response.status_code == 200
-    assert response.json()["data"]["record"]["updated_by"] == "api:ops"
+    assert response.json()["data"]["updated_by"] == "api:ops"
     read = client.get("/api/v1/status/Planning/Actuals", headers=bearer(CI_KEY))
     assert read.json()["data"]["updated_by"] == "api:ops"
 

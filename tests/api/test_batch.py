@@ -40,12 +40,12 @@ def test_it_applies_a_batch_in_one_durable_write(
     response = client.post("/api/v1/status/batch", json={"updates": updates}, headers=ci)
     assert response.status_code == 200, response.text
     data = response.json()["data"]
-    assert [(c["record"]["domain"], c["record"]["status"]) for c in data] == [
+    assert [(c["domain"], c["status"]) for c in data] == [
         ("Actuals", "OK"),
         ("Forecast", "Loading"),
         ("Actuals", "Error"),
     ]
-    assert all(c["record"]["updated_by"] == "api:ci" for c in data)
+    assert all(c["updated_by"] == "api:ci" for c in data)
     assert api_service.version == before + 1
     assert api_service.get("FCCS", "Actuals").status.value == "Error"
 

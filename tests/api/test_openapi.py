@@ -61,6 +61,24 @@ def test_keyed_routes_declare_their_errors_and_the_bearer_scheme(spec: dict[str,
     assert spec["components"]["securitySchemes"]["apiKey"]["scheme"] == "bearer"
 
 
+def test_a_change_is_documented_as_the_record_plus_the_previous_status(
+    spec: dict[str, Any],
+) -> None:
+    """POST /status answers ``data`` with the record's fields at top level, not nested."""
+    schemas = spec["components"]["schemas"]
+    ok = spec["paths"]["/api/v1/status"]["post"]["responses"]["200"]
+    envelope = ok["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    data = schemas[envelope]["properties"]["data"]["$ref"].rsplit("/", 1)[1]
+    fields = set(schemas[data]["properties"])
+    assert fields == {
+        *("app", "domain", "status", "message", "updated_at", "updated_by", "jobs", "since"),
+        *("previous_status", "status_changed"),
+    }
+    update = schemas["StatusUpdate"]["properties"]
+    for optional in ("message", "jobs"):
+        assert {"type": "null"} in update[optional]["anyOf"], optional
+
+
 def test_the_docs_page_is_served(client: TestClient) -> None:
     """Interactive docs live at /api/v1/docs."""
     response = client.get("/api/v1/docs")

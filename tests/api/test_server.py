@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import http.client
+import json
 import socket
 import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
+import requests
 
 from bot.api import ApiPart
 from bot.errors import ConfigError
@@ -32,13 +35,43 @@ def test_it_serves_over_real_http_with_keep_alive(part: ApiPart) -> None:
         body = {"app": "Planning", "domain": "Budget", "status": "Warning", "message": "late"}
         written = http.post("/api/v1/status", json=body, headers=bearer(CI_KEY))
         assert written.status_code == 200
-        assert written.json()["data"]["record"]["updated_by"] == "api:ci"
+        assert written.json()["data"]["updated_by"] == "api:ci"
         read = http.get("/api/v1/status/Planning/Budget", headers=bearer(CI_KEY))
         assert read.json()["data"]["message"] == "late"
         assert http.get("/api/v1/health").status_code == 200
         assert http.post("/api/v1/status", json=body).status_code == 401
     assert part.health().ok
     assert "serving" in part.health().detail
+
+
+def test_scripts_may_send_json_without_a_json_content_type(part: ApiPart) -> None:
+    """``requests.post(data=json.dumps(…))`` (no Content-Type) and ``curl -d`` (form) work."""
+    body = {"app": "FCCS", "domain": "Actuals", "status": "Loading", "message": None}
+    plain = requests.post(
+        f"{part.url}/api/v1/status", data=json.dumps(body), headers=bearer(CI_KEY), timeout=5
+    )
+    assert "content-type" not in {name.lower() for name in plain.request.headers}
+    assert plain.status_code == 200, plain.text
+    assert (plain.json()["data"]["status"], plain.json()["data"]["message"]) == ("Loading", "")
+
+    curl_like = http.client.HTTPConnection("127.0.0.1", part.port, timeout=5)
+    try:
+        curl_like.request(
+            "POST",
+            "/api/v1/status",
+            body=json.dumps({**body, "status": "OK"}),
+            headers={**bearer(CI_KEY), "Content-Type": "application/x-www-form-urlencoded"},
+        )
+        answer = curl_like.getresponse()
+        assert answer.status == 200
+        assert json.loads(answer.read())["data"]["previous_status"] == "Loading"
+    finally:
+        curl_like.close()
+
+
+def test_uvicorn_serves_with_uvloop_and_httptools(part: ApiPart) -> None:
+    """With uvicorn[standard] installed the fast event loop and HTTP parser are the ones used."""
+    assert part.engine() == "uvloop + httptools"
 
 
 def test_a_taken_port_stops_start_up_with_a_clear_message(part: ApiPart, make_api: MakeApi) -> None:

@@ -36,18 +36,23 @@ def config(make_config: MakeConfig) -> Config:
 
 
 def test_it_sets_a_status_durably(client: TestClient, ci: dict[str, str], config: Config) -> None:
-    """POST /status answers with the change, and the change is on disk when it answers."""
+    """POST /status answers with the record's fields and the previous status, durably."""
     body = {"app": "planning", "domain": "ACTUALS", "status": "ok", "message": " loaded "}
     response = client.post("/api/v1/status", json=body, headers=ci)
     assert response.status_code == 200
     payload = response.json()
     assert payload["ok"] is True
-    record = payload["data"]["record"]
-    assert (record["app"], record["domain"], record["status"]) == ("Planning", "Actuals", "OK")
-    assert record["message"] == "loaded"
-    assert record["updated_at"].endswith("Z")
-    assert payload["data"]["previous_status"] == "Pending"
-    assert payload["data"]["status_changed"] is True
+    data = payload["data"]
+    assert set(data) == {
+        *("app", "domain", "status", "message", "updated_at", "updated_by", "jobs", "since"),
+        *("previous_status", "status_changed"),
+    }
+    assert (data["app"], data["domain"], data["status"]) == ("Planning", "Actuals", "OK")
+    assert (data["message"], data["updated_by"], data["jobs"]) == ("loaded", "api:ci", [])
+    assert data["updated_at"].endswith("Z")
+    assert data["since"] == data["updated_at"]
+    assert data["previous_status"] == "Pending"
+    assert data["status_changed"] is True
 
     reopened = JsonStore(config.settings.data_dir)
     try:
@@ -78,7 +83,7 @@ def test_it_tracks_jobs_on_a_configured_server(client: TestClient, ci: dict[str,
     }
     response = client.post("/api/v1/status", json=body, headers=ci)
     assert response.status_code == 200
-    assert response.json()["data"]["record"]["jobs"] == [{"server": "planning", "job_id": "1234"}]
+    assert response.json()["data"]["jobs"] == [{"server": "planning", "job_id": "1234"}]
 
 
 def test_it_reads_the_board_an_app_and_a_domain(client: TestClient, ci: dict[str, str]) -> None:
@@ -208,6 +213,73 @@ def test_a_body_that_is_not_json_answers_400(client: TestClient, ci: dict[str, s
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "INVALID_REQUEST"
     assert "Content-Type: application/json" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        None,
+        "application/x-www-form-urlencoded",
+        "text/plain",
+        "text/plain; charset=utf-8",
+        "application/json; charset=utf-8",
+        "application/merge-patch+json",
+        "application/octet-stream",
+    ],
+    ids=["none", "form", "text", "text-utf8", "json-utf8", "plus-json", "octet-stream"],
+)
+def test_a_json_body_is_accepted_whatever_its_content_type(
+    client: TestClient, ci: dict[str, str], content_type: str | None
+) -> None:
+    """A JSON body without Content-Type, or labelled as a form or text (``curl -d``), is JSON."""
+    headers = {**ci, **({"Content-Type": content_type} if content_type else {})}
+    body = {"app": "Planning", "domain": "Budget", "status": "Warning", "message": "late"}
+    response = client.post("/api/v1/status", content=json.dumps(body), headers=headers)
+    assert response.request.headers.get("content-type") == content_type
+    assert response.status_code == 200, response.text
+    assert (response.json()["data"]["status"], response.json()["data"]["message"]) == (
+        "Warning",
+        "late",
+    )
+    batch = {"updates": [{"app": "FCCS", "domain": "Actuals", "status": "OK"}]}
+    response = client.post("/api/v1/status/batch", content=json.dumps(batch), headers=headers)
+    assert response.status_code == 200, response.text
+    assert response.json()["data"][0]["status"] == "OK"
+
+
+@pytest.mark.parametrize("content_type", [None, "application/x-www-form-urlencoded", "text/plain"])
+@pytest.mark.parametrize("content", [b"{", b"app=Planning&domain=Actuals&status=OK"])
+def test_malformed_json_is_refused_whatever_its_content_type(
+    client: TestClient, ci: dict[str, str], content_type: str | None, content: bytes
+) -> None:
+    """Parsing every body as JSON still answers 400 INVALID_REQUEST for one that is not."""
+    headers = {**ci, **({"Content-Type": content_type} if content_type else {})}
+    response = client.post("/api/v1/status", content=content, headers=headers)
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["code"] == "INVALID_REQUEST"
+    assert "not valid JSON" in error["message"]
+
+
+def test_null_message_and_jobs_mean_none(client: TestClient, ci: dict[str, str]) -> None:
+    """``"message": null`` and ``"jobs": null`` are the defaults, in single and batch updates."""
+    tracked = {
+        "app": "Planning",
+        "domain": "Forecast",
+        "status": "Loading",
+        "jobs": [{"server": "planning", "job_id": "7"}],
+    }
+    assert client.post("/api/v1/status", json=tracked, headers=ci).status_code == 200
+    body = {"app": "Planning", "domain": "Forecast", "status": "OK", "message": None, "jobs": None}
+    response = client.post("/api/v1/status", json=body, headers=ci)
+    assert response.status_code == 200, response.text
+    data = response.json()["data"]
+    assert (data["status"], data["message"], data["jobs"]) == ("OK", "", [])
+    batch = {"updates": [{**body, "domain": "Budget", "status": "Error"}]}
+    response = client.post("/api/v1/status/batch", json=batch, headers=ci)
+    assert response.status_code == 200, response.text
+    item = response.json()["data"][0]
+    assert (item["domain"], item["message"], item["jobs"]) == ("Budget", "", [])
 
 
 def test_unknown_paths_and_methods_answer_in_the_error_shape(

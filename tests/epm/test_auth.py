@@ -6,16 +6,21 @@ import json
 import logging
 import stat
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
 
 import pytest
+import requests
 
 from bot.config import EpmServer
 from bot.epm.client import EpmClient
 from bot.epm.tokens import RefreshTokenFile
 from bot.errors import EpmError
 from bot.sandbox.epm import EpmSandbox
-from tests.epm.conftest import CLIENT_SECRET, MonotonicClock, server, server_doc
+from bot.sandbox.epm.auth import parse_basic
+from tests.epm.conftest import CLIENT_ID, CLIENT_SECRET, MonotonicClock, server, server_doc
 
 JOB = "/HyperionPlanning/rest/v3/applications/Vision/jobs/"
 TOKEN = "/oauth2/v1/token"
@@ -127,6 +132,89 @@ def test_client_credentials_fetch_a_token_and_send_the_scope(
     assert client.job_status("3").finished
     assert grants(epm) == ["client_credentials"]
     assert epm.requests("/armARCS")[0].auth == "bearer"
+
+
+@dataclass(frozen=True)
+class TokenCall:
+    """What the client sent to the token endpoint, and the answer's status."""
+
+    basic: tuple[str, str] | None
+    form: dict[str, str]
+    status: int
+
+
+def record_token_calls(client: EpmClient) -> list[TokenCall]:
+    """Record, through a requests response hook, every token request the client makes."""
+    calls: list[TokenCall] = []
+
+    def hook(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        sent = response.request
+        if sent.url is None or not sent.url.endswith(TOKEN):
+            return
+        body = sent.body.decode() if isinstance(sent.body, bytes) else sent.body or ""
+        calls.append(
+            TokenCall(
+                parse_basic(sent.headers.get("Authorization")),
+                {k: v[0] for k, v in parse_qs(body).items()},
+                response.status_code,
+            )
+        )
+
+    client.session.hooks["response"].append(hook)
+    return calls
+
+
+@pytest.mark.parametrize("mode", ["oauth_refresh_token", "oauth_client_credentials"])
+def test_a_confidential_client_sends_basic_and_its_client_id_in_the_form(
+    epm: EpmSandbox, make_client: Callable[..., EpmClient], mode: str
+) -> None:
+    """Client id and secret go in HTTP Basic; the form names the client id too, never the secret."""
+    client = make_client("p", server(epm, auth=mode))
+    calls = record_token_calls(client)
+    assert client.auth.header().startswith("Bearer ")
+    assert [(c.basic, c.status) for c in calls] == [((CLIENT_ID, CLIENT_SECRET), 200)]
+    assert calls[0].form["client_id"] == CLIENT_ID
+    assert "client_secret" not in calls[0].form
+
+
+@pytest.mark.parametrize("mode", ["oauth_refresh_token", "oauth_client_credentials"])
+def test_a_token_endpoint_refusing_basic_gets_the_secret_in_the_form_from_then_on(
+    epm: EpmSandbox,
+    make_client: Callable[..., EpmClient],
+    tmp_path: Path,
+    mode: str,
+) -> None:
+    """After a 401 to Basic the client retries once with client_id and client_secret in the form.
+
+    The form style is kept for later token requests, and a refresh token survives the retry.
+    """
+    epm.inject(TOKEN, 401)
+    mono = MonotonicClock()
+    client = make_client("p", server(epm, auth=mode), clock=mono)
+    calls = record_token_calls(client)
+    assert client.auth.header().startswith("Bearer ")
+    mono.now += 3600
+    assert client.auth.header().startswith("Bearer ")
+    basic_then_form = [(True, 401), (False, 200), (False, 200)]
+    assert [(c.basic is not None, c.status) for c in calls] == basic_then_form
+    for call in calls[1:]:
+        assert (call.form["client_id"], call.form["client_secret"]) == (CLIENT_ID, CLIENT_SECRET)
+    if mode == "oauth_refresh_token":
+        assert epm.live_refresh_tokens(CLIENT_ID) == [persisted(tmp_path / "data")]
+
+
+def test_a_secret_refused_in_both_styles_is_a_permanent_error(
+    epm: EpmSandbox, make_client: Callable[..., EpmClient]
+) -> None:
+    """A wrong client secret fails Basic and then the form: two requests, permanent 401."""
+    doc = server_doc(epm, auth="oauth_client_credentials")
+    doc["auth"]["client_secret"] = "wrong-secret"
+    client = make_client("p", EpmServer.model_validate(doc))
+    with pytest.raises(EpmError) as caught:
+        client.auth.header()
+    assert caught.value.permanent and caught.value.status_code == 401
+    assert "invalid_client" in str(caught.value)
+    assert [r.status for r in epm.requests(TOKEN)] == [401, 401]
 
 
 @pytest.mark.parametrize("mode", ["oauth_refresh_token", "oauth_client_credentials"])
