@@ -164,7 +164,7 @@ def cmd_render(args: argparse.Namespace, config: Config) -> int:
 def cmd_demo(args: argparse.Namespace, config: Config) -> int:
     """``epmpulse demo``: sandboxes on loopback, the whole app, a scripted scenario."""
     # Imported here: only the demo needs the sandboxes (and their WebSocket server).
-    from bot.canvas.demo import run_demo
+    from bot.demo import run_demo
     from bot.sandbox.slack import SandboxError
 
     setup_logging("INFO" if args.verbose else "WARNING", "text")

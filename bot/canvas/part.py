@@ -86,8 +86,8 @@ class CanvasPart:
             debounce_seconds=config.settings.canvas_debounce_seconds,
             metrics=self._runtime.metrics,
         )
-        if resolved.created_with is not None:
-            publisher.assume_published(resolved.created_with)
+        if resolved.published_with is not None:
+            publisher.assume_published(resolved.published_with)
         if self._refresh_requested.is_set():
             publisher.request_refresh()
         self.publisher = publisher

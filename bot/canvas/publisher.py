@@ -200,15 +200,7 @@ class CanvasPublisher:
             coalesced = seen - self._published_changes
             self._forced = False
         try:
-            self._client.canvases_edit(
-                canvas_id=self.canvas_id,
-                changes=[
-                    {
-                        "operation": "replace",
-                        "document_content": {"type": "markdown", "markdown": markdown},
-                    }
-                ],
-            )
+            replace_document(self._client, self.canvas_id, markdown)
         except (SlackClientError, OSError) as exc:
             return self._failed(exc, forced, coalesced, started, len(markdown))
         elapsed = self._clock() - started
@@ -316,6 +308,19 @@ class CanvasPublisher:
     def _count(self, result: str) -> None:
         if self._metrics is not None:
             self._metrics.canvas_publishes.labels(result=result).inc()
+
+
+def replace_document(client: WebClient, canvas_id: str, markdown: str) -> None:
+    """Replace the whole canvas with ``markdown`` in one ``canvases.edit`` call."""
+    client.canvases_edit(
+        canvas_id=canvas_id,
+        changes=[
+            {
+                "operation": "replace",
+                "document_content": {"type": "markdown", "markdown": markdown},
+            }
+        ],
+    )
 
 
 def _retry_after(exc: Exception) -> float | None:

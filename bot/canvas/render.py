@@ -12,8 +12,16 @@ Canvas limits respected for any estate size:
 - a document is at most 1 MiB; a board that would exceed it is rendered again with
   shortened messages, then without messages.
 
-Every piece of text that comes from users or configuration is escaped so it cannot
-break the table (``|``, line breaks) or turn into markup (links, mentions, emphasis).
+Text from users or configuration is escaped only as far as the layout needs, so the
+canvas shows a message as it was typed (``GL load failed #42!``) and a search for it
+finds it:
+
+- in a table cell (:func:`cell`), line breaks and control characters become one space
+  and ``|`` becomes ``\\|``; a run of backslashes right before a pipe is doubled, so a
+  message cannot unescape the separator. Nothing else is touched: messages may use
+  canvas markdown (emphasis, links), like any canvas editor can;
+- in a heading (:func:`heading`), line breaks become spaces and a trailing run of ``#``
+  is escaped (CommonMark would drop it as a closing sequence).
 """
 
 from __future__ import annotations
@@ -34,28 +42,39 @@ SHORT_MESSAGE_CHARS = 40
 TIME_FORMAT = "%Y-%m-%d %H:%M %Z"
 NEVER = "—"
 
-# Characters CommonMark/GFM give a meaning inside a table cell. ``!``, ``[`` and ``]``
-# would otherwise let a message smuggle in a link or a canvas mention (``![](@U1)``).
-_MARKUP = re.compile(r"([\\`*_~\[\]<>!|&#])")
-# Line and paragraph breaks of every flavour end a table row; they become spaces.
-_BREAKS = re.compile(r"[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]+")
-_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1b\x1f\x7f-\x84\x86-\x9f]")
-_SPACES = re.compile(r"[ \t]+")
+# A run of line breaks (of every flavour) or control characters, with the spaces around
+# it, becomes one space: a break would end the table row or the heading.
+_BREAKS = re.compile(r" *[\x00-\x1f\x7f-\x9f\u2028\u2029][\x00-\x1f\x7f-\x9f\u2028\u2029 ]*")
+# A pipe and the backslashes right before it. GFM splits cells at every pipe that is not
+# backslash-escaped, and a backslash escapes a backslash: escaping only the pipe of
+# "a \| b" would give "a \\| b", where the pipe is live again.
+_PIPE = re.compile(r"(\\*)\|")
+# ATX headings drop a trailing run of ``#`` that follows a space (a closing sequence).
+_CLOSING = re.compile(r"(^|\s)(#+)$")
 _SLACK_USER = re.compile(r"^slack:([UW][A-Z0-9]{2,})$")
 
 
-def escape(text: str) -> str:
-    """Make ``text`` safe inside a heading or a table cell: one line, no markup."""
-    one_line = _SPACES.sub(" ", _BREAKS.sub(" ", _CONTROL.sub("", text))).strip()
-    return _MARKUP.sub(r"\\\1", one_line)
+def one_line(text: str) -> str:
+    """``text`` on one line: breaks and control characters become single spaces, trimmed."""
+    return _BREAKS.sub(" ", text).strip()
+
+
+def cell(text: str) -> str:
+    """``text`` as the content of one table cell: one line, no live pipe, otherwise as is."""
+    return _PIPE.sub(lambda m: m.group(1) * 2 + "\\|", one_line(text))
+
+
+def heading(text: str) -> str:
+    """``text`` as the content of a heading: one line that keeps every character shown."""
+    return _CLOSING.sub(r"\1\\\2", one_line(text))
 
 
 def mention(updated_by: str) -> str:
-    """Who made a change: a canvas user mention for ``slack:U…``, else the escaped text."""
+    """Who made a change: a canvas user mention for ``slack:U…``, else the text as a cell."""
     match = _SLACK_USER.match(updated_by)
     if match:
         return f"![](@{match.group(1)})"
-    return escape(updated_by)
+    return cell(updated_by)
 
 
 def _shorten(message: str, limit: int | None) -> str:
@@ -70,9 +89,9 @@ def _row(record: DomainRecord, zone: ZoneInfo, message_limit: int | None) -> str
         updated = record.updated_at.astimezone(zone).strftime(TIME_FORMAT)
         by = mention(record.updated_by)
     cells = [
-        escape(record.domain),
+        cell(record.domain),
         f"{record.status.emoji} {record.status.value}",
-        escape(_shorten(record.message, message_limit)) if message_limit != 0 else "",
+        cell(_shorten(one_line(record.message), message_limit)) if message_limit != 0 else "",
         updated,
         by,
     ]
@@ -95,15 +114,15 @@ def _render(
     zone: ZoneInfo,
     message_limit: int | None,
 ) -> str:
-    lines = [f"# {escape(title)}"]
+    lines = [f"# {heading(title)}"]
     for app, records in board.items():
         chunks = _chunks(records, MAX_ROWS_PER_TABLE)
         for number, chunk in enumerate(chunks, start=1):
             lines.append("")
             if number == 1:
-                lines.append(f"## {escape(app)}")
+                lines.append(f"## {heading(app)}")
             else:
-                lines.append(f"### {escape(app)} ({number}/{len(chunks)})")
+                lines.append(f"### {heading(app)} ({number}/{len(chunks)})")
             lines.append("")
             lines.extend(_table(_row(r, zone, message_limit) for r in chunk))
     return "\n".join(lines) + "\n"

@@ -1,21 +1,52 @@
-"""Fixtures for canvas tests: the Slack sandbox, a real WebClient, a hand-turned clock."""
+"""Fixtures for canvas tests: the Slack sandbox, a real WebClient, a hand-turned clock,
+and a runtime with only the canvas part."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from slack_sdk import WebClient
 
-from bot.canvas.part import publishing_client
+from bot.canvas.part import STOP_TIMEOUT_SECONDS, CanvasPart, publishing_client
 from bot.canvas.publisher import CanvasPublisher
 from bot.config import Config, load_config
+from bot.runtime import Runtime
 from bot.sandbox.slack import SlackSandbox
 from bot.service import StatusService
 from bot.store import JsonStore
 
 CHANNEL_ID = "C0EPMPULSE"
+WAIT = 5.0
+
+
+@contextmanager
+def running(
+    config: Config, stop_timeout: float = STOP_TIMEOUT_SECONDS
+) -> Iterator[tuple[Runtime, CanvasPart]]:
+    """A started runtime with only the canvas part; stopped on exit."""
+    runtime = Runtime(config)
+    part = CanvasPart(runtime, stop_timeout=stop_timeout)
+    runtime.add(part)
+    runtime.start()
+    try:
+        yield runtime, part
+    finally:
+        runtime.stop()
+
+
+def wait_for_canvas(sandbox: SlackSandbox, canvas_id: str, text: str) -> str:
+    """Wait (bounded) until the canvas contains ``text``; its markdown."""
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        markdown = sandbox.canvas_markdown(canvas_id)
+        if text in markdown:
+            return markdown
+        time.sleep(0.02)
+    raise AssertionError(f"{text!r} not on canvas {canvas_id}:\n{markdown}")
 
 
 class FakeClock:

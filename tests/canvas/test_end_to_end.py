@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import subprocess
 import sys
 import time
@@ -124,7 +125,11 @@ def test_epmpulse_render_prints_the_canvas_markdown(
 
 @pytest.mark.slow
 def test_epmpulse_demo_runs_on_its_own_and_prints_the_canvas(tmp_path: Path) -> None:
-    """``epmpulse demo`` needs no credentials, exits 0 within 30 s and shows canvas and calls."""
+    """``epmpulse demo`` needs no credentials, exits 0 within 30 s and shows every step's outcome.
+
+    Besides slash commands and the modal: an EPM job tracked to OK, a REST call with its
+    curl twin, then the final canvas and the Slack calls.
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "EPMPULSE_"))}
     started = time.monotonic()
     done = subprocess.run(
@@ -145,3 +150,15 @@ def test_epmpulse_demo_runs_on_its_own_and_prints_the_canvas(tmp_path: Path) -> 
     assert "conversations.canvases.create" in out
     assert "canvases.edit" in out
     assert "canvas up to date" in out
+    # The tracked EPM job: Loading at once, OK once the sandbox job ends.
+    assert "EPM job 4711: /epmpulse track Planning Actuals 4711" in out
+    assert "*Planning / Actuals* is now *Loading*" in out
+    assert "Planning Actuals is OK (Actuals loaded, by epm:planning) after 3 EPM poll(s)" in out
+    assert "| Actuals | :large_green_circle: OK | Actuals loaded |" in out
+    # The REST call, its outcome and a curl command for the real port.
+    assert "REST API: POST /api/v1/status FCCS Actuals OK" in out
+    assert "-> HTTP 200 FCCS Actuals is now OK (api:demo)" in out
+    assert re.search(r"curl -sS -X POST http://127\.0\.0\.1:[1-9][0-9]*/api/v1/status", out)
+    assert '-H "Authorization: Bearer $EPMPULSE_KEY"' in out
+    assert "The demo's API key is demo-key" in out
+    assert "| Actuals | :large_green_circle: OK | Posted through the REST API |" in out

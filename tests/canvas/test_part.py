@@ -4,48 +4,18 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 from slack_sdk import WebClient
 
 from bot.canvas.lifecycle import CANVAS_META
-from bot.canvas.part import STOP_TIMEOUT_SECONDS, CanvasPart
+from bot.canvas.part import CanvasPart
 from bot.canvas.publisher import MIN_PUBLISH_INTERVAL_SECONDS
 from bot.config import Config
 from bot.errors import ConfigError
 from bot.runtime import Runtime
 from bot.sandbox.slack import SlackSandbox
-from tests.canvas.conftest import CHANNEL_ID, MakeSlackConfig
-
-WAIT = 5.0
-
-
-@contextmanager
-def running(
-    config: Config, stop_timeout: float = STOP_TIMEOUT_SECONDS
-) -> Iterator[tuple[Runtime, CanvasPart]]:
-    """A started runtime with only the canvas part; stopped on exit."""
-    runtime = Runtime(config)
-    part = CanvasPart(runtime, stop_timeout=stop_timeout)
-    runtime.add(part)
-    runtime.start()
-    try:
-        yield runtime, part
-    finally:
-        runtime.stop()
-
-
-def wait_for_canvas(sandbox: SlackSandbox, canvas_id: str, text: str) -> str:
-    """Wait (bounded) until the canvas contains ``text``; its markdown."""
-    deadline = time.monotonic() + WAIT
-    while time.monotonic() < deadline:
-        markdown = sandbox.canvas_markdown(canvas_id)
-        if text in markdown:
-            return markdown
-        time.sleep(0.02)
-    raise AssertionError(f"{text!r} not on canvas {canvas_id}:\n{markdown}")
+from tests.canvas.conftest import CHANNEL_ID, WAIT, MakeSlackConfig, running, wait_for_canvas
 
 
 def test_start_fails_clearly_when_the_canvas_does_not_exist(

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from bot.app import build_runtime
-from bot.canvas.demo import Demo, demo_config
+from bot.demo import Demo, demo_config
 from bot.model import Status
 from bot.sandbox.epm import EpmSandbox, script
 from bot.sandbox.slack import SlackSandbox

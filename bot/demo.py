@@ -1,12 +1,13 @@
 """``epmpulse demo``: the whole app against the bundled sandboxes on loopback.
 
-The Slack sandbox (and the EPM sandbox) start on 127.0.0.1, the one-process runtime of
-``epmpulse run`` starts against them with a temporary data directory and the tokens the
-sandbox accepts, a short scenario is played, and the canvas and the Slack calls made are
-reported. No credentials, no network beyond loopback, every wait bounded.
+The Slack and EPM sandboxes start on 127.0.0.1, the one-process runtime of ``epmpulse
+run`` starts against them with a temporary data directory, the tokens the sandbox
+accepts and the API key ``demo-key``, a short scenario is played (slash commands, the
+update modal, an EPM job followed to its end, a REST call), and the canvas and the Slack
+calls made are reported. No credentials, no network beyond loopback, every wait bounded.
 
-The scenario is a list of :class:`Step`; each does one thing through the sandbox (as a
-user would) and returns a one-line outcome. Extend it by adding steps::
+The scenario is a list of :class:`Step`; each does one thing as a user or a script would
+and returns its outcome (a line, or more for an example to copy). Extend it::
 
     def my_step(demo: Demo) -> str:
         ...
@@ -17,29 +18,39 @@ user would) and returns a one-line outcome. Extend it by adding steps::
 
 from __future__ import annotations
 
+import json
 import logging
+import shlex
 import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import requests
 import yaml
 
+from bot.api import ApiPart
 from bot.app import build_runtime
 from bot.canvas.part import CanvasPart
 from bot.config import Config, load_config
+from bot.model import Status
 from bot.runtime import Runtime
-from bot.sandbox.epm import EpmSandbox
+from bot.sandbox.epm import EpmSandbox, script
 from bot.sandbox.slack import DEFAULT_CHANNEL_ID, DEFAULT_USER_ID, SlackSandbox
 from bot.slack.modal import CALLBACK_ID, MESSAGE_ACTION, MESSAGE_BLOCK, status_block_id
 
 logger = logging.getLogger(__name__)
 
 DEBOUNCE_SECONDS = 1.0
+POLL_SECONDS = 1.0
 WAIT_SECONDS = 5.0
+# A tracked job needs a few polls; at most this many poll periods are waited for.
+JOB_WAIT_POLLS = 10
 EPM_SERVER = "planning"
+API_KEY_NAME, API_KEY = "demo", "demo-key"
 Emit = Callable[[str], None]
 
 
@@ -57,6 +68,11 @@ class Demo:
     def canvas(self) -> CanvasPart:
         """The running canvas part."""
         return next(p for p in self.runtime.parts if isinstance(p, CanvasPart))
+
+    @property
+    def api_url(self) -> str:
+        """The base URL of the running REST API (its real port)."""
+        return next(p for p in self.runtime.parts if isinstance(p, ApiPart)).url
 
     @property
     def canvas_id(self) -> str:
@@ -122,6 +138,74 @@ def modal_batch(app: str, statuses: dict[str, str], message: str) -> Step:
     return Step(f"update modal for {app}: {changes}", submit)
 
 
+def tracked_job(app: str, domain: str, job_id: int, details: str) -> Step:
+    """A step that scripts an EPM job, tracks it with ``/epmpulse track`` and waits for OK."""
+
+    def track(demo: Demo) -> str:
+        demo.epm.add_job(EPM_SERVER, job_id, script("ok", running=2), details=details)
+        started = time.monotonic()
+        reply = demo.command(f"track {app} {domain} {job_id}")
+        timeout = JOB_WAIT_POLLS * POLL_SECONDS
+        record = demo.runtime.service.get(app, domain)
+        while record.status is not Status.OK:
+            if time.monotonic() - started > timeout:
+                raise TimeoutError(
+                    f"{app} {domain} was not OK {timeout:g} s after tracking EPM job {job_id} "
+                    f"(now {record.status.value}: {record.message})"
+                )
+            time.sleep(0.05)
+            record = demo.runtime.service.get(app, domain)
+        polls = demo.epm.job_polls(EPM_SERVER, job_id)
+        return (
+            f"{reply}\n{app} {domain} is {record.status.value} ({record.message}, by "
+            f"{record.updated_by}) after {polls} EPM poll(s), {time.monotonic() - started:.1f} s"
+        )
+
+    return Step(f"EPM job {job_id}: /epmpulse track {app} {domain} {job_id}", track)
+
+
+def rest_call(app: str, domain: str, status: str, message: str) -> Step:
+    """A step that sets a status with ``POST /api/v1/status`` and shows the same as curl."""
+    body = {"app": app, "domain": domain, "status": status, "message": message}
+
+    def post(demo: Demo) -> str:
+        url = f"{demo.api_url}/api/v1/status"
+        with requests.Session() as session:
+            session.trust_env = False  # loopback: no proxy from the environment
+            response = session.post(
+                url, json=body, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=10
+            )
+        if response.ok:
+            record = demo.runtime.service.get(app, domain)
+            outcome = (
+                f"{record.app} {record.domain} is now {record.status.value} ({record.updated_by})"
+            )
+        else:
+            error = _json(response).get("error") or {}
+            outcome = f"{error.get('code', 'error')}: {error.get('message', response.text[:200])}"
+        return "\n".join(
+            [
+                f"HTTP {response.status_code} {outcome}",
+                "The same call with curl (this demo's API stops when the demo ends):",
+                f"  curl -sS -X POST {url} \\",
+                '    -H "Authorization: Bearer $EPMPULSE_KEY" \\',
+                '    -H "Content-Type: application/json" \\',
+                f"    -d {shlex.quote(json.dumps(body))}",
+                f"The demo's API key is {API_KEY} (EPMPULSE_KEY={API_KEY}).",
+            ]
+        )
+
+    return Step(f"REST API: POST /api/v1/status {app} {domain} {status}", post)
+
+
+def _json(response: requests.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
 def canvas_caught_up(demo: Demo) -> str:
     """Wait for the canvas to show the final board."""
     return f"canvas up to date {demo.wait_for_canvas():.1f} s after the last step"
@@ -134,6 +218,8 @@ def default_steps() -> list[Step]:
         slash('status FCCS Consolidation Error "Rule 12 failed | see log"'),
         slash("status ARCS Reconciliation Loading"),
         modal_batch("Planning", {"Forecast": "Warning", "Budget": "OK"}, "Forecast feed late"),
+        tracked_job("Planning", "Actuals", 4711, "Actuals loaded"),
+        rest_call("FCCS", "Actuals", "OK", "Posted through the REST API"),
         slash("status Planning"),
         slash("refresh"),
         Step("canvas catches up", canvas_caught_up),
@@ -171,9 +257,9 @@ def demo_config(slack: SlackSandbox, epm: EpmSandbox, data_dir: Path) -> Config:
         "EPMPULSE_DATA_DIR": str(data_dir / "data"),
         "EPMPULSE_HTTP_HOST": "127.0.0.1",
         "EPMPULSE_HTTP_PORT": "0",
-        "EPMPULSE_API_KEYS": "demo:demo-key",
+        "EPMPULSE_API_KEYS": f"{API_KEY_NAME}:{API_KEY}",
         "EPMPULSE_CANVAS_DEBOUNCE_SECONDS": str(DEBOUNCE_SECONDS),
-        "EPMPULSE_POLL_INTERVAL_SECONDS": "1",
+        "EPMPULSE_POLL_INTERVAL_SECONDS": f"{POLL_SECONDS:g}",
     }
     return load_config(env, cwd=data_dir)
 
@@ -199,7 +285,10 @@ def run_demo(emit: Emit, steps: Sequence[Step] | None = None) -> None:
             emit(f"Canvas {demo.canvas_id} in channel {demo.channel_id}\n")
             for number, step in enumerate(steps, start=1):
                 emit(f"{number}. {step.title}")
-                emit(f"   -> {step.action(demo)}")
+                first, *more = step.action(demo).splitlines() or [""]
+                emit(f"   -> {first}")
+                for line in more:
+                    emit(f"      {line}")
             markdown = slack.canvas_markdown(demo.canvas_id)
         finally:
             runtime.stop()
