@@ -1,13 +1,16 @@
 """The ``/epmpulse`` command line: parsing, the sub-command table and dispatch.
 
-Text is split like a shell (quotes allowed, curly quotes too); the first word names
-the sub-command, matched case-insensitively. A sub-command is one function taking a
-:class:`CommandContext` and its arguments and returning the reply messages, plus one
-:class:`SubCommand` entry saying its name, arguments and purpose. Arity is checked
-from the ``args`` spec before the function runs, so functions only see valid counts.
+Text is split like a shell (quotes allowed, curly quotes too), except that backslashes
+are kept and an apostrophe as in ``Can't`` is a letter (see :func:`split_words`); the
+first word names the sub-command, matched case-insensitively. A sub-command is one
+function taking a :class:`CommandContext` and its arguments and returning the reply
+messages, plus one :class:`SubCommand` entry saying its name, arguments and purpose.
+Arity is checked from the ``args`` spec before the function runs, so functions only
+see valid counts.
 
-Expected failures (unknown names, bad usage, not allowed) become a short reply;
-anything else (a store failure, a bug) propagates to the app's error boundary.
+Expected failures (unknown names, bad usage, not allowed) become a short reply (bad
+usage with the sub-command's usage line); anything else (a store failure, a bug)
+propagates to the app's error boundary.
 """
 
 from __future__ import annotations
@@ -29,8 +32,12 @@ logger = logging.getLogger(__name__)
 
 COMMAND = "/epmpulse"
 # Phones and macOS turn quotes curly; shlex only knows straight ones.
-_CURLY_QUOTES = str.maketrans(
-    {"\u201c": '"', "\u201d": '"', "\u201e": '"', "\u2018": "'", "\u2019": "'"}
+_CURLY_DOUBLE = {"\u201c": '"', "\u201d": '"', "\u201e": '"'}
+_CURLY_SINGLE = {"\u2018": "'", "\u2019": "'"}
+# How to split, in order: like a shell; with apostrophes as letters (Can't); at whitespace.
+_SPLITTERS = (
+    (str.maketrans(_CURLY_DOUBLE | _CURLY_SINGLE), "'\""),
+    (str.maketrans(_CURLY_DOUBLE), '"'),
 )
 
 
@@ -46,13 +53,29 @@ class Command:
     args: tuple[str, ...]
 
 
+def split_words(text: str) -> list[str]:
+    """Split like a shell, but a backslash is an ordinary character (``C:\\data``).
+
+    Text a shell could not split is split again with apostrophes as letters
+    (``Can't``, double quotes still group words) and, failing that (an unclosed double
+    quote), at whitespace with every character kept as typed.
+    """
+    for table, quotes in _SPLITTERS:
+        lexer = shlex.shlex(text.translate(table), posix=True)
+        lexer.whitespace_split = True
+        lexer.commenters = ""  # "#42" is a word, not a comment
+        lexer.escape = ""
+        lexer.quotes = quotes
+        try:
+            return list(lexer)
+        except ValueError:  # "No closing quotation"
+            continue
+    return text.split()
+
+
 def parse_command(text: str) -> Command:
-    """Split slash-command text like a shell; raise UsageError for unbalanced quotes."""
-    cleaned = unescape(text).translate(_CURLY_QUOTES)
-    try:
-        words = shlex.split(cleaned)
-    except ValueError as exc:
-        raise UsageError(f"Cannot read that command ({exc}). Check the quotes.") from exc
+    """Unescape slash-command text and split it into a lower-case name and its words."""
+    words = split_words(unescape(text))
     if not words:
         return Command("", ())
     return Command(words[0].lower(), tuple(words[1:]))
@@ -118,16 +141,14 @@ class SubCommand:
         return None if "…" in self.args else len(self.args.split())
 
     def check_arity(self, args: Sequence[str]) -> None:
-        """Raise UsageError naming what is missing or how many are too many."""
+        """Raise UsageError naming what is missing or which words are too many."""
         missing = self.required[len(args) :]
         if missing:
-            raise UsageError(f"Missing {' and '.join(missing)}. Usage: `{self.usage}`")
+            raise UsageError(f"Missing {' and '.join(missing)}.")
         limit = self.max_args
         if limit is not None and len(args) > limit:
             extra = " ".join(args[limit:])
-            raise UsageError(
-                f"Too many arguments (unexpected: {escape(extra)}). Usage: `{self.usage}`"
-            )
+            raise UsageError(f"Too many arguments (unexpected: {escape(extra)}).")
 
 
 class CommandLine:
@@ -143,13 +164,15 @@ class CommandLine:
 
     def handle(self, context: CommandContext, text: str) -> list[Message]:
         """The reply to ``text``: the sub-command's output or a short explanation of the problem."""
+        command = parse_command(text)
+        subcommand: SubCommand | None = None
         try:
-            command = parse_command(text)
             subcommand = self._find(command.name)
             subcommand.check_arity(command.args)
             return subcommand.run(context, command.args)
         except UsageError as exc:
-            return text_messages(f":warning: {exc}", f"See `{COMMAND} help`.")
+            usage = f" Usage: `{subcommand.usage}`" if subcommand else ""
+            return text_messages(f":warning: {exc}{usage}", f"See `{COMMAND} help`.")
         except ValidationError as exc:
             return text_messages(f":warning: {escape(str(exc))}")
         except NotAllowedError as exc:

@@ -4,7 +4,8 @@ The app picker is a section accessory, so choosing an app sends ``block_actions`
 and the listener re-renders the domain rows with ``views.update``. Block ids of the
 domain rows contain the app's index, so Slack does not carry a selection over from
 one app to another. A submission updates only the domains whose status the user
-changed, all in one batch; problems come back as ``{block_id: message}`` errors.
+changed, all in one batch; a row missing from ``state.values`` (or with no choice)
+counts as unchanged. Problems come back as ``{block_id: message}`` errors.
 """
 
 from __future__ import annotations
@@ -163,7 +164,7 @@ def not_allowed_modal() -> View:
 
 def typed_message(view: dict[str, Any]) -> str:
     """The message the user has typed so far (kept when the app is switched)."""
-    value = _state(view).get(MESSAGE_BLOCK, {}).get(MESSAGE_ACTION, {}).get("value")
+    value = _element_state(_state(view), MESSAGE_BLOCK, MESSAGE_ACTION).get("value")
     return value if isinstance(value, str) else ""
 
 
@@ -183,11 +184,9 @@ def read_submission(estate: Estate, view: dict[str, Any]) -> tuple[list[Update],
     for index, domain in page_domains(estate, page):
         block_id = status_block_id(estate, page.app, index)
         first_block = first_block or block_id
-        option = state.get(block_id, {}).get(STATUS_ACTION, {}).get("selected_option") or {}
-        chosen = option.get("value") if isinstance(option, dict) else None
-        if not isinstance(chosen, str):
-            errors[block_id] = "Pick a status."
-            continue
+        chosen = _selected_value(state, block_id)
+        if chosen is None:
+            continue  # left out of the submission or nothing picked: leave it as it is
         try:
             status = Status.parse(chosen)
         except UnknownNameError as exc:
@@ -214,6 +213,19 @@ def _page_of(estate: Estate, view: dict[str, Any]) -> Page | None:
 def _state(view: dict[str, Any]) -> dict[str, Any]:
     values = (view.get("state") or {}).get("values") or {}
     return values if isinstance(values, dict) else {}
+
+
+def _element_state(state: dict[str, Any], block_id: str, action_id: str) -> dict[str, Any]:
+    block = state.get(block_id)
+    element = block.get(action_id) if isinstance(block, dict) else None
+    return element if isinstance(element, dict) else {}
+
+
+def _selected_value(state: dict[str, Any], block_id: str) -> str | None:
+    """The status value picked in one row, or None when the row sent no choice."""
+    option = _element_state(state, block_id, STATUS_ACTION).get("selected_option")
+    value = option.get("value") if isinstance(option, dict) else None
+    return None if value is None else str(value)
 
 
 def _initial_statuses(view: dict[str, Any]) -> dict[str, str]:

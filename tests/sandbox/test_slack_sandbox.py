@@ -607,6 +607,7 @@ class BoltRig:
     def __init__(self) -> None:
         self.sandbox = SlackSandbox().start()
         self.submissions: list[dict[str, Any]] = []
+        self.commands: list[dict[str, Any]] = []
         client = WebClient(token=self.sandbox.bot_token, base_url=self.sandbox.api_url, timeout=5)
         self.app = App(client=client)
         self._register(self.app)
@@ -615,6 +616,7 @@ class BoltRig:
     def _register(self, app: App) -> None:
         @app.command("/epmpulse")
         def command(ack: BoltAck, command: dict[str, Any]) -> None:
+            self.commands.append(command)
             ack(f"echo: {command['text']}")
 
         @app.shortcut("epmpulse_update")
@@ -672,6 +674,15 @@ def test_a_slash_command_is_acked_with_a_measured_latency(rig: BoltRig) -> None:
     assert ack.payload == {"text": "echo: status Planning"}
     assert 0 < ack.latency < 3
     assert ack.envelope_id
+
+
+def test_a_slash_command_can_leave_out_the_response_url(rig: BoltRig) -> None:
+    """With with_response_url=False the payload has no response_url; by default it has one."""
+    rig.sandbox.send_command("no url", with_response_url=False)
+    rig.sandbox.send_command("with url")
+    without, with_url = rig.commands[-2:]
+    assert without["text"] == "no url" and "response_url" not in without
+    assert with_url["response_url"].startswith(rig.sandbox.base_url + "/response/")
 
 
 def test_a_shortcut_modal_submission_reaches_the_app_and_closes_the_modal(rig: BoltRig) -> None:

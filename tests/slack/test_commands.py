@@ -111,11 +111,36 @@ def test_too_many_arguments_are_refused(running: Running) -> None:
     assert "Too many arguments (unexpected: extra)" in text
 
 
-def test_unbalanced_quotes_are_explained(running: Running) -> None:
-    """Text a shell could not split gets a hint about the quotes."""
-    text = running.reply('status planning actuals ok "unfinished')
-    assert "Check the quotes" in text
-    assert running.service.get("Planning", "Actuals").status is Status.PENDING
+def test_an_apostrophe_in_the_message_is_just_a_letter(running: Running) -> None:
+    """``Can't`` does not open a quote: the command works and the message is kept."""
+    text = running.reply("status Planning Actuals error Can't load GL")
+    assert "*Planning / Actuals* is now *Error*" in text
+    assert running.service.get("Planning", "Actuals").message == "Can't load GL"
+
+
+def test_double_quotes_still_group_words_next_to_an_apostrophe(running: Running) -> None:
+    """A phone's curly apostrophe does not stop curly double quotes from grouping words."""
+    running.reply("status planning actuals warning \u201cGL  load\u201d can\u2019t finish")
+    assert running.service.get("Planning", "Actuals").message == "GL  load can\u2019t finish"
+
+
+def test_an_unclosed_quote_is_kept_as_typed(running: Running) -> None:
+    """Text a shell could not split is split at whitespace instead of refused."""
+    assert "is now *OK*" in running.reply('status planning actuals ok "unfinished note')
+    assert running.service.get("Planning", "Actuals").message == '"unfinished note'
+
+
+def test_backslashes_are_kept(running: Running) -> None:
+    """Windows paths keep their backslashes, quoted or not."""
+    running.reply('status planning actuals error C:\\data\\gl "D:\\new files\\"')
+    record = running.service.get("Planning", "Actuals")
+    assert record.message == "C:\\data\\gl D:\\new files\\"
+
+
+def test_a_hash_does_not_start_a_comment(running: Running) -> None:
+    """``#42`` is part of the message, not the start of a shell comment."""
+    running.reply("status planning actuals error job #42 failed")
+    assert running.service.get("Planning", "Actuals").message == "job #42 failed"
 
 
 def test_curly_quotes_work_like_straight_ones(running: Running) -> None:
@@ -157,12 +182,17 @@ def test_history_takes_a_count(running: Running) -> None:
     assert "last 2 change(s)" in text and "run 2" in text and "run 0" not in text
 
 
-def test_history_refuses_a_bad_count(running: Running) -> None:
-    """N must be a whole number in range."""
-    assert "N must be a whole number from 1 to 100, not 'ten'" in running.reply(
-        "history arcs reconciliation ten"
+def test_history_refuses_a_bad_count_and_shows_the_usage(running: Running) -> None:
+    """N must be a whole number in range; the refusal names the usage."""
+    text = running.reply("history arcs reconciliation ten")
+    assert (
+        ":warning: N must be a whole number from 1 to 100, not 'ten'. "
+        "Usage: `/epmpulse history APP DOMAIN [N]`"
+    ) in text
+    assert "not '0'. Usage: `/epmpulse history APP DOMAIN [N]`" in running.reply(
+        "history arcs reconciliation 0"
     )
-    assert "not '0'" in running.reply("history arcs reconciliation 0")
+    assert "not '2.5'" in running.reply("history arcs reconciliation 2.5")
 
 
 def test_history_of_an_untouched_domain_says_so(running: Running) -> None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 
 import pytest
 
+from bot.sandbox.slack import DEFAULT_CHANNEL_ID
 from bot.slack.blocks import Message
 from bot.slack.commandline import CommandContext, SubCommand
 from bot.slack.listeners.errors import APOLOGY
@@ -20,6 +22,14 @@ def explode(ctx: CommandContext, args: Sequence[str]) -> list[Message]:
 
 
 BOOM = SubCommand("boom", "", "fails", explode)
+
+
+def wait_for_log(caplog: pytest.LogCaptureFixture, text: str, timeout: float = 5.0) -> None:
+    """Wait until a listener thread has logged a message containing ``text``."""
+    deadline = time.monotonic() + timeout
+    while not any(text in r.getMessage() for r in caplog.records):
+        assert time.monotonic() < deadline, f"nothing logged {text!r}"
+        time.sleep(0.02)
 
 
 def test_an_unexpected_error_is_logged_and_the_user_gets_an_apology(
@@ -36,6 +46,36 @@ def test_an_unexpected_error_is_logged_and_the_user_gets_an_apology(
     assert failures[0].exc_info is not None and failures[0].exc_info[0] is RuntimeError
     assert "/epmpulse by U0ALICE failed" in failures[0].getMessage()
     assert "Planning" in running.reply("status")  # the app keeps serving
+
+
+def test_a_failing_command_without_a_response_url_still_gets_the_apology(
+    make_running: MakeRunning,
+) -> None:
+    """A slash command has no ``type``; the boundary still apologises, ephemerally."""
+    running = make_running(extra_subcommands=(BOOM,))
+    running.sandbox.send_command("boom", with_response_url=False)
+    call = running.sandbox.wait_for_call("chat.postEphemeral")
+    assert call.ok and call.args["text"] == APOLOGY
+    assert call.args["user"] == ALICE and call.args["channel"] == DEFAULT_CHANNEL_ID
+    assert "secret internals" not in str(call.args)
+
+
+def test_a_reply_that_cannot_be_sent_at_all_is_logged(
+    make_running: MakeRunning, caplog: pytest.LogCaptureFixture
+) -> None:
+    """When chat.postEphemeral fails too, the boundary logs the failure with its traceback."""
+    running = make_running()
+    running.sandbox.inject("chat.postEphemeral", status=None, error="channel_not_found", times=2)
+    caplog.set_level(logging.WARNING, logger="bot.slack.listeners.errors")
+    running.sandbox.send_command("help", with_response_url=False)
+    running.sandbox.wait_for_call("chat.postEphemeral", count=2)
+    failed = running.sandbox.calls("chat.postEphemeral")
+    assert [c.error for c in failed] == ["channel_not_found"] * 2
+    assert failed[1].args["text"] == APOLOGY
+    wait_for_log(caplog, "could not send the apology")
+    errors = [r for r in caplog.records if r.name == "bot.slack.listeners.errors"]
+    assert "/epmpulse by U0ALICE failed" in errors[0].getMessage() and errors[0].exc_info
+    assert "could not send the apology to U0ALICE" in errors[1].getMessage()
 
 
 def test_a_failing_submission_keeps_the_form_open_with_an_apology(

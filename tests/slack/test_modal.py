@@ -5,7 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from bot.model import Status
-from bot.slack.modal import APP_ACTION, APP_BLOCK, CALLBACK_ID, MESSAGE_BLOCK
+from bot.slack.modal import (
+    APP_ACTION,
+    APP_BLOCK,
+    CALLBACK_ID,
+    MESSAGE_BLOCK,
+    STATUS_ACTION,
+    read_submission,
+)
 from tests.slack.conftest import ALICE, BOB, MakeRunning, Running, block_texts
 
 
@@ -40,7 +47,7 @@ def test_shortcut_opens_the_modal_with_current_statuses(running: Running) -> Non
     view = open_modal(running)
     assert view["title"]["text"] == "Update EPM status"
     assert preselected(view) == {"Actuals": "Pending", "Forecast": "Loading", "Budget": "Pending"}
-    assert running.sandbox.calls("views.open")[-1].ok
+    assert running.sandbox.wait_for_call("views.open").ok
 
 
 def test_choosing_an_app_rerenders_the_domain_rows(running: Running) -> None:
@@ -50,7 +57,7 @@ def test_choosing_an_app_rerenders_the_domain_rows(running: Running) -> None:
     running.sandbox.block_action(view["id"], APP_BLOCK, APP_ACTION, selected_option="1:0")
     updated = running.sandbox.wait_for_modal(where=lambda v: "Consolidation" in status_blocks(v))
     assert preselected(updated) == {"Actuals": "Pending", "Consolidation": "Error"}
-    call = running.sandbox.calls("views.update")[-1]
+    call = running.sandbox.wait_for_call("views.update")
     assert call.ok and call.args["hash"] == view["hash"]
     assert "*App*: FCCS" in block_texts(updated["blocks"])[0]
 
@@ -114,6 +121,49 @@ def test_submitting_without_a_change_points_at_the_first_row(running: Running) -
     }
 
 
+def with_state(view: dict[str, Any], choices: dict[str, str | None]) -> dict[str, Any]:
+    """``view`` as submitted with ``state.values`` holding only ``choices`` (row -> status)."""
+    values = {
+        block_id: {
+            STATUS_ACTION: {
+                "type": "static_select",
+                "selected_option": None if value is None else {"value": value},
+            }
+        }
+        for block_id, value in choices.items()
+    }
+    return {**view, "state": {"values": values}}
+
+
+def test_rows_missing_from_the_submission_count_as_unchanged(running: Running) -> None:
+    """A submission whose state.values leaves out untouched rows applies the rows it has."""
+    view = open_modal(running)
+    rows = status_blocks(view)
+    submitted = with_state(view, {rows["Forecast"]: "OK"})
+    updates, errors = read_submission(running.service.estate, submitted)
+    assert errors == {}
+    assert [(u.app, u.domain, u.status) for u in updates] == [("Planning", "Forecast", Status.OK)]
+
+
+def test_a_row_without_a_choice_counts_as_unchanged(running: Running) -> None:
+    """A row sent with no selected option is left alone instead of refused."""
+    view = open_modal(running)
+    rows = status_blocks(view)
+    submitted = with_state(view, {rows["Actuals"]: None, rows["Budget"]: "Error"})
+    updates, errors = read_submission(running.service.estate, submitted)
+    assert errors == {}
+    assert [(u.domain, u.status) for u in updates] == [("Budget", Status.ERROR)]
+
+
+def test_a_submission_without_any_row_changes_nothing_and_says_so(running: Running) -> None:
+    """With no rows in state.values at all, the form answers that nothing changes."""
+    view = open_modal(running)
+    updates, errors = read_submission(running.service.estate, with_state(view, {}))
+    assert updates == []
+    first_row = status_blocks(view)["Actuals"]
+    assert errors == {first_row: "Nothing to change: pick a new status for at least one domain."}
+
+
 def test_non_editor_gets_a_notice_instead_of_the_form(make_running: MakeRunning) -> None:
     """A non-editor's shortcut opens a notice without a submit button."""
     running = make_running(EPMPULSE_EDITORS=BOB)
@@ -140,12 +190,13 @@ def test_app_home_shows_the_board_and_a_button(running: Running) -> None:
     running.service.set("ARCS", "Reconciliation", "Warning", "3 unmatched", by="system")
     running.sandbox.app_home_opened(ALICE)
     home = running.sandbox.wait_for_home_view(ALICE)
+    publish = running.sandbox.wait_for_call("views.publish")  # recorded just after the view
     text = "\n".join(block_texts(home["blocks"]))
     assert ":large_yellow_circle: ARCS" in text
     assert "*Reconciliation* — Warning · 3 unmatched" in text
     buttons = [e for b in home["blocks"] if b["type"] == "actions" for e in b["elements"]]
     assert [b["text"]["text"] for b in buttons] == ["Update statuses"]
-    assert running.sandbox.calls("views.publish")[-1].args["user_id"] == ALICE
+    assert publish.args["user_id"] == ALICE
 
 
 def test_app_home_button_opens_the_same_modal(running: Running) -> None:

@@ -146,11 +146,11 @@ def test_run_lists_every_missing_setting(
     capsys: pytest.CaptureFixture[str],
     restore_logging: None,
 ) -> None:
-    """``epmpulse run`` without tokens exits 1 naming each missing setting."""
+    """``epmpulse run`` without tokens exits 2 (bad input) naming each missing setting."""
     for name in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_CANVAS_ID", "SLACK_CHANNEL_ID"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("EPMPULSE_DATA_DIR", str(make_config().settings.data_dir))
-    assert cli.main(["run"]) == 1
+    assert cli.main(["run"]) == 2
     err = capsys.readouterr().err
     assert "SLACK_BOT_TOKEN is required" in err and "SLACK_APP_TOKEN is required" in err
 

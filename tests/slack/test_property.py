@@ -13,7 +13,7 @@ from slack_sdk import WebClient
 from bot.config import load_config
 from bot.service import StatusService
 from bot.slack.blocks import Message
-from bot.slack.commandline import CommandContext, CommandLine, UsageError, parse_command
+from bot.slack.commandline import CommandContext, CommandLine, parse_command
 from bot.slack.editors import Editors
 from bot.slack.subcommands import SUBCOMMANDS
 from bot.slack.subscriptions import Subscriptions
@@ -127,15 +127,32 @@ def test_any_text_gets_a_valid_reply(
 
 @settings(max_examples=300, deadline=None)
 @given(text=st.text(max_size=200))
-def test_parsing_either_succeeds_or_raises_a_usage_error(text: str) -> None:
-    """The parser turns text into a lower-case name and words, or explains the quotes."""
-    try:
-        command = parse_command(text)
-    except UsageError as exc:
-        assert "Check the quotes" in str(exc)
-    else:
-        assert command.name == command.name.lower()
-        assert all(isinstance(word, str) for word in command.args)
+@example(text="status planning actuals error Can't load")
+@example(text='"unclosed')
+def test_parsing_always_gives_a_name_and_words(text: str) -> None:
+    """The parser turns any text into a lower-case name and words; it never raises."""
+    command = parse_command(text)
+    assert command.name == command.name.lower()
+    assert all(isinstance(word, str) for word in command.args)
+    assert command.name or not command.args
+
+
+# Words without quotes, whitespace or "&" (Slack's escapes), backslashes and "#" allowed.
+PLAIN_WORD = st.text(
+    st.characters(
+        exclude_categories=("Z", "Cc"), exclude_characters="'\"\u201c\u201d\u201e\u2018\u2019&"
+    ),
+    min_size=1,
+).filter(lambda w: len(w.split()) == 1)
+
+
+@settings(max_examples=300, deadline=None)
+@given(words=st.lists(PLAIN_WORD, min_size=1, max_size=8))
+@example(words=["status", "C:\\data\\", "#42"])
+def test_text_without_quotes_splits_into_the_typed_words(words: list[str]) -> None:
+    """Without quotes every word, backslashes and ``#`` included, arrives exactly as typed."""
+    command = parse_command(" ".join(words))
+    assert [command.name, *command.args] == [words[0].lower(), *words[1:]]
 
 
 @settings(

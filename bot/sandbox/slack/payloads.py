@@ -35,11 +35,11 @@ def slash_command(
     text: str,
     channel_id: str,
     channel_name: str,
-    response_url: str,
+    response_url: str | None,
     trigger_id: str,
 ) -> dict[str, Any]:
-    """A ``slash_commands`` payload."""
-    return {
+    """A ``slash_commands`` payload; without ``response_url`` (None) the field is left out."""
+    payload: dict[str, Any] = {
         "token": ident.verification_token,
         "team_id": ident.team_id,
         "team_domain": ident.team_domain,
@@ -54,6 +54,9 @@ def slash_command(
         "response_url": response_url,
         "trigger_id": trigger_id,
     }
+    if response_url is None:
+        del payload["response_url"]
+    return payload
 
 
 def shortcut(ident: Identity, user: User, *, callback_id: str, trigger_id: str) -> dict[str, Any]:

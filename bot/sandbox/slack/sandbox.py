@@ -252,9 +252,14 @@ class SlackSandbox:
         command: str = DEFAULT_COMMAND,
         user_id: str = DEFAULT_USER_ID,
         channel_id: str = DEFAULT_CHANNEL_ID,
+        with_response_url: bool = True,
         timeout: float = 5.0,
     ) -> Ack:
-        """Deliver a slash command and return the app's ack (``payload`` = immediate reply)."""
+        """Deliver a slash command and return the app's ack (``payload`` = immediate reply).
+
+        ``with_response_url=False`` leaves ``response_url`` out of the payload, so a test
+        can check how the app replies without one.
+        """
         user = self._user(user_id)
         payload = payloads.slash_command(
             self.identity,
@@ -263,7 +268,7 @@ class SlackSandbox:
             text=text,
             channel_id=channel_id,
             channel_name=self._workspace.channel_name(channel_id),
-            response_url=self.issue_response_url(),
+            response_url=self.issue_response_url() if with_response_url else None,
             trigger_id=self.issue_trigger(user_id),
         )
         return self._deliver("slash_commands", payload, True, timeout)

@@ -1,4 +1,4 @@
-"""``/epmpulse``: ack at once, run the sub-command, reply ephemerally via response_url."""
+"""``/epmpulse``: ack at once, run the sub-command, reply ephemerally (see ``replies``)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ import logging
 import time
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
 
 from bot.slack.commandline import COMMAND
 from bot.slack.deps import SlackDeps
+from bot.slack.replies import send_replies
 
 logger = logging.getLogger(__name__)
 
@@ -18,21 +20,13 @@ def register(app: App, deps: SlackDeps) -> None:
     """Register the ``/epmpulse`` listener."""
 
     @app.command(COMMAND)
-    def epmpulse(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
+    def epmpulse(ack: Ack, command: dict[str, Any], client: WebClient) -> None:
         ack()
         started = time.perf_counter()
         user_id = command.get("user_id", "")
         context = deps.context_for(user_id, command.get("channel_id", ""))
         messages = deps.commands.handle(context, command.get("text", ""))
-        for message in messages:
-            response = respond(text=message.text, blocks=message.blocks, response_type="ephemeral")
-            if response.status_code != 200:
-                logger.warning(
-                    "response_url refused a reply to %s: HTTP %s %s",
-                    user_id,
-                    response.status_code,
-                    response.body,
-                )
+        send_replies(client, command, messages)
         logger.info(
             "%s %r by %s: %d message(s) in %.0f ms",
             COMMAND,

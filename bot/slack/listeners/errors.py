@@ -9,8 +9,10 @@ from slack_bolt import App, BoltResponse, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 
+from bot.slack.blocks import Message
 from bot.slack.deps import SlackDeps
 from bot.slack.modal import MESSAGE_BLOCK
+from bot.slack.replies import send_replies
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +55,9 @@ def register(app: App, deps: SlackDeps) -> None:
                 body={"response_action": "errors", "errors": {MESSAGE_BLOCK: APOLOGY}},
             )
         try:
-            if respond is not None and respond.response_url:
+            if "command" in body:  # slash commands carry no "type"
+                send_replies(client, body, [Message(APOLOGY)])
+            elif respond is not None and respond.response_url:
                 respond(text=APOLOGY, response_type="ephemeral", replace_original=False)
             elif user and body.get("type") in ("shortcut", "block_actions", "view_submission"):
                 client.chat_postMessage(channel=user, text=APOLOGY)
