@@ -113,8 +113,7 @@ epm:
         make_config(bad)
     assert caught.value.problems == [
         "epmpulse.yml: epm.servers.fccs: 'application' is required for kind fccs",
-        "epmpulse.yml: apps.Planning.server 'nowhere' is not a configured EPM server; "
-        "valid: fccs",
+        "epmpulse.yml: apps.Planning.server 'nowhere' is not a configured EPM server; valid: fccs",
     ]
 
 
