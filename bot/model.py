@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
@@ -128,8 +128,3 @@ class Update(BaseModel):
     status: Status | str
     message: str = ""
     jobs: list[JobRef] | None = None
-
-
-def record_to_json(record: DomainRecord) -> dict[str, Any]:
-    """Serialise a record to plain JSON types."""
-    return record.model_dump(mode="json")
