@@ -79,8 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(exc, file=sys.stderr)
         return EXIT_BAD_INPUT
     settings = config.settings
-    secrets = [k.get_secret_value() for k in settings.api_keys.values()]
-    setup_logging(settings.log_level, settings.log_format, secrets)
+    setup_logging(settings.log_level, settings.log_format, config.secret_values())
     handler: Callable[[argparse.Namespace, Config], int] = args.handler
     try:
         return handler(args, config)

@@ -234,6 +234,16 @@ class Config(_Strict):
     settings: Settings
     estate: Estate
 
+    def secret_values(self) -> list[str]:
+        """Every secret configured (tokens, API keys, EPM credentials), to mask in logs."""
+        settings = self.settings
+        found = [settings.slack_bot_token, settings.slack_app_token, *settings.api_keys.values()]
+        for server in self.estate.epm.servers.values():
+            auth = server.auth
+            for name in ("password", "client_secret", "refresh_token"):
+                found.append(getattr(auth, name, None))
+        return [s.get_secret_value() for s in found if s is not None]
+
     @property
     def poll_interval_seconds(self) -> float:
         """The EPM poll period: environment first, then YAML, then 30 s."""

@@ -43,7 +43,8 @@ class WorkingState:
     """The state a mutation edits inside a commit.
 
     Mutations replace record dicts and meta values; they never edit a value they
-    read in place, so snapshots handed to readers stay unchanged.
+    read in place, so snapshots handed to readers stay unchanged. A mutation that
+    raises is rolled back, so nothing it changed is written.
     """
 
     version: int
@@ -66,6 +67,27 @@ class WorkingState:
         """Append one history entry to this commit."""
         self.history.append(entry)
         self.dirty = True
+
+    def checkpoint(self) -> Checkpoint:
+        """Remember the current state, to undo a mutation that fails half-way."""
+        return Checkpoint(dict(self.records), dict(self.meta), len(self.history), self.dirty)
+
+    def rollback(self, checkpoint: Checkpoint) -> None:
+        """Undo everything since ``checkpoint``."""
+        self.records = checkpoint.records
+        self.meta = checkpoint.meta
+        del self.history[checkpoint.history_length :]
+        self.dirty = checkpoint.dirty
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """What :meth:`WorkingState.rollback` restores."""
+
+    records: dict[RecordKey, JsonDict]
+    meta: dict[str, Any]
+    history_length: int
+    dirty: bool
 
 
 Mutation = Callable[[WorkingState], T]

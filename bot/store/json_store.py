@@ -161,11 +161,11 @@ class JsonStore(Store):
                 base = self._current()
                 work = WorkingState(base.version, dict(base.records), dict(base.meta))
                 for pending in batch:
-                    mark = len(work.history)
+                    checkpoint = work.checkpoint()
                     try:
                         pending.result = pending.mutation(work)
                     except Exception as exc:  # noqa: BLE001 - re-raised in the caller's thread
-                        del work.history[mark:]
+                        work.rollback(checkpoint)
                         pending.error = exc
                 if work.dirty:
                     self._write(work)
@@ -196,10 +196,21 @@ class JsonStore(Store):
             ]
         )
         stat = files.atomic_write(self._state_path, document, self._dir_fd)
-        if work.history:
-            files.append_durably(self._history_fd, _lines(work.history))
         state = BoardState(version, MappingProxyType(work.records), MappingProxyType(work.meta))
         self._loaded = _Loaded(_key(stat), state, work.history)
+        if work.history:
+            try:
+                files.append_durably(self._history_fd, _lines(work.history))
+            except OSError:
+                # The change is durable in state.json, which carries these entries; the
+                # next load re-appends them (see _repair_history).
+                self._loaded = None
+                logger.exception(
+                    "%s: append failed; the change is saved and the history will be "
+                    "repaired from %s on the next write",
+                    HISTORY_FILE,
+                    STATE_FILE,
+                )
 
     def backup(self, keep: int = 24) -> Path | None:
         """Copy ``state.json`` into ``backups/`` (durably) and keep only the newest ``keep``."""
@@ -241,6 +252,8 @@ class JsonStore(Store):
         try:
             key = _key(os.stat(self._state_path))
         except FileNotFoundError:
+            if self._has_past():
+                return self._restore_from_backup("state.json is missing")
             return self._start_empty("no state file yet")
         if self._loaded is not None and self._loaded.key == key:
             return self._loaded.state
@@ -305,11 +318,17 @@ class JsonStore(Store):
         assert self._loaded is not None
         return self._loaded.state
 
+    def _has_past(self) -> bool:
+        """Whether this data dir has been used (history or backups exist)."""
+        history_size = os.fstat(self._history_fd).st_size
+        return history_size > 0 or any((self.data_dir / BACKUP_DIR).glob("*.json"))
+
     def _restore_from_backup(self, problem: str) -> BoardState:
         stamp = utcnow().strftime("%Y%m%dT%H%M%S%fZ")
         aside = self._state_path.with_name(f"{STATE_FILE}.corrupt-{stamp}")
-        os.replace(self._state_path, aside)
-        os.fsync(self._dir_fd)
+        if self._state_path.exists():
+            os.replace(self._state_path, aside)
+            os.fsync(self._dir_fd)
         backups = (self.data_dir / BACKUP_DIR).glob("*.json")
         for candidate in sorted(backups, key=_mtime_and_name, reverse=True):
             try:
@@ -317,24 +336,30 @@ class JsonStore(Store):
             except (OSError, ValueError):
                 logger.warning("backup %s is not valid either; trying an older one", candidate)
                 continue
+            # Changes made after the backup are in the history: replay them on top.
+            newer = [e for e in self.history() if int(e.get("version", 0)) > state.version]
+            records = _records_from_history(newer, dict(state.records))
             # Continue numbering after the history so versions stay unique.
             version = max(state.version, self._history_version())
-            self._write(WorkingState(version, dict(state.records), dict(state.meta)))
+            self._write(WorkingState(version, records, dict(state.meta)))
             logger.error(
-                "state.json was corrupt (%s); moved it to %s and restored backup %s",
+                "%s (%s); kept what there was as %s, restored backup %s and replayed %d "
+                "later change(s) from %s",
+                "state.json was corrupt" if aside.exists() else "state.json was missing",
                 problem,
-                aside.name,
+                aside.name if aside.exists() else "(nothing)",
                 candidate.name,
+                len(newer),
+                HISTORY_FILE,
             )
             assert self._loaded is not None
             return self._loaded.state
-        records = _records_from_history(self.history())
+        records = _records_from_history(self.history(), {})
         self._write(WorkingState(self._history_version(), records, {}))
         logger.error(
-            "state.json was corrupt (%s); moved it to %s; no valid backup, rebuilt %d "
-            "record(s) from %s (tracked EPM jobs and settings such as the canvas id are lost)",
+            "state.json was unusable (%s); no valid backup, rebuilt %d record(s) from %s "
+            "(tracked EPM jobs and settings such as the canvas id are lost)",
             problem,
-            aside.name,
             len(records),
             HISTORY_FILE,
         )
@@ -367,9 +392,11 @@ def _mtime_and_name(path: Path) -> tuple[float, str]:
         return (0.0, path.name)
 
 
-def _records_from_history(entries: list[JsonDict]) -> dict[RecordKey, JsonDict]:
-    """The board as the history tells it: each domain's last change, since its status began."""
-    records: dict[RecordKey, JsonDict] = {}
+def _records_from_history(
+    entries: list[JsonDict], records: dict[RecordKey, JsonDict]
+) -> dict[RecordKey, JsonDict]:
+    """``records`` with ``entries`` replayed on top: each domain's last change, and since
+    when its status holds."""
     for entry in entries:
         try:
             key = (str(entry["app"]), str(entry["domain"]))

@@ -197,3 +197,15 @@ def test_port_falls_back_to_the_platform_port(make_config: MakeConfig) -> None:
     """PORT is used when EPMPULSE_HTTP_PORT is not set; EPMPULSE_HTTP_PORT wins."""
     assert make_config(PORT="5000").settings.http_port == 5000
     assert make_config(PORT="5000", EPMPULSE_HTTP_PORT="6000").settings.http_port == 6000
+
+
+def test_every_configured_secret_is_listed_for_masking(make_config: MakeConfig) -> None:
+    """Slack tokens, API keys and EPM credentials are all handed to the log filter."""
+    config = make_config(
+        GOOD_YAML,
+        EPM_USER="svc",
+        EPM_PASSWORD="epm-pass-123",
+        SLACK_BOT_TOKEN="xoxb-bot-1",
+        EPMPULSE_API_KEYS="ci:key-abc",
+    )
+    assert set(config.secret_values()) == {"epm-pass-123", "xoxb-bot-1", "key-abc"}

@@ -19,14 +19,14 @@ import pytest
 from bot.config import Config
 from bot.model import Status
 from bot.service import StatusService
-from bot.store import JsonStore
+from bot.store import JsonStore, WorkingState
 from bot.store.json_store import HISTORY_FILE, STATE_FILE
 
 WRITER = """
 import sys
 from bot.config import load_config
 from bot.service import StatusService
-from bot.store import JsonStore
+from bot.store import JsonStore, WorkingState
 
 data_dir, name, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
 config = load_config({"EPMPULSE_DATA_DIR": data_dir})
@@ -132,7 +132,8 @@ def test_a_crash_between_rename_and_history_append_is_repaired(config: Config) -
 def test_a_corrupt_state_is_moved_aside_and_restored_from_backup(
     config: Config, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A corrupt state.json is kept aside, the newest valid backup restored, loudly."""
+    """A corrupt state.json is kept aside, the newest valid backup restored and the later
+    changes replayed from the history, loudly."""
     data_dir = config.settings.data_dir
     store = JsonStore(data_dir)
     service = StatusService(config.estate, store)
@@ -144,7 +145,8 @@ def test_a_corrupt_state_is_moved_aside_and_restored_from_backup(
     (data_dir / STATE_FILE).write_text('{"schema_version": 1, "version": "x"')
     with caplog.at_level(logging.ERROR):
         restored = StatusService(config.estate, JsonStore(data_dir))
-    assert restored.get("Planning", "Actuals").message == "backed up"
+    assert restored.get("Planning", "Actuals").message == "after backup"
+    assert restored.get("Planning", "Actuals").status is Status.ERROR
     assert [p.name for p in data_dir.glob("state.json.corrupt-*")]
     assert "state.json was corrupt" in caplog.text
     # Versions continue after the history so they stay unique.
@@ -260,4 +262,46 @@ def test_threads_share_commits_without_losing_updates(config: Config) -> None:
         thread.join(timeout=60)
     messages = [e["message"] for e in store.history()]
     assert len(messages) == 400 and len(set(messages)) == 400
+    assert store.snapshot().version < 401  # some commits carried several threads' updates
+    store.close()
     assert os.path.exists(config.settings.data_dir / STATE_FILE)
+
+
+def test_a_mutation_that_fails_half_way_changes_nothing(config: Config) -> None:
+    """A mutation raising after it changed the working state is rolled back entirely."""
+    store = JsonStore(config.settings.data_dir)
+    service = StatusService(config.estate, store)
+    before = store.snapshot()
+
+    def half_way(work: WorkingState) -> None:
+        work.put_record(("Planning", "Actuals"), {"app": "Planning", "domain": "Actuals"})
+        work.put_meta("marker", 1)
+        work.add_history({"app": "Planning", "domain": "Actuals", "new_status": "Error"})
+        raise RuntimeError("broken on the second item")
+
+    with pytest.raises(RuntimeError, match="second item"):
+        store.commit(half_way)
+    assert store.snapshot().version == before.version
+    assert service.get("Planning", "Actuals").status is Status.PENDING
+    assert service.meta("marker") is None
+    assert store.history() == []
+    store.close()
+
+
+def test_a_missing_state_file_is_restored_not_started_empty(
+    config: Config, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A deleted state.json with history and backups present is restored, loudly."""
+    data_dir = config.settings.data_dir
+    store = JsonStore(data_dir)
+    service = StatusService(config.estate, store)
+    service.set("ARCS", "Reconciliation", "OK", "before backup", by="system")
+    store.backup()
+    service.set("ARCS", "Reconciliation", "Warning", "after backup", by="system")
+    store.close()
+    (data_dir / STATE_FILE).unlink()
+    with caplog.at_level(logging.ERROR):
+        restored = StatusService(config.estate, JsonStore(data_dir))
+    record = restored.get("ARCS", "Reconciliation")
+    assert (record.status, record.message) == (Status.WARNING, "after backup")
+    assert "state.json was missing" in caplog.text
