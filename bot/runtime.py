@@ -12,6 +12,7 @@ import signal
 import threading
 from dataclasses import dataclass
 from datetime import UTC
+from types import FrameType
 from typing import Protocol
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
@@ -26,6 +27,7 @@ from bot.store import JsonStore, Store
 logger = logging.getLogger(__name__)
 
 BACKUP_KEEP = 24
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 @dataclass(frozen=True)
@@ -105,17 +107,24 @@ class Runtime:
         logger.info("stopped")
 
     def serve_forever(self) -> None:
-        """Run until SIGTERM or SIGINT, then stop cleanly."""
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda signum, _frame: self.request_stop(signum))
+        """Run until SIGTERM or SIGINT, then stop cleanly; a second signal kills at once."""
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, self._on_signal)
         self._stopping.wait()
         self.stop()
 
     def request_stop(self, signum: int = 0) -> None:
         """Ask :meth:`serve_forever` to stop."""
         if signum:
-            logger.info("received signal %d; shutting down", signum)
+            logger.info("received signal %d; shutting down (again to exit at once)", signum)
         self._stopping.set()
+
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        # A clean stop is bounded but can take seconds; an impatient second Ctrl-C or
+        # SIGTERM gets the default action and ends the process at once.
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, signal.SIG_DFL)
+        self.request_stop(signum)
 
     def health(self) -> dict[str, Check]:
         """Every check: store readable, scheduler alive, and each part's own."""

@@ -11,11 +11,11 @@ from typing import Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.epm.tracking import MAX_TRACKED_JOBS
 from bot.model import MESSAGE_LIMIT, DomainRecord, HistoryEntry, JobRef, Status, Update
 from bot.service import Change
 
 MAX_BATCH = 50
-MAX_JOBS = 20
 T = TypeVar("T")
 
 # --- requests --------------------------------------------------------------------------
@@ -46,7 +46,7 @@ class StatusUpdate(BaseModel):
     )
     jobs: list[JobRef] | None = Field(
         default=None,
-        max_length=MAX_JOBS,
+        max_length=MAX_TRACKED_JOBS,
         description=(
             "EPM jobs to track ({server, job_id}); replaces the tracked jobs "
             "(omitted, null or []: none)."

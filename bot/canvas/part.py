@@ -33,6 +33,7 @@ STOP_TIMEOUT_SECONDS = 10.0
 # Longest pending time still reported healthy, as a multiple of the debounce period.
 STALE_AFTER_DEBOUNCES = 10
 STALE_AFTER_MIN_SECONDS = 60.0
+DRAIN_MIN_SLEEP_SECONDS = 0.05  # between flushes at stop, so a wait of ~0 cannot spin
 
 
 def publishing_client(settings: Settings) -> WebClient:
@@ -159,5 +160,4 @@ def drain(publisher: CanvasPublisher, timeout: float) -> bool:
                 publisher.state().last_error or result.value,
             )
             return False
-        if wait > 0:
-            time.sleep(wait)
+        time.sleep(max(wait, DRAIN_MIN_SLEEP_SECONDS))

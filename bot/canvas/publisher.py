@@ -35,12 +35,13 @@ from limits import RateLimitItemPerMinute
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.errors import SlackApiError
 
 from bot.canvas.render import digest, render_board
 from bot.errors import StoreError
 from bot.metrics import Metrics
 from bot.service import Change, StatusService
+from bot.slack.client import WEB_API_ERRORS
 
 logger = logging.getLogger(__name__)
 
@@ -198,11 +199,19 @@ class CanvasPublisher:
         started = self._clock()
         with self._state:
             coalesced = seen - self._published_changes
+            # Cleared now so a refresh requested during the call is not lost; put back
+            # below unless the publish succeeds.
             self._forced = False
+        published = False
         try:
             replace_document(self._client, self.canvas_id, markdown)
-        except (SlackClientError, OSError) as exc:
-            return self._failed(exc, forced, coalesced, started, len(markdown))
+            published = True
+        except WEB_API_ERRORS as exc:
+            return self._failed(exc, coalesced, started, len(markdown))
+        finally:
+            if not published:  # a refresh request survives any failure
+                with self._state:
+                    self._forced = self._forced or forced
         elapsed = self._clock() - started
         self._published = (self.canvas_id, content_hash)
         self._record_published(content_hash, version)
@@ -221,12 +230,8 @@ class CanvasPublisher:
         )
         return FlushResult.PUBLISHED
 
-    def _failed(
-        self, exc: Exception, forced: bool, coalesced: int, started: float, size: int
-    ) -> FlushResult:
+    def _failed(self, exc: Exception, coalesced: int, started: float, size: int) -> FlushResult:
         now = self._clock()
-        with self._state:
-            self._forced = self._forced or forced  # a refresh request survives a failure
         retry_after = _retry_after(exc)
         if retry_after is not None:
             self._retry_at = now + retry_after

@@ -109,7 +109,7 @@ class EpmPart:
         )
 
     def stop(self) -> None:
-        """Unschedule both jobs, let polls in flight end, close connections."""
+        """Unschedule both jobs, cancel queued polls, close connections."""
         for job_id in (POLL_JOB, TOKEN_JOB):
             with contextlib.suppress(JobLookupError):
                 self.scheduler.remove_job(job_id)

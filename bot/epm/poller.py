@@ -13,7 +13,9 @@ overlaps itself) does four small steps:
 
 Transient failures (network, 429, 5xx) never change a status. A job EPM does not
 know (404) has failed and resolves as Error; other permanent failures (refused
-credentials, an unusable answer) are reported like an outage.
+credentials, an unusable answer) are reported like an outage. An unexpected exception
+while polling one job (a bug) is logged with its traceback and counts as a permanent
+failure of that job only.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -90,8 +92,11 @@ class Poller:
         self.last: CycleSummary | None = None
 
     def close(self) -> None:
-        """Wait for polls in flight (each bounded by timeouts) and end the pool."""
-        self._executor.shutdown(wait=True, cancel_futures=True)
+        """End the pool without waiting: queued polls are cancelled, running ones time out.
+
+        The clients belong to the caller, which closes their sessions afterwards.
+        """
+        self._executor.shutdown(wait=False, cancel_futures=True)
 
     def run_cycle(self) -> CycleSummary | None:
         """Poll every tracked job once and apply the results; None if a cycle is running."""
@@ -162,9 +167,15 @@ class Poller:
                 futures[ref] = self._executor.submit(poll, ref)
             except RuntimeError:  # the pool was shut down: the part is stopping
                 break
-        wait(futures.values())
-        # Polls cancelled by close() count as not polled in this cycle.
-        return {ref: f.result() for ref, f in futures.items() if not f.cancelled()}
+        # Not wait(): a poll that close() cancels never wakes it (the pool no longer
+        # notifies waiters); result() does wake, raising CancelledError.
+        outcomes: dict[JobRef, Outcome] = {}
+        for ref, future in futures.items():
+            try:
+                outcomes[ref] = future.result()
+            except CancelledError:  # cancelled by close(): not polled in this cycle
+                continue
+        return outcomes
 
     def _poll_one(self, ref: JobRef) -> Outcome:
         client = self.clients.get(ref.server)
@@ -176,6 +187,12 @@ class Poller:
             if exc.permanent and exc.status_code == 404:
                 return JobResult(Status.ERROR, trim(str(exc)), None)
             return exc
+        except Exception as exc:  # a bug polling one job must not stop the others
+            logger.exception("EPM %s: polling job %s failed unexpectedly", ref.server, ref.job_id)
+            return EpmError(
+                f"EPM {ref.server}: job {ref.job_id} could not be polled ({type(exc).__name__})",
+                permanent=True,
+            )
 
     def _remember(self, outcomes: Mapping[JobRef, Outcome]) -> None:
         now = self._clock()

@@ -1,7 +1,8 @@
 """Following EPM jobs: ``track APP DOMAIN JOB_ID [SERVER]`` as a plain service call.
 
 Tracking sets the domain to Loading and adds ``{server, job_id}`` to the jobs it
-already follows (a domain may wait for several jobs); the poller resolves them.
+already follows (a domain may wait for up to :data:`MAX_TRACKED_JOBS` jobs, the REST
+API's limit too); the poller resolves them.
 The Slack command, the CLI and tests all call :func:`track`.
 """
 
@@ -16,6 +17,7 @@ from bot.service import Change, StatusService
 from bot.store import WorkingState
 
 JOB_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
+MAX_TRACKED_JOBS = 20  # per domain; each one is polled every cycle
 
 
 def track(
@@ -30,7 +32,8 @@ def track(
     """Set ``APP DOMAIN`` to Loading and follow EPM job ``job_id`` on ``server``.
 
     ``server`` defaults to the app's configured server; returns once durable.
-    Raises ValidationError for unknown names, a bad job id or no server to use.
+    Raises ValidationError for unknown names, a bad job id, no server to use, or a
+    domain that already follows :data:`MAX_TRACKED_JOBS` other jobs.
     """
     estate = service.estate
     key = estate.resolve_domain(app, domain)
@@ -38,6 +41,11 @@ def track(
 
     def mutation(work: WorkingState, now: datetime) -> tuple[Change, list[Change]]:
         jobs = service.current(work, key).jobs
+        if job not in jobs and len(jobs) >= MAX_TRACKED_JOBS:
+            raise ValidationError(
+                f"{key[0]} / {key[1]} already tracks {len(jobs)} EPM jobs, the limit is "
+                f"{MAX_TRACKED_JOBS}; set its status to stop tracking them first."
+            )
         jobs = [*jobs, job] if job not in jobs else list(jobs)
         change = service.record_change(
             work, key, Status.LOADING, tracking_message(jobs), by, now, jobs=jobs

@@ -4,6 +4,9 @@
 durable, builds the messages and hands them to one background worker with a bounded
 queue, so a slow or rate-limited Slack never delays the reply to the user and never
 undoes a change. Failures are logged with their traceback.
+
+The WebClient should not sleep through a long Retry-After (see
+:data:`MAX_RETRY_AFTER_SECONDS`), or one alert could hold up shutdown for minutes.
 """
 
 from __future__ import annotations
@@ -13,11 +16,11 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackClientError
 
 from bot.model import Status
 from bot.service import Change
 from bot.slack.blocks import Message, section_blocks, to_messages
+from bot.slack.client import WEB_API_ERRORS
 from bot.slack.subscriptions import Subscriptions
 from bot.slack.text import author, escape
 
@@ -26,6 +29,8 @@ logger = logging.getLogger(__name__)
 ALERT_STATUSES = frozenset({Status.ERROR, Status.WARNING})
 MAX_PENDING = 200
 STOP_TIMEOUT_SECONDS = 10.0
+# The longest Retry-After the alerts client waits out in place; a longer one drops the alert.
+MAX_RETRY_AFTER_SECONDS = 5.0
 
 
 def is_alert(change: Change) -> bool:
@@ -124,6 +129,9 @@ class Alerts:
         with self._lock:
             self._pending.discard(future)
         self._slots.release()
+        error = None if future.cancelled() else future.exception()
+        if error is not None:  # a bug: _post handles every failure it expects
+            logger.error("posting a Slack alert failed", exc_info=error)
 
     def _post(self, channel: str, messages: list[Message], kind: str) -> None:
         for message in messages:
@@ -131,7 +139,7 @@ class Alerts:
                 self._client.chat_postMessage(
                     channel=channel, text=message.text, blocks=message.blocks
                 )
-            except SlackClientError:
+            except WEB_API_ERRORS:
                 logger.exception(
                     "could not post %s to %s; the change itself is saved", kind, channel
                 )

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from http.client import HTTPException
+
 from slack_sdk import WebClient
-from slack_sdk.http_retry import RetryHandler
+from slack_sdk.errors import SlackClientError
+from slack_sdk.http_retry import HttpRequest, HttpResponse, RetryHandler, RetryState
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
@@ -14,14 +17,57 @@ from bot.config import Settings
 
 TIMEOUT_SECONDS = 10
 
+# What a Web API call may raise besides a result: Slack's own errors, urllib's URLError
+# and timeouts (OSErrors), and a malformed or cut-off answer (e.g. IncompleteRead).
+WEB_API_ERRORS = (SlackClientError, OSError, HTTPException)
 
-def retry_handlers(*, rate_limited: int = 2, server_errors: int = 2) -> list[RetryHandler]:
-    """slack_sdk's own retry handlers: connection errors, 5xx, and 429 (honours Retry-After)."""
+
+class CappedRateLimitRetryHandler(RateLimitErrorRetryHandler):
+    """Retries a 429 only when Retry-After is at most ``max_wait`` seconds.
+
+    A longer wait would hold the calling thread (and a clean shutdown) in a sleep; the
+    caller gets the 429 as a ``SlackApiError`` instead.
+    """
+
+    def __init__(self, max_retry_count: int, max_wait: float) -> None:
+        super().__init__(max_retry_count=max_retry_count)
+        self.max_wait = max_wait
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if response is None or not super()._can_retry(
+            state=state, request=request, response=response, error=error
+        ):
+            return False
+        values = next((v for k, v in response.headers.items() if k.lower() == "retry-after"), [])
+        if not values:
+            return True  # slack_sdk waits about a second
+        try:
+            return float(values[0]) <= self.max_wait
+        except ValueError:
+            return False
+
+
+def retry_handlers(
+    *, rate_limited: int = 2, server_errors: int = 2, max_retry_after: float | None = None
+) -> list[RetryHandler]:
+    """slack_sdk's own retry handlers: connection errors, 5xx, and 429 (honours Retry-After).
+
+    With ``max_retry_after``, a 429 asking for a longer wait is not retried.
+    """
     handlers: list[RetryHandler] = [
         ConnectionErrorRetryHandler(max_retry_count=2),
         ServerErrorRetryHandler(max_retry_count=server_errors),
     ]
-    if rate_limited:
+    if rate_limited and max_retry_after is not None:
+        handlers.append(CappedRateLimitRetryHandler(rate_limited, max_retry_after))
+    elif rate_limited:
         handlers.append(RateLimitErrorRetryHandler(max_retry_count=rate_limited))
     return handlers
 
@@ -31,6 +77,7 @@ def build_web_client(
     *,
     rate_limited: int = 2,
     server_errors: int = 2,
+    max_retry_after: float | None = None,
     timeout: int = TIMEOUT_SECONDS,
 ) -> WebClient:
     """A WebClient for ``SLACK_API_URL`` with a timeout on every call and bounded retries."""
@@ -39,5 +86,7 @@ def build_web_client(
         token=token,
         base_url=settings.slack_api_url,
         timeout=timeout,
-        retry_handlers=retry_handlers(rate_limited=rate_limited, server_errors=server_errors),
+        retry_handlers=retry_handlers(
+            rate_limited=rate_limited, server_errors=server_errors, max_retry_after=max_retry_after
+        ),
     )

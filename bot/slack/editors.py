@@ -14,10 +14,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackClientError
 
 from bot.errors import NotAllowedError
 from bot.metrics import Metrics
+from bot.slack.client import WEB_API_ERRORS
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ class Editors:
                 return cached.users
         try:
             response = self._client.usergroups_users_list(usergroup=group)
-        except SlackClientError:
+        except WEB_API_ERRORS:
             # A stale answer beats locking every editor out while Slack hiccups.
             logger.warning("cannot list members of usergroup %s", group, exc_info=True)
             return cached.users if cached is not None else frozenset()

@@ -18,7 +18,7 @@ from bot.errors import ConfigError
 from bot.metrics import Metrics
 from bot.runtime import Check
 from bot.service import StatusService
-from bot.slack.alerts import Alerts
+from bot.slack.alerts import MAX_RETRY_AFTER_SECONDS, Alerts
 from bot.slack.app import build_app
 from bot.slack.client import build_web_client
 from bot.slack.commandline import CommandLine, SubCommand
@@ -71,7 +71,13 @@ class SlackPart:
             metrics=metrics,
             on_refresh=on_refresh,
         )
-        self.alerts = Alerts(self.client, settings.slack_channel_id, subscriptions)
+        # Its own client, so a long Retry-After cannot keep the alert worker (and shutdown) asleep.
+        alerts_client = (
+            client
+            if client is not None
+            else build_web_client(settings, max_retry_after=MAX_RETRY_AFTER_SECONDS)
+        )
+        self.alerts = Alerts(alerts_client, settings.slack_channel_id, subscriptions)
         self._executor = ThreadPoolExecutor(LISTENER_WORKERS, thread_name_prefix="slack-listener")
         # Bolt insists on a token when the app is built, so that happens in start().
         self.app: App | None = None

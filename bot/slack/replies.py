@@ -12,21 +12,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from http.client import HTTPException
 from typing import Any
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackClientError
 from slack_sdk.webhook import WebhookClient
 
 from bot.slack.blocks import Message
-from bot.slack.client import TIMEOUT_SECONDS
+from bot.slack.client import TIMEOUT_SECONDS, WEB_API_ERRORS
 
 logger = logging.getLogger(__name__)
 
-# What a post to a response_url may raise: urllib's URLError and timeouts are OSErrors,
-# a malformed answer an HTTPException, a malformed URL a ValueError or SlackRequestError.
-RESPONSE_URL_ERRORS = (SlackClientError, OSError, HTTPException, ValueError)
+# What a post to a response_url may raise: what any Slack call may (see WEB_API_ERRORS),
+# and a ValueError or SlackRequestError for a malformed URL.
+RESPONSE_URL_ERRORS = (*WEB_API_ERRORS, ValueError)
 
 
 def send_replies(

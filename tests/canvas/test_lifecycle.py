@@ -6,13 +6,12 @@ An emulator or a workspace may not offer the lookup (``unknown_method``, HTTP 40
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from slack_sdk import WebClient
 
 from bot.canvas.lifecycle import CANVAS_META, LOOKUP
 from bot.canvas.part import CanvasPart
+from bot.canvas.publisher import FlushResult
 from bot.config import Config
 from bot.errors import CanvasError, ConfigError
 from bot.runtime import Runtime
@@ -38,7 +37,8 @@ def test_without_the_lookup_method_the_first_publish_checks_the_canvas(
         assert sandbox.canvas_markdown(canvas_id) == part.publisher.render()
         (edit,) = sandbox.calls("canvases.edit")
         assert edit.args["changes"][0]["operation"] == "replace"
-        time.sleep(0.5)  # a couple of ticks: the board is already there
+        # Two flushes (as two ticks would): the board is already there.
+        assert [part.publisher.flush() for _ in range(2)] == [FlushResult.UP_TO_DATE] * 2
         assert len(sandbox.calls("canvases.edit")) == 1
         runtime.service.set("ARCS", "Reconciliation", "ok", "GL load failed #42!", by="system")
         wait_for_canvas(sandbox, canvas_id, "| GL load failed #42! |")

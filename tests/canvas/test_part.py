@@ -10,7 +10,7 @@ from slack_sdk import WebClient
 
 from bot.canvas.lifecycle import CANVAS_META
 from bot.canvas.part import CanvasPart
-from bot.canvas.publisher import MIN_PUBLISH_INTERVAL_SECONDS
+from bot.canvas.publisher import MIN_PUBLISH_INTERVAL_SECONDS, FlushResult
 from bot.config import Config
 from bot.errors import ConfigError
 from bot.runtime import Runtime
@@ -87,7 +87,8 @@ def test_a_channel_canvas_is_created_once_with_the_board_and_remembered(
         assert create.args["document_content"]["markdown"] == part.publisher.render()
         assert create.args["title"] == "EPM Status"
         assert runtime.service.meta(CANVAS_META) == {"id": canvas_id, "channel_id": CHANNEL_ID}
-        time.sleep(0.5)  # a couple of ticks: the board is already there
+        # Two flushes (as two ticks would): the board is already there.
+        assert [part.publisher.flush() for _ in range(2)] == [FlushResult.UP_TO_DATE] * 2
         assert sandbox.calls("canvases.edit") == []
     with running(config) as (_runtime, part):
         assert part.publisher is not None
@@ -202,6 +203,7 @@ def test_without_a_refresh_an_unchanged_board_is_not_republished_at_start(
     with running(slack_config):
         wait_for_canvas(sandbox, canvas_id, "## Planning")
     published = len(sandbox.calls("canvases.edit"))
-    with running(slack_config):
-        time.sleep(0.5)
+    with running(slack_config) as (_runtime, part):
+        assert part.publisher is not None
+        assert [part.publisher.flush() for _ in range(2)] == [FlushResult.UP_TO_DATE] * 2
     assert len(sandbox.calls("canvases.edit")) == published

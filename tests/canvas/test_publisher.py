@@ -7,8 +7,11 @@ Slack sandbox, which records them and injects 429s and 5xx on request.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
 from slack_sdk import WebClient
@@ -18,6 +21,7 @@ from bot.canvas.publisher import (
     PUBLISHED_META,
     FlushResult,
 )
+from bot.canvas.render import digest
 from bot.config import Config
 from bot.metrics import Metrics
 from bot.model import Status, Update
@@ -229,6 +233,58 @@ def test_an_unreachable_slack_counts_as_a_failure(
     assert publisher.flush() is FlushResult.FAILED
     assert publisher.pending
     assert publisher.state().last_error
+
+
+class _CutOffOnce(BaseHTTPRequestHandler):
+    """Answers every Web API call ``{"ok": true}``, but cuts the first answer short."""
+
+    protocol_version = "HTTP/1.0"
+    answered = 0
+
+    def do_POST(self) -> None:
+        """Promise more bytes than are sent the first time, then answer normally."""
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = b'{"ok": true}'
+        missing = 100 if _CutOffOnce.answered == 0 else 0
+        _CutOffOnce.answered += 1
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(body) + missing))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Keep the access log out of the test output."""
+
+
+@pytest.fixture
+def cut_off_once() -> Iterator[str]:
+    """The base URL of a Web API whose first answer ends early (http.client.IncompleteRead)."""
+    _CutOffOnce.answered = 0
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _CutOffOnce)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/api/"
+    server.shutdown()
+    server.server_close()
+    thread.join(5)
+
+
+def test_a_cut_off_answer_backs_off_and_keeps_a_refresh_request(
+    service: StatusService, make_publisher: MakePublisher, clock: FakeClock, cut_off_once: str
+) -> None:
+    """An answer cut short is a failed publish like any other: back-off, refresh kept."""
+    client = WebClient(token="xoxb-sandbox", base_url=cut_off_once, timeout=5)
+    publisher = make_publisher(service, client=client)
+    publisher.assume_published(digest(publisher.render()))
+    publisher.request_refresh()
+    assert publisher.flush() is FlushResult.FAILED
+    state = publisher.state()
+    assert state.consecutive_failures == 1 and "IncompleteRead" in (state.last_error or "")
+    assert publisher.flush() is FlushResult.WAITING
+    clock.advance(state.retry_in_seconds)
+    assert publisher.flush() is FlushResult.PUBLISHED  # the board is unchanged: forced
+    assert publisher.flush() is FlushResult.UP_TO_DATE
 
 
 def test_the_published_hash_survives_a_restart(

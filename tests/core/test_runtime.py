@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
+import time
+
 from bot.config import Config
-from bot.runtime import Check, Runtime
+from bot.runtime import STOP_SIGNALS, Check, Runtime
 
 
 class _Part:
@@ -58,3 +63,31 @@ def test_a_failing_part_stops_the_ones_already_started(config: Config) -> None:
     assert log == ["start a", "stop a"]
     assert not runtime.scheduler.running
     runtime.store.close()
+
+
+def test_after_the_first_signal_a_second_one_kills_the_process(config: Config) -> None:
+    """SIGTERM starts a clean stop and leaves both signals to their default action."""
+    saved = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
+    runtime = Runtime(config)
+    # Until serve_forever installs its handler, a SIGTERM would kill the test run.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+    def send_once_installed() -> None:
+        deadline = time.monotonic() + 5
+        while signal.getsignal(signal.SIGTERM) is signal.SIG_IGN:
+            if time.monotonic() > deadline:
+                runtime.request_stop()  # never installed: end the test instead of hanging
+                return
+            time.sleep(0.01)
+        os.kill(os.getpid(), signal.SIGTERM)  # to the process, so the main thread wakes
+
+    sender = threading.Thread(target=send_once_installed)
+    try:
+        sender.start()
+        runtime.serve_forever()  # returns once the handler asked it to stop
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_DFL
+    finally:
+        sender.join(5)
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 from bot.config import Config
+from bot.epm import client as epm_client
 from bot.epm.client import EpmClient
 from bot.epm.poller import UNREACHABLE_AFTER, Poller
 from bot.epm.tracking import track
@@ -350,3 +352,65 @@ def test_jobs_on_a_server_no_longer_configured_are_reported_not_failed(
     assert record.status is Status.LOADING
     assert record.jobs == [JobRef(server="planning", job_id="1")]
     assert "not configured" in record.message
+
+
+def test_a_job_that_trips_a_bug_fails_alone_and_is_logged(
+    epm: EpmSandbox,
+    config: Config,
+    open_service: Callable[[Config], StatusService],
+    make_poller: MakePoller,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An unexpected exception polling one job is logged and counts as its failure only."""
+    parse_job = epm_client.parse_job
+
+    def buggy(body: Any) -> Any:
+        if body.get("jobId") == 41:
+            raise KeyError("jobName")
+        return parse_job(body)
+
+    monkeypatch.setattr(epm_client, "parse_job", buggy)
+    caplog.set_level(logging.ERROR, logger="bot.epm.poller")
+    epm.add_job("planning", 41, "ok")
+    epm.add_job("planning", 42, "ok", details="Cube refreshed")
+    service = open_service(config)
+    track(service, "Planning", "Actuals", "41", by="slack:U1")
+    track(service, "Planning", "Forecast", "42", by="slack:U1")
+    poller = make_poller(config, service)
+    summary = poller.run_cycle()
+    assert summary is not None and (summary.failed, summary.resolved) == (1, 1)
+    assert service.get("Planning", "Forecast").message == "Cube refreshed"
+    assert service.get("Planning", "Actuals").status is Status.LOADING
+    (logged,) = [r for r in caplog.records if "failed unexpectedly" in r.getMessage()]
+    assert logged.exc_info is not None and isinstance(logged.exc_info[1], KeyError)
+    for _ in range(UNREACHABLE_AFTER - 1):
+        poller.run_cycle()
+    assert "could not be polled (KeyError)" in service.get("Planning", "Actuals").message
+
+
+def test_closing_does_not_wait_for_polls_in_flight(
+    epm: EpmSandbox,
+    config: Config,
+    open_service: Callable[[Config], StatusService],
+    make_poller: MakePoller,
+) -> None:
+    """close() returns at once and cancels queued polls; the running cycle still ends."""
+    service = open_service(config)
+    for job, domain in enumerate(["Actuals", "Forecast", "Budget"], start=1):
+        epm.add_job("planning", job, "ok")
+        track(service, "Planning", domain, str(job), by="slack:U1")
+    poller = make_poller(config, service, max_workers=1)
+    epm.set_latency(1.0)
+    summaries: list[Any] = []
+    cycle = threading.Thread(target=lambda: summaries.append(poller.run_cycle()))
+    cycle.start()
+    deadline = time.monotonic() + 5
+    while epm.in_flight() == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    started = time.monotonic()
+    poller.close()
+    assert time.monotonic() - started < 0.5
+    cycle.join(5)
+    assert not cycle.is_alive()
+    assert summaries[0].jobs == 1  # the two queued polls were cancelled

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from bot.config import Config
-from bot.epm.tracking import track
+from bot.epm.tracking import MAX_TRACKED_JOBS, track
 from bot.errors import UnknownNameError, ValidationError
 from bot.model import JobRef, Status
 from bot.sandbox.epm import EpmSandbox
@@ -92,3 +92,17 @@ def test_a_manual_set_clears_tracked_jobs(
     track(service, "Planning", "Actuals", "1", by="slack:U1")
     service.set("Planning", "Actuals", "OK", by="slack:U2")
     assert service.get("Planning", "Actuals").jobs == []
+
+
+def test_a_domain_tracks_at_most_the_rest_apis_number_of_jobs(
+    config: Config, open_service: Callable[[Config], StatusService]
+) -> None:
+    """The 21st job is refused naming the limit; re-tracking a followed job still works."""
+    service = open_service(config)
+    for job in range(MAX_TRACKED_JOBS):
+        track(service, "Planning", "Actuals", str(job), by="slack:U1")
+    with pytest.raises(ValidationError, match="already tracks 20 EPM jobs, the limit is 20"):
+        track(service, "Planning", "Actuals", "overflow", by="slack:U1")
+    change = track(service, "Planning", "Actuals", "0", by="slack:U1")
+    assert len(change.new.jobs) == MAX_TRACKED_JOBS == 20
+    assert JobRef(server="planning", job_id="overflow") not in change.new.jobs

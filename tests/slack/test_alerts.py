@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import pytest
+from slack_sdk import WebClient
 
 from bot.model import Status, Update
-from bot.sandbox.slack import PostedMessage
+from bot.sandbox.slack import PostedMessage, SlackSandbox
+from bot.service import StatusService
+from bot.slack.alerts import Alerts
+from bot.slack.subscriptions import Subscriptions
 from tests.slack.conftest import ALERT_CHANNEL, ALICE, BOB, MakeRunning, Running, body_text
 
 
@@ -138,3 +143,38 @@ def test_a_failing_slack_never_undoes_the_change(
     failures = [r for r in caplog.records if "could not post an alert" in r.getMessage()]
     assert len(failures) == 1 and failures[0].exc_info is not None
     assert running.service.history("ARCS", "Reconciliation")[1].new_status is Status.WARNING
+
+
+def alert_failures(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    """The logged failures to post a channel alert."""
+    return [r for r in caplog.records if "could not post an alert" in r.getMessage()]
+
+
+def test_a_timed_out_alert_is_logged_with_its_traceback(
+    sandbox: SlackSandbox, service: StatusService, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A network timeout (not a Slack error) is logged like any failed post, not lost."""
+    caplog.set_level(logging.ERROR, logger="bot.slack.alerts")
+    client = WebClient(token=sandbox.bot_token, base_url=sandbox.api_url, timeout=1)
+    alerts = Alerts(client, ALERT_CHANNEL, Subscriptions(service))
+    service.add_listener(alerts.on_changes)
+    sandbox.inject("chat.postMessage", None, delay=3)
+    service.set("Planning", "Actuals", "Error", by="system")
+    alerts.close(timeout=5)
+    (failure,) = alert_failures(caplog)
+    assert failure.exc_info is not None and isinstance(failure.exc_info[1], TimeoutError)
+
+
+def test_a_long_retry_after_drops_the_alert_instead_of_holding_up_shutdown(
+    running: Running, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A 429 asking for a minute is logged at once rather than slept through."""
+    caplog.set_level(logging.ERROR, logger="bot.slack.alerts")
+    running.sandbox.inject("chat.postMessage", 429, retry_after=60)
+    running.reply("status fccs consolidation error")
+    started = time.monotonic()
+    running.part.alerts.close(timeout=5)
+    assert time.monotonic() - started < 4
+    assert [c.status for c in running.sandbox.calls("chat.postMessage")] == [429]
+    (failure,) = alert_failures(caplog)
+    assert failure.exc_info is not None

@@ -7,10 +7,12 @@ import time
 from collections.abc import Sequence
 
 import pytest
+from slack_sdk import WebClient
 
-from bot.sandbox.slack import DEFAULT_CHANNEL_ID
+from bot.sandbox.slack import DEFAULT_CHANNEL_ID, SlackSandbox
 from bot.slack.blocks import Message
 from bot.slack.commandline import CommandContext, SubCommand
+from bot.slack.editors import Editors
 from bot.slack.listeners.errors import APOLOGY
 from bot.slack.modal import CALLBACK_ID, MESSAGE_BLOCK
 from tests.slack.conftest import ALICE, BOB, MakeRunning
@@ -125,3 +127,15 @@ def test_a_failed_usergroup_lookup_keeps_the_last_answer(make_running: MakeRunni
     assert editors.is_editor(BOB)
     calls = running.sandbox.calls("usergroups.users.list")
     assert [c.error for c in calls] == [None, "invalid_auth"]
+
+
+def test_an_unreachable_slack_keeps_the_last_usergroup_answer(sandbox: SlackSandbox) -> None:
+    """A connection error (not a Slack error) also falls back to the stale membership."""
+    now = [0.0]
+    client = WebClient(token=sandbox.bot_token, base_url=sandbox.api_url, retry_handlers=[])
+    editors = Editors(["S0CLOSE"], client, clock=lambda: now[0])
+    sandbox.add_usergroup("S0CLOSE", [BOB])
+    assert editors.is_editor(BOB)
+    now[0] += 301
+    sandbox.stop()  # the port is closed: usergroups.users.list raises URLError
+    assert editors.is_editor(BOB) and not editors.is_editor(ALICE)
