@@ -124,19 +124,32 @@ class JsonStore(Store):
     def history(
         self, app: str | None = None, domain: str | None = None, limit: int | None = None
     ) -> list[JsonDict]:
-        """Return history entries, oldest first, filtered by app/domain, the last ``limit``."""
+        """Return history entries, oldest first, filtered by app/domain, the last ``limit``.
+
+        With a limit the file is read backwards in growing windows, so asking for the
+        last few changes costs the same however long the history is.
+        """
         try:
-            data = self._history_path.read_bytes()
+            fd = os.open(self._history_path, os.O_RDONLY)
         except FileNotFoundError:
             return []
-        entries = files.parse_lines(data, source=HISTORY_FILE, from_start=True)
-        selected = [
-            e
-            for e in entries
-            if (app is None or e.get("app") == app)
-            and (domain is None or e.get("domain") == domain)
-        ]
-        return selected[-limit:] if limit else selected
+        try:
+            size = os.fstat(fd).st_size
+            wanted = _TAIL_BYTES if limit else size
+            while True:
+                data, from_start = files.read_tail(fd, size, wanted)
+                entries = files.parse_lines(data, source=HISTORY_FILE, from_start=from_start)
+                selected = [
+                    e
+                    for e in entries
+                    if (app is None or e.get("app") == app)
+                    and (domain is None or e.get("domain") == domain)
+                ]
+                if from_start or (limit and len(selected) >= limit):
+                    return selected[-limit:] if limit else selected
+                wanted *= 4
+        finally:
+            os.close(fd)
 
     # --- writing -------------------------------------------------------------------
 

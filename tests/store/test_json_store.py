@@ -305,3 +305,20 @@ def test_a_missing_state_file_is_restored_not_started_empty(
     record = restored.get("ARCS", "Reconciliation")
     assert (record.status, record.message) == (Status.WARNING, "after backup")
     assert "state.json was missing" in caplog.text
+
+
+def test_history_reads_the_tail_and_still_finds_old_entries(
+    service: StatusService, config: Config
+) -> None:
+    """A limited read returns the newest entries, and reaches back as far as it must."""
+    service.set("ARCS", "Reconciliation", "OK", "the only ARCS change", by="system")
+    line = {"app": "Planning", "domain": "Actuals", "old_status": "OK", "new_status": "OK"}
+    with (config.settings.data_dir / HISTORY_FILE).open("ab") as history:
+        for n in range(5000):  # ~600 KiB: several windows
+            entry = {**line, "message": f"m{n}", "by": "system", "at": "2026-11-25T08:00:00Z"}
+            history.write(json.dumps(entry).encode() + b"\n")
+    newest = service.store.history("Planning", "Actuals", 3)
+    assert [e["message"] for e in newest] == ["m4997", "m4998", "m4999"]
+    oldest = service.store.history("ARCS", "Reconciliation", 5)
+    assert [e["message"] for e in oldest] == ["the only ARCS change"]
+    assert len(service.store.history()) == 5001
