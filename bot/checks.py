@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.canvas.lifecycle import CANVAS_META, check_canvas
@@ -23,24 +24,24 @@ def run_checks(config: Config) -> dict[str, Check]:
             f"{len(estate.apps)} app(s), {len(estate.domain_keys())} domain(s), "
             f"{len(estate.epm.servers)} EPM server(s)",
         ),
-        "slack": check_slack(config),
     }
+    client = build_web_client(config.settings, rate_limited=1, server_errors=1)
+    checks["slack"] = check_slack(config, client)
     if checks["slack"].ok:
-        checks["canvas"] = check_board_canvas(config)
+        checks["canvas"] = check_board_canvas(config, client)
     else:
         checks["canvas"] = Check(False, "not checked: Slack is not reachable")
     checks.update({f"epm {name}": c for name, c in check_servers(config).items()})
     return checks
 
 
-def check_slack(config: Config) -> Check:
+def check_slack(config: Config, client: WebClient) -> Check:
     """The bot token works (``auth.test``) at ``SLACK_API_URL``."""
     settings = config.settings
     if settings.slack_bot_token is None:
         return Check(False, "SLACK_BOT_TOKEN is not set")
     if settings.slack_app_token is None:
         return Check(False, "SLACK_APP_TOKEN is not set (needed for socket mode)")
-    client = build_web_client(settings, rate_limited=1, server_errors=1)
     try:
         identity = client.auth_test()
     except SlackApiError as exc:
@@ -54,10 +55,9 @@ def check_slack(config: Config) -> Check:
     )
 
 
-def check_board_canvas(config: Config) -> Check:
+def check_board_canvas(config: Config, client: WebClient) -> Check:
     """The configured canvas exists, or the channel canvas is known or can be created."""
     settings = config.settings
-    client = build_web_client(settings, rate_limited=1, server_errors=1)
     canvas_id = settings.slack_canvas_id
     if not canvas_id and settings.slack_channel_id:
         stored = _stored_canvas(config)
