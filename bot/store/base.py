@@ -10,7 +10,7 @@ interface.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -113,6 +113,15 @@ class Store(ABC):
         self, app: str | None = None, domain: str | None = None, limit: int | None = None
     ) -> list[JsonDict]:
         """Return history entries, oldest first, optionally filtered, the last ``limit``."""
+
+    @abstractmethod
+    def iter_history(self) -> Iterator[JsonDict]:
+        """Yield every history entry, oldest first, reading as a stream.
+
+        Memory stays flat however long the history is (exports and the change-log
+        reader use this). Entries carry the board ``version`` of the commit that made
+        them; the entries of one commit share it and keep their order.
+        """
 
     @abstractmethod
     def backup(self, keep: int = 24) -> Path | None:

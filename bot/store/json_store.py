@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -150,6 +151,34 @@ class JsonStore(Store):
                 wanted *= 4
         finally:
             os.close(fd)
+
+    def iter_history(self) -> Iterator[JsonDict]:
+        """Yield every history entry, oldest first, one line at a time.
+
+        Lines appended while iterating may or may not be seen; a torn or unreadable
+        line is skipped with a warning, as everywhere else.
+        """
+        try:
+            handle = open(self._history_path, "rb")  # noqa: SIM115 - closed in finally
+        except FileNotFoundError:
+            return
+        try:
+            for number, line in enumerate(handle, start=1):
+                if not line.endswith(b"\n"):
+                    if line.strip():
+                        logger.warning("%s: skipped a torn last line", HISTORY_FILE)
+                    return
+                if not line.strip():
+                    continue
+                try:
+                    entry = json.loads(line)
+                except ValueError:
+                    logger.warning("%s: skipped an unreadable line (%d)", HISTORY_FILE, number)
+                    continue
+                if isinstance(entry, dict):
+                    yield entry
+        finally:
+            handle.close()
 
     # --- writing -------------------------------------------------------------------
 

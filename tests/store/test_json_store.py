@@ -322,3 +322,16 @@ def test_history_reads_the_tail_and_still_finds_old_entries(
     oldest = service.store.history("ARCS", "Reconciliation", 5)
     assert [e["message"] for e in oldest] == ["the only ARCS change"]
     assert len(service.store.history()) == 5001
+
+
+def test_iter_history_streams_every_entry_in_order_and_skips_a_torn_line(
+    service: StatusService, config: Config
+) -> None:
+    """iter_history yields all entries oldest first and drops a torn last line."""
+    for n in range(3):
+        service.set("Planning", "Actuals", "OK", f"m{n}", by="system")
+    with (config.settings.data_dir / HISTORY_FILE).open("ab") as history:
+        history.write(b'{"app": "Planning", "dom')
+    entries = list(service.store.iter_history())
+    assert [e["message"] for e in entries] == ["m0", "m1", "m2"]
+    assert [e["version"] for e in entries] == sorted(e["version"] for e in entries)
