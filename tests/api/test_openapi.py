@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -14,9 +15,13 @@ from fastapi import FastAPI
 from hypothesis import HealthCheck, settings
 from pydantic import SecretStr
 from schemathesis.config import SchemathesisConfig
+from schemathesis.config._checks import NEGATIVE_DATA_REJECTION_EXPECTED_STATUSES
+from schemathesis.core.failures import FailureGroup
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from bot.api import create_api
+from bot.api.guard import MAX_BODY_BYTES
+from bot.api.openapi import BODY_LIMIT_EXTENSION
 from bot.api.ratelimit import RateLimits
 from bot.config import load_config
 from bot.metrics import Metrics
@@ -90,6 +95,22 @@ def test_a_change_is_documented_as_the_record_plus_the_previous_status(
         assert {"type": "null"} in update[optional]["anyOf"], optional
 
 
+def test_every_request_body_states_the_64_kib_cap_and_its_413(spec: dict[str, Any]) -> None:
+    """Each operation with a body states the cap (extension and text) and documents 413."""
+    bodies = 0
+    for operations in spec["paths"].values():
+        for operation in operations.values():
+            if "requestBody" not in operation:
+                continue
+            bodies += 1
+            body = operation["requestBody"]
+            assert body[BODY_LIMIT_EXTENSION] == MAX_BODY_BYTES == 65536
+            assert "64 KiB" in body["description"]
+            assert "413" in body["description"]
+            assert "65536 bytes" in operation["responses"]["413"]["description"]
+    assert bodies == 2
+
+
 def test_the_docs_page_is_served(client: TestClient) -> None:
     """Interactive docs live at /api/v1/docs."""
     response = client.get("/api/v1/docs")
@@ -117,13 +138,61 @@ def _generated_api() -> FastAPI:
     )
 
 
+def _negative_data_rejections(document: dict[str, Any]) -> list[str]:
+    """The statuses that reject invalid data: schemathesis's own, plus the documented 413.
+
+    Invalid data is often large (an array far over ``maxItems``, a string far over
+    ``maxLength``); over the body cap the guard refuses it with 413 before it is parsed.
+    The document states that cap on every body (``x-max-body-bytes``); read it from there
+    so the fuzzer counts the 413 as the rejection it is.
+    """
+    capped = [
+        operation
+        for operations in document["paths"].values()
+        for operation in operations.values()
+        if BODY_LIMIT_EXTENSION in operation.get("requestBody", {})
+    ]
+    assert capped and all("413" in operation["responses"] for operation in capped)
+    return [*NEGATIVE_DATA_REJECTION_EXPECTED_STATUSES, "413"]
+
+
+_api = _generated_api()
+
 # Authenticate through the document's own security scheme, so schemathesis knows the
 # key is supplied (and still checks that requests without it are refused).
 schema = schemathesis.openapi.from_asgi(
     "/api/v1/openapi.json",
-    _generated_api(),
-    config=SchemathesisConfig.from_dict({"auth": {"openapi": {"apiKey": {"bearer": CI_KEY}}}}),
+    _api,
+    config=SchemathesisConfig.from_dict(
+        {
+            "auth": {"openapi": {"apiKey": {"bearer": CI_KEY}}},
+            "checks": {
+                "negative_data_rejection": {
+                    "expected-statuses": _negative_data_rejections(_api.openapi())
+                }
+            },
+        }
+    ),
 )
+
+# CI runs the same examples every time (a red build then always means a real change);
+# a developer's run keeps exploring new ones.
+IN_CI = bool(os.environ.get("CI"))
+CLIPPED_LINE = 400
+
+
+def _clipped(report: str) -> str:
+    """A failure report with every line cut to ``CLIPPED_LINE`` characters.
+
+    The reproducing ``curl`` holds the whole generated body, which can be tens of KiB
+    of escaped JSON on one line; the status, the failed check and the body's start
+    say what went wrong.
+    """
+    lines = report.splitlines()
+    return "\n".join(
+        line if len(line) <= CLIPPED_LINE else f"{line[:CLIPPED_LINE]}… ({len(line)} chars)"
+        for line in lines
+    )
 
 
 def parses_schema_valid_input(_ctx: Any, response: Any, case: Any) -> None:
@@ -144,11 +213,24 @@ def parses_schema_valid_input(_ctx: Any, response: Any, case: Any) -> None:
 @settings(
     max_examples=60,
     deadline=None,
+    derandomize=IN_CI,
     suppress_health_check=[HealthCheck.too_slow],
 )
 def test_generated_requests_never_fail_and_match_the_schema(case: Any) -> None:
     """Valid and invalid generated requests: no 5xx, documented codes, conforming bodies."""
-    case.call_and_validate(
-        excluded_checks=[positive_data_acceptance],
-        additional_checks=[parses_schema_valid_input],
-    )
+    try:
+        case.call_and_validate(
+            excluded_checks=[positive_data_acceptance],
+            additional_checks=[parses_schema_valid_input],
+        )
+    except FailureGroup as failures:
+        raise AssertionError(_clipped(str(failures))) from None
+
+
+def test_a_failure_report_keeps_each_line_short() -> None:
+    """A reproducing curl with a huge body is cut, the lines around it stay whole."""
+    report = "- ST201 Schema-violating request accepted\n" + "curl -d '" + "x" * 90_000 + "'"
+    clipped = _clipped(report).splitlines()
+    assert clipped[0] == "- ST201 Schema-violating request accepted"
+    assert len(clipped[1]) < CLIPPED_LINE + 40
+    assert clipped[1].endswith("(90010 chars)")
