@@ -5,10 +5,11 @@ WebSocket, so the real ``slack_bolt`` app and ``slack_sdk`` clients talk to it u
 It refuses what Slack refuses (tokens, trigger_ids, Block Kit limits, ``canvases.edit``
 rules, rate-limit tiers) and records everything for assertions.
 
-Modules: ``sandbox`` (public face), ``server`` (HTTP gate), ``webapi`` (methods),
-``socket_mode`` (WebSocket envelopes), ``workspace`` (state and records), ``views``,
-``view_state``, ``canvases``, ``blocks`` (validation), ``payloads`` (envelope payloads),
-``triggers``, ``ratelimit``, ``faults``, ``records``, ``errors``.
+Modules: ``sandbox`` (public face, built from the mixins ``control``, ``actions`` and
+``observe``), ``server`` (HTTP gate), ``webapi`` (methods), ``socket_mode`` (WebSocket
+envelopes), ``workspace`` (state and records), ``views``, ``view_state``, ``canvases``,
+``blocks`` (validation), ``payloads`` (envelope payloads), ``triggers``, ``ratelimit``,
+``faults``, ``records``, ``errors``.
 """
 
 from __future__ import annotations
