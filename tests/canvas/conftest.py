@@ -65,8 +65,9 @@ class FakeClock:
 
 @pytest.fixture
 def sandbox() -> Iterator[SlackSandbox]:
-    """A started Slack sandbox with its default (real) rate-limit tiers."""
+    """A started Slack sandbox with its default (real) rate-limit tiers and the board's channel."""
     with SlackSandbox() as started:
+        started.add_channel(CHANNEL_ID, "epmpulse")
         yield started
 
 

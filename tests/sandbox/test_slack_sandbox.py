@@ -535,6 +535,8 @@ def test_a_method_over_its_scaled_tier_gets_429_with_retry_after(client: WebClie
 def test_chat_post_message_is_limited_per_channel(sandbox: SlackSandbox, client: WebClient) -> None:
     """chat.postMessage counts per channel: one busy channel does not block another."""
     sandbox.configure_rate_limits(rate_scale=2 / 60)
+    sandbox.add_channel("C0BUSY", "busy")
+    sandbox.add_channel("C0QUIET", "quiet")
     for _ in range(2):
         client.chat_postMessage(channel="C0BUSY", text="x")
     assert refusal(client.chat_postMessage, channel="C0BUSY", text="x").response.status_code == 429

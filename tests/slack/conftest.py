@@ -19,14 +19,17 @@ from bot.store import JsonStore
 from tests.conftest import MakeConfig
 
 ALERT_CHANNEL = "C0ALERTS"
+OPS_CHANNEL = "C0OPS"
 ALICE = DEFAULT_USER_ID
 BOB = "U0BOB"
 
 
 @pytest.fixture
 def sandbox() -> Iterator[SlackSandbox]:
-    """A fresh Slack sandbox on loopback."""
+    """A fresh Slack sandbox on loopback, with the alert channel and #ops created."""
     with SlackSandbox() as running:
+        running.add_channel(ALERT_CHANNEL, "epm-alerts")
+        running.add_channel(OPS_CHANNEL, "ops")
         yield running
 
 

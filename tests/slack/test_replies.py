@@ -11,7 +11,7 @@ from bot.sandbox.slack import DEFAULT_CHANNEL_ID, SlackSandbox
 from bot.slack.blocks import Message, text_messages
 from bot.slack.commandline import CommandContext, SubCommand
 from bot.slack.replies import send_replies
-from tests.slack.conftest import ALICE, MakeRunning, Running, body_text
+from tests.slack.conftest import ALICE, OPS_CHANNEL, MakeRunning, Running, body_text
 
 
 def six_replies(ctx: CommandContext, args: Sequence[str]) -> list[Message]:
@@ -57,12 +57,12 @@ def test_a_reply_the_response_url_refuses_is_sent_ephemerally(make_running: Make
 def test_an_unreachable_response_url_is_given_up_for_every_message(sandbox: SlackSandbox) -> None:
     """When posting to the response_url raises, that message and the rest go ephemerally."""
     client = WebClient(token=sandbox.bot_token, base_url=sandbox.api_url, timeout=5)
-    command = {"user_id": ALICE, "channel_id": "C0OPS", "response_url": closed_port_url()}
+    command = {"user_id": ALICE, "channel_id": OPS_CHANNEL, "response_url": closed_port_url()}
     send_replies(client, command, [Message("one"), *text_messages("two")])
     calls = sandbox.calls("chat.postEphemeral")
     assert [(c.args["channel"], c.args["user"], c.args["text"]) for c in calls] == [
-        ("C0OPS", ALICE, "one"),
-        ("C0OPS", ALICE, "two"),
+        (OPS_CHANNEL, ALICE, "one"),
+        (OPS_CHANNEL, ALICE, "two"),
     ]
     assert "blocks" not in calls[0].args and calls[1].args["blocks"]
     assert all(c.ok for c in calls)

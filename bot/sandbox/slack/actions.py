@@ -9,14 +9,17 @@ import dataclasses
 from typing import Any
 
 from bot.sandbox.slack import payloads
+from bot.sandbox.slack.channels import DEFAULT_CHANNEL_ID
 from bot.sandbox.slack.records import Ack, Identity, User
 from bot.sandbox.slack.socket_mode import SocketModeServer
 from bot.sandbox.slack.view_state import build_action, build_state, find_element
 from bot.sandbox.slack.workspace import Workspace
 
 DEFAULT_USER_ID = "U0ALICE"
-DEFAULT_CHANNEL_ID = "C0GENERAL"
 DEFAULT_COMMAND = "/epmpulse"
+
+
+__all__ = ["DEFAULT_CHANNEL_ID", "DEFAULT_COMMAND", "DEFAULT_USER_ID", "UserActions"]
 
 
 class UserActions:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.sandbox.slack.channels import Channel
 from bot.sandbox.slack.faults import Fault, FaultPlan
 from bot.sandbox.slack.ratelimit import METHOD_LIMITS, RateLimiter
 from bot.sandbox.slack.records import User
@@ -35,10 +36,16 @@ class SandboxControl:
         with self._workspace.changed:
             self._workspace.usergroups[usergroup_id] = list(members)
 
-    def add_channel(self, channel_id: str, name: str) -> None:
-        """Give a channel a name (used in slash-command payloads and ``conversations.info``)."""
+    def add_channel(
+        self, channel_id: str, name: str, *, private: bool = False, member: bool = True
+    ) -> None:
+        """Create a channel (``C0GENERAL`` ``#general`` exists from the start).
+
+        Slack refuses every other channel id with ``channel_not_found``, and so does it
+        a private channel the bot was not invited to (``member=False``).
+        """
         with self._workspace.changed:
-            self._workspace.channel_names[channel_id] = name
+            self._workspace.channels.add(Channel(channel_id, name, private, member))
 
     def create_canvas(
         self, markdown: str = "", *, title: str = "", channel_id: str | None = None

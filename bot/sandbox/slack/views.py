@@ -230,6 +230,7 @@ class ViewStore:
             "notify_on_close": bool(view.get("notify_on_close", False)),
             "close": copy.deepcopy(view.get("close")),
             "submit": copy.deepcopy(view.get("submit")),
+            "submit_disabled": bool(view.get("submit_disabled", False)),
             "previous_view_id": previous,
             "root_view_id": root or view_id,
             "app_id": ident.app_id,

@@ -15,9 +15,8 @@ from zoneinfo import ZoneInfo
 from bot.sandbox.slack.blocks import validate_message_blocks, validate_view
 from bot.sandbox.slack.canvases import check_document_content
 from bot.sandbox.slack.errors import ApiError, invalid_arguments
-from bot.sandbox.slack.payloads import dm_channel
-from bot.sandbox.slack.records import PostedMessage, User
-from bot.sandbox.slack.workspace import CHANNEL_ID, USER_ID, Workspace
+from bot.sandbox.slack.records import Identity, PostedMessage, User
+from bot.sandbox.slack.workspace import USER_ID, Workspace
 
 Args = dict[str, Any]
 Handler = Callable[[Args], dict[str, Any]]
@@ -63,6 +62,22 @@ def user_profile(user: User, team_id: str) -> dict[str, Any]:
             "email": f"{user.name}@{team_id.lower()}.example.com",
             "team": team_id,
         },
+    }
+
+
+def bot_profile(ident: Identity) -> dict[str, Any]:
+    """The ``bot_profile`` Slack attaches to every message the bot posts."""
+    return {
+        "id": ident.bot_id,
+        "app_id": ident.app_id,
+        "name": "EPMPulse",
+        "icons": {
+            size: f"https://a.slack-edge.com/80588/img/plugins/app/bot_{size[6:]}.png"
+            for size in ("image_36", "image_48", "image_72")
+        },
+        "deleted": False,
+        "updated": 1700000000,
+        "team_id": ident.team_id,
     }
 
 
@@ -120,13 +135,8 @@ class WebApi:
 
     # -- messages --------------------------------------------------------------------------
 
-    def _channel(self, args: Args, name: str = "channel") -> str:
-        channel = _optional(args, name)
-        if channel is not None and USER_ID.match(channel):
-            return dm_channel(channel)
-        if channel is None or not CHANNEL_ID.match(channel):
-            raise ApiError("channel_not_found")
-        return channel
+    def _channel(self, args: Args, name: str = "channel", *, by_name: bool = False) -> str:
+        return self._ws.channels.resolve(_optional(args, name), by_name=by_name)
 
     @staticmethod
     def _content(args: Args) -> tuple[str | None, list[dict[str, Any]] | None]:
@@ -142,11 +152,14 @@ class WebApi:
         return text, blocks
 
     def _message_body(self, message: PostedMessage) -> dict[str, Any]:
+        ident = self._ws.identity
         body: dict[str, Any] = {
             "type": "message",
-            "user": self._ws.identity.bot_user_id,
-            "bot_id": self._ws.identity.bot_id,
-            "team": self._ws.identity.team_id,
+            "user": ident.bot_user_id,
+            "bot_id": ident.bot_id,
+            "app_id": ident.app_id,
+            "team": ident.team_id,
+            "bot_profile": bot_profile(ident),
             "text": message.text or "",
             "ts": message.ts,
         }
@@ -157,8 +170,8 @@ class WebApi:
         return body
 
     def chat_post_message(self, args: Args) -> dict[str, Any]:
-        """Post a message to a channel (or a DM when given a user id)."""
-        channel = self._channel(args)
+        """Post a message to a channel (by id or name, or a DM when given a user id)."""
+        channel = self._channel(args, by_name=True)
         text, blocks = self._content(args)
         message = PostedMessage(
             channel, self._ws.next_ts(), text, blocks, thread_ts=_optional(args, "thread_ts")
@@ -167,8 +180,8 @@ class WebApi:
         return {"channel": channel, "ts": message.ts, "message": self._message_body(message)}
 
     def chat_post_ephemeral(self, args: Args) -> dict[str, Any]:
-        """Show a message to one user in a channel."""
-        channel = self._channel(args)
+        """Show a message to one user in a channel (by id or name)."""
+        channel = self._channel(args, by_name=True)
         user = _optional(args, "user")
         if user is None or not USER_ID.match(user):
             raise ApiError("user_not_found")
@@ -274,12 +287,14 @@ class WebApi:
     def conversations_info(self, args: Args) -> dict[str, Any]:
         """A channel, with its channel canvas under ``properties.canvas``."""
         channel = self._channel(args)
+        known = self._ws.channels.get(channel)
         info: dict[str, Any] = {
             "id": channel,
             "name": self._ws.channel_name(channel),
             "is_channel": channel.startswith("C"),
             "is_im": channel.startswith("D"),
-            "is_member": True,
+            "is_private": known.private if known else channel.startswith("D"),
+            "is_member": known.member if known else True,
             "properties": {},
         }
         canvas = self._ws.canvases.channel_canvas(channel)

@@ -6,7 +6,6 @@ change so the sandbox can wait for "the app did X" with a bounded timeout.
 
 from __future__ import annotations
 
-import re
 import secrets
 import threading
 import time
@@ -15,14 +14,14 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from bot.sandbox.slack.canvases import CanvasStore
+from bot.sandbox.slack.channels import CHANNEL_ID, USER_ID, ChannelDirectory
 from bot.sandbox.slack.records import Call, Identity, PostedMessage, ResponsePost, User
 from bot.sandbox.slack.triggers import TriggerStore
 from bot.sandbox.slack.views import ViewStore
 
 T = TypeVar("T")
 
-USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
-CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
+__all__ = ["CHANNEL_ID", "USER_ID", "Workspace"]
 # Slack lets a response_url be used five times within thirty minutes.
 RESPONSE_URL_USES = 5
 RESPONSE_URL_TTL = 30 * 60.0
@@ -49,7 +48,7 @@ class Workspace:
         self.triggers = TriggerStore(clock, trigger_ttl)
         self.users: dict[str, User] = {}
         self.usergroups: dict[str, list[str]] = {}
-        self.channel_names: dict[str, str] = {}
+        self.channels = ChannelDirectory()
         self.messages: list[PostedMessage] = []
         self.calls: list[Call] = []
         self.responses: list[ResponsePost] = []
@@ -70,7 +69,7 @@ class Workspace:
     def channel_name(self, channel_id: str) -> str:
         """A channel's name (``general`` unless configured)."""
         with self.lock:
-            return self.channel_names.get(channel_id, "general")
+            return self.channels.name(channel_id)
 
     def next_ts(self) -> str:
         """A message timestamp unique within this workspace."""
