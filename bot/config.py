@@ -295,6 +295,8 @@ def load_config(
         raw["http_port"] = env["PORT"].strip()  # platforms that assign the port set PORT
     if require_run:
         problems.extend(_run_problems(raw))
+    problems.extend(_editor_problems(raw["editors"]))
+    problems.extend(_rate_limit_problems(raw))
 
     settings: Settings | None = None
     try:
@@ -423,3 +425,36 @@ def _check_names(names: list[str], kind: str) -> None:
         if name.lower() in seen:
             raise ValueError(f"{kind} '{name}' appears twice (names are case-insensitive)")
         seen.add(name.lower())
+
+
+# Slack member ids start with U (W on Enterprise Grid); user group ids with S.
+_EDITOR_ID = re.compile(r"^[UWS][A-Z0-9]+$")
+
+
+def _editor_problems(editors: tuple[str, ...]) -> list[str]:
+    return [
+        f"EPMPULSE_EDITORS: '{entry}' is not a Slack user id (U…, W…) or user group id (S…); "
+        "copy a member's id from their profile (⋮ → Copy member ID)"
+        for entry in editors
+        if not _EDITOR_ID.match(entry)
+    ]
+
+
+def _rate_limit_problems(raw: Mapping[str, Any]) -> list[str]:
+    limits_text, storage_uri = raw.get("rate_limits", ""), raw.get("rate_limit_storage")
+    if not limits_text and not storage_uri:
+        return []
+    # Imported only when set: the `limits` library is not needed to read the defaults.
+    from bot.ratelimit_settings import RateLimits, open_storage
+
+    problems = []
+    try:
+        RateLimits.parse(limits_text)
+    except ValueError as exc:
+        problems.append(f"EPMPULSE_RATE_LIMITS: {exc}")
+    if storage_uri:
+        try:
+            open_storage(storage_uri)
+        except ValueError as exc:
+            problems.append(f"EPMPULSE_RATE_LIMIT_STORAGE: {exc}")
+    return problems

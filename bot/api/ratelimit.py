@@ -10,61 +10,32 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import urlparse
 
-from limits import RateLimitItem, parse
-from limits.errors import ConfigurationError
-from limits.storage import MemoryStorage, Storage, storage_from_string
+from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 from starlette.concurrency import run_in_threadpool
 
-GROUPS = ("status", "batch", "read")
-DEFAULT_LIMITS = {"status": "60/minute", "batch": "20/minute", "read": "100/minute"}
-DEFAULT_STORAGE = "memory://"
+# The settings' parsing lives outside bot.api so that configuration can be validated
+# without loading the API; re-exported here, where the API's users import them from.
+from bot.ratelimit_settings import (
+    DEFAULT_LIMITS,
+    DEFAULT_STORAGE,
+    GROUPS,
+    RateLimits,
+    open_storage,
+)
 
-
-@dataclass(frozen=True)
-class RateLimits:
-    """The limit of each group, e.g. ``RateLimits.parse("status=120/minute")``."""
-
-    items: Mapping[str, RateLimitItem]
-
-    @classmethod
-    def default(cls) -> RateLimits:
-        """60/min for POST /status, 20/min for batches, 100/min for reads."""
-        return cls.parse("")
-
-    @classmethod
-    def parse(cls, text: str) -> RateLimits:
-        """Parse ``group=limit`` pairs separated by commas; unnamed groups keep their default.
-
-        Raises ValueError naming every problem.
-        """
-        wanted = dict(DEFAULT_LIMITS)
-        problems: list[str] = []
-        for pair in filter(None, (p.strip() for p in text.split(","))):
-            group, sep, limit = (s.strip() for s in pair.partition("="))
-            if not sep or group not in GROUPS:
-                problems.append(
-                    f"'{pair}' is not GROUP=LIMIT with GROUP one of {', '.join(GROUPS)}"
-                )
-            else:
-                wanted[group] = limit
-        items: dict[str, RateLimitItem] = {}
-        for group, limit in wanted.items():
-            try:
-                items[group] = parse(limit)
-            except ValueError:
-                problems.append(f"{group}: '{limit}' is not a limit like '60/minute'")
-        if problems:
-            raise ValueError("; ".join(problems))
-        return cls(items)
-
-    def describe(self) -> str:
-        """The limits in words, e.g. ``status 60 per 1 minute, …``."""
-        return ", ".join(f"{group} {item}" for group, item in self.items.items())
+__all__ = [
+    "DEFAULT_LIMITS",
+    "DEFAULT_STORAGE",
+    "GROUPS",
+    "Decision",
+    "RateLimiter",
+    "RateLimits",
+    "open_storage",
+]
 
 
 @dataclass(frozen=True)
@@ -117,17 +88,3 @@ class RateLimiter:
             return self.hit_now(group, key_name)
         call: Callable[[str, str], Decision] = self.hit_now
         return await run_in_threadpool(call, group, key_name)
-
-
-def open_storage(uri: str) -> Storage:
-    """Open the ``limits`` storage at ``uri``; raise ValueError saying what is wrong."""
-    scheme = urlparse(uri).scheme
-    if scheme.startswith("async+"):
-        raise ValueError(f"'{uri}': use the synchronous form ('{scheme[6:]}://…')")
-    try:
-        storage = storage_from_string(uri)
-    except ConfigurationError as exc:
-        raise ValueError(f"'{uri}' is not a usable rate-limit storage: {exc}") from exc
-    if not isinstance(storage, Storage):
-        raise ValueError(f"'{uri}' is not a synchronous rate-limit storage")
-    return storage

@@ -139,10 +139,16 @@ def test_the_runtime_api_reads_its_limits_from_the_environment(
 def test_bad_rate_limit_settings_stop_start_up_listing_both(
     runtime_with: Callable[..., Runtime],
 ) -> None:
-    """A bad limit and a bad storage are reported together as a ConfigError."""
-    runtime = runtime_with(
-        EPMPULSE_RATE_LIMITS="status=often", EPMPULSE_RATE_LIMIT_STORAGE="carrier-pigeon://"
+    """A bad limit and a bad storage are reported together as a ConfigError.
+
+    load_config refuses both already; settings built in code bypass it, so the API
+    checks them again.
+    """
+    runtime = runtime_with()
+    settings = runtime.config.settings.model_copy(
+        update={"rate_limits": "status=often", "rate_limit_storage": "carrier-pigeon://"}
     )
+    runtime.config = runtime.config.model_copy(update={"settings": settings})
     with pytest.raises(ConfigError) as error:
         create_api_for(runtime)
     assert len(error.value.problems) == 2
