@@ -1,22 +1,48 @@
-"""``epmpulse check``: validate the configuration and reach Slack, the canvas and EPM."""
+"""``epmpulse check``: validate the configuration and reach Slack, the canvas and EPM.
+
+``check`` fails on whatever ``run`` would fail on: the bot token (``auth.test``), the
+app-level token and its ``connections:write`` scope (``apps.connections.open``, as
+socket mode does), the channel (``conversations.info``) and the canvas. A setting that
+is missing is named; a Slack that cannot be reached is reported as such, not as a
+configuration mistake, and what depends on it says why it was not checked.
+"""
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.errors import SlackApiError
 
 from bot.canvas.lifecycle import CANVAS_META, check_canvas
-from bot.config import Config
+from bot.config import Config, Settings
 from bot.epm.check import check_servers
 from bot.errors import ConfigError, EpmPulseError
 from bot.runtime import Check
 from bot.service import StatusService
-from bot.slack.client import build_web_client
+from bot.slack.client import WEB_API_ERRORS, build_web_client
 from bot.store import JsonStore
+
+# Channel ids start with C (G for private channels created before 2021).
+CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]+$")
+FIND_CHANNEL_ID = (
+    "in Slack, open the channel, click its name at the top: the Channel ID (C…) is at "
+    "the bottom of the About tab"
+)
+UNREACHABLE = "Slack could not be reached"
+
+
+@dataclass(frozen=True)
+class _SlackReach:
+    """The bot-token check, and why later Slack checks cannot run (None: they can)."""
+
+    check: Check
+    blocked: str | None
 
 
 def run_checks(config: Config) -> dict[str, Check]:
-    """Every check by name, in order: config, Slack, canvas, then each EPM server."""
+    """Every check by name, in order: config, Slack, socket mode, channel, canvas, EPM."""
     estate = config.estate
     checks = {
         "config": Check(
@@ -26,33 +52,98 @@ def run_checks(config: Config) -> dict[str, Check]:
         ),
     }
     client = build_web_client(config.settings, rate_limited=1, server_errors=1)
-    checks["slack"] = check_slack(config, client)
-    if checks["slack"].ok:
-        checks["canvas"] = check_board_canvas(config, client)
-    else:
-        checks["canvas"] = Check(False, "not checked: Slack is not reachable")
+    reach = _reach_slack(config.settings, client)
+    checks["slack"] = reach.check
+    checks["socket mode"] = check_socket_mode(config.settings, client, reach)
+    checks["channel"] = check_channel(config.settings, client, reach)
+    checks["canvas"] = _canvas_after(config, client, reach, checks["channel"])
     checks.update({f"epm {name}": c for name, c in check_servers(config).items()})
     return checks
 
 
-def check_slack(config: Config, client: WebClient) -> Check:
-    """The bot token works (``auth.test``) at ``SLACK_API_URL``."""
-    settings = config.settings
+def _reach_slack(settings: Settings, client: WebClient) -> _SlackReach:
     if settings.slack_bot_token is None:
-        return Check(False, "SLACK_BOT_TOKEN is not set")
-    if settings.slack_app_token is None:
-        return Check(False, "SLACK_APP_TOKEN is not set (needed for socket mode)")
+        missing = "SLACK_BOT_TOKEN is not set"
+        return _SlackReach(Check(False, f"{missing} (a bot token, xoxb-…)"), missing)
     try:
         identity = client.auth_test()
     except SlackApiError as exc:
-        error = exc.response.get("error") if exc.response is not None else "unknown error"
-        return Check(False, f"{settings.slack_api_url}: Slack refused the token ({error})")
-    except (SlackClientError, OSError) as exc:
-        return Check(False, f"cannot reach {settings.slack_api_url}: {exc}")
-    return Check(
-        True,
-        f"{settings.slack_api_url}: team {identity.get('team')}, bot {identity.get('user')}",
-    )
+        error = _error(exc)
+        detail = f"{settings.slack_api_url}: Slack refused the token ({error})"
+        return _SlackReach(Check(False, detail), "Slack refused SLACK_BOT_TOKEN")
+    except WEB_API_ERRORS as exc:
+        detail = f"{UNREACHABLE} at {settings.slack_api_url}: {exc}"
+        return _SlackReach(Check(False, detail), UNREACHABLE)
+    detail = f"{settings.slack_api_url}: team {identity.get('team')}, bot {identity.get('user')}"
+    return _SlackReach(Check(True, detail), None)
+
+
+def check_socket_mode(settings: Settings, client: WebClient, reach: _SlackReach) -> Check:
+    """The app-level token opens socket mode (``apps.connections.open``, connections:write)."""
+    app_token = settings.slack_app_token
+    if app_token is None:
+        return Check(False, "SLACK_APP_TOKEN is not set (an app-level token, xapp-…)")
+    if reach.blocked == UNREACHABLE:
+        return Check(False, f"not checked: {UNREACHABLE}")
+    try:
+        # The URL Slack hands out is single-use and expires unused; nothing connects.
+        client.apps_connections_open(app_token=app_token.get_secret_value())
+    except SlackApiError as exc:
+        error = _error(exc)
+        if error == "missing_scope":
+            return Check(
+                False,
+                "SLACK_APP_TOKEN lacks the connections:write scope: create an app-level "
+                "token with it (app settings → Basic Information → App-Level Tokens)",
+            )
+        return Check(False, f"Slack refused SLACK_APP_TOKEN (apps.connections.open: {error})")
+    except WEB_API_ERRORS as exc:
+        return Check(False, f"{UNREACHABLE} at {settings.slack_api_url}: {exc}")
+    return Check(True, "SLACK_APP_TOKEN opens socket mode connections")
+
+
+def check_channel(settings: Settings, client: WebClient, reach: _SlackReach) -> Check:
+    """``SLACK_CHANNEL_ID`` is a channel id the bot can see (``conversations.info``)."""
+    channel_id = settings.slack_channel_id
+    if not channel_id:
+        return Check(True, "SLACK_CHANNEL_ID is not set: no alerts are posted")
+    if not CHANNEL_ID.match(channel_id):
+        return Check(
+            False,
+            f"SLACK_CHANNEL_ID '{channel_id}' is not a channel id; Slack needs the id, "
+            f"not the name: {FIND_CHANNEL_ID}",
+        )
+    if reach.blocked is not None:
+        return Check(False, f"not checked: {reach.blocked}")
+    try:
+        response = client.conversations_info(channel=channel_id)
+    except SlackApiError as exc:
+        error = _error(exc)
+        if error == "channel_not_found":
+            return Check(
+                False,
+                f"SLACK_CHANNEL_ID {channel_id}: no such channel, or a private channel the "
+                "bot is not in (invite it there with /invite @EPMPulse)",
+            )
+        return Check(False, f"SLACK_CHANNEL_ID {channel_id}: Slack answered {error}")
+    except WEB_API_ERRORS as exc:
+        return Check(False, f"{UNREACHABLE} at {settings.slack_api_url}: {exc}")
+    channel = response.get("channel") or {}
+    detail = f"#{channel.get('name')} ({channel_id})"
+    if channel.get("is_member") is False:
+        detail += ": the bot is not a member; alerts rely on the chat:write.public scope"
+    return Check(True, detail)
+
+
+def _canvas_after(config: Config, client: WebClient, reach: _SlackReach, channel: Check) -> Check:
+    settings = config.settings
+    if not settings.slack_canvas_id and not settings.slack_channel_id:
+        return Check(False, "SLACK_CANVAS_ID or SLACK_CHANNEL_ID is required (where the board is)")
+    if reach.blocked is not None:
+        return Check(False, f"not checked: {reach.blocked}")
+    if not settings.slack_canvas_id and not channel.ok:
+        return Check(False, "not checked: its channel SLACK_CHANNEL_ID is not usable")
+    return check_board_canvas(config, client)
 
 
 def check_board_canvas(config: Config, client: WebClient) -> Check:
@@ -87,3 +178,9 @@ def _stored_canvas(config: Config) -> str | None:
     if stored.get("channel_id") == config.settings.slack_channel_id and stored.get("id"):
         return str(stored["id"])
     return None
+
+
+def _error(exc: SlackApiError) -> str:
+    response = exc.response
+    error = response.get("error") if response is not None else None
+    return str(error or f"HTTP {getattr(response, 'status_code', '?')}")

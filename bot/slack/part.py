@@ -14,7 +14,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.config import Config
-from bot.errors import ConfigError
+from bot.errors import ConfigError, SlackError
 from bot.metrics import Metrics
 from bot.runtime import Check
 from bot.service import StatusService
@@ -154,6 +154,7 @@ class SlackPart:
             error = exc.response.get("error")
             raise ConfigError([f"{setting}: Slack refused it ({method}: {error})"]) from exc
         except (SlackClientError, OSError) as exc:
+            # An outage is not a configuration mistake: exit 1, and say what happened.
             url = self.config.settings.slack_api_url
-            raise ConfigError([f"SLACK_API_URL: cannot reach Slack at {url} ({exc})"]) from exc
+            raise SlackError(f"could not reach Slack at {url} ({method}: {exc})") from exc
         return dict(getattr(result, "data", None) or {})

@@ -137,12 +137,16 @@ def test_run_without_slack_settings_lists_what_is_missing(
 def test_check_reports_one_line_per_check_and_fails_without_slack(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """`check` prints config, slack and canvas lines and exits 1 when Slack is not set up."""
+    """`check` prints one line per check, names each missing setting and exits 1."""
     assert main(["check"]) == 1
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0].startswith("ok   config: 3 app(s), 6 domain(s), 0 EPM server(s)")
-    assert lines[1] == "FAIL slack: SLACK_BOT_TOKEN is not set"
-    assert lines[2] == "FAIL canvas: not checked: Slack is not reachable"
+    assert lines[1] == "FAIL slack: SLACK_BOT_TOKEN is not set (a bot token, xoxb-…)"
+    assert lines[2] == "FAIL socket mode: SLACK_APP_TOKEN is not set (an app-level token, xapp-…)"
+    assert lines[3] == "ok   channel: SLACK_CHANNEL_ID is not set: no alerts are posted"
+    assert lines[4] == (
+        "FAIL canvas: SLACK_CANVAS_ID or SLACK_CHANNEL_ID is required (where the board is)"
+    )
 
 
 def test_check_reaches_slack_and_the_canvas(

@@ -11,7 +11,7 @@ import pytest
 
 from bot import cli
 from bot.app import build_runtime
-from bot.errors import ConfigError
+from bot.errors import ConfigError, SlackError
 from bot.sandbox.slack import SlackSandbox
 from bot.service import StatusService
 from bot.slack.part import SlackPart
@@ -69,12 +69,13 @@ def test_a_rejected_app_token_stops_start(sandbox: SlackSandbox, make_config: Ma
         start_part(make_config, **env)
 
 
-def test_an_unreachable_slack_stops_start(make_config: MakeConfig) -> None:
-    """A Slack API URL nobody answers is reported as SLACK_API_URL."""
+def test_an_unreachable_slack_stops_start_as_an_outage(make_config: MakeConfig) -> None:
+    """A Slack API URL nobody answers is an outage (SlackError), not a configuration error."""
     url = f"http://127.0.0.1:{free_port()}/api/"
     env = {"SLACK_BOT_TOKEN": "xoxb-x", "SLACK_APP_TOKEN": "xapp-x", "SLACK_API_URL": url}
-    with pytest.raises(ConfigError, match="SLACK_API_URL: cannot reach Slack"):
+    with pytest.raises(SlackError, match=f"could not reach Slack at {url}") as raised:
         start_part(make_config, **env)
+    assert not isinstance(raised.value, ConfigError)
 
 
 def test_health_follows_the_connection(sandbox: SlackSandbox, make_config: MakeConfig) -> None:

@@ -47,6 +47,11 @@ class SandboxControl:
         with self._workspace.changed:
             self._workspace.channels.add(Channel(channel_id, name, private, member))
 
+    def set_app_token_scopes(self, *scopes: str) -> None:
+        """Give the app-level token these scopes (default: ``connections:write``)."""
+        with self._workspace.changed:
+            self._workspace.app_token_scopes = frozenset(scopes)
+
     def create_canvas(
         self, markdown: str = "", *, title: str = "", channel_id: str | None = None
     ) -> str:

@@ -16,7 +16,7 @@ from bot.sandbox.slack.blocks import validate_message_blocks, validate_view
 from bot.sandbox.slack.canvases import check_document_content
 from bot.sandbox.slack.errors import ApiError, invalid_arguments
 from bot.sandbox.slack.records import Identity, PostedMessage, User
-from bot.sandbox.slack.workspace import USER_ID, Workspace
+from bot.sandbox.slack.workspace import CONNECTIONS_WRITE, USER_ID, Workspace
 
 Args = dict[str, Any]
 Handler = Callable[[Args], dict[str, Any]]
@@ -130,7 +130,11 @@ class WebApi:
         }
 
     def apps_connections_open(self, args: Args) -> dict[str, Any]:
-        """A single-use Socket Mode WebSocket URL."""
+        """A single-use Socket Mode WebSocket URL (the app token needs connections:write)."""
+        scopes = self._ws.app_token_scopes
+        if CONNECTIONS_WRITE not in scopes:
+            extra = {"needed": CONNECTIONS_WRITE, "provided": ",".join(sorted(scopes))}
+            raise ApiError("missing_scope", extra=extra)
         return {"url": self._open_connection()}
 
     # -- messages --------------------------------------------------------------------------

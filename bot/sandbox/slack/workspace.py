@@ -21,7 +21,10 @@ from bot.sandbox.slack.views import ViewStore
 
 T = TypeVar("T")
 
-__all__ = ["CHANNEL_ID", "USER_ID", "Workspace"]
+__all__ = ["CHANNEL_ID", "CONNECTIONS_WRITE", "USER_ID", "Workspace"]
+
+# The scope an app-level token needs to open Socket Mode connections.
+CONNECTIONS_WRITE = "connections:write"
 # Slack lets a response_url be used five times within thirty minutes.
 RESPONSE_URL_USES = 5
 RESPONSE_URL_TTL = 30 * 60.0
@@ -49,6 +52,7 @@ class Workspace:
         self.users: dict[str, User] = {}
         self.usergroups: dict[str, list[str]] = {}
         self.channels = ChannelDirectory()
+        self.app_token_scopes: frozenset[str] = frozenset({CONNECTIONS_WRITE})
         self.messages: list[PostedMessage] = []
         self.calls: list[Call] = []
         self.responses: list[ResponsePost] = []

@@ -1,0 +1,200 @@
+"""``epmpulse check`` fails on whatever ``run`` would fail on, and says why.
+
+Every case runs the real CLI against the bundled Slack sandbox on loopback.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from bot.sandbox.slack import DEFAULT_CHANNEL_ID, SlackSandbox
+
+
+@pytest.fixture(autouse=True)
+def _environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A temp data dir and no Slack settings but those a test sets."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("EPMPULSE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("EPMPULSE_LOG_FORMAT", "text")
+    for name in (
+        "EPMPULSE_CONFIG",
+        "SLACK_BOT_TOKEN",
+        "SLACK_APP_TOKEN",
+        "SLACK_API_URL",
+        "SLACK_CANVAS_ID",
+        "SLACK_CHANNEL_ID",
+    ):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """Undo the CLI's logging set-up after the test."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+@pytest.fixture
+def slack(monkeypatch: pytest.MonkeyPatch) -> Iterator[SlackSandbox]:
+    """A sandbox with #general, a private #finance without the bot; EPMPulse points at it."""
+    with SlackSandbox() as sandbox:
+        sandbox.add_channel("G0FINANCE", "finance", private=True, member=False)
+        sandbox.add_channel("C0LOBBY", "lobby", member=False)
+        monkeypatch.setenv("SLACK_BOT_TOKEN", sandbox.bot_token)
+        monkeypatch.setenv("SLACK_APP_TOKEN", sandbox.app_token)
+        monkeypatch.setenv("SLACK_API_URL", sandbox.api_url)
+        monkeypatch.setenv("SLACK_CHANNEL_ID", DEFAULT_CHANNEL_ID)
+        yield sandbox
+
+
+def check(capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, str]]:
+    """Run ``epmpulse check``: its exit code and each line as {name: 'ok   …'/'FAIL …'}."""
+    code = main(["check"])
+    lines: dict[str, str] = {}
+    for line in capsys.readouterr().out.strip().splitlines():
+        verdict, rest = line[:4], line[5:]
+        name, _, detail = rest.partition(": ")
+        lines[name] = f"{verdict} {detail}"
+    return code, lines
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_a_working_set_up_passes_every_check(
+    slack: SlackSandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Both tokens, the channel and its (future) canvas pass; exit 0."""
+    code, lines = check(capsys)
+    assert code == 0, lines
+    assert list(lines) == ["config", "slack", "socket mode", "channel", "canvas"]
+    assert lines["socket mode"] == "ok   SLACK_APP_TOKEN opens socket mode connections"
+    assert lines["channel"] == "ok   #general (C0GENERAL)"
+    assert lines["canvas"].startswith("ok   channel C0GENERAL: its canvas is created")
+
+
+def test_a_wrong_app_token_fails_check_as_it_fails_run(
+    slack: SlackSandbox, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A wrong SLACK_APP_TOKEN is refused by apps.connections.open, the call run makes."""
+    monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-wrong")
+    code, lines = check(capsys)
+    assert code == 1
+    assert lines["socket mode"] == (
+        "FAIL Slack refused SLACK_APP_TOKEN (apps.connections.open: invalid_auth)"
+    )
+    assert lines["slack"].startswith("ok ")
+    assert slack.connections_opened == 0
+
+
+def test_an_app_token_without_connections_write_is_named(
+    slack: SlackSandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An app-level token lacking connections:write says which scope and where to add it."""
+    slack.set_app_token_scopes("authorizations:read")
+    code, lines = check(capsys)
+    assert code == 1
+    assert lines["socket mode"].startswith("FAIL SLACK_APP_TOKEN lacks the connections:write scope")
+    assert "App-Level Tokens" in lines["socket mode"]
+
+
+def test_a_channel_name_instead_of_an_id_says_how_to_find_the_id(
+    slack: SlackSandbox, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """SLACK_CHANNEL_ID=general fails without asking Slack, explaining where the C… id is."""
+    monkeypatch.setenv("SLACK_CHANNEL_ID", "general")
+    code, lines = check(capsys)
+    assert code == 1
+    assert lines["channel"].startswith("FAIL SLACK_CHANNEL_ID 'general' is not a channel id")
+    assert "Channel ID (C…)" in lines["channel"] and "About tab" in lines["channel"]
+    assert lines["canvas"] == "FAIL not checked: its channel SLACK_CHANNEL_ID is not usable"
+    assert slack.calls("conversations.info") == []
+
+
+@pytest.mark.parametrize("channel_id", ["C0NOSUCH", "G0FINANCE"])
+def test_an_unknown_or_uninvited_channel_fails_check(
+    channel_id: str,
+    slack: SlackSandbox,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A well-formed id Slack does not show the bot fails, suggesting an invite."""
+    monkeypatch.setenv("SLACK_CHANNEL_ID", channel_id)
+    code, lines = check(capsys)
+    assert code == 1
+    assert lines["channel"] == (
+        f"FAIL SLACK_CHANNEL_ID {channel_id}: no such channel, or a private channel the bot "
+        "is not in (invite it there with /invite @EPMPulse)"
+    )
+    [call] = slack.calls("conversations.info")
+    assert call.args["channel"] == channel_id
+
+
+def test_a_public_channel_without_the_bot_passes_with_a_note(
+    slack: SlackSandbox, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Alerts reach a public channel the bot is not in (chat:write.public); check says so."""
+    monkeypatch.setenv("SLACK_CHANNEL_ID", "C0LOBBY")
+    code, lines = check(capsys)
+    assert code == 0, lines
+    assert lines["channel"] == (
+        "ok   #lobby (C0LOBBY): the bot is not a member; alerts rely on the chat:write.public scope"
+    )
+
+
+def test_without_tokens_each_missing_setting_is_named(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No tokens: the Slack lines name the settings, the rest say which one they wait for."""
+    monkeypatch.setenv("SLACK_CHANNEL_ID", "C0GENERAL")
+    code, lines = check(capsys)
+    assert code == 1
+    assert lines["slack"] == "FAIL SLACK_BOT_TOKEN is not set (a bot token, xoxb-…)"
+    assert lines["socket mode"] == "FAIL SLACK_APP_TOKEN is not set (an app-level token, xapp-…)"
+    assert lines["channel"] == "FAIL not checked: SLACK_BOT_TOKEN is not set"
+    assert lines["canvas"] == "FAIL not checked: SLACK_BOT_TOKEN is not set"
+    assert "reachable" not in "".join(lines.values())
+
+
+def test_an_outage_is_reported_as_slack_not_reached(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Nobody answering SLACK_API_URL is 'could not be reached'; later checks say so too."""
+    url = f"http://127.0.0.1:{free_port()}/api/"
+    monkeypatch.setenv("SLACK_API_URL", url)
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-x")
+    monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-x")
+    monkeypatch.setenv("SLACK_CHANNEL_ID", "C0GENERAL")
+    code, lines = check(capsys)
+    assert code == 1
+    assert lines["slack"].startswith(f"FAIL Slack could not be reached at {url}")
+    for name in ("socket mode", "channel", "canvas"):
+        assert lines[name] == "FAIL not checked: Slack could not be reached", name
+
+
+def test_run_reports_an_outage_as_such_and_exits_1(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``run`` with Slack unreachable exits 1 saying so, not 'Invalid configuration'."""
+    url = f"http://127.0.0.1:{free_port()}/api/"
+    monkeypatch.setenv("SLACK_API_URL", url)
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-x")
+    monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-x")
+    monkeypatch.setenv("SLACK_CHANNEL_ID", "C0GENERAL")
+    assert main(["run"]) == 1
+    err = capsys.readouterr().err
+    assert f"could not reach Slack at {url} (auth.test:" in err
+    assert "Invalid configuration" not in err and "Traceback" not in err
