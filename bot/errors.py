@@ -19,6 +19,11 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Sequence
 
+# How similar (difflib ratio, 0..1) a choice must be to be offered as "Did you mean …?".
+# 0.6 keeps one or two typos in short names ("Erorr" 0.8, "Plannig" 0.93) and drops
+# unrelated words ("Done" vs Pending 0.36, "Budget" vs Consolidation 0.21).
+SUGGESTION_CUTOFF = 0.6
+
 
 class EpmPulseError(Exception):
     """Base class of every EPMPulse error."""
@@ -101,14 +106,18 @@ class EpmError(EpmPulseError):
 
 
 def closest_match(given: str, choices: Sequence[str]) -> str | None:
-    """Return the choice closest to ``given`` (case-insensitive); None only without choices."""
+    """The choice closest to ``given`` (case-insensitive), or None when none is close.
+
+    A choice that begins with what was typed (or is the beginning of it) is close;
+    otherwise the most similar choice, only when its similarity reaches
+    ``SUGGESTION_CUTOFF`` ("Forcast" suggests Forecast, "Done" suggests nothing).
+    """
     lowered = {c.lower(): c for c in choices}
     needle = given.strip().lower()
-    if not lowered:
+    if not lowered or not needle:
         return None
-    if needle:
-        for low, original in lowered.items():
-            if low.startswith(needle) or needle.startswith(low):
-                return original
-    best = max(lowered, key=lambda low: difflib.SequenceMatcher(None, needle, low).ratio())
-    return lowered[best]
+    for low, original in lowered.items():
+        if low.startswith(needle) or needle.startswith(low):
+            return original
+    close = difflib.get_close_matches(needle, list(lowered), n=1, cutoff=SUGGESTION_CUTOFF)
+    return lowered[close[0]] if close else None
