@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import shlex
 import tempfile
 import time
@@ -84,11 +85,16 @@ class Demo:
 
     def command(self, text: str) -> str:
         """Run ``/epmpulse TEXT`` as the demo user; the first line of the app's reply."""
+        reply = self.reply_body(text)
+        first = str(reply.get("text") or "").strip()
+        return first.splitlines()[0] if first else "(no text)"
+
+    def reply_body(self, text: str) -> dict[str, Any]:
+        """Run ``/epmpulse TEXT`` as the demo user; the reply posted to the response_url."""
         before = len(self.slack.responses())
         self.slack.send_command(text, user_id=self.user_id, channel_id=self.channel_id)
         post = self.slack.wait_for_response(count=before + 1, timeout=WAIT_SECONDS)
-        reply = str(post.body.get("text") or "").strip()
-        return reply.splitlines()[0] if reply else "(no text)"
+        return post.body
 
     def wait_for_canvas(self, timeout: float = DEBOUNCE_SECONDS + WAIT_SECONDS) -> float:
         """Wait until the canvas shows the current board; the seconds it took."""
@@ -115,6 +121,27 @@ def slash(text: str) -> Step:
     return Step(f"/epmpulse {text}", lambda demo: demo.command(text))
 
 
+def slash_rows(text: str) -> Step:
+    """A step that runs ``/epmpulse TEXT`` and shows every line of the reply (e.g. a board)."""
+    return Step(f"/epmpulse {text}", lambda demo: "\n".join(reply_lines(demo.reply_body(text))))
+
+
+_DATE = re.compile(r"<!date\^[^|>]*\|([^>]*)>")
+_MENTION = re.compile(r"<@([A-Z0-9]+)>")
+
+
+def reply_lines(body: dict[str, Any]) -> list[str]:
+    """The lines a reply shows: its header and section texts, dates and mentions as text."""
+    lines: list[str] = []
+    for block in body.get("blocks") or []:
+        text = (block.get("text") or {}).get("text") if isinstance(block, dict) else None
+        if isinstance(text, str):
+            lines.extend(text.splitlines())
+    if not lines:
+        lines = str(body.get("text") or "(no text)").splitlines()
+    return [_MENTION.sub(r"@\1", _DATE.sub(r"\1", line)) for line in lines]
+
+
 def modal_batch(app: str, statuses: dict[str, str], message: str) -> Step:
     """A step that opens the update shortcut and submits several domains of ``app`` at once."""
 
@@ -135,7 +162,7 @@ def modal_batch(app: str, statuses: dict[str, str], message: str) -> Step:
         return f"applied {len(statuses)} change(s) in one batch"
 
     changes = ", ".join(f"{d}={s}" for d, s in statuses.items())
-    return Step(f"update modal for {app}: {changes}", submit)
+    return Step(f"update modal for {app}: {changes}, message for both: {message!r}", submit)
 
 
 def tracked_job(app: str, domain: str, job_id: int, details: str) -> Step:
@@ -217,10 +244,13 @@ def default_steps() -> list[Step]:
         slash("status Planning Actuals OK Loaded 1.2M rows"),
         slash('status FCCS Consolidation Error "Rule 12 failed | see log"'),
         slash("status ARCS Reconciliation Loading"),
-        modal_batch("Planning", {"Forecast": "Warning", "Budget": "OK"}, "Forecast feed late"),
+        # The modal's one message is saved on every changed domain: pick one that fits both.
+        modal_batch(
+            "Planning", {"Forecast": "Warning", "Budget": "OK"}, "Reviewed in the close call"
+        ),
         tracked_job("Planning", "Actuals", 4711, "Actuals loaded"),
         rest_call("FCCS", "Actuals", "OK", "Posted through the REST API"),
-        slash("status Planning"),
+        slash_rows("status Planning"),
         slash("refresh"),
         Step("canvas catches up", canvas_caught_up),
     ]

@@ -48,6 +48,14 @@ DOMAINS_PER_PAGE = 95
 OPTIONS_MAX = 100
 OPTION_TEXT_MAX = 75
 INPUT_LABEL_MAX = 2000
+# One message for the whole batch (SPEC §4), labelled so that nobody expects it to
+# stay with one row: it is saved on every domain whose status changes.
+MESSAGE_LABEL = "Message for every domain you change"
+MESSAGE_HINT = (
+    f"Optional, up to {MESSAGE_LIMIT} characters. Saved on each domain whose status you "
+    "change; for a note on one domain only, change it on its own or use "
+    "/epmpulse status APP DOMAIN STATUS MESSAGE."
+)
 
 
 @dataclass(frozen=True)
@@ -124,9 +132,9 @@ def update_modal(service: StatusService, page: Page | None = None, message: str 
     blocks.append(
         InputBlock(
             block_id=MESSAGE_BLOCK,
-            label="Message",
+            label=MESSAGE_LABEL,
             optional=True,
-            hint=f"Optional, up to {MESSAGE_LIMIT} characters.",
+            hint=MESSAGE_HINT,
             element=PlainTextInputElement(
                 action_id=MESSAGE_ACTION,
                 multiline=True,

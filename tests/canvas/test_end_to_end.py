@@ -146,7 +146,11 @@ def test_epmpulse_demo_runs_on_its_own_and_prints_the_canvas(tmp_path: Path) -> 
     out = done.stdout
     assert "# EPM Status (demo)" in out
     assert "| Consolidation | :red_circle: Error | Rule 12 failed \\| see log |" in out
-    assert "| Forecast | :large_yellow_circle: Warning | Forecast feed late |" in out
+    # The modal's one message fits both changed rows, and step 7 shows the rows it asks for.
+    assert "| Forecast | :large_yellow_circle: Warning | Reviewed in the close call |" in out
+    assert "| Budget | :large_green_circle: OK | Reviewed in the close call |" in out
+    assert "7. /epmpulse status Planning\n   -> :large_yellow_circle: Planning\n" in out
+    assert re.search(r"\n      :large_yellow_circle: \*Forecast\* — Warning · Reviewed", out)
     assert "conversations.canvases.create" in out
     assert "canvases.edit" in out
     assert "canvas up to date" in out
