@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -48,3 +49,22 @@ def test_the_command_and_shortcut_match_the_code(manifest: dict[str, Any]) -> No
     assert [c["command"] for c in features["slash_commands"]] == [COMMAND]
     assert [s["callback_id"] for s in features["shortcuts"]] == [CALLBACK_ID]
     assert manifest["settings"]["socket_mode_enabled"] is True
+
+
+def test_the_usage_hint_lists_every_sub_command(manifest: dict[str, Any]) -> None:
+    """Slack shows usage_hint while typing /epmpulse: it names each sub-command the code has."""
+    from bot.slack.subcommands import SUBCOMMANDS
+
+    [command] = manifest["features"]["slash_commands"]
+    words = set(command["usage_hint"].strip("[]").replace("|", " ").split())
+    missing = [s.name for s in SUBCOMMANDS if s.name not in words]
+    assert missing == []
+
+
+def test_no_scope_is_requested_that_the_code_never_uses(manifest: dict[str, Any]) -> None:
+    """users:read is not requested: no users.* method is called (the By column is a mention)."""
+    scopes = set(manifest["oauth_config"]["scopes"]["bot"])
+    assert "users:read" not in scopes
+    sources = (MANIFEST.parent / "bot").rglob("*.py")
+    code = "\n".join(p.read_text(encoding="utf-8") for p in sources if "sandbox" not in p.parts)
+    assert re.search(r"\.users_(info|list|lookupByEmail)\(", code) is None
