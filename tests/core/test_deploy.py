@@ -359,3 +359,27 @@ def test_the_image_health_probe_fails_on_a_503(docker: list[tuple[str, str]]) ->
         thread.join(5)
     assert done.returncode != 0
     assert b"503" in done.stderr
+
+
+def test_the_readme_links_the_reference_and_not_the_shared_spec() -> None:
+    """A clone has docs/reference.md; the README points there, not to a shared folder."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    reference = (ROOT / "docs" / "reference.md").read_text(encoding="utf-8")
+    assert "(docs/reference.md)" in readme
+    assert "shared folder" not in readme and "SPEC.md" not in readme
+    for section in ("## Create the Slack app", "## Run in production"):
+        assert section in readme
+    for section in ("## Command line", "## Configuration", "## REST API", "## Error codes"):
+        assert section in reference
+
+
+def test_the_reference_lists_every_setting_and_error_code() -> None:
+    """Each environment variable load_config reads and each REST error code is documented."""
+    from bot.api.errors import ErrorCode
+    from bot.config import _ENV_FIELDS
+
+    reference = (ROOT / "docs" / "reference.md").read_text(encoding="utf-8")
+    for variable in [*_ENV_FIELDS, "EPMPULSE_API_KEYS", "EPMPULSE_EDITORS"]:
+        assert f"`{variable}`" in reference, variable
+    for code in ErrorCode:
+        assert f"`{code.value}`" in reference, code
