@@ -58,12 +58,14 @@ def test_check_passes_when_every_server_answers(
     assert lines[0].startswith("ok   config: 3 app(s), 6 domain(s), 3 EPM server(s)")
     assert [line.split(":")[0] for line in lines[1:]] == [
         "ok   slack",
+        "ok   socket mode",
+        "ok   channel",
         "ok   canvas",
         "ok   epm planning",
         "ok   epm di",
         "ok   epm arcs",
     ]
-    assert "oauth_refresh_token auth accepted" in lines[4]
+    assert "oauth_refresh_token auth accepted" in lines[6]
     assert (tmp_path / "data" / "tokens" / "di.json").exists()  # the rotation was kept
 
 
@@ -83,9 +85,9 @@ def test_check_fails_when_a_server_refuses_or_is_down(
     code = run_check(tmp_path, monkeypatch, servers)
     lines = capsys.readouterr().out.splitlines()
     assert code == 1
-    assert lines[3].startswith("ok   epm good")
-    assert lines[4].startswith("FAIL epm refused") and "HTTP 401" in lines[4]
-    assert lines[5].startswith("FAIL epm down") and "unreachable" in lines[5]
+    assert lines[5].startswith("ok   epm good")
+    assert lines[6].startswith("FAIL epm refused") and "HTTP 401" in lines[6]
+    assert lines[7].startswith("FAIL epm down") and "unreachable" in lines[7]
     assert "wrong-password" not in "\n".join(lines)
 
 
