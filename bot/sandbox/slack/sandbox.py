@@ -12,6 +12,7 @@ from typing import Any
 
 from bot.sandbox.slack import payloads
 from bot.sandbox.slack.faults import Fault, FaultPlan
+from bot.sandbox.slack.file_view import FilesView, install_files
 from bot.sandbox.slack.ratelimit import METHOD_LIMITS, RateLimiter
 from bot.sandbox.slack.records import Ack, Call, Identity, PostedMessage, ResponsePost, User
 from bot.sandbox.slack.server import ApiBackend, ApiHttpServer
@@ -79,7 +80,10 @@ class SlackSandbox:
             raise RuntimeError("a SlackSandbox can be started only once")
         self._socket.start()
         api = WebApi(self._workspace, self._socket.issue_url)
-        backend = ApiBackend(self._workspace, api, self._limiter, self._faults, self._stopping)
+        files = install_files(api, self._workspace, lambda: self.base_url)
+        backend = ApiBackend(
+            self._workspace, api, self._limiter, self._faults, self._stopping, files.receive
+        )
         self._http = ApiHttpServer(self._address, backend)
         host, port = self._http.server_address[:2]
         self.base_url = f"http://{host!s}:{port}"
@@ -106,6 +110,11 @@ class SlackSandbox:
             self._thread.join(timeout)
         self._workspace.notify()
         logger.info("Slack sandbox stopped")
+
+    @property
+    def files(self) -> FilesView:
+        """Uploaded files, and channels where the bot may not share them (tests set these)."""
+        return FilesView(self._workspace)
 
     @property
     def api_url(self) -> str:
