@@ -15,6 +15,7 @@ carries no timestamp or software version, and the same report gives the same byt
 from __future__ import annotations
 
 import io
+import threading
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
+# rc_context changes matplotlib's global settings: one chart at a time.
+_RENDER_LOCK = threading.Lock()
 WIDTH_IN = 14.0  # 1400 px at DPI
 DPI = 100
 LABEL_CHARS = 34
@@ -98,14 +101,17 @@ def render_chart(report: CloseReport, *, holidays: Collection[date] = ()) -> byt
     from matplotlib.figure import Figure
 
     layout = _Layout.for_rows(len(report.rows))
-    with matplotlib.rc_context(
-        {
-            "font.family": "DejaVu Sans",
-            "font.size": 10,
-            "hatch.linewidth": 1.0,
-            "axes.edgecolor": "#888888",
-            "axes.linewidth": 0.8,
-        }
+    with (
+        _RENDER_LOCK,
+        matplotlib.rc_context(
+            {
+                "font.family": "DejaVu Sans",
+                "font.size": 10,
+                "hatch.linewidth": 1.0,
+                "axes.edgecolor": "#888888",
+                "axes.linewidth": 0.8,
+            }
+        ),
     ):
         figure = Figure(figsize=(WIDTH_IN, layout.height_in), dpi=DPI, facecolor="white")
         FigureCanvasAgg(figure)

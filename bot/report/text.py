@@ -6,6 +6,7 @@ caller's Slack helpers where they are shown as mrkdwn.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from bot.report.model import CloseReport, Row
@@ -39,23 +40,28 @@ def headline(report: CloseReport, *, with_period: bool = True) -> str:
     return f"Close {report.period}: {numbers}" if with_period else numbers[0].upper() + numbers[1:]
 
 
-def row_line(row: Row) -> str:
-    """One domain: time from the close's start to OK, late and never-OK marked."""
+def row_line(row: Row, escape: Callable[[str], str] = str) -> str:
+    """One domain: time from the close's start to OK, late and never-OK marked (mrkdwn)."""
     if row.never_ok:
         mark = " — *late*" if row.late else ""
-        return f"{row.label}: never OK (ended {row.status}){mark}"
-    return f"{row.label}: {duration(row.to_ok)}{' — *late*' if row.late else ''}"
+        return f"{escape(row.label)}: never OK (ended {row.status}){mark}"
+    return f"{escape(row.label)}: {duration(row.to_ok)}{' — *late*' if row.late else ''}"
 
 
-def summary_lines(report: CloseReport, limit: int = TEXT_ROWS) -> list[str]:
-    """The message posted with the chart: headline, slowest three, then every domain."""
+def summary_lines(
+    report: CloseReport, limit: int = TEXT_ROWS, escape: Callable[[str], str] = str
+) -> list[str]:
+    """The message posted with the chart: headline, slowest three, then every domain.
+
+    ``escape`` makes names safe for mrkdwn (the Slack side passes its own).
+    """
     ordered = report.slowest_first
     lines = [f"*{headline(report)}*"]
     if ordered:
-        slowest = ", ".join(f"{r.label} ({duration(r.to_ok)})" for r in ordered[:SLOWEST])
+        slowest = ", ".join(f"{escape(r.label)} ({duration(r.to_ok)})" for r in ordered[:SLOWEST])
         lines.append(f"Slowest: {slowest}.")
         lines.append("Time from the close's start to OK, slowest first:")
-        lines += [f"• {row_line(row)}" for row in ordered[:limit]]
+        lines += [f"• {row_line(row, escape)}" for row in ordered[:limit]]
         if len(ordered) > limit:
             lines.append(f"… and {len(ordered) - limit} more on the chart.")
     else:
