@@ -60,8 +60,8 @@ NEVER = "#D9D9D9"
 DEADLINE = "#000000"
 SHADE = "#EFEFEF"
 GRID = "#C8C8C8"
-MEDIAN = "#0072B2"
-WORST = "#D55E00"
+MEDIAN = "#009E73"
+WORST = "#333333"
 TEXT = "#222222"
 MUTED = "#666666"
 
@@ -255,7 +255,7 @@ def _draw_timeline(
         )
     if len(rows) <= ANNOTATE_MAX_ROWS:
         _annotate(axes, rows, end, layout)
-    axes.set_ylim(len(rows) - 0.5, -0.5)
+    axes.set_ylim(max(len(rows), 1) - 0.5, -0.5)
     axes.set_yticks(range(len(rows)))
     axes.set_yticklabels([_short(r.label) for r in rows], fontsize=layout.font)
     for label, row in zip(axes.get_yticklabels(), rows, strict=True):
@@ -381,7 +381,12 @@ def _draw_trend(axes: Axes, report: CloseReport) -> None:
     top = max([v for v in worst + median if v == v] or [1.0])
     axes.set_ylim(0, top * 1.2)
     axes.set_ylabel("days from close start to OK")
-    axes.set_title(f"Time to OK, last {len(points)} close(s)", fontsize=12, loc="left", color=TEXT)
+    axes.set_title(
+        f"Time to OK, last {len(points)} close{'' if len(points) == 1 else 's'}",
+        fontsize=12,
+        loc="left",
+        color=TEXT,
+    )
     axes.grid(axis="y", color=GRID, lw=0.6)
     axes.legend(loc="lower left", fontsize=9, frameon=False)
     for side in ("top", "right"):
