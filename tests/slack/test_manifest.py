@@ -48,3 +48,9 @@ def test_the_command_and_shortcut_match_the_code(manifest: dict[str, Any]) -> No
     assert [c["command"] for c in features["slash_commands"]] == [COMMAND]
     assert [s["callback_id"] for s in features["shortcuts"]] == [CALLBACK_ID]
     assert manifest["settings"]["socket_mode_enabled"] is True
+
+
+def test_scopes_let_the_close_report_upload_and_open_a_dm(manifest: dict[str, Any]) -> None:
+    """files_upload_v2 needs files:write; the DM fallback needs im:write (conversations.open)."""
+    scopes = set(manifest["oauth_config"]["scopes"]["bot"])
+    assert {"files:write", "im:write"} <= scopes
