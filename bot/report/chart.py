@@ -148,7 +148,8 @@ def _title(figure: Figure, report: CloseReport, layout: _Layout) -> None:
     figure.text(
         0.02,
         top,
-        f"Close report · {MONTHS[month - 1]} {year} ({report.period})",
+        f"Close report · {MONTHS[month - 1]} {year} ({report.period})"
+        + (" · SAMPLE DATA" if report.sample else ""),
         fontsize=18,
         fontweight="bold",
         color=TEXT,
@@ -295,7 +296,8 @@ def _annotate(axes: Axes, rows: list[Row], end: float, layout: _Layout) -> None:
     size = max(6.0, layout.font - 1)
     for index, row in enumerate(rows):
         if row.never_ok:
-            text, x, align = f"not OK: {row.status} ▸", end * 0.995, "right"
+            # At the bar's start: the right end is where late deadlines tend to sit.
+            text, x, align = f"not OK: {row.status}", end * 0.006, "left"
             style: dict[str, Any] = {
                 "color": TEXT,
                 "bbox": {"facecolor": "white", "edgecolor": "none", "pad": 0.8},

@@ -87,6 +87,8 @@ class CloseReport:
     tz: ZoneInfo
     rows: tuple[Row, ...]
     trend: tuple[TrendPoint, ...]
+    # Synthetic archives (the demo's) say so, and so does everything drawn from them.
+    sample: bool = False
 
     @property
     def ok_count(self) -> int:
@@ -145,7 +147,8 @@ def build_report(meta: Mapping[str, Any], period: str | None, tz: ZoneInfo) -> C
     rows = tuple(_row(entry, start) for entry in archive.get("domains") or [])
     earlier = [p for p in archived if p <= period][-TREND_CLOSES:]
     trend = tuple(_trend_point(meta, p, tz) for p in earlier)
-    return CloseReport(period=period, start=start, tz=tz, rows=rows, trend=trend)
+    sample = bool(archive.get("sample"))
+    return CloseReport(period=period, start=start, tz=tz, rows=rows, trend=trend, sample=sample)
 
 
 def _canonical(period: str) -> str:

@@ -57,6 +57,8 @@ def summary_lines(
     """
     ordered = report.slowest_first
     lines = [f"*{headline(report)}*"]
+    if report.sample:
+        lines.append("_Sample data, not a real close._")
     if ordered:
         slowest = ", ".join(f"{escape(r.label)} ({duration(r.to_ok)})" for r in ordered[:SLOWEST])
         lines.append(f"Slowest: {slowest}.")
@@ -75,6 +77,8 @@ def alt_text(report: CloseReport) -> str:
         f"Timeline of the {report.period} close: one bar per domain from the close's start "
         f"to OK. {headline(report)}"
     ]
+    if report.sample:
+        parts.append("Sample data, not a real close.")
     slowest = [r for r in report.slowest_first if not r.never_ok][:SLOWEST]
     if slowest:
         parts.append(

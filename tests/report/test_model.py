@@ -10,6 +10,7 @@ import pytest
 from bot.close.archive import archive_key
 from bot.errors import ValidationError
 from bot.report.model import NoArchiveError, build_report, report_timezone
+from bot.report.samples import sample_archives
 from bot.report.text import alt_text, duration, headline, summary_lines
 from tests.conftest import MakeConfig
 from tests.report.archives import october, simple
@@ -139,3 +140,15 @@ def test_the_report_timezone_is_the_canvas_timezone(make_config: MakeConfig) -> 
     """One place decides the report's time zone: today the configured canvas timezone."""
     config = make_config("canvas: {timezone: Europe/Paris}\n")
     assert report_timezone(config.estate) == ZoneInfo("Europe/Paris")
+
+
+def test_sample_archives_are_labelled_as_such_in_every_output() -> None:
+    """The demo's synthetic archives say "sample" in the report, its text and its alt text."""
+    archives = sample_archives([("Planning", "Actuals"), ("FCCS", "Consolidation")], "2026-10")
+    assert all(a["sample"] is True for a in archives.values())
+    assert list(archives) == ["2026-05", "2026-06", "2026-07", "2026-08", "2026-09", "2026-10"]
+    report = build_report(meta_of(*archives.values()), None, UTC_ZONE)
+    assert report.sample
+    assert summary_lines(report)[1] == "_Sample data, not a real close._"
+    assert "Sample data, not a real close." in alt_text(report)
+    assert not build_report(meta_of(october()), None, UTC_ZONE).sample
