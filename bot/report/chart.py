@@ -36,6 +36,7 @@ DPI = 100
 LABEL_CHARS = 34
 MIN_AXIS_DAYS = 3
 ANNOTATE_MAX_ROWS = 60
+TALL_ROWS = 40
 WEEKEND = frozenset({5, 6})  # Saturday, Sunday
 MONTHS = (
     "January",
@@ -85,8 +86,15 @@ class _Layout:
         count = max(rows, 1)
         row_in = 0.32 if count <= 40 else max(0.12, 0.32 * 40 / count)
         font = min(10.0, max(6.0, row_in * 72 * 0.62))
-        height = max(6.0, 1.55 + 0.95 + count * row_in)
-        return cls(rows=count, row_in=row_in, font=font, height_in=height)
+        # A tall chart repeats the day labels above the rows, so nobody scrolls to read them.
+        top = 1.55 + (0.45 if count > TALL_ROWS else 0.0)
+        height = max(6.0, top + 0.95 + count * row_in)
+        return cls(rows=count, row_in=row_in, font=font, height_in=height, top_in=top)
+
+    @property
+    def tall(self) -> bool:
+        """Whether the day labels are shown above the rows too."""
+        return self.rows > TALL_ROWS
 
     @property
     def plot_in(self) -> float:
@@ -264,6 +272,7 @@ def _draw_timeline(
             label.set_color(LATE if row.late else MUTED)
             label.set_fontweight("bold")
     axes.tick_params(axis="y", length=0)
+    axes.tick_params(axis="x", labeltop=layout.tall)
     axes.set_xlim(0, end)
     axes.set_xlabel("Days of the close (grey: weekends and holidays; WD = working day)")
     for side in ("top", "right"):
