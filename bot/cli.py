@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
-from bot import report
+from bot import textviews
 from bot.app import build_runtime
 from bot.canvas.render import render_board
 from bot.checks import run_checks
@@ -103,14 +103,16 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
     """``epmpulse status [APP [DOMAIN]]``."""
     service = open_service(config)
     if args.app is None:
-        lines = report.board_lines(service.board())
+        lines = textviews.board_lines(service.board())
     elif args.domain is None:
         app = config.estate.resolve_app(args.app)
-        lines = report.board_lines({app: service.app_board(app)})
+        lines = textviews.board_lines({app: service.app_board(app)})
     else:
         record = service.get(args.app, args.domain)
-        lines = [record.app, f"  {report.record_line(record)}", "Last changes:"]
-        lines += [f"  {line}" for line in report.history_lines(service.history(*_key(record), 5))]
+        lines = [record.app, f"  {textviews.record_line(record)}", "Last changes:"]
+        lines += [
+            f"  {line}" for line in textviews.history_lines(service.history(*_key(record), 5))
+        ]
     print("\n".join(lines))
     return EXIT_OK
 
@@ -127,7 +129,7 @@ def cmd_history(args: argparse.Namespace, config: Config) -> int:
     """``epmpulse history APP DOMAIN [N]`` (or ``-n N``)."""
     service = open_service(config)
     count = args.n if args.count is None else args.count
-    print("\n".join(report.history_lines(service.history(args.app, args.domain, count))))
+    print("\n".join(textviews.history_lines(service.history(args.app, args.domain, count))))
     return EXIT_OK
 
 
@@ -175,5 +177,5 @@ def cmd_demo(args: argparse.Namespace, config: Config) -> int:
     return EXIT_OK
 
 
-def _key(record: report.DomainRecord) -> tuple[str, str]:
+def _key(record: textviews.DomainRecord) -> tuple[str, str]:
     return record.app, record.domain

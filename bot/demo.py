@@ -36,12 +36,17 @@ import yaml
 from bot.api import ApiPart
 from bot.app import build_runtime
 from bot.canvas.part import CanvasPart
+from bot.close.archive import archive_key
+from bot.close.periods import period_at, shift
 from bot.config import Config, load_config
-from bot.model import Status
+from bot.model import Status, utcnow
+from bot.report.model import report_timezone
+from bot.report.samples import sample_archives
 from bot.runtime import Runtime
 from bot.sandbox.epm import EpmSandbox, script
 from bot.sandbox.slack import DEFAULT_CHANNEL_ID, DEFAULT_USER_ID, SlackSandbox
 from bot.slack.modal import CALLBACK_ID, MESSAGE_ACTION, MESSAGE_BLOCK, status_block_id
+from bot.store import WorkingState
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +57,9 @@ WAIT_SECONDS = 5.0
 JOB_WAIT_POLLS = 10
 EPM_SERVER = "planning"
 API_KEY_NAME, API_KEY = "demo", "demo-key"
+# Where the demo leaves files worth keeping (the close report PNG), relative to the cwd.
+OUTPUT_DIR = Path("epmpulse-demo")
+SAMPLE_CLOSES = 6
 Emit = Callable[[str], None]
 
 
@@ -64,6 +72,7 @@ class Demo:
     runtime: Runtime
     user_id: str = DEFAULT_USER_ID
     channel_id: str = DEFAULT_CHANNEL_ID
+    output_dir: Path = OUTPUT_DIR
 
     @property
     def canvas(self) -> CanvasPart:
@@ -238,6 +247,36 @@ def canvas_caught_up(demo: Demo) -> str:
     return f"canvas up to date {demo.wait_for_canvas():.1f} s after the last step"
 
 
+def close_report(demo: Demo) -> str:
+    """Seed sample archives of six earlier closes, run ``/epmpulse report``, keep the PNG."""
+    service = demo.runtime.service
+    tz = report_timezone(service.estate)
+    last = shift(period_at(utcnow(), tz), -1)  # the latest close that has finished
+    archives = sample_archives(service.estate.domain_keys(), last, closes=SAMPLE_CLOSES, tz=tz)
+
+    def seed(work: WorkingState) -> None:
+        for period, archive in archives.items():
+            work.put_meta(archive_key(period), archive)
+
+    service.store.commit(seed)
+    before = len(demo.slack.files.uploads(demo.channel_id))
+    demo.slack.send_command("report", user_id=demo.user_id, channel_id=demo.channel_id)
+    upload = demo.slack.files.wait_for_upload(
+        demo.channel_id, count=before + 1, timeout=WAIT_SECONDS
+    )
+    demo.output_dir.mkdir(parents=True, exist_ok=True)
+    path = (demo.output_dir / upload.filename).resolve()
+    path.write_bytes(upload.data)
+    first, *_ = (upload.initial_comment or "").splitlines() or [""]
+    return "\n".join(
+        [
+            f'SAMPLE archives (marked "sample": true) of {", ".join(archives)} seeded',
+            f"{upload.filename} ({len(upload.data)} bytes) shared in {upload.channel}: {first}",
+            f"close report PNG written to {path}",
+        ]
+    )
+
+
 def default_steps() -> list[Step]:
     """The scenario a newcomer sees first."""
     return [
@@ -253,6 +292,7 @@ def default_steps() -> list[Step]:
         slash_rows("status Planning"),
         slash("refresh"),
         Step("canvas catches up", canvas_caught_up),
+        Step("/epmpulse report (six sample closes)", close_report),
     ]
 
 

@@ -15,6 +15,7 @@ from bot.slack.blocks import (
     note,
     paragraph_blocks,
 )
+from bot.slack.report_home import report_home_blocks
 from bot.slack.text import slack_date
 
 OPEN_MODAL_ACTION = "open_update_modal"
@@ -29,6 +30,7 @@ def home_view(service: StatusService) -> View:
         ActionsBlock(block_id=ACTIONS_BLOCK, elements=[button]),
     ]
     blocks.append(note(f"As of {slack_date(utcnow())}. Reopen this tab to refresh."))
+    blocks.extend(report_home_blocks(service))
     blocks.extend(paragraph_blocks(board_paragraphs(service.board())))
     overflow = "Use `/epmpulse status APP` for the rest."
     return View(type="home", blocks=fit_blocks(blocks, VIEW_BLOCKS_MAX, overflow))

@@ -24,6 +24,7 @@ from bot.slack.client import build_web_client
 from bot.slack.commandline import CommandLine, SubCommand
 from bot.slack.deps import SlackDeps
 from bot.slack.editors import Editors
+from bot.slack.report import report_subcommand
 from bot.slack.subcommands import SUBCOMMANDS
 from bot.slack.subscriptions import Subscriptions
 
@@ -67,7 +68,9 @@ class SlackPart:
             service=service,
             editors=Editors(settings.editors, self.client, metrics=metrics, clock=clock),
             subscriptions=subscriptions,
-            commands=CommandLine([*SUBCOMMANDS, *extra_subcommands]),
+            commands=CommandLine(
+                [*SUBCOMMANDS, report_subcommand(self.client), *extra_subcommands]
+            ),
             metrics=metrics,
             on_refresh=on_refresh,
         )

@@ -166,3 +166,9 @@ def test_epmpulse_demo_runs_on_its_own_and_prints_the_canvas(tmp_path: Path) -> 
     assert '-H "Authorization: Bearer $EPMPULSE_KEY"' in out
     assert "The demo's API key is demo-key" in out
     assert "| Actuals | :large_green_circle: OK | Posted through the REST API |" in out
+    # It ends with a close report over six clearly labelled sample closes, kept as a PNG.
+    assert 'SAMPLE archives (marked "sample": true)' in out
+    assert "shared in C0GENERAL: *Close " in out
+    (written,) = (tmp_path / "epmpulse-demo").glob("epmpulse-close-*.png")
+    assert f"close report PNG written to {written}" in out
+    assert written.read_bytes().startswith(b"\x89PNG")

@@ -68,3 +68,9 @@ def test_no_scope_is_requested_that_the_code_never_uses(manifest: dict[str, Any]
     sources = (MANIFEST.parent / "bot").rglob("*.py")
     code = "\n".join(p.read_text(encoding="utf-8") for p in sources if "sandbox" not in p.parts)
     assert re.search(r"\.users_(info|list|lookupByEmail)\(", code) is None
+
+
+def test_scopes_let_the_close_report_upload_and_open_a_dm(manifest: dict[str, Any]) -> None:
+    """files_upload_v2 needs files:write; the DM fallback needs im:write (conversations.open)."""
+    scopes = set(manifest["oauth_config"]["scopes"]["bot"])
+    assert {"files:write", "im:write"} <= scopes

@@ -39,6 +39,9 @@ METHOD_LIMITS: dict[str, int] = {
     "conversations.info": TIER_3,
     "users.info": TIER_4,
     "usergroups.users.list": TIER_2,
+    "files.getUploadURLExternal": TIER_4,
+    "files.completeUploadExternal": TIER_4,
+    "conversations.open": TIER_3,
 }
 
 PER_CHANNEL_METHODS = frozenset({"chat.postMessage"})

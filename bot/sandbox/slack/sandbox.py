@@ -22,6 +22,7 @@ from bot.sandbox.slack.actions import (
 )
 from bot.sandbox.slack.control import SandboxControl
 from bot.sandbox.slack.faults import FaultPlan
+from bot.sandbox.slack.file_view import FilesView, install_files
 from bot.sandbox.slack.observe import Observations
 from bot.sandbox.slack.ratelimit import RateLimiter
 from bot.sandbox.slack.records import Identity
@@ -87,7 +88,10 @@ class SlackSandbox(SandboxControl, UserActions, Observations):
             raise RuntimeError("a SlackSandbox can be started only once")
         self._socket.start()
         api = WebApi(self._workspace, self._socket.issue_url)
-        backend = ApiBackend(self._workspace, api, self._limiter, self._faults, self._stopping)
+        files = install_files(api, self._workspace, lambda: self.base_url)
+        backend = ApiBackend(
+            self._workspace, api, self._limiter, self._faults, self._stopping, files.receive
+        )
         self._http = ApiHttpServer(self._address, backend)
         host, port = self._http.server_address[:2]
         self.base_url = f"http://{host!s}:{port}"
@@ -114,6 +118,11 @@ class SlackSandbox(SandboxControl, UserActions, Observations):
             self._thread.join(timeout)
         self._workspace.notify()
         logger.info("Slack sandbox stopped")
+
+    @property
+    def files(self) -> FilesView:
+        """Uploaded files, and channels where the bot may not share them (tests set these)."""
+        return FilesView(self._workspace)
 
     @property
     def api_url(self) -> str:

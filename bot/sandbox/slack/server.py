@@ -12,6 +12,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -31,6 +32,8 @@ JSON_ARGUMENTS = frozenset(
     {"blocks", "attachments", "view", "changes", "document_content", "criteria", "metadata"}
 )
 MAX_BODY_BYTES = 2_000_000
+# Uploaded files (files_upload_v2) may be larger than any Web API request.
+MAX_UPLOAD_BYTES = 50_000_000
 Answer = tuple[int, dict[str, Any], dict[str, str]]
 
 
@@ -74,7 +77,9 @@ class ApiBackend:
         limiter: RateLimiter,
         faults: FaultPlan,
         stopping: threading.Event,
+        upload: Callable[[str, bytes], tuple[int, dict[str, Any]]] | None = None,
     ) -> None:
+        self.upload = upload
         self.workspace = workspace
         self.api = api
         self.limiter = limiter
@@ -197,12 +202,15 @@ class _Handler(BaseHTTPRequestHandler):
         backend = self.server.backend
         url = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY_BYTES:
+        cap = MAX_UPLOAD_BYTES if url.path.startswith("/upload/") else MAX_BODY_BYTES
+        if length > cap:
             self._send(413, {"ok": False, "error": "request_too_large"}, {})
             return
         raw = self.rfile.read(length) if length else b""
         if url.path.startswith("/api/"):
             self._send(*self._web_api(backend, url.path[len("/api/") :], url.query, raw))
+        elif url.path.startswith("/upload/v1/") and self.command == "POST" and backend.upload:
+            self._send(*backend.upload(url.path.rsplit("/", 1)[-1], raw), {})
         elif url.path.startswith("/response/") and self.command == "POST":
             host, port = self.server.server_address[:2]
             self._send(*backend.response_url(f"http://{host!s}:{port}{url.path}", raw))

@@ -15,6 +15,7 @@ from typing import TypeVar
 
 from bot.sandbox.slack.canvases import CanvasStore
 from bot.sandbox.slack.channels import CHANNEL_ID, USER_ID, ChannelDirectory
+from bot.sandbox.slack.files import FileStore
 from bot.sandbox.slack.records import Call, Identity, PostedMessage, ResponsePost, User
 from bot.sandbox.slack.triggers import TriggerStore
 from bot.sandbox.slack.views import ViewStore
@@ -48,6 +49,7 @@ class Workspace:
         self.changed = threading.Condition(self.lock)
         self.views = ViewStore(identity)
         self.canvases = CanvasStore()
+        self.files = FileStore()
         self.triggers = TriggerStore(clock, trigger_ttl)
         self.users: dict[str, User] = {}
         self.usergroups: dict[str, list[str]] = {}

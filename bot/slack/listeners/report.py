@@ -1,0 +1,24 @@
+"""The App Home *Send me the report* button: the close report in the user's DM."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+
+from bot.slack.deps import SlackDeps
+from bot.slack.report import send_report_to_user
+from bot.slack.report_home import REPORT_ACTION
+
+
+def register(app: App, deps: SlackDeps) -> None:
+    """Register the report button listener."""
+
+    @app.action(REPORT_ACTION)
+    def send_report(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
+    ) -> None:
+        ack()
+        period = action.get("value") or None
+        send_report_to_user(client, deps.service, body["user"]["id"], period)
