@@ -430,7 +430,7 @@ def _reference_problems(document: Mapping[str, Any]) -> list[str]:
 
 
 def _describe(exc: ValidationError, rename: Mapping[str, str] | None = None) -> list[str]:
-    found = []
+    found: list[str] = []
     for error in exc.errors():
         parts = [str(p) for p in error["loc"] if not str(p).startswith("function-")]
         # Discriminated unions add the tag ('basic', …) to the path; keep it readable.
