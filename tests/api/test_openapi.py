@@ -83,6 +83,7 @@ def test_a_change_is_documented_as_the_record_plus_the_previous_status(
     fields = set(schemas[data]["properties"])
     assert fields == {
         *("app", "domain", "status", "message", "updated_at", "updated_by", "jobs", "since"),
+        *("due_at", "overdue", "waiting_on"),  # SPEC §11
         *("previous_status", "status_changed"),
     }
     update = schemas["StatusUpdate"]["properties"]
