@@ -87,7 +87,7 @@ class ClosePart:
     def start(self) -> None:
         """Catch up at once (roll-over, passed deadlines, queued alerts), then arm the job."""
         self._started = True
-        self._run()
+        self.wake()
 
     def stop(self) -> None:
         """Disarm the wake-up job."""
@@ -132,7 +132,8 @@ class ClosePart:
             moments.append(now + timedelta(seconds=RETRY_SECONDS))
         return min(moments)
 
-    def _run(self) -> None:
+    def wake(self) -> None:
+        """The scheduled job: one tick, then arm the next wake-up (a failed tick retries)."""
         try:
             self.tick()
             self._last_error = None if self._alerts_ok else "overdue alerts not yet sent"
@@ -148,7 +149,7 @@ class ClosePart:
             return
         self.next_wake = when
         self._scheduler.add_job(
-            self._run,
+            self.wake,
             "date",
             run_date=when,
             id=JOB_ID,

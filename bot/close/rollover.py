@@ -133,7 +133,7 @@ def roll_over(
         (parse_time(str(r["updated_at"])) for r in state.records.values() if r.get("updated_at")),
         default=None,
     )
-    do_reset = reset and new_close and (last_change is None or last_change < started)
+    do_reset = reset and new_close and last_change is not None and last_change < started
     if not new_close and not archives:
         return RollResult(current, [], 0)
 
