@@ -47,6 +47,8 @@ def test_every_route_of_the_spec_is_documented(spec: dict[str, Any]) -> None:
         ("GET", "/api/v1/status/{app}"),
         ("GET", "/api/v1/status/{app}/{domain}"),
         ("GET", "/api/v1/history"),
+        ("GET", "/api/v1/close"),  # SPEC §11
+        ("GET", "/api/v1/close/{period}"),
         ("GET", "/api/v1/health"),
         ("GET", "/metrics"),
     }
