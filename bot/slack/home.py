@@ -14,7 +14,9 @@ from bot.slack.blocks import (
     header,
     note,
     paragraph_blocks,
+    section_blocks,
 )
+from bot.slack.close import summary_lines
 from bot.slack.text import slack_date
 
 OPEN_MODAL_ACTION = "open_update_modal"
@@ -29,6 +31,8 @@ def home_view(service: StatusService) -> View:
         ActionsBlock(block_id=ACTIONS_BLOCK, elements=[button]),
     ]
     blocks.append(note(f"As of {slack_date(utcnow())}. Reopen this tab to refresh."))
+    if service.close.configured:  # the close summary (SPEC §11) above the board
+        blocks.extend(section_blocks(summary_lines(service.close.summary())))
     blocks.extend(paragraph_blocks(board_paragraphs(service.board())))
     overflow = "Use `/epmpulse status APP` for the rest."
     return View(type="home", blocks=fit_blocks(blocks, VIEW_BLOCKS_MAX, overflow))

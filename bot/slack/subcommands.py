@@ -20,7 +20,7 @@ from bot.slack.blocks import (
     text_messages,
     to_messages,
 )
-from bot.slack.close import slack_record_lines
+from bot.slack.close import CLOSE_SUBCOMMAND, slack_record_lines
 from bot.slack.commandline import COMMAND, CommandContext, SubCommand, UsageError
 from bot.slack.text import escape, record_line, status_label
 
@@ -178,4 +178,5 @@ SUBCOMMANDS: tuple[SubCommand, ...] = (
     SubCommand("subscribe", "APP [DOMAIN]", "a direct message on every change", subscribe),
     SubCommand("unsubscribe", "APP [DOMAIN]", "stop those direct messages", unsubscribe),
     SubCommand("refresh", "", "rebuild the canvas now", refresh),
+    CLOSE_SUBCOMMAND,
 )
