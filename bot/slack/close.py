@@ -20,6 +20,8 @@ from bot.slack.blocks import Message, text_messages
 from bot.slack.commandline import CommandContext, SubCommand, UsageError
 from bot.slack.text import escape, slack_date, status_label
 
+LISTED_MAX = 10  # overdue and waiting domains named in a summary; the rest are counted
+
 
 def slack_record_lines(calendar: CloseCalendar, record: CloseRecord) -> list[str]:
     """mrkdwn lines for one record: deadline, overdue, and what it waits on."""
@@ -42,15 +44,18 @@ def summary_lines(summary: CloseSummary) -> list[str]:
     overdue = summary.overdue
     if overdue:
         lines.append(f":rotating_light: *Overdue ({len(overdue)})*")
-        lines.extend(f"• {_domain(d)} — due {_due(d)}" for d in overdue)
+        lines.extend(f"• {_domain(d)} — due {_due(d)}" for d in overdue[:LISTED_MAX])
+        lines.extend(_more(len(overdue)))
     else:
         lines.append(":white_check_mark: Nothing overdue.")
     waiting = summary.waiting
     if waiting:
         lines.append(f":hourglass: *Waiting ({len(waiting)})*")
         lines.extend(
-            f"• {_domain(d)} — waits on {escape(', '.join(d.waiting_on))}" for d in waiting
+            f"• {_domain(d)} — waits on {escape(', '.join(d.waiting_on))}"
+            for d in waiting[:LISTED_MAX]
         )
+        lines.extend(_more(len(waiting)))
     upcoming = summary.next_deadlines()
     if upcoming:
         lines.append("*Next deadlines*")
@@ -58,6 +63,13 @@ def summary_lines(summary: CloseSummary) -> list[str]:
     elif not overdue:
         lines.append("No deadline ahead in this close.")
     return lines
+
+
+def _more(count: int) -> list[str]:
+    """A line for what a short summary leaves out."""
+    if count <= LISTED_MAX:
+        return []
+    return [f"_… and {count - LISTED_MAX} more (`GET /api/v1/close` lists every domain)_"]
 
 
 def _domain(d: DomainClose) -> str:

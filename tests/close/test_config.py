@@ -120,3 +120,9 @@ def test_a_server_problem_is_reported_once(make_config: MakeConfig) -> None:
     with pytest.raises(ConfigError) as caught:
         make_config("apps:\n  Planning: {domains: [Actuals], server: nope}\n")
     assert len(caught.value.problems) == 1
+
+
+def test_a_domain_depending_on_itself_is_a_cycle(make_config: MakeConfig) -> None:
+    """The smallest cycle is named too."""
+    with pytest.raises(ConfigError, match="a cycle: ARCS/Reconciliation -> ARCS/Reconciliation"):
+        make_config("close: {depends_on: {ARCS/Reconciliation: [arcs/reconciliation]}}")

@@ -105,3 +105,14 @@ def test_help_lists_the_close_command(make_running: MakeRunning) -> None:
     """Usage names ``close [PERIOD]``."""
     running = close_running(make_running)
     assert "`/epmpulse close [PERIOD]`" in running.reply("help")
+
+
+def test_a_big_close_summary_names_ten_and_counts_the_rest(make_running: MakeRunning) -> None:
+    """Many waiting domains: ten are named, the rest counted, so the reply stays short."""
+    apps = "apps:\n  Big: {domains: [" + ", ".join(f"D{n:02d}" for n in range(30)) + "]}\n"
+    chain = "".join(f"    Big/D{n:02d}: [Big/D{n - 1:02d}]\n" for n in range(1, 30))
+    running = make_running(apps + "close:\n  depends_on:\n" + chain, service_clock=lambda: NOW)
+    text = running.reply("close")
+    assert ":hourglass: *Waiting (29)*" in text
+    assert "*Big/D10* — waits on Big/D09" in text and "Big/D11*" not in text
+    assert "… and 19 more" in text
