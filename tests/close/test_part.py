@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
+from typing import TypeVar
 
 from bot.canvas.render import render_board
 from bot.close.live import PASSED_META
 from bot.close.overdue import ALERTS_META
+from bot.errors import StoreError
+from bot.store import WorkingState
 from tests.close.conftest import (
     ACTUALS_DUE,
     CONSOLIDATION_DUE,
@@ -14,6 +18,8 @@ from tests.close.conftest import (
     Close,
     MakeClose,
 )
+
+T = TypeVar("T")
 
 
 def canvas(close: Close) -> str:
@@ -135,3 +141,36 @@ def test_no_wake_up_happens_between_deadlines(make_close: MakeClose) -> None:
         close.clock.now = moment
         close.part.wake()
     assert moments == [ACTUALS_DUE, CONSOLIDATION_DUE, DECEMBER_START.replace(year=2027, month=1)]
+
+
+def test_a_crash_between_sending_and_recording_repeats_that_alert_once(
+    make_close: MakeClose,
+) -> None:
+    """The post went out but its record failed: the next start re-sends it, then never again."""
+    close = make_close(now=ACTUALS_DUE)
+    store = close.service.store
+    real_commit = store.commit
+    failures = []
+
+    def commit_failing_the_sent_record(mutation: Callable[[WorkingState], T]) -> T:
+        def guarded(work: WorkingState) -> T:
+            result = mutation(work)
+            sent = (work.meta.get(ALERTS_META) or {}).get("sent")
+            if sent and not failures:
+                failures.append(sent)
+                raise StoreError("disk full")
+            return result
+
+        return real_commit(guarded)
+
+    store.commit = commit_failing_the_sent_record  # type: ignore[method-assign]
+    close.part.start()
+    assert len(close.alerts()) == 1 and failures == [["Planning/Actuals"]]
+    assert close.part.health().ok is False
+
+    again = close.restart()
+    again.part.start()
+    assert len(again.alerts()) == 2  # the one repeat
+    third = again.restart()
+    third.part.start()
+    assert len(third.alerts()) == 2
