@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from bot.close.archive import archive_key, archived_periods
@@ -59,6 +59,7 @@ def build_archives(
     ok_at: dict[RecordKey, datetime] = {}
     archives: dict[str, dict[str, Any]] = {}
     bucket: str | None = None
+    bounds = (datetime.max.replace(tzinfo=UTC), datetime.min.replace(tzinfo=UTC))
     for entry in entries:
         try:
             at = parse_time(str(entry["at"]))
@@ -67,10 +68,12 @@ def build_archives(
         except (KeyError, ValueError):
             logger.warning("skipping a history entry without app, domain, status or time")
             continue
-        period = calendar.period_at(at)
-        if period >= before:
+        # Most entries fall in the bucket of the one before: compare instants, not months.
+        period = bucket if bounds[0] <= at < bounds[1] else calendar.period_at(at)
+        if period is None or period >= before:
             break
         if period != bucket:
+            bounds = (calendar.close_start(period), calendar.close_end(period))
             if bucket is not None and bucket not in skip:
                 archives[bucket] = _archive(bucket, calendar, keys, running, ok_at)
             bucket, ok_at = period, {}
