@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from bot.close.archive import archived_periods, load_archive
+from bot.close.calendar import CloseCalendar, Deadline
 from bot.close.live import PERIOD_META
+from bot.close.rollover import build_archives
 from bot.model import JobRef, Status
 from tests.close.conftest import DECEMBER_START, MakeClose
 
@@ -148,3 +150,53 @@ def test_the_first_start_with_a_fresh_board_resets_nothing(make_close: MakeClose
     close.part.start()
     assert list(close.service.store.iter_history()) == []
     assert close.service.meta(PERIOD_META) == "2026-11"
+
+
+def test_a_change_belongs_to_the_close_running_at_its_local_time() -> None:
+    """23:00 UTC on 30 Sep is 00:00 BST on 1 Oct: the first change of 2026-09's close."""
+    calendar = CloseCalendar(
+        timezone="Europe/London", deadlines={("A", "X"): Deadline(1, time(9, 0))}
+    )
+    entries = [
+        {
+            "app": "A",
+            "domain": "X",
+            "old_status": "Pending",
+            "new_status": "OK",
+            "at": "2026-09-30T22:59:59Z",
+        },
+        {
+            "app": "A",
+            "domain": "X",
+            "old_status": "OK",
+            "new_status": "Error",
+            "at": "2026-09-30T23:00:00Z",
+        },
+        {
+            "app": "A",
+            "domain": "X",
+            "old_status": "Error",
+            "new_status": "OK",
+            "at": "2026-10-01T09:30:00Z",
+        },
+        {
+            "app": "A",
+            "domain": "X",
+            "old_status": "OK",
+            "new_status": "Loading",
+            "at": "2026-11-02T08:00:00Z",
+        },
+    ]
+    archives = build_archives(entries, calendar, [("A", "X")], "2026-10", skip={"2026-08"})
+    assert list(archives) == ["2026-09"]
+    # WD1 of October 2026 is Thu 1 Oct, 09:00 BST = 08:00 UTC; OK came at 09:30 UTC.
+    assert archives["2026-09"]["domains"] == [
+        {
+            "app": "A",
+            "domain": "X",
+            "status": "OK",
+            "due_at": "2026-10-01T08:00:00Z",
+            "ok_at": "2026-10-01T09:30:00Z",
+            "late": True,
+        }
+    ]
