@@ -21,4 +21,8 @@ def build_runtime(config: Config, *, store: Store | None = None) -> Runtime:
     runtime.add(canvas)
     runtime.add(ApiPart.from_runtime(runtime))  # after Slack and canvas: /health sees them
     runtime.add(EpmPart.from_runtime(runtime))  # last: polls once the others are up
+    if config.estate.close is not None:
+        from bot.close.part import ClosePart  # only estates with a close calendar
+
+        runtime.add(ClosePart.from_runtime(runtime, slack.client))  # deadlines, roll-over
     return runtime

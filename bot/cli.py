@@ -109,7 +109,9 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
         lines = textviews.board_lines({app: service.app_board(app)})
     else:
         record = service.get(args.app, args.domain)
-        lines = [record.app, f"  {textviews.record_line(record)}", "Last changes:"]
+        lines = [record.app, f"  {textviews.record_line(record)}"]
+        lines += [f"  {line}" for line in _close_lines(service, record)]
+        lines.append("Last changes:")
         lines += [
             f"  {line}" for line in textviews.history_lines(service.history(*_key(record), 5))
         ]
@@ -157,8 +159,11 @@ def cmd_run(args: argparse.Namespace, config: Config) -> int:
 def cmd_render(args: argparse.Namespace, config: Config) -> int:
     """``epmpulse render``: the canvas markdown of the current board."""
     canvas = config.estate.canvas
-    board = open_service(config).board()
-    sys.stdout.write(render_board(board, title=canvas.title, timezone=canvas.timezone))
+    service = open_service(config)
+    close = service.close.canvas()
+    sys.stdout.write(
+        render_board(service.board(), title=canvas.title, timezone=canvas.timezone, close=close)
+    )
     return EXIT_OK
 
 
@@ -175,6 +180,13 @@ def cmd_demo(args: argparse.Namespace, config: Config) -> int:
         print(f"demo failed: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     return EXIT_OK
+
+
+def _close_lines(service: StatusService, record: textviews.DomainRecord) -> list[str]:
+    """The record's deadline and waits (SPEC §11); imported only for one domain."""
+    from bot.close.text import record_lines
+
+    return record_lines(service.close.calendar, service.close.show_one(record))
 
 
 def _key(record: textviews.DomainRecord) -> tuple[str, str]:

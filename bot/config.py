@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from bot.close.config import CloseSection, close_reference_problems
 from bot.errors import ConfigError, UnknownNameError
 
 DEFAULT_CONFIG_FILE = "epmpulse.yml"
@@ -144,6 +145,7 @@ class Estate(_Strict):
     epm: EpmSection = Field(default_factory=EpmSection)
     staleness: Staleness = Field(default_factory=Staleness)
     canvas: CanvasSection = Field(default_factory=CanvasSection)
+    close: CloseSection | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Estate:
@@ -155,6 +157,14 @@ class Estate(_Strict):
                     f"apps.{name}.server '{app.server}' is not a configured EPM server; "
                     f"valid: {known}"
                 )
+        if self.close is not None:
+            close = self.close
+            domains = {name: app.domains for name, app in self.apps.items()}
+            problems = close_reference_problems(
+                domains, close.deadlines, close.depends_on, close.weekend
+            )
+            if problems:
+                raise ValueError("\n".join(problems))
         return self
 
     def resolve_app(self, name: str) -> str:
@@ -360,9 +370,12 @@ def _load_estate(
     try:
         return Estate(**document)
     except ValidationError as exc:
-        problems.extend(f"{path.name}: {p}" for p in _describe(exc))
+        described = _describe(exc)
+        problems.extend(f"{path.name}: {p}" for p in described)
         # Cross-references are checked by the model only once every field is valid.
-        problems.extend(f"{path.name}: {p}" for p in _reference_problems(document))
+        problems.extend(
+            f"{path.name}: {p}" for p in _reference_problems(document) if p not in described
+        )
         return None
 
 
@@ -399,11 +412,27 @@ def _reference_problems(document: Mapping[str, Any]) -> list[str]:
                 f"apps.{name}.server '{server}' is not a configured EPM server; "
                 f"valid: {', '.join(known) or '(none configured)'}"
             )
+    close = document.get("close")
+    if isinstance(close, dict):
+        domains = {
+            str(name): [str(d) for d in app.get("domains") or []]
+            for name, app in (apps.items() if isinstance(apps, dict) else [])
+            if isinstance(app, dict) and isinstance(app.get("domains"), list)
+        }
+        if apps is None:
+            domains = {name: app.domains for name, app in _default_apps().items()}
+        deadlines, depends_on = close.get("deadlines"), close.get("depends_on")
+        problems += close_reference_problems(
+            domains,
+            deadlines if isinstance(deadlines, dict) else {},
+            depends_on if isinstance(depends_on, dict) else {},
+            close.get("weekend", ["Saturday", "Sunday"]),
+        )
     return problems
 
 
 def _describe(exc: ValidationError, rename: Mapping[str, str] | None = None) -> list[str]:
-    found = []
+    found: list[str] = []
     for error in exc.errors():
         parts = [str(p) for p in error["loc"] if not str(p).startswith("function-")]
         # Discriminated unions add the tag ('basic', …) to the path; keep it readable.
@@ -413,7 +442,10 @@ def _describe(exc: ValidationError, rename: Mapping[str, str] | None = None) -> 
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
             message = "unknown key"
-        found.append(f"{location}: {message}")
+        # A model-level check may report several problems, one per line, each naming
+        # its own place.
+        where = f"{location}: " if parts else ""
+        found.extend(f"{where}{line}" for line in message.split("\n"))
     return found
 
 

@@ -290,6 +290,7 @@ def default_steps() -> list[Step]:
         tracked_job("Planning", "Actuals", 4711, "Actuals loaded"),
         rest_call("FCCS", "Actuals", "OK", "Posted through the REST API"),
         slash_rows("status Planning"),
+        slash("close"),
         slash("refresh"),
         Step("canvas catches up", canvas_caught_up),
         Step("/epmpulse report (six sample closes)", close_report),
@@ -315,6 +316,13 @@ def demo_config(slack: SlackSandbox, epm: EpmSandbox, data_dir: Path) -> Config:
             }
         },
         "canvas": {"title": "EPM Status (demo)", "timezone": "UTC"},
+        # A close calendar whose deadline has always passed (WD1 00:00, no weekend): FCCS
+        # Consolidation is overdue from the start, ARCS Reconciliation waits on it.
+        "close": {
+            "weekend": [],
+            "deadlines": {"FCCS/Consolidation": "WD1 00:00"},
+            "depends_on": {"ARCS/Reconciliation": ["FCCS/Consolidation"]},
+        },
     }
     path = data_dir / "epmpulse.yml"
     path.write_text(yaml.safe_dump(estate, sort_keys=False), encoding="utf-8")

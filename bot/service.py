@@ -13,7 +13,8 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from bot.config import Estate
 from bot.errors import MessageTooLongError, StoreError, ValidationError
@@ -30,6 +31,9 @@ from bot.model import (
 )
 from bot.store import Store, WorkingState
 from bot.store.base import RecordKey
+
+if TYPE_CHECKING:
+    from bot.close.live import CloseTracker
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -116,6 +120,17 @@ class StatusService:
     def version(self) -> int:
         """The board's version; it grows with every commit."""
         return self.store.snapshot().version
+
+    def now(self) -> datetime:
+        """The service's clock (injected in tests)."""
+        return self._clock()
+
+    @cached_property
+    def close(self) -> CloseTracker:
+        """The close calendar read against this board (SPEC §11)."""
+        from bot.close.live import CloseTracker  # the close model loads only when asked
+
+        return CloseTracker(self.estate, self.store, self._clock)
 
     # --- writing -------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from fastapi import FastAPI
 from pydantic import SecretStr
 
-from bot.api import ops, report_routes, routes
+from bot.api import close, ops, report_routes, routes
 from bot.api.auth import KeyRing
 from bot.api.context import API_PREFIX, ApiContext, HealthCheck
 from bot.api.errors import install_error_handlers
@@ -60,6 +60,7 @@ def create_api(
         routes=[
             *routes.router.routes,
             *report_routes.router.routes,
+            *close.router.routes,
             *ops.health_router.routes,
             *ops.metrics_router.routes,
         ],

@@ -38,8 +38,9 @@ from bot.api.schemas import (
     StoreUnavailable,
     TooLarge,
 )
+from bot.close.live import CloseRecord
 from bot.errors import ValidationError
-from bot.model import DomainRecord, HistoryEntry, most_severe
+from bot.model import HistoryEntry, Update, most_severe
 from bot.service import StatusService
 
 AppName = Annotated[
@@ -97,7 +98,8 @@ router = APIRouter(
 )
 async def get_board(request: Request) -> BoardResponse:
     """Every app with each domain's record, in configuration order."""
-    board = await run_in_threadpool(context_of(request).service.board)
+    service = context_of(request).service
+    board = await run_in_threadpool(_shown_board, service)
     return BoardResponse(data=[_app_board(app, records) for app, records in board.items()])
 
 
@@ -111,8 +113,8 @@ async def get_app(app: AppName, request: Request) -> AppResponse:
     """One app (matched case-insensitively) with each domain's record."""
     service = context_of(request).service
     canonical = service.estate.resolve_app(app)
-    records = await run_in_threadpool(service.app_board, canonical)
-    return AppResponse(data=_app_board(canonical, records))
+    records = await run_in_threadpool(_shown_board, service, canonical)
+    return AppResponse(data=_app_board(canonical, records[canonical]))
 
 
 @router.get(
@@ -123,7 +125,7 @@ async def get_app(app: AppName, request: Request) -> AppResponse:
 )
 async def get_domain(app: AppName, domain: DomainName, request: Request) -> RecordResponse:
     """One domain's record."""
-    record = await run_in_threadpool(context_of(request).service.get, app, domain)
+    record = await run_in_threadpool(_shown_record, context_of(request).service, app, domain)
     return RecordResponse(data=record)
 
 
@@ -136,8 +138,8 @@ async def get_domain(app: AppName, domain: DomainName, request: Request) -> Reco
 async def set_status(update: StatusUpdate, request: Request) -> ChangeResponse:
     """Set a status (and the EPM jobs to track); answers once the change is durable."""
     service = context_of(request).service
-    changes = await run_in_threadpool(service.set_many, [update.to_update()], by=caller_of(request))
-    return ChangeResponse(data=AppliedChange.of(changes[0]))
+    changes = await run_in_threadpool(_apply, service, [update.to_update()], caller_of(request))
+    return ChangeResponse(data=changes[0])
 
 
 @router.post(
@@ -150,8 +152,8 @@ async def set_batch(batch: BatchRequest, request: Request) -> BatchResponse:
     """Validate every update, then apply all of them in one durable write (or none)."""
     updates = [u.to_update() for u in batch.updates]
     service = context_of(request).service
-    changes = await run_in_threadpool(service.set_many, updates, by=caller_of(request))
-    return BatchResponse(data=[AppliedChange.of(c) for c in changes])
+    changes = await run_in_threadpool(_apply, service, updates, caller_of(request))
+    return BatchResponse(data=changes)
 
 
 @router.get(
@@ -188,5 +190,21 @@ def _history(
     return [HistoryEntry.model_validate(e) for e in reversed(entries)]
 
 
-def _app_board(app: str, records: list[DomainRecord]) -> AppBoard:
+def _shown_board(service: StatusService, app: str | None = None) -> dict[str, list[CloseRecord]]:
+    board = service.board() if app is None else {app: service.app_board(app)}
+    return {name: service.close.show(records) for name, records in board.items()}
+
+
+def _shown_record(service: StatusService, app: str, domain: str) -> CloseRecord:
+    return service.close.show_one(service.get(app, domain))
+
+
+def _apply(service: StatusService, updates: list[Update], by: str) -> list[AppliedChange]:
+    """Apply ``updates``; each answer names what the domain still waits on (SPEC §11)."""
+    changes = service.set_many(updates, by=by)
+    shown = service.close.show([c.new for c in changes])
+    return [AppliedChange.of(c, s) for c, s in zip(changes, shown, strict=True)]
+
+
+def _app_board(app: str, records: list[CloseRecord]) -> AppBoard:
     return AppBoard(app=app, status=most_severe([r.status for r in records]), domains=records)

@@ -11,8 +11,9 @@ from typing import Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.close.live import CloseRecord
 from bot.epm.tracking import MAX_TRACKED_JOBS
-from bot.model import MESSAGE_LIMIT, DomainRecord, HistoryEntry, JobRef, Status, Update
+from bot.model import MESSAGE_LIMIT, HistoryEntry, JobRef, Status, Update
 from bot.service import Change
 
 MAX_BATCH = 50
@@ -87,20 +88,20 @@ class AppBoard(BaseModel):
 
     app: str
     status: Status = Field(description="The most severe status of the app's domains.")
-    domains: list[DomainRecord]
+    domains: list[CloseRecord]
 
 
-class AppliedChange(DomainRecord):
+class AppliedChange(CloseRecord):
     """A durable change: the domain's record as it is now, and the status it had before."""
 
     previous_status: Status = Field(description="The status before this change.")
     status_changed: bool = Field(description="False when the status was already this one.")
 
     @classmethod
-    def of(cls, change: Change) -> AppliedChange:
-        """The answer for one change the service applied."""
+    def of(cls, change: Change, shown: CloseRecord | None = None) -> AppliedChange:
+        """The answer for one change the service applied (``shown``: with its close fields)."""
         return cls(
-            **dict(change.new),
+            **dict(shown if shown is not None else change.new),
             previous_status=change.old.status,
             status_changed=change.status_changed,
         )
@@ -127,7 +128,7 @@ class AppResponse(Ok[AppBoard]):
     """One app."""
 
 
-class RecordResponse(Ok[DomainRecord]):
+class RecordResponse(Ok[CloseRecord]):
     """One domain's record."""
 
 

@@ -76,7 +76,12 @@ class CanvasPart:
             canvas_id=config.settings.slack_canvas_id,
             channel_id=config.settings.slack_channel_id,
             title=canvas.title,
-            markdown=render_board(service.board(), title=canvas.title, timezone=canvas.timezone),
+            markdown=render_board(
+                service.board(),
+                title=canvas.title,
+                timezone=canvas.timezone,
+                close=service.close.canvas(),
+            ),
         )
         publisher = CanvasPublisher(
             service,

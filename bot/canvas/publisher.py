@@ -146,7 +146,12 @@ class CanvasPublisher:
 
     def render(self) -> str:
         """The canvas markdown of the current board."""
-        return render_board(self._service.board(), title=self._title, timezone=self._timezone)
+        return render_board(
+            self._service.board(),
+            title=self._title,
+            timezone=self._timezone,
+            close=self._service.close.canvas(),
+        )
 
     # --- the tick ----------------------------------------------------------------------
 

@@ -4,6 +4,10 @@ One h1 title, then per app an h2 and a ``| Domain | Status | Message | Updated |
 table. Output depends only on the board, the title and the timezone, never on the
 current time, so an unchanged board renders to the same bytes and is never re-sent.
 
+With close deadlines (SPEC §11) a ``Due`` column follows ``Message``: ``WD2 12:00`` and
+the local date, ``overdue`` on rows the close part has marked so (a board change, never
+a clock reading), and a waiting row names what it waits on in its Status cell.
+
 Canvas limits respected for any estate size:
 
 - a table holds at most 300 cells, so an app with many domains is split into several
@@ -29,14 +33,20 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from bot.model import DomainRecord
 
+if TYPE_CHECKING:
+    from bot.close.live import DomainClose
+
 COLUMNS = ("Domain", "Status", "Message", "Updated", "By")
+CLOSE_COLUMNS = ("Domain", "Status", "Message", "Due", "Updated", "By")
 MAX_TABLE_CELLS = 300
 # The header row is a row of cells too.
 MAX_ROWS_PER_TABLE = MAX_TABLE_CELLS // len(COLUMNS) - 1
+DUE_DATE_FORMAT = "%a %Y-%m-%d"
 MAX_DOCUMENT_BYTES = 1_048_576
 SHORT_MESSAGE_CHARS = 40
 TIME_FORMAT = "%Y-%m-%d %H:%M %Z"
@@ -83,24 +93,45 @@ def _shorten(message: str, limit: int | None) -> str:
     return message[: limit - 1].rstrip() + "…"
 
 
-def _row(record: DomainRecord, zone: ZoneInfo, message_limit: int | None) -> str:
+def _row(
+    record: DomainRecord,
+    zone: ZoneInfo,
+    message_limit: int | None,
+    close: Mapping[tuple[str, str], DomainClose] | None = None,
+    due_column: bool = False,
+) -> str:
     updated, by = NEVER, ""
     if record.updated_at is not None:
         updated = record.updated_at.astimezone(zone).strftime(TIME_FORMAT)
         by = mention(record.updated_by)
+    state = close.get((record.app, record.domain)) if close is not None else None
+    status = f"{record.status.emoji} {record.status.value}"
+    if state is not None and state.waiting_on:
+        status += " · waiting on " + ", ".join(cell(name) for name in state.waiting_on)
     cells = [
         cell(record.domain),
-        f"{record.status.emoji} {record.status.value}",
+        status,
         cell(_shorten(one_line(record.message), message_limit)) if message_limit != 0 else "",
         updated,
         by,
     ]
+    if due_column:
+        cells.insert(3, _due(state))
     return "| " + " | ".join(cells) + " |"
 
 
-def _table(rows: Iterable[str]) -> list[str]:
-    header = "| " + " | ".join(COLUMNS) + " |"
-    rule = "|" + "|".join(" --- " for _ in COLUMNS) + "|"
+def _due(state: DomainClose | None) -> str:
+    """``WD2 12:00 · Wed 2026-12-02`` in the close timezone, ``· overdue`` when marked."""
+    if state is None or state.deadline is None or state.due_at is None:
+        return ""
+    due = state.due_at.astimezone(ZoneInfo(state.timezone))
+    text = f"{state.deadline.label} · {due.strftime(DUE_DATE_FORMAT)}"
+    return text + " · overdue" if state.overdue else text
+
+
+def _table(rows: Iterable[str], columns: Sequence[str] = COLUMNS) -> list[str]:
+    header = "| " + " | ".join(columns) + " |"
+    rule = "|" + "|".join(" --- " for _ in columns) + "|"
     return [header, rule, *rows]
 
 
@@ -113,10 +144,14 @@ def _render(
     title: str,
     zone: ZoneInfo,
     message_limit: int | None,
+    close: Mapping[tuple[str, str], DomainClose] | None = None,
 ) -> str:
+    due_column = close is not None and any(d.deadline for d in close.values())
+    columns = CLOSE_COLUMNS if due_column else COLUMNS
+    rows_per_table = MAX_TABLE_CELLS // len(columns) - 1
     lines = [f"# {heading(title)}"]
     for app, records in board.items():
-        chunks = _chunks(records, MAX_ROWS_PER_TABLE)
+        chunks = _chunks(records, rows_per_table)
         for number, chunk in enumerate(chunks, start=1):
             lines.append("")
             if number == 1:
@@ -124,19 +159,28 @@ def _render(
             else:
                 lines.append(f"### {heading(app)} ({number}/{len(chunks)})")
             lines.append("")
-            lines.extend(_table(_row(r, zone, message_limit) for r in chunk))
+            rows = (_row(r, zone, message_limit, close, due_column) for r in chunk)
+            lines.extend(_table(rows, columns))
     return "\n".join(lines) + "\n"
 
 
 def render_board(
-    board: Mapping[str, Sequence[DomainRecord]], *, title: str, timezone: str = "UTC"
+    board: Mapping[str, Sequence[DomainRecord]],
+    *,
+    title: str,
+    timezone: str = "UTC",
+    close: Mapping[tuple[str, str], DomainClose] | None = None,
 ) -> str:
-    """The canvas markdown of ``board`` (apps in the given order), deterministic."""
+    """The canvas markdown of ``board`` (apps in the given order), deterministic.
+
+    ``close`` (from :meth:`bot.close.live.CloseTracker.board_domains`) adds the Due
+    column (when any domain has a deadline) and what waiting domains wait on.
+    """
     zone = ZoneInfo(timezone)
     markdown = ""
     # Full messages, then shortened ones, then none: the first that fits the canvas.
     for message_limit in (None, SHORT_MESSAGE_CHARS, 0):
-        markdown = _render(board, title, zone, message_limit)
+        markdown = _render(board, title, zone, message_limit, close)
         if len(markdown.encode("utf-8")) <= MAX_DOCUMENT_BYTES:
             break
     return markdown

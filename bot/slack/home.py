@@ -14,7 +14,9 @@ from bot.slack.blocks import (
     header,
     note,
     paragraph_blocks,
+    section_blocks,
 )
+from bot.slack.close import summary_lines
 from bot.slack.report_home import report_home_blocks
 from bot.slack.text import slack_date
 
@@ -30,6 +32,8 @@ def home_view(service: StatusService) -> View:
         ActionsBlock(block_id=ACTIONS_BLOCK, elements=[button]),
     ]
     blocks.append(note(f"As of {slack_date(utcnow())}. Reopen this tab to refresh."))
+    if service.close.configured:  # the close summary (SPEC §11) above the board
+        blocks.extend(section_blocks(summary_lines(service.close.summary())))
     blocks.extend(report_home_blocks(service))
     blocks.extend(paragraph_blocks(board_paragraphs(service.board())))
     overflow = "Use `/epmpulse status APP` for the rest."

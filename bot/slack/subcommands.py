@@ -20,6 +20,7 @@ from bot.slack.blocks import (
     text_messages,
     to_messages,
 )
+from bot.slack.close import CLOSE_SUBCOMMAND, slack_record_lines
 from bot.slack.commandline import COMMAND, CommandContext, SubCommand, UsageError
 from bot.slack.text import escape, record_line, status_label
 
@@ -56,9 +57,11 @@ def status(ctx: CommandContext, args: Sequence[str]) -> list[Message]:
     if len(args) == 2:
         record = service.get(args[0], args[1])
         entries = service.history(record.app, record.domain, RECENT_CHANGES)
+        close = slack_record_lines(service.close.calendar, service.close.show_one(record))
         paragraphs = [
             Paragraph(
-                f"{record.status.emoji} {record.app} / {record.domain}", [record_line(record)]
+                f"{record.status.emoji} {record.app} / {record.domain}",
+                [record_line(record), *close],
             ),
             Paragraph(None, ["*Last changes*", *history_lines(entries)]),
         ]
@@ -77,7 +80,8 @@ def _set(ctx: CommandContext, args: Sequence[str]) -> list[Message]:
         f"{new.status.emoji} *{escape(new.app)} / {escape(new.domain)}* is now "
         f"*{new.status.value}* (was {change.old.status.value})."
     )
-    return text_messages(summary, record_line(new))
+    close = slack_record_lines(ctx.service.close.calendar, ctx.service.close.show_one(new))
+    return text_messages(summary, record_line(new), *close)
 
 
 def history(ctx: CommandContext, args: Sequence[str]) -> list[Message]:
@@ -174,4 +178,5 @@ SUBCOMMANDS: tuple[SubCommand, ...] = (
     SubCommand("subscribe", "APP [DOMAIN]", "a direct message on every change", subscribe),
     SubCommand("unsubscribe", "APP [DOMAIN]", "stop those direct messages", unsubscribe),
     SubCommand("refresh", "", "rebuild the canvas now", refresh),
+    CLOSE_SUBCOMMAND,
 )

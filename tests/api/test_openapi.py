@@ -53,6 +53,8 @@ def test_every_route_of_the_spec_is_documented(spec: dict[str, Any]) -> None:
         ("GET", "/api/v1/status/{app}/{domain}"),
         ("GET", "/api/v1/history"),
         ("GET", "/api/v1/close/{period}/chart.png"),
+        ("GET", "/api/v1/close"),  # SPEC §11
+        ("GET", "/api/v1/close/{period}"),
         ("GET", "/api/v1/health"),
         ("GET", "/metrics"),
     }
@@ -89,6 +91,7 @@ def test_a_change_is_documented_as_the_record_plus_the_previous_status(
     fields = set(schemas[data]["properties"])
     assert fields == {
         *("app", "domain", "status", "message", "updated_at", "updated_by", "jobs", "since"),
+        *("due_at", "overdue", "waiting_on"),  # SPEC §11
         *("previous_status", "status_changed"),
     }
     update = schemas["StatusUpdate"]["properties"]

@@ -45,6 +45,7 @@ def test_it_sets_a_status_durably(client: TestClient, ci: dict[str, str], config
     data = payload["data"]
     assert set(data) == {
         *("app", "domain", "status", "message", "updated_at", "updated_by", "jobs", "since"),
+        *("due_at", "overdue", "waiting_on"),  # SPEC §11
         *("previous_status", "status_changed"),
     }
     assert (data["app"], data["domain"], data["status"]) == ("Planning", "Actuals", "OK")

@@ -5,12 +5,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import pytest
 
 from bot.config import Config
 from bot.metrics import Metrics
+from bot.model import utcnow
 from bot.sandbox.slack import DEFAULT_USER_ID, ResponsePost, SlackSandbox
 from bot.service import StatusService
 from bot.slack.commandline import SubCommand
@@ -126,12 +128,15 @@ def make_running(
         extra_subcommands: tuple[SubCommand, ...] = (),
         clock: Callable[[], float] | None = None,
         ping_interval: float | None = None,
+        service_clock: Callable[[], datetime] | None = None,
         **env: str,
     ) -> Running:
         config = make_config(yaml_text, **slack_env(sandbox, **env))
         store = JsonStore(config.settings.data_dir)
         metrics = Metrics()
-        service = StatusService(config.estate, store, metrics=metrics)
+        service = StatusService(
+            config.estate, store, metrics=metrics, clock=service_clock or utcnow
+        )
         refreshes: list[int] = []
         kwargs: dict[str, Any] = {"extra_subcommands": extra_subcommands}
         if clock is not None:

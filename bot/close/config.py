@@ -1,0 +1,207 @@
+"""The ``close:`` section of the YAML file (SPEC §11) and the checks that need the estate.
+
+Checks that need only the section (deadline syntax, weekend names, timezone, the
+holiday country) are field validators, so pydantic reports each bad value on its own.
+Checks that need the apps (unknown names, dependency cycles) are in
+:func:`close_reference_problems`, which lists every problem at once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, time
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from bot.errors import closest_match
+
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+LONGEST_MONTH_DAYS = 31
+_DEADLINE = re.compile(r"^\s*WD(\d+)\s+(\d{1,2}):(\d{2})\s*$", re.IGNORECASE)
+
+
+def parse_deadline(text: str) -> tuple[int, time]:
+    """``"WD2 12:00"`` -> ``(2, time(12, 0))``; ValueError says what is wrong."""
+    match = _DEADLINE.match(text)
+    if not match:
+        raise ValueError(f"deadline '{text}' is not 'WD<n> HH:MM', e.g. 'WD2 12:00'")
+    day, hour, minute = (int(g) for g in match.groups())
+    if day < 1:
+        raise ValueError(f"deadline '{text}': working days count from WD1")
+    if hour > 23 or minute > 59:
+        raise ValueError(f"deadline '{text}': {hour:02d}:{minute:02d} is not a time of day")
+    return day, time(hour, minute)
+
+
+def _deadline_text(text: str) -> str:
+    parse_deadline(text)
+    return text.strip()
+
+
+DeadlineText = Annotated[str, AfterValidator(_deadline_text)]
+
+
+class HolidaySettings(BaseModel):
+    """Public holidays from the ``holidays`` package plus extra closed dates."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    country: str | None = None
+    subdivision: str | None = None
+    extra: list[date] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _known_country(self) -> HolidaySettings:
+        if self.subdivision and not self.country:
+            raise ValueError("'subdivision' needs a 'country'")
+        if self.country:
+            import holidays  # only configurations with holidays pay for the import
+
+            try:
+                holidays.country_holidays(self.country, subdiv=self.subdivision, years=[2026])
+            except NotImplementedError as exc:
+                supported = holidays.list_supported_countries()
+                if self.country not in supported:
+                    hint = closest_match(self.country, list(supported))
+                    raise ValueError(
+                        f"unknown holiday country '{self.country}' (an ISO 3166 code, e.g. GB, "
+                        f"US, DE; did you mean {hint}?)"
+                    ) from exc
+                valid = ", ".join(supported[self.country]) or "(none)"
+                raise ValueError(
+                    f"unknown subdivision '{self.subdivision}' of {self.country}; valid: {valid}"
+                ) from exc
+        return self
+
+
+class CloseSection(BaseModel):
+    """The monthly close: where working days are counted, deadlines and dependencies."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    timezone: str | None = None
+    holidays: HolidaySettings = Field(default_factory=HolidaySettings)
+    weekend: list[str] = Field(default_factory=lambda: ["Saturday", "Sunday"])
+    reset: bool = False
+    deadlines: dict[str, DeadlineText] = Field(default_factory=dict)
+    depends_on: dict[str, list[str]] = Field(default_factory=dict)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, name: str | None) -> str | None:
+        if name is None:
+            return None
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown timezone '{name}'") from exc
+        return name
+
+    @field_validator("weekend")
+    @classmethod
+    def _weekday_names(cls, names: list[str]) -> list[str]:
+        canonical = []
+        for name in names:
+            match = next((d for d in WEEKDAYS if d.lower() == name.strip().lower()), None)
+            if match is None:
+                hint = closest_match(name, WEEKDAYS)
+                raise ValueError(
+                    f"'{name}' is not a day of the week (did you mean {hint}?); "
+                    f"valid: {', '.join(WEEKDAYS)}"
+                )
+            canonical.append(match)
+        if len(set(canonical)) == len(WEEKDAYS):
+            raise ValueError("every day is a weekend day: no working day is left")
+        return canonical
+
+
+def most_working_days(weekend: Iterable[str]) -> int:
+    """The most working days a month can have with ``weekend`` (holidays aside)."""
+    off = {WEEKDAYS.index(d) for d in weekend}
+    return max(
+        sum(1 for offset in range(LONGEST_MONTH_DAYS) if (start + offset) % 7 not in off)
+        for start in range(7)
+    )
+
+
+def close_reference_problems(
+    apps: Mapping[str, Sequence[str]],
+    deadlines: Mapping[str, object],
+    depends_on: Mapping[str, object],
+    weekend: object = ("Saturday", "Sunday"),
+) -> list[str]:
+    """Every unknown ``APP/DOMAIN`` name (with the closest match), every deadline on a
+    working day no month has, and every dependency cycle."""
+    known = {f"{a}/{d}".lower(): f"{a}/{d}" for a, domains in apps.items() for d in domains}
+    problems: list[str] = []
+
+    def resolve(name: object, where: str) -> str | None:
+        text = str(name)
+        found = known.get(text.strip().lower())
+        if found is None:
+            hint = closest_match(text, list(known.values()))
+            problems.append(
+                f"{where}: unknown domain '{text}' (use APP/DOMAIN"
+                + (f"; did you mean {hint}?)" if hint else ")")
+            )
+        return found
+
+    names = weekend if isinstance(weekend, list | tuple) else ()
+    given = {str(w).strip().lower() for w in names}
+    off = [d for d in WEEKDAYS if d.lower() in given]
+    most = most_working_days(off)
+    for name, text in deadlines.items():
+        resolve(name, "close.deadlines")
+        match = _DEADLINE.match(text) if isinstance(text, str) else None
+        if match and int(match.group(1)) > most:
+            problems.append(
+                f"close.deadlines.{name}: '{text}' is a working day no month has "
+                f"(at most WD{most} with this weekend)"
+            )
+    graph: dict[str, list[str]] = {}
+    for name, upstream in depends_on.items():
+        key = resolve(name, "close.depends_on")
+        if not isinstance(upstream, list):
+            continue  # the field validator reports the wrong type
+        resolved = [resolve(u, f"close.depends_on.{name}") for u in upstream]
+        if key is not None:
+            graph[key] = [u for u in resolved if u is not None]
+    problems.extend(f"close.depends_on: {cycle}" for cycle in dependency_cycles(graph))
+    return problems
+
+
+def dependency_cycles(graph: Mapping[str, Sequence[str]]) -> list[str]:
+    """Each cycle of ``graph`` once, as ``"a cycle: A -> B -> A"``."""
+    cycles: list[str] = []
+    seen_cycles: set[frozenset[str]] = set()
+    done: set[str] = set()
+    for start in graph:
+        if start in done:
+            continue
+        path: list[str] = []
+        on_path: set[str] = set()
+        stack: list[tuple[str, int]] = [(start, 0)]
+        while stack:
+            node, index = stack.pop()
+            if index == 0:
+                path.append(node)
+                on_path.add(node)
+            children = graph.get(node, [])
+            if index < len(children):
+                stack.append((node, index + 1))
+                child = children[index]
+                if child in on_path:
+                    members = path[path.index(child) :]
+                    if frozenset(members) not in seen_cycles:
+                        seen_cycles.add(frozenset(members))
+                        cycles.append("a cycle: " + " -> ".join([*members, child]))
+                elif child not in done:
+                    stack.append((child, 0))
+            else:
+                path.pop()
+                on_path.discard(node)
+                done.add(node)
+    return cycles

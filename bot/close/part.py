@@ -1,0 +1,159 @@
+"""The close calendar as a part of ``epmpulse run``: wakes at deadlines and roll-overs.
+
+One APScheduler ``date`` job is armed for the next moment anything can happen (the
+next deadline of the current close not yet recorded as passed, or the next close's
+start at 00:00 on the 1st) and re-armed after every run, so nothing wakes between
+deadlines. A run (:meth:`ClosePart.tick`):
+
+1. rolls over when the board belongs to an earlier close (archive, reset);
+2. records passed deadlines (the canvas republishes) and queues overdue alerts;
+3. posts queued alerts to ``SLACK_CHANNEL_ID``; a failure re-arms a retry soon.
+
+Start runs one tick at once, so a deadline or a roll-over that passed while nothing
+ran is handled then. The clock is injected; tests call :meth:`tick` directly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.schedulers.base import BaseScheduler
+from slack_sdk import WebClient
+
+from bot.close import overdue, rollover
+from bot.close.calendar import CloseCalendar, key_name
+from bot.close.live import PASSED_META, marker_keys
+from bot.model import utcnow
+from bot.runtime import Check, Runtime
+from bot.service import StatusService
+
+logger = logging.getLogger(__name__)
+
+JOB_ID = "close-wake"
+RETRY_SECONDS = 60.0
+
+
+class ClosePart:
+    """Deadlines, overdue alerts and the monthly roll-over (SPEC §11)."""
+
+    name = "close"
+
+    def __init__(
+        self,
+        service: StatusService,
+        scheduler: BaseScheduler,
+        *,
+        client: WebClient | None,
+        channel_id: str | None,
+        reset: bool,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._service = service
+        self._scheduler = scheduler
+        self._client = client
+        self._channel = channel_id
+        self._reset = reset
+        self._clock = clock
+        self.calendar: CloseCalendar = service.close.calendar
+        self._lock = threading.Lock()  # one tick at a time (start vs. the scheduler)
+        self._alerts_ok = True
+        self._last_error: str | None = None
+        self._started = False
+        self.wakes = 0
+        self.next_wake: datetime | None = None
+
+    @classmethod
+    def from_runtime(cls, runtime: Runtime, client: WebClient | None) -> ClosePart:
+        """The part wired to the runtime's service and scheduler and the app's WebClient."""
+        close = runtime.config.estate.close
+        return cls(
+            runtime.service,
+            runtime.scheduler,
+            client=client,
+            channel_id=runtime.config.settings.slack_channel_id,
+            reset=bool(close and close.reset),
+        )
+
+    @property
+    def alerting(self) -> bool:
+        """Whether overdue alerts have somewhere to go."""
+        return self._client is not None and bool(self._channel)
+
+    def start(self) -> None:
+        """Catch up at once (roll-over, passed deadlines, queued alerts), then arm the job."""
+        self._started = True
+        self.wake()
+
+    def stop(self) -> None:
+        """Disarm the wake-up job."""
+        self._started = False
+        with contextlib.suppress(JobLookupError):
+            self._scheduler.remove_job(JOB_ID)
+
+    def health(self) -> Check:
+        """Healthy while ticks and alert posts succeed."""
+        if self._last_error:
+            return Check(False, self._last_error)
+        when = self.next_wake.isoformat() if self.next_wake else "not armed"
+        return Check(True, f"next wake-up {when}")
+
+    # --- the work -------------------------------------------------------------------------
+
+    def tick(self) -> None:
+        """Roll over if due, record passed deadlines, post queued alerts."""
+        with self._lock:
+            now = self._clock()
+            self.wakes += 1
+            if rollover.needs_roll_over(self._service, self.calendar, now) or self.wakes == 1:
+                rollover.roll_over(self._service, self.calendar, now, reset=self._reset)
+            overdue.mark_passed(self._service, self.calendar, now, alerting=self.alerting)
+            self._alerts_ok = True
+            if self.alerting and self._client is not None and self._channel:
+                period = overdue.current_period(self._service, self.calendar, now)
+                self._alerts_ok = overdue.send_alerts(
+                    self._service, self.calendar, self._client, self._channel, period
+                )
+
+    def wake_at(self, now: datetime) -> datetime:
+        """The next moment anything can happen after ``now``."""
+        period = overdue.current_period(self._service, self.calendar, now)
+        passed = set(marker_keys(self._service.store.snapshot().meta, PASSED_META, period))
+        moments = [self.calendar.next_close_start(now)]
+        for key in self.calendar.deadlines:
+            due = self.calendar.due_at(period, key)
+            if due is not None and key_name(key) not in passed:
+                moments.append(max(due, now))
+        if not self._alerts_ok:
+            moments.append(now + timedelta(seconds=RETRY_SECONDS))
+        return min(moments)
+
+    def wake(self) -> None:
+        """The scheduled job: one tick, then arm the next wake-up (a failed tick retries)."""
+        try:
+            self.tick()
+            self._last_error = None if self._alerts_ok else "overdue alerts not yet sent"
+        except Exception as exc:  # the job must stay armed; the error boundary logs it
+            self._last_error = f"close tick failed: {exc}"
+            logger.exception("close calendar tick failed; retrying in %g s", RETRY_SECONDS)
+            self._arm(self._clock() + timedelta(seconds=RETRY_SECONDS))
+            return
+        self._arm(self.wake_at(self._clock()))
+
+    def _arm(self, when: datetime) -> None:
+        if not self._started:
+            return
+        self.next_wake = when
+        self._scheduler.add_job(
+            self.wake,
+            "date",
+            run_date=when,
+            id=JOB_ID,
+            replace_existing=True,
+            misfire_grace_time=None,  # a wake-up late after a suspend still runs
+        )
+        logger.debug("close calendar: next wake-up at %s", when.isoformat())
