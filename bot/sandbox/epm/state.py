@@ -12,6 +12,7 @@ from bot.sandbox.epm.auth import OAuthServer, same
 from bot.sandbox.epm.faults import Faults
 from bot.sandbox.epm.jobs import JobKey, JobState, ScriptedJob, job_key
 from bot.sandbox.epm.log import RequestLog
+from bot.sandbox.epm.starts import Starts
 
 
 class SandboxState:
@@ -32,6 +33,7 @@ class SandboxState:
         self.oauth = OAuthServer(expires_in=expires_in, clock=clock)
         self.faults = Faults(latency)
         self.log = RequestLog()
+        self.starts = Starts()
         self.stopping = threading.Event()
         self._lock = threading.Lock()
         self._jobs: dict[JobKey, ScriptedJob] = {}
