@@ -15,20 +15,27 @@ from bot.slack.blocks import (
     note,
     paragraph_blocks,
 )
+from bot.slack.jobs import runnable_board_blocks
 from bot.slack.text import slack_date
 
 OPEN_MODAL_ACTION = "open_update_modal"
 ACTIONS_BLOCK = "home_actions"
 
 
-def home_view(service: StatusService) -> View:
-    """The Home tab: the *Update statuses* button and the board."""
+def home_view(service: StatusService, *, can_run: bool = False) -> View:
+    """The Home tab: the *Update statuses* button and the board.
+
+    With ``can_run`` (an editor) rows whose domain has an EPM job get a *Run* button.
+    """
     button = ButtonElement(text="Update statuses", action_id=OPEN_MODAL_ACTION, style="primary")
     blocks: list[Block] = [
         header("EPM status"),
         ActionsBlock(block_id=ACTIONS_BLOCK, elements=[button]),
     ]
     blocks.append(note(f"As of {slack_date(utcnow())}. Reopen this tab to refresh."))
-    blocks.extend(paragraph_blocks(board_paragraphs(service.board())))
+    if can_run:
+        blocks.extend(runnable_board_blocks(service))
+    else:
+        blocks.extend(paragraph_blocks(board_paragraphs(service.board())))
     overflow = "Use `/epmpulse status APP` for the rest."
     return View(type="home", blocks=fit_blocks(blocks, VIEW_BLOCKS_MAX, overflow))

@@ -5,10 +5,10 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.slack.deps import SlackDeps
-from bot.slack.listeners import actions, commands, errors, events, shortcuts, views
+from bot.slack.listeners import actions, commands, errors, events, jobs, shortcuts, views
 
 
 def register_listeners(app: App, deps: SlackDeps) -> None:
     """Register every listener and the error boundary on ``app``."""
-    for module in (commands, shortcuts, views, actions, events, errors):
+    for module in (commands, shortcuts, views, actions, jobs, events, errors):
         module.register(app, deps)
