@@ -7,13 +7,14 @@ from collections.abc import Mapping
 from fastapi import FastAPI
 from pydantic import SecretStr
 
-from bot.api import ops, routes
+from bot.api import jobs, ops, routes
 from bot.api.auth import KeyRing
 from bot.api.context import API_PREFIX, ApiContext, HealthCheck
 from bot.api.errors import install_error_handlers
 from bot.api.observe import ObserveMiddleware
 from bot.api.openapi import correct_openapi
 from bot.api.ratelimit import DEFAULT_STORAGE, RateLimiter, RateLimits
+from bot.epm.launch import JobLauncher
 from bot.errors import ConfigError
 from bot.metrics import Metrics
 from bot.runtime import Runtime
@@ -41,8 +42,11 @@ def create_api(
     health: HealthCheck,
     rate_limits: RateLimits | None = None,
     rate_limit_storage: str = DEFAULT_STORAGE,
+    launcher: JobLauncher | None = None,
 ) -> FastAPI:
     """Build the API over ``service``; ``health`` returns every check by name.
+
+    ``launcher`` starts EPM jobs for ``POST /jobs`` (without one, no job can start).
 
     Raises ValueError when ``rate_limit_storage`` cannot be used.
     """
@@ -57,7 +61,12 @@ def create_api(
         redoc_url=None,
         # Handed over rather than included: app.routes then lists the real routes (the
         # 405 handler reads their methods) and each request is matched once, not twice.
-        routes=[*routes.router.routes, *ops.health_router.routes, *ops.metrics_router.routes],
+        routes=[
+            *routes.router.routes,
+            *jobs.router.routes,
+            *ops.health_router.routes,
+            *ops.metrics_router.routes,
+        ],
     )
     app.state.api = ApiContext(
         service=service,
@@ -65,6 +74,7 @@ def create_api(
         health=health,
         keys=KeyRing(api_keys),
         limiter=RateLimiter(limits, rate_limit_storage),
+        launcher=launcher,
     )
     install_error_handlers(app, app.routes)
     app.add_middleware(ObserveMiddleware, metrics=metrics)
@@ -72,7 +82,7 @@ def create_api(
     return app
 
 
-def create_api_for(runtime: Runtime) -> FastAPI:
+def create_api_for(runtime: Runtime, *, launcher: JobLauncher | None = None) -> FastAPI:
     """The API of ``epmpulse run``: the runtime's service, metrics, health and settings.
 
     Raises ConfigError when EPMPULSE_RATE_LIMITS or EPMPULSE_RATE_LIMIT_STORAGE is invalid.
@@ -92,6 +102,7 @@ def create_api_for(runtime: Runtime) -> FastAPI:
             health=runtime.health,
             rate_limits=limits,
             rate_limit_storage=settings.rate_limit_storage,
+            launcher=launcher,
         )
     except ValueError as exc:
         problems.append(f"EPMPULSE_RATE_LIMIT_STORAGE: {exc}")

@@ -38,7 +38,7 @@ def spec(client: TestClient) -> dict[str, Any]:
 
 
 def test_every_route_of_the_spec_is_documented(spec: dict[str, Any]) -> None:
-    """SPEC §7's routes are all there, and nothing else."""
+    """SPEC §7's routes and §13's POST /jobs are all there, and nothing else."""
     operations = {(m.upper(), p) for p, ops in spec["paths"].items() for m in ops}
     assert operations == {
         ("POST", "/api/v1/status"),
@@ -47,6 +47,7 @@ def test_every_route_of_the_spec_is_documented(spec: dict[str, Any]) -> None:
         ("GET", "/api/v1/status/{app}"),
         ("GET", "/api/v1/status/{app}/{domain}"),
         ("GET", "/api/v1/history"),
+        ("POST", "/api/v1/jobs"),
         ("GET", "/api/v1/health"),
         ("GET", "/metrics"),
     }
