@@ -146,6 +146,7 @@ class JobLauncher:
             )
         except StoreError as exc:
             logger.error("EPM %s: started job %s for %s but could not save it", server, job_id, key)
+            self._release(key)
             raise JobNotRecordedError(
                 f"EPM started {spec.name} as job {job_id}, but EPMPulse could not save it; "
                 f"follow it with `/epmpulse track {key[0]} {key[1]} {job_id}` once the store "

@@ -5,18 +5,32 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.config import Config
 from bot.epm.client import EpmClient
-from bot.epm.launch import STARTING_META, JobLauncher, job_parameters, job_period
+from bot.epm.launch import (
+    STARTING_META,
+    JobLauncher,
+    JobNotRecordedError,
+    job_parameters,
+    job_period,
+)
 from bot.epm.poller import Poller
-from bot.errors import JobRunningError, JobStartError, NoJobError, UnknownNameError
+from bot.errors import (
+    JobRunningError,
+    JobStartError,
+    NoJobError,
+    StoreError,
+    UnknownNameError,
+)
 from bot.model import JobRef, Status
 from bot.sandbox.epm import EpmSandbox
 from bot.service import StatusService
+from bot.store import JsonStore
 from tests.epm.conftest import Clock, MakeEstate, server_doc
 
 HP_JOBS = "/HyperionPlanning/rest/v3/applications/Vision/jobs"
@@ -220,3 +234,37 @@ def test_a_failed_or_lost_start_sends_one_post_and_changes_nothing(
     record = launcher.service.get("Planning", "Actuals")
     assert (record.status, record.jobs) == (Status.PENDING, [])
     assert launcher.service.meta(STARTING_META) == {}
+
+
+class FlakyStore(JsonStore):
+    """A JSON store whose commits fail from the ``fail_from``-th one on (1-based)."""
+
+    def __init__(self, data_dir: Path, fail_from: int) -> None:
+        super().__init__(data_dir)
+        self.commits = 0
+        self.fail_from = fail_from
+
+    def commit(self, mutation: Any) -> Any:
+        """Fail like a full disk once ``fail_from`` commits were attempted."""
+        self.commits += 1
+        if self.commits >= self.fail_from:
+            raise StoreError("disk full")
+        return super().commit(mutation)
+
+
+def test_a_started_job_that_cannot_be_saved_is_named_with_how_to_track_it(
+    estate: Config, epm: EpmSandbox, make_client: Callable[..., EpmClient], clock: Clock
+) -> None:
+    """EPM started it but the commit failed: the error names the job and the track command."""
+    store = FlakyStore(estate.settings.data_dir, fail_from=2)
+    try:
+        service = StatusService(estate.estate, store, clock=clock)
+        clients = {n: make_client(n, s) for n, s in estate.estate.epm.servers.items()}
+        with pytest.raises(JobNotRecordedError) as caught:
+            JobLauncher(service, clients).run("Planning", "Actuals", by="slack:U1")
+        assert "EPM started Aggregate Actuals as job 1001" in str(caught.value)
+        assert "`/epmpulse track Planning Actuals 1001`" in str(caught.value)
+        assert posts(epm) == 1
+        assert service.get("Planning", "Actuals").status is Status.PENDING
+    finally:
+        store.close()
