@@ -24,7 +24,7 @@ from urllib3.util.retry import Retry
 from bot.config import EpmServer
 from bot.epm.auth import Authenticator, Clock, make_authenticator
 from bot.epm.mapping import JobResult, parse_job, trim
-from bot.epm.starts import build_start_session, post_once, start_request, started_job_id
+from bot.epm.starts import post_once, start_request, started_job_id
 from bot.epm.tokens import RefreshTokenFile
 from bot.errors import EpmError, JobStartError
 from bot.metrics import Metrics
@@ -122,7 +122,6 @@ class EpmClient:
             clock=clock,
         )
         self._metrics = metrics
-        self.start_session = build_start_session()  # job starts: sent once, never retried
 
     def __repr__(self) -> str:
         return f"EpmClient({self.name!r}, kind={self.server.kind!r}, auth={self.auth!r})"
@@ -216,7 +215,6 @@ class EpmClient:
     def close(self) -> None:
         """Close pooled connections."""
         self.session.close()
-        self.start_session.close()
 
     def _get(self, url: str) -> requests.Response:
         used = self.auth.header()
@@ -245,7 +243,6 @@ class EpmClient:
         self, url: str, body: dict[str, Any], authorization: str, job_name: str
     ) -> requests.Response:
         return post_once(
-            self.start_session,
             url,
             body,
             authorization,

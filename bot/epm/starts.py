@@ -8,10 +8,10 @@
 Any 2xx answer naming a ``jobId`` (a number, or a string of one as Data Integration
 sends) is a start. A start is **never repeated**: a second POST would run the job a
 second time (two data loads, two consolidations). So the session used here has no
-urllib3 ``Retry``, follows no redirect, and opens a fresh connection for every start
-(a stale pooled connection could fail *after* the request left, which would make a
-harmless failure look like a lost answer). How a failure is reported depends on
-whether the request can have reached EPM:
+urllib3 ``Retry``, follows no redirect, and every start gets a session and connection
+of its own (a pooled connection the server has just closed fails *after* the request
+left, which would make a harmless failure look like a lost answer). How a failure is
+reported depends on whether the request can have reached EPM:
 
 | what happened                                  | ``maybe_started`` |
 |------------------------------------------------|-------------------|
@@ -48,7 +48,7 @@ CHECK_EPM = "it may have started; check the EPM job console before running it ag
 
 
 def build_start_session() -> requests.Session:
-    """A session that sends each request exactly once (no urllib3 Retry, no pooling reuse)."""
+    """A session that sends each request exactly once (no urllib3 Retry, no redirects)."""
     session = requests.Session()
     session.trust_env = False  # never route EPM credentials through an environment proxy
     # total=0: every error surfaces at once; read=False re-raises read errors as they are.
@@ -86,7 +86,6 @@ def start_request(
 
 
 def post_once(
-    session: requests.Session,
     url: str,
     body: Mapping[str, Any],
     authorization: str,
@@ -95,27 +94,31 @@ def post_once(
     server: str,
     job_name: str,
 ) -> requests.Response:
-    """Send the start once; translate network failures by whether EPM may have it."""
+    """Send the start once on a new connection; translate network failures by whether EPM
+    may have it. The answer's body is read before the connection closes."""
     headers = {
         "Authorization": authorization,
         "Accept": "application/json",
-        "Connection": "close",  # the next start opens a fresh connection
+        "Connection": "close",
     }
-    try:
-        return session.post(
-            url, json=dict(body), headers=headers, timeout=timeout, allow_redirects=False
-        )
-    except requests.RequestException as exc:
-        kind = exc.__class__.__name__
-        if _not_sent(exc):
+    # A session of its own: a pooled connection the server has just closed would fail
+    # *after* the request left, indistinguishable from a start whose answer was lost.
+    with build_start_session() as session:
+        try:
+            return session.post(
+                url, json=dict(body), headers=headers, timeout=timeout, allow_redirects=False
+            )
+        except requests.RequestException as exc:
+            kind = exc.__class__.__name__
+            if _not_sent(exc):
+                raise JobStartError(
+                    f"EPM {server} unreachable ({kind}); {job_name} was not started",
+                    maybe_started=False,
+                ) from exc
             raise JobStartError(
-                f"EPM {server} unreachable ({kind}); {job_name} was not started",
-                maybe_started=False,
+                f"EPM {server} did not answer the start of {job_name} ({kind}): {CHECK_EPM}",
+                maybe_started=True,
             ) from exc
-        raise JobStartError(
-            f"EPM {server} did not answer the start of {job_name} ({kind}): {CHECK_EPM}",
-            maybe_started=True,
-        ) from exc
 
 
 def started_job_id(server: str, job_name: str, response: requests.Response) -> str:

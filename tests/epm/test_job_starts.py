@@ -89,6 +89,17 @@ def test_a_started_job_is_polled_on_its_own_status_url(
     assert (result.status, result.message) == ("Error", "Rule failed")
 
 
+def test_every_start_opens_a_connection_of_its_own(
+    epm: EpmSandbox, make_client: MakeClient
+) -> None:
+    """Starts never reuse a pooled connection the server may have closed meanwhile."""
+    client = client_for(make_client, epm)
+    before = epm.connections_opened()
+    job_ids = [client.start_job("RULES", f"Job {n}", {}) for n in range(20)]
+    assert job_ids == [str(1001 + n) for n in range(20)]
+    assert epm.connections_opened() - before == 20
+
+
 def test_a_refused_start_carries_epms_own_message_and_is_sent_once(
     epm: EpmSandbox, make_client: MakeClient
 ) -> None:

@@ -233,6 +233,10 @@ class EpmSandbox:
         """Return the most requests (under `path_prefix` if given) in flight at once."""
         return self._state.log.max_concurrency(path_prefix)
 
+    def connections_opened(self) -> int:
+        """Return how many client connections the sandbox has accepted so far."""
+        return self._state.connections_opened
+
     def in_flight(self) -> int:
         """Return how many requests are being served right now."""
         return self._state.log.in_flight()

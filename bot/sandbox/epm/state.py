@@ -38,6 +38,7 @@ class SandboxState:
         self._lock = threading.Lock()
         self._jobs: dict[JobKey, ScriptedJob] = {}
         self._connections: dict[int, tuple[threading.Thread, socket.socket]] = {}
+        self.connections_opened = 0
 
     def basic_ok(self, user: str, password: str) -> bool:
         """Tell whether HTTP Basic credentials match the configured user."""
@@ -68,6 +69,7 @@ class SandboxState:
         """Remember the calling handler thread and its connection so stop can end them."""
         with self._lock:
             self._connections[id(conn)] = (threading.current_thread(), conn)
+            self.connections_opened += 1
         if self.stopping.is_set():
             close_quietly(conn)
 
