@@ -201,3 +201,18 @@ def test_the_run_button_starts_the_job_and_tells_the_user(app: Running, epm: Epm
     )
     assert run_buttons(refreshed)
     assert posts(epm) == 1
+
+
+def test_a_run_click_by_someone_no_longer_an_editor_is_refused_without_epm(
+    app: Running, epm: EpmSandbox
+) -> None:
+    """A stale Run button clicked by a non-editor: a DM saying why, zero POSTs."""
+    app.sandbox.app_home_opened(ALICE)
+    home = app.sandbox.wait_for_home_view(ALICE)
+    ((block, _button),) = run_buttons(home)
+    app.sandbox.block_action(home["id"], block["block_id"], RUN_JOB_ACTION, user_id=BOB)
+    app.sandbox.wait_for_call("chat.postMessage", where=lambda c: c.args.get("channel") == BOB)
+    (message,) = app.sandbox.messages(dm_channel(BOB))
+    assert (message.text or "").startswith(":no_entry: You are not allowed to change statuses")
+    assert posts(epm) == 0
+    assert app.service.get("Planning", "Actuals").status is Status.PENDING
