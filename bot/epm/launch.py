@@ -165,7 +165,8 @@ class JobLauncher:
             running = ", ".join(j.job_id for j in record.jobs)
             raise JobRunningError(
                 f"{key[0]} / {key[1]} is already running: job {running} "
-                f"({record.status.value}). It can be run again once that job has ended."
+                f"({record.status.value}). Run it again once that job has ended, or set the "
+                "status by hand to stop following it."
             )
         starting = _starting(work)
         held = starting.get(_name(key))
