@@ -25,7 +25,7 @@ from pydantic import (
 )
 
 from bot.close.config import CloseSection, close_reference_problems
-from bot.errors import ConfigError, UnknownNameError
+from bot.errors import ConfigError, UnknownNameError, closest_match
 
 DEFAULT_CONFIG_FILE = "epmpulse.yml"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
@@ -87,11 +87,23 @@ class EpmServer(_Strict):
         return self
 
 
+JobParameter = str | int | float | bool
+
+
+class JobSpec(_Strict):
+    """The EPM job that produces a domain (SPEC §13); ``$PERIOD`` in a value is the close period."""
+
+    type: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z_]+$")
+    name: str = Field(min_length=1, max_length=200)
+    parameters: dict[str, JobParameter] = Field(default_factory=dict)
+
+
 class AppConfig(_Strict):
     """An EPM application on the board and the domains it reports."""
 
     domains: list[str] = Field(min_length=1)
     server: str | None = None
+    jobs: dict[str, JobSpec] = Field(default_factory=dict)
 
     @field_validator("domains")
     @classmethod
@@ -157,14 +169,17 @@ class Estate(_Strict):
                     f"apps.{name}.server '{app.server}' is not a configured EPM server; "
                     f"valid: {known}"
                 )
+        problems: list[str] = []
         if self.close is not None:
             close = self.close
             domains = {name: app.domains for name, app in self.apps.items()}
-            problems = close_reference_problems(
+            problems += close_reference_problems(
                 domains, close.deadlines, close.depends_on, close.weekend
             )
-            if problems:
-                raise ValueError("\n".join(problems))
+        if any(app.jobs for app in self.apps.values()):
+            problems += _job_problems(self.model_dump(mode="python"))
+        if problems:
+            raise ValueError("\n".join(problems))
         return self
 
     def resolve_app(self, name: str) -> str:
@@ -191,6 +206,12 @@ class Estate(_Strict):
             if server.lower() == name.strip().lower():
                 return server
         raise UnknownNameError("EPM server", name, list(self.epm.servers))
+
+    def close_timezone(self) -> str:
+        """Where working days, deadlines and periods are counted (SPEC §11)."""
+        if self.close is not None and self.close.timezone:
+            return self.close.timezone
+        return self.canvas.timezone
 
     def domain_keys(self) -> list[tuple[str, str]]:
         """Every ``(app, domain)`` in configuration order."""
@@ -370,12 +391,11 @@ def _load_estate(
     try:
         return Estate(**document)
     except ValidationError as exc:
-        described = _describe(exc)
-        problems.extend(f"{path.name}: {p}" for p in described)
-        # Cross-references are checked by the model only once every field is valid.
-        problems.extend(
-            f"{path.name}: {p}" for p in _reference_problems(document) if p not in described
-        )
+        # Cross-references are checked by the model only once every field is valid, and
+        # then only the first; these list every one (and replace the model's copy).
+        references = _reference_problems(document) + _job_problems(document)
+        found = [p for p in _describe(exc) if p.removeprefix("(top level): ") not in references]
+        problems.extend(f"{path.name}: {p}" for p in [*found, *references])
         return None
 
 
@@ -428,6 +448,52 @@ def _reference_problems(document: Mapping[str, Any]) -> list[str]:
             depends_on if isinstance(depends_on, dict) else {},
             close.get("weekend", ["Saturday", "Sunday"]),
         )
+    return problems
+
+
+def _job_problems(document: Mapping[str, Any]) -> list[str]:
+    """Jobs for unknown domains, jobs of apps without a server or on an arcs server."""
+    epm = document.get("epm")
+    servers = epm.get("servers") if isinstance(epm, Mapping) else None
+    servers = servers if isinstance(servers, Mapping) else {}
+    apps = document.get("apps")
+    problems: list[str] = []
+    for name, app in apps.items() if isinstance(apps, Mapping) else []:
+        jobs = app.get("jobs") if isinstance(app, Mapping) else None
+        if not isinstance(jobs, Mapping) or not jobs:
+            continue
+        domains = app.get("domains")
+        domains = [str(d) for d in domains] if isinstance(domains, list) else []
+        for domain in jobs:
+            if domain not in domains:
+                hint = closest_match(str(domain), domains)
+                problems.append(
+                    f"apps.{name}.jobs.{domain}: '{domain}' is not a domain of {name}; "
+                    f"valid: {', '.join(domains) or '(none)'}"
+                    + (f" (did you mean {hint}?)" if hint else "")
+                )
+        server = app.get("server")
+        entry = servers.get(server) if isinstance(server, str) else None
+        kind = entry.get("kind") if isinstance(entry, Mapping) else None
+        if server is None:
+            problems.append(
+                f"apps.{name}.jobs: starting jobs needs an EPM server; set apps.{name}.server "
+                f"(EPM servers: {', '.join(servers) or 'none configured'})"
+            )
+        elif kind == "arcs":
+            problems.append(
+                f"apps.{name}.jobs: EPMPulse cannot start jobs on the arcs server '{server}'; "
+                "jobs run on planning, fccs and data_integration servers"
+            )
+        elif kind == "data_integration":
+            for domain, job in jobs.items():
+                parameters = job.get("parameters") if isinstance(job, Mapping) else None
+                clash = sorted({"jobType", "jobName"} & set(parameters or {}))
+                if clash:
+                    problems.append(
+                        f"apps.{name}.jobs.{domain}.parameters: {', '.join(clash)} is set by "
+                        "type and name; remove it from parameters"
+                    )
     return problems
 
 

@@ -3,7 +3,8 @@
 The Slack and EPM sandboxes start on 127.0.0.1, the one-process runtime of ``epmpulse
 run`` starts against them with a temporary data directory, the tokens the sandbox
 accepts and the API key ``demo-key``, a short scenario is played (slash commands, the
-update modal, an EPM job followed to its end, a REST call), and the canvas and the Slack
+update modal, an EPM job followed to its end, one started from Slack with ``run``, a REST
+call), and the canvas and the Slack
 calls made are reported. No credentials, no network beyond loopback, every wait bounded.
 
 The scenario is a list of :class:`Step`; each does one thing as a user or a script would
@@ -39,7 +40,7 @@ from bot.canvas.part import CanvasPart
 from bot.close.archive import archive_key
 from bot.close.periods import period_at, shift
 from bot.config import Config, load_config
-from bot.model import Status, utcnow
+from bot.model import DomainRecord, Status, utcnow
 from bot.report.model import report_timezone
 from bot.report.samples import sample_archives
 from bot.runtime import Runtime
@@ -200,6 +201,39 @@ def tracked_job(app: str, domain: str, job_id: int, details: str) -> Step:
     return Step(f"EPM job {job_id}: /epmpulse track {app} {domain} {job_id}", track)
 
 
+def started_job(app: str, domain: str, details: str) -> Step:
+    """A step that starts the domain's EPM job with ``/epmpulse run`` and waits for OK."""
+
+    def run(demo: Demo) -> str:
+        job = demo.runtime.config.estate.apps[app].jobs[domain]
+        demo.epm.script_start(job.name, script("ok", running=1), details=details)
+        started = time.monotonic()
+        reply = demo.command(f"run {app} {domain}")
+        record = _wait_for_ok(demo, app, domain, started, f"running {job.name}")
+        body = demo.epm.starts()[-1].body
+        return (
+            f"{reply}\nEPM received {json.dumps(body)}\n{app} {domain} is "
+            f"{record.status.value} ({record.message}, by {record.updated_by}) after "
+            f"{time.monotonic() - started:.1f} s"
+        )
+
+    return Step(f"EPM job start: /epmpulse run {app} {domain}", run)
+
+
+def _wait_for_ok(demo: Demo, app: str, domain: str, started: float, what: str) -> DomainRecord:
+    timeout = JOB_WAIT_POLLS * POLL_SECONDS
+    record = demo.runtime.service.get(app, domain)
+    while record.status is not Status.OK:
+        if time.monotonic() - started > timeout:
+            raise TimeoutError(
+                f"{app} {domain} was not OK {timeout:g} s after {what} "
+                f"(now {record.status.value}: {record.message})"
+            )
+        time.sleep(0.05)
+        record = demo.runtime.service.get(app, domain)
+    return record
+
+
 def rest_call(app: str, domain: str, status: str, message: str) -> Step:
     """A step that sets a status with ``POST /api/v1/status`` and shows the same as curl."""
     body = {"app": app, "domain": domain, "status": status, "message": message}
@@ -288,6 +322,7 @@ def default_steps() -> list[Step]:
             "Planning", {"Forecast": "Warning", "Budget": "OK"}, "Reviewed in the close call"
         ),
         tracked_job("Planning", "Actuals", 4711, "Actuals loaded"),
+        started_job("Planning", "Budget", "Budget aggregated"),
         rest_call("FCCS", "Actuals", "OK", "Posted through the REST API"),
         slash_rows("status Planning"),
         slash("close"),
@@ -301,7 +336,17 @@ def demo_config(slack: SlackSandbox, epm: EpmSandbox, data_dir: Path) -> Config:
     """The configuration ``run`` gets: sandbox URLs and tokens, a temp dir, short periods."""
     estate = {
         "apps": {
-            "Planning": {"domains": ["Actuals", "Forecast", "Budget"], "server": EPM_SERVER},
+            "Planning": {
+                "domains": ["Actuals", "Forecast", "Budget"],
+                "server": EPM_SERVER,
+                "jobs": {
+                    "Budget": {
+                        "type": "RULES",
+                        "name": "Aggregate Budget",
+                        "parameters": {"Scenario": "Budget", "Period": "$PERIOD"},
+                    }
+                },
+            },
             "FCCS": {"domains": ["Actuals", "Consolidation"]},
             "ARCS": {"domains": ["Reconciliation"]},
         },

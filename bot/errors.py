@@ -3,13 +3,16 @@
     EpmPulseError                 base of everything below
     ├── ValidationError           bad input from a user or script; changes nothing
     │   ├── UnknownNameError      unknown app / domain / status / server; names the choices
-    │   └── MessageTooLongError   a message over 200 characters
+    │   ├── MessageTooLongError   a message over 200 characters
+    │   ├── NoJobError            ``run`` on a domain that has no EPM job configured
+    │   └── JobRunningError       ``run`` on a domain that still follows an unfinished job
     ├── NotAllowedError           the caller may read but not write
     ├── ConfigError               configuration problems, every one listed
     ├── StoreError                the data directory cannot be read or written
     ├── SlackError                Slack refused a call or could not be reached
     │   └── CanvasError           the canvas could not be checked or created at start-up
     └── EpmError                  an EPM request failed (``permanent`` says whether to retry)
+        └── JobStartError         EPM did not start a job or its answer was lost
 
 Third-party errors are translated at the boundary with ``raise … from exc``.
 """
@@ -71,6 +74,18 @@ class MessageTooLongError(ValidationError):
         super().__init__(f"Message is {length} characters; the limit is {limit}.")
 
 
+class NoJobError(ValidationError):
+    """A job start for a domain that has no EPM job configured; names those that have one."""
+
+    code = "INVALID_DOMAIN"
+
+
+class JobRunningError(ValidationError):
+    """A job start for a domain that still follows an unfinished EPM job; nothing was sent."""
+
+    code = "JOB_RUNNING"
+
+
 class NotAllowedError(EpmPulseError):
     """The caller is not allowed to change statuses."""
 
@@ -103,6 +118,21 @@ class EpmError(EpmPulseError):
         self.permanent = permanent
         self.status_code = status_code
         super().__init__(message)
+
+
+class JobStartError(EpmError):
+    """EPM refused, failed or could not be asked to start a job; the status is unchanged.
+
+    ``maybe_started`` is True when the request was sent but its answer was lost
+    (a timeout or a dropped connection): the job may be running in EPM, so the
+    caller must check there rather than simply start it again.
+    """
+
+    def __init__(
+        self, message: str, *, maybe_started: bool, status_code: int | None = None
+    ) -> None:
+        self.maybe_started = maybe_started
+        super().__init__(message, permanent=True, status_code=status_code)
 
 
 def closest_match(given: str, choices: Sequence[str]) -> str | None:

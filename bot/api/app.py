@@ -7,13 +7,14 @@ from collections.abc import Mapping
 from fastapi import FastAPI
 from pydantic import SecretStr
 
-from bot.api import close, ops, report_routes, routes
+from bot.api import close, jobs, ops, report_routes, routes
 from bot.api.auth import KeyRing
 from bot.api.context import API_PREFIX, ApiContext, HealthCheck
 from bot.api.errors import install_error_handlers
 from bot.api.observe import ObserveMiddleware
 from bot.api.openapi import correct_openapi
 from bot.api.ratelimit import DEFAULT_STORAGE, RateLimiter, RateLimits
+from bot.epm.launch import JobLauncher
 from bot.errors import ConfigError
 from bot.metrics import Metrics
 from bot.runtime import Runtime
@@ -41,8 +42,11 @@ def create_api(
     health: HealthCheck,
     rate_limits: RateLimits | None = None,
     rate_limit_storage: str = DEFAULT_STORAGE,
+    launcher: JobLauncher | None = None,
 ) -> FastAPI:
     """Build the API over ``service``; ``health`` returns every check by name.
+
+    ``launcher`` starts EPM jobs for ``POST /jobs`` (without one, no job can start).
 
     Raises ValueError when ``rate_limit_storage`` cannot be used.
     """
@@ -61,6 +65,7 @@ def create_api(
             *routes.router.routes,
             *report_routes.router.routes,
             *close.router.routes,
+            *jobs.router.routes,
             *ops.health_router.routes,
             *ops.metrics_router.routes,
         ],
@@ -71,6 +76,7 @@ def create_api(
         health=health,
         keys=KeyRing(api_keys),
         limiter=RateLimiter(limits, rate_limit_storage),
+        launcher=launcher,
     )
     install_error_handlers(app, app.routes)
     app.add_middleware(ObserveMiddleware, metrics=metrics)
@@ -78,7 +84,7 @@ def create_api(
     return app
 
 
-def create_api_for(runtime: Runtime) -> FastAPI:
+def create_api_for(runtime: Runtime, *, launcher: JobLauncher | None = None) -> FastAPI:
     """The API of ``epmpulse run``: the runtime's service, metrics, health and settings.
 
     Raises ConfigError when EPMPULSE_RATE_LIMITS or EPMPULSE_RATE_LIMIT_STORAGE is invalid.
@@ -98,6 +104,7 @@ def create_api_for(runtime: Runtime) -> FastAPI:
             health=runtime.health,
             rate_limits=limits,
             rate_limit_storage=settings.rate_limit_storage,
+            launcher=launcher,
         )
     except ValueError as exc:
         problems.append(f"EPMPULSE_RATE_LIMIT_STORAGE: {exc}")

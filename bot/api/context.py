@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from fastapi import Request
 
@@ -12,6 +13,9 @@ from bot.api.ratelimit import RateLimiter
 from bot.metrics import Metrics
 from bot.runtime import Check
 from bot.service import StatusService
+
+if TYPE_CHECKING:
+    from bot.epm.launch import JobLauncher
 
 API_PREFIX = "/api/v1"
 HealthCheck = Callable[[], Mapping[str, Check]]
@@ -26,6 +30,7 @@ class ApiContext:
     health: HealthCheck
     keys: KeyRing
     limiter: RateLimiter
+    launcher: JobLauncher | None = None  # POST /jobs; None: only domains without jobs exist
 
 
 def context_of(request: Request) -> ApiContext:

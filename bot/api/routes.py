@@ -80,6 +80,7 @@ _KEYED: dict[int | str, dict[str, Any]] = {
     },
     503: {"model": StoreUnavailable, "description": "The store failed; nothing changed"},
 }
+KEYED_RESPONSES = _KEYED  # every keyed route's documented answers (bot.api.jobs too)
 
 router = APIRouter(
     prefix=API_PREFIX,

@@ -18,6 +18,7 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from bot.api.app import create_api_for
+from bot.epm.launch import JobLauncher
 from bot.errors import ConfigError
 from bot.runtime import Check, Runtime
 
@@ -48,10 +49,11 @@ class ApiPart:
         self._thread: threading.Thread | None = None
 
     @classmethod
-    def from_runtime(cls, runtime: Runtime) -> ApiPart:
+    def from_runtime(cls, runtime: Runtime, *, launcher: JobLauncher | None = None) -> ApiPart:
         """The API of ``runtime`` on EPMPULSE_HTTP_HOST / EPMPULSE_HTTP_PORT."""
         settings = runtime.config.settings
-        return cls(create_api_for(runtime), settings.http_host, settings.http_port)
+        app = create_api_for(runtime, launcher=launcher)
+        return cls(app, settings.http_host, settings.http_port)
 
     @property
     def url(self) -> str:

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import requests
@@ -22,8 +24,9 @@ from urllib3.util.retry import Retry
 from bot.config import EpmServer
 from bot.epm.auth import Authenticator, Clock, make_authenticator
 from bot.epm.mapping import JobResult, parse_job, trim
+from bot.epm.starts import post_once, start_request, started_job_id
 from bot.epm.tokens import RefreshTokenFile
-from bot.errors import EpmError
+from bot.errors import EpmError, JobStartError
 from bot.metrics import Metrics
 
 logger = logging.getLogger(__name__)
@@ -160,6 +163,36 @@ class EpmClient:
                     time.monotonic() - started
                 )
 
+    def start_job(self, job_type: str, job_name: str, parameters: Mapping[str, Any]) -> str:
+        """Start a job on this server once and return its job id (SPEC §13).
+
+        Raises JobStartError: ``maybe_started`` tells a lost answer (the job may be
+        running) from a start EPM refused or that never reached it.
+        """
+        url, body = start_request(
+            self.server.kind,
+            self.base_url,
+            self.server.application,
+            job_type,
+            job_name,
+            parameters,
+        )
+        used = self._start_header(job_name)
+        response = self._post_start(url, body, used, job_name)
+        if response.status_code == 401 and self.auth.after_401(used):
+            # Safe to send again: EPM's identity layer checks the bearer token before the
+            # request reaches the service, so a 401 means the body was never accepted and
+            # no job was started. Only OAuth says yes here (Basic credentials stay refused),
+            # and only once.
+            response.close()
+            response = self._post_start(url, body, self._start_header(job_name), job_name)
+        try:
+            job_id = started_job_id(self.name, job_name, response)
+        finally:
+            response.close()
+        logger.info("EPM %s: started %s %r as job %s", self.name, job_type, job_name, job_id)
+        return job_id
+
     def probe(self) -> str:
         """Authenticate and make one harmless GET; return what was checked.
 
@@ -199,6 +232,24 @@ class EpmClient:
             raise EpmError(
                 f"EPM {self.name} unreachable: {exc.__class__.__name__}", permanent=False
             ) from exc
+
+    def _start_header(self, job_name: str) -> str:
+        try:
+            return self.auth.header()
+        except EpmError as exc:
+            raise JobStartError(f"{exc}; {job_name} was not started", maybe_started=False) from exc
+
+    def _post_start(
+        self, url: str, body: dict[str, Any], authorization: str, job_name: str
+    ) -> requests.Response:
+        return post_once(
+            url,
+            body,
+            authorization,
+            timeout=self.timeout,
+            server=self.name,
+            job_name=job_name,
+        )
 
 
 def _failure(server: str, what: str, response: requests.Response) -> EpmError:

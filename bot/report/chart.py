@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import io
 import threading
-from collections.abc import Collection
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
@@ -102,8 +102,14 @@ class _Layout:
         return self.height_in - self.top_in - self.bottom_in
 
 
-def render_chart(report: CloseReport, *, holidays: Collection[date] = ()) -> bytes:
-    """The report as PNG bytes, at least 1200 px wide; ``holidays`` are shaded like weekends."""
+def render_chart(
+    report: CloseReport, *, is_working_day: Callable[[date], bool] | None = None
+) -> bytes:
+    """The report as PNG bytes, at least 1200 px wide.
+
+    ``is_working_day`` is the close calendar's (weekend and holidays as configured); days
+    it rejects are shaded and not numbered. Without one, Saturday and Sunday are shaded.
+    """
     import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -125,7 +131,7 @@ def render_chart(report: CloseReport, *, holidays: Collection[date] = ()) -> byt
         FigureCanvasAgg(figure)
         _title(figure, report, layout)
         timeline = figure.add_axes(_box(layout, layout.left_in, layout.timeline_in, layout.plot_in))
-        _draw_timeline(timeline, report, layout, frozenset(holidays))
+        _draw_timeline(timeline, report, layout, is_working_day or _mon_to_fri)
         trend_left = layout.left_in + layout.timeline_in + layout.gap_in
         trend_width = WIDTH_IN - trend_left - 0.35
         trend_height = min(layout.plot_in, 4.2)
@@ -224,11 +230,11 @@ def _ordered(rows: tuple[Row, ...]) -> list[Row]:
 
 
 def _draw_timeline(
-    axes: Axes, report: CloseReport, layout: _Layout, holidays: frozenset[date]
+    axes: Axes, report: CloseReport, layout: _Layout, is_working_day: Callable[[date], bool]
 ) -> None:
     end = _axis_end(report)
     rows = _ordered(report.rows)
-    _shade_days(axes, report, end, holidays)
+    _shade_days(axes, report, end, is_working_day)
     groups: dict[str, tuple[list[int], list[float]]] = {}
     for index, row in enumerate(rows):
         kind = _kind(row)
@@ -340,7 +346,13 @@ def _annotate(axes: Axes, rows: list[Row], end: float, layout: _Layout) -> None:
         )
 
 
-def _shade_days(axes: Axes, report: CloseReport, end: float, holidays: frozenset[date]) -> None:
+def _mon_to_fri(day: date) -> bool:
+    return day.weekday() not in WEEKEND
+
+
+def _shade_days(
+    axes: Axes, report: CloseReport, end: float, is_working_day: Callable[[date], bool]
+) -> None:
     first = report.start.astimezone(report.tz).date()
     centres: list[float] = []
     labels: list[str] = []
@@ -353,7 +365,7 @@ def _shade_days(axes: Axes, report: CloseReport, end: float, holidays: frozenset
         right = min(
             _x(datetime.combine(day + timedelta(days=1), time(0), report.tz), report.start), end
         )
-        is_working = day.weekday() not in WEEKEND and day not in holidays
+        is_working = is_working_day(day)
         if is_working:
             working += 1
         else:

@@ -40,7 +40,7 @@ class NoArchiveError(ValidationError):
 
 def report_timezone(estate: Estate) -> ZoneInfo:
     """The time zone closes are counted in for the report (its start, its axis)."""
-    return ZoneInfo(estate.canvas.timezone)
+    return ZoneInfo(estate.close_timezone())
 
 
 @dataclass(frozen=True)

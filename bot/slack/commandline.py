@@ -19,6 +19,7 @@ import logging
 import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bot.errors import NotAllowedError, UnknownNameError, ValidationError
 from bot.metrics import Metrics
@@ -27,6 +28,9 @@ from bot.slack.blocks import Message, text_messages
 from bot.slack.editors import Editors
 from bot.slack.subscriptions import Subscriptions
 from bot.slack.text import escape, unescape
+
+if TYPE_CHECKING:
+    from bot.epm.launch import JobLauncher
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +97,7 @@ class CommandContext:
     metrics: Metrics | None = None
     on_refresh: Callable[[], object] | None = None
     subcommands: Sequence[SubCommand] = ()
+    launcher: JobLauncher | None = None  # starts EPM jobs (``run``); None: it cannot
 
     @property
     def by(self) -> str:

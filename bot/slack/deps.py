@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bot.metrics import Metrics
 from bot.service import StatusService
 from bot.slack.commandline import CommandContext, CommandLine
 from bot.slack.editors import Editors
 from bot.slack.subscriptions import Subscriptions
+
+if TYPE_CHECKING:
+    from bot.epm.launch import JobLauncher
 
 
 @dataclass
@@ -25,6 +29,7 @@ class SlackDeps:
     commands: CommandLine
     metrics: Metrics | None = None
     on_refresh: Callable[[], object] | None = None
+    launcher: JobLauncher | None = None  # starts EPM jobs (``run``, App Home's Run buttons)
 
     def context_for(self, user_id: str, channel_id: str = "") -> CommandContext:
         """The sub-command context for one caller."""
@@ -37,4 +42,5 @@ class SlackDeps:
             metrics=self.metrics,
             on_refresh=self.on_refresh,
             subcommands=self.commands.subcommands,
+            launcher=self.launcher,
         )

@@ -17,6 +17,7 @@ from bot.slack.blocks import (
     section_blocks,
 )
 from bot.slack.close import summary_lines
+from bot.slack.jobs import runnable_board_blocks
 from bot.slack.report_home import report_home_blocks
 from bot.slack.text import slack_date
 
@@ -24,8 +25,11 @@ OPEN_MODAL_ACTION = "open_update_modal"
 ACTIONS_BLOCK = "home_actions"
 
 
-def home_view(service: StatusService) -> View:
-    """The Home tab: the *Update statuses* button and the board."""
+def home_view(service: StatusService, *, can_run: bool = False) -> View:
+    """The Home tab: the *Update statuses* button and the board.
+
+    With ``can_run`` (an editor) rows whose domain has an EPM job get a *Run* button.
+    """
     button = ButtonElement(text="Update statuses", action_id=OPEN_MODAL_ACTION, style="primary")
     blocks: list[Block] = [
         header("EPM status"),
@@ -35,6 +39,9 @@ def home_view(service: StatusService) -> View:
     if service.close.configured:  # the close summary (SPEC §11) above the board
         blocks.extend(section_blocks(summary_lines(service.close.summary())))
     blocks.extend(report_home_blocks(service))
-    blocks.extend(paragraph_blocks(board_paragraphs(service.board())))
+    if can_run:
+        blocks.extend(runnable_board_blocks(service))
+    else:
+        blocks.extend(paragraph_blocks(board_paragraphs(service.board())))
     overflow = "Use `/epmpulse status APP` for the rest."
     return View(type="home", blocks=fit_blocks(blocks, VIEW_BLOCKS_MAX, overflow))

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
@@ -28,6 +29,9 @@ from bot.slack.report import report_subcommand
 from bot.slack.subcommands import SUBCOMMANDS
 from bot.slack.subscriptions import Subscriptions
 
+if TYPE_CHECKING:
+    from bot.epm.launch import JobLauncher
+
 logger = logging.getLogger(__name__)
 
 LISTENER_WORKERS = 8
@@ -44,6 +48,7 @@ class SlackPart:
     built-in ones. ``client`` replaces the WebClient built from the settings,
     ``clock`` (monotonic seconds) drives the usergroup cache, and ``ping_interval``
     is how often the socket is checked (a dropped one is replaced at the next check).
+    ``launcher`` starts EPM jobs for ``/epmpulse run`` and App Home's *Run* buttons.
     """
 
     name = "slack"
@@ -59,6 +64,7 @@ class SlackPart:
         client: WebClient | None = None,
         clock: Callable[[], float] = time.monotonic,
         ping_interval: float = PING_INTERVAL_SECONDS,
+        launcher: JobLauncher | None = None,
     ) -> None:
         settings = config.settings
         self.config = config
@@ -73,6 +79,7 @@ class SlackPart:
             ),
             metrics=metrics,
             on_refresh=on_refresh,
+            launcher=launcher,
         )
         # Its own client, so a long Retry-After cannot keep the alert worker (and shutdown) asleep.
         alerts_client = (

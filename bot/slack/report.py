@@ -39,9 +39,13 @@ def open_dm(client: WebClient, user_id: str) -> str:
     return str(response["channel"]["id"])
 
 
-def upload_report(client: WebClient, channel: str, report: CloseReport) -> None:
-    """Render the chart and share it in ``channel`` with the summary as its comment."""
-    png = render_chart(report)
+def draw_report(service: StatusService, report: CloseReport) -> bytes:
+    """The report's chart, with the close calendar's working days."""
+    return render_chart(report, is_working_day=service.close.calendar.is_working_day)
+
+
+def upload_report(client: WebClient, channel: str, report: CloseReport, png: bytes) -> None:
+    """Share the chart ``png`` in ``channel`` with the report's summary as its comment."""
     client.files_upload_v2(
         channel=channel,
         file=png,
@@ -64,8 +68,9 @@ def post_report(
 ) -> list[Message]:
     """Share the report in ``channel`` (or the user's DM when the bot may not); the reply."""
     report = load_report(service, period)
+    png = draw_report(service, report)
     try:
-        upload_report(client, channel, report)
+        upload_report(client, channel, report, png)
         return []
     except SlackApiError as exc:
         error = str(exc.response.get("error") or "unknown_error")
@@ -74,7 +79,7 @@ def post_report(
             return _refused(error)
         logger.info("cannot share in %s (%s); sending the report to %s", channel, error, user_id)
     try:
-        upload_report(client, open_dm(client, user_id), report)
+        upload_report(client, open_dm(client, user_id), report, png)
     except SlackApiError as exc:
         error = str(exc.response.get("error") or "unknown_error")
         logger.warning("close report DM to %s refused: %s", user_id, error)
@@ -89,7 +94,8 @@ def send_report_to_user(
     client: WebClient, service: StatusService, user_id: str, period: str | None = None
 ) -> None:
     """Share the report in the user's DM (the App Home button)."""
-    upload_report(client, open_dm(client, user_id), load_report(service, period))
+    report = load_report(service, period)
+    upload_report(client, open_dm(client, user_id), report, draw_report(service, report))
 
 
 def report_subcommand(client: WebClient) -> SubCommand:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from bot.epm import tracking
 from bot.model import Status
+from bot.slack import jobs
 from bot.slack.blocks import (
     Message,
     Paragraph,
@@ -175,6 +176,7 @@ SUBCOMMANDS: tuple[SubCommand, ...] = (
     SubCommand(
         "track", "APP DOMAIN JOB_ID [SERVER]", "set Loading and follow an EPM job (editors)", track
     ),
+    SubCommand("run", "APP DOMAIN", "start the domain's EPM job and follow it (editors)", jobs.run),
     SubCommand("subscribe", "APP [DOMAIN]", "a direct message on every change", subscribe),
     SubCommand("unsubscribe", "APP [DOMAIN]", "stop those direct messages", unsubscribe),
     SubCommand("refresh", "", "rebuild the canvas now", refresh),

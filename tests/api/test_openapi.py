@@ -43,7 +43,7 @@ def spec(client: TestClient) -> dict[str, Any]:
 
 
 def test_every_route_of_the_spec_is_documented(spec: dict[str, Any]) -> None:
-    """SPEC §7's and §14's routes are all there, and nothing else."""
+    """The routes of SPEC §7, §11 (close), §13 (jobs) and §14 (chart), and nothing else."""
     operations = {(m.upper(), p) for p, ops in spec["paths"].items() for m in ops}
     assert operations == {
         ("POST", "/api/v1/status"),
@@ -55,6 +55,7 @@ def test_every_route_of_the_spec_is_documented(spec: dict[str, Any]) -> None:
         ("GET", "/api/v1/close/{period}/chart.png"),
         ("GET", "/api/v1/close"),  # SPEC §11
         ("GET", "/api/v1/close/{period}"),
+        ("POST", "/api/v1/jobs"),
         ("GET", "/api/v1/health"),
         ("GET", "/metrics"),
     }
@@ -112,7 +113,7 @@ def test_every_request_body_states_the_64_kib_cap_and_its_413(spec: dict[str, An
             assert "64 KiB" in body["description"]
             assert "413" in body["description"]
             assert "65536 bytes" in operation["responses"]["413"]["description"]
-    assert bodies == 2
+    assert bodies == 3  # POST /status, /status/batch, /jobs
 
 
 def test_the_docs_page_is_served(client: TestClient) -> None:

@@ -127,8 +127,8 @@ def test_epmpulse_render_prints_the_canvas_markdown(
 def test_epmpulse_demo_runs_on_its_own_and_prints_the_canvas(tmp_path: Path) -> None:
     """``epmpulse demo`` needs no credentials, exits 0 within 30 s and shows every step's outcome.
 
-    Besides slash commands and the modal: an EPM job tracked to OK, a REST call with its
-    curl twin, then the final canvas and the Slack calls.
+    Besides slash commands and the modal: an EPM job tracked to OK, one started with
+    ``run``, a REST call with its curl twin, then the final canvas and the Slack calls.
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "EPMPULSE_"))}
     started = time.monotonic()
@@ -148,8 +148,9 @@ def test_epmpulse_demo_runs_on_its_own_and_prints_the_canvas(tmp_path: Path) -> 
     assert "| Consolidation | :red_circle: Error | Rule 12 failed \\| see log |" in out
     # The modal's one message fits both changed rows, and step 7 shows the rows it asks for.
     assert "| Forecast | :large_yellow_circle: Warning | Reviewed in the close call |" in out
-    assert "| Budget | :large_green_circle: OK | Reviewed in the close call |" in out
-    assert "7. /epmpulse status Planning\n   -> :large_yellow_circle: Planning\n" in out
+    # Budget was then run as an EPM job (step 6), whose result replaced the modal's message.
+    assert "| Budget | :large_green_circle: OK | Budget aggregated |" in out
+    assert "8. /epmpulse status Planning\n   -> :large_yellow_circle: Planning\n" in out
     assert re.search(r"\n      :large_yellow_circle: \*Forecast\* — Warning · Reviewed", out)
     assert "conversations.canvases.create" in out
     assert "canvases.edit" in out
@@ -159,6 +160,10 @@ def test_epmpulse_demo_runs_on_its_own_and_prints_the_canvas(tmp_path: Path) -> 
     assert "*Planning / Actuals* is now *Loading*" in out
     assert "Planning Actuals is OK (Actuals loaded, by epm:planning) after 3 EPM poll(s)" in out
     assert "| Actuals | :large_green_circle: OK | Actuals loaded |" in out
+    # The job started from Slack with run, followed to OK.
+    assert "EPM job start: /epmpulse run Planning Budget" in out
+    assert "Started *Aggregate Budget* on planning (job 1001)" in out
+    assert "Planning Budget is OK (Budget aggregated, by epm:planning)" in out
     # The REST call, its outcome and a curl command for the real port.
     assert "REST API: POST /api/v1/status FCCS Actuals OK" in out
     assert "-> HTTP 200 FCCS Actuals is now OK (api:demo)" in out

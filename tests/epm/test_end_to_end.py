@@ -56,3 +56,32 @@ def test_tracking_a_job_in_slack_shows_loading_then_its_result_on_the_canvas(
             assert epm.job_polls("planning", JOB_ID) == 3
         finally:
             runtime.stop()
+
+
+def test_running_a_job_from_slack_shows_loading_then_its_result_on_the_canvas(
+    tmp_path: Path,
+) -> None:
+    """``/epmpulse run``: one start reaches EPM, the canvas shows Loading, then the Error."""
+    with SlackSandbox() as slack, EpmSandbox() as epm:
+        epm.script_start("Aggregate Budget", ["running", "error"], details="Rule AGG failed")
+        runtime = build_runtime(demo_config(slack, epm, tmp_path))
+        runtime.start()
+        try:
+            slack.wait_connected(5)
+            reply = Demo(slack, epm, runtime).command("run Planning Budget")
+            assert "Started *Aggregate Budget* on planning (job 1001)" in reply
+            slack.wait_for_call(
+                "canvases.edit",
+                where=lambda c: shows(c, "Loading", "Started Aggregate Budget (job 1001)"),
+                timeout=10,
+            )
+            slack.wait_for_call(
+                "canvases.edit",
+                where=lambda c: shows(c, ":red_circle: Error", "Rule AGG failed", "epm:planning"),
+                timeout=15,
+            )
+            (start,) = epm.starts()
+            assert start.body["jobName"] == "Aggregate Budget"
+            assert runtime.service.get("Planning", "Budget").jobs == []
+        finally:
+            runtime.stop()

@@ -739,3 +739,39 @@ def test_the_app_reconnects_after_a_disconnect_and_still_gets_commands(rig: Bolt
     assert ack.payload == {"text": "echo: after reconnect"}
     assert ack.latency < 3
     assert len(rig.sandbox.calls("apps.connections.open")) >= 2
+
+
+def _button_with(confirm: dict[str, Any]) -> list[dict[str, Any]]:
+    """A section whose button asks for confirmation with ``confirm``."""
+    button = {
+        "type": "button",
+        "action_id": "run",
+        "text": {"type": "plain_text", "text": "Run"},
+        "value": "x",
+        "confirm": confirm,
+    }
+    return [{**section("Actuals"), "accessory": button}]
+
+
+def _plain(text: str) -> dict[str, str]:
+    """A plain_text object."""
+    return {"type": "plain_text", "text": text}
+
+
+def test_a_confirmation_dialog_is_checked_like_slack_does(client: WebClient) -> None:
+    """A button's confirm object needs a title (100), text (300), confirm and deny (30)."""
+    good = {
+        "title": _plain("Start?"),
+        "text": _plain("Sure?"),
+        "confirm": _plain("Run"),
+        "deny": _plain("Cancel"),
+    }
+    home = {"type": "home", "blocks": _button_with(good)}
+    assert client.views_publish(user_id=USER, view=home)["ok"] is True
+    for key, text, limit in (("title", "T", 100), ("text", "x", 300), ("deny", "d", 30)):
+        bad = {**good, key: _plain(text * (limit + 1))}
+        refused = refusal(
+            client.views_publish, user_id=USER, view={"type": "home", "blocks": _button_with(bad)}
+        )
+        messages = refused.response["response_metadata"]["messages"]
+        assert any(f"/accessory/confirm/{key}/text]" in m for m in messages), messages

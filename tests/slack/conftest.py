@@ -11,6 +11,9 @@ from typing import Any
 import pytest
 
 from bot.config import Config
+from bot.epm.client import EpmClient
+from bot.epm.launch import JobLauncher
+from bot.epm.part import build_clients
 from bot.metrics import Metrics
 from bot.model import utcnow
 from bot.sandbox.slack import DEFAULT_USER_ID, ResponsePost, SlackSandbox
@@ -120,6 +123,7 @@ def make_running(
 ) -> Iterator[MakeRunning]:
     """Start the Slack part against the sandbox with extra environment values / YAML."""
     started: list[tuple[SlackPart, JsonStore]] = []
+    opened_clients: list[EpmClient] = []
 
     def make(
         yaml_text: str | None = None,
@@ -129,6 +133,7 @@ def make_running(
         clock: Callable[[], float] | None = None,
         ping_interval: float | None = None,
         service_clock: Callable[[], datetime] | None = None,
+        launcher: bool = False,
         **env: str,
     ) -> Running:
         config = make_config(yaml_text, **slack_env(sandbox, **env))
@@ -145,6 +150,10 @@ def make_running(
             kwargs["ping_interval"] = ping_interval
         if refresh:
             kwargs["on_refresh"] = lambda: refreshes.append(1)
+        if launcher:  # real EPM clients of the configured servers start jobs
+            clients = build_clients(config)
+            opened_clients.extend(clients.values())
+            kwargs["launcher"] = JobLauncher(service, clients)
         part = SlackPart(config, service, metrics, **kwargs)
         part.start()
         started.append((part, store))
@@ -152,6 +161,8 @@ def make_running(
         return Running(sandbox, config, service, metrics, part, refreshes)
 
     yield make
+    for epm_client in opened_clients:
+        epm_client.close()
     for part, store in reversed(started):
         thread = threading.Thread(target=_stop, args=(part, store), name="stop-slack-part")
         thread.start()

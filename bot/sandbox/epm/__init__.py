@@ -5,6 +5,8 @@ Endpoints (all but the token endpoint need HTTP Basic or a bearer access token):
 - `GET /HyperionPlanning/rest/v3/applications/{app}/jobs/{id}` (planning, fccs)
 - `GET /aif/rest/V1/jobs/{id}` (data_integration; numbers sent as strings)
 - `GET /armARCS/rest/v1/jobs/{id}` (arcs)
+- `POST /HyperionPlanning/rest/v3/applications/{app}/jobs`, `POST /aif/rest/V1/jobs`
+  (job starts, see `starts`)
 - `POST /oauth2/v1/token` (`refresh_token` with rotation, `client_credentials`)
 
     with EpmSandbox() as epm:
@@ -17,6 +19,7 @@ from __future__ import annotations
 from bot.sandbox.epm.jobs import KINDS, OUTCOMES, JobState, Kind, Outcome, ScriptedJob, script
 from bot.sandbox.epm.log import RequestRecord
 from bot.sandbox.epm.sandbox import EpmSandbox
+from bot.sandbox.epm.starts import StartRecord
 
 __all__ = [
     "KINDS",
@@ -27,5 +30,6 @@ __all__ = [
     "Outcome",
     "RequestRecord",
     "ScriptedJob",
+    "StartRecord",
     "script",
 ]

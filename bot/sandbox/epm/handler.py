@@ -21,6 +21,7 @@ from bot.sandbox.epm.auth import parse_basic
 from bot.sandbox.epm.faults import Fault
 from bot.sandbox.epm.jobs import parse_job_path, render
 from bot.sandbox.epm.log import AuthType, RequestRecord
+from bot.sandbox.epm.starts import parse_start_path
 from bot.sandbox.epm.state import SandboxState
 
 logger = logging.getLogger(__name__)
@@ -153,7 +154,7 @@ class EpmHandler(BaseHTTPRequestHandler):
             return _fault_reply(fault)
         if path == TOKEN_PATH:
             return self._token(method, raw, meta)
-        return self._resource(method, path, meta)
+        return self._resource(method, path, meta, raw)
 
     def _read_body(self) -> bytes:
         header = self.headers.get("Content-Length") or "0"
@@ -172,10 +173,13 @@ class EpmHandler(BaseHTTPRequestHandler):
             headers["WWW-Authenticate"] = 'Basic realm="oauth"'
         return _Reply(status, body, headers)
 
-    def _resource(self, method: str, path: str, meta: _Meta) -> _Reply:
+    def _resource(self, method: str, path: str, meta: _Meta, raw: bytes = b"") -> _Reply:
         denied = self._authenticate()
         if denied is not None:
             return denied
+        collection = parse_start_path(path)
+        if collection is not None:
+            return self._start(method, path, collection, raw, meta)
         key = parse_job_path(path)
         if key is None:
             return _epm_error(404, f"No resource at {path}.")
@@ -191,6 +195,24 @@ class EpmHandler(BaseHTTPRequestHandler):
         job, state = polled
         body = render(job, state, base_url=self.state.base_url, executed_by=self.state.username)
         return _Reply(200, body)
+
+    def _start(
+        self, method: str, path: str, collection: tuple[str, str | None], raw: bytes, meta: _Meta
+    ) -> _Reply:
+        if method != "POST":
+            return _epm_error(405, f"{method} is not supported on {path}.")
+        try:
+            body = json.loads(raw or b"null")
+        except ValueError:
+            return _epm_error(400, "The request body is not valid JSON.")
+        status, answer, job = self.state.starts.start(*collection, body)
+        if job is not None:
+            self.state.put_job(job)
+            meta.job_id = job.job_id
+            answer["links"] = [
+                {"rel": "self", "href": self.state.base_url + path + "/" + job.job_id}
+            ]
+        return _Reply(status, answer)
 
     def _authenticate(self) -> _Reply | None:
         header = self.headers.get("Authorization") or ""

@@ -12,6 +12,7 @@ from bot.sandbox.epm.faults import Fault
 from bot.sandbox.epm.handler import TOKEN_PATH, EpmServer
 from bot.sandbox.epm.jobs import JobState, Outcome, ScriptedJob, job_key, job_path, make_job
 from bot.sandbox.epm.log import RequestRecord
+from bot.sandbox.epm.starts import StartRecord
 from bot.sandbox.epm.state import SandboxState
 
 logger = logging.getLogger(__name__)
@@ -170,6 +171,31 @@ class EpmSandbox:
         """Return the full status URL of a job of `kind`."""
         return self.base_url + job_path(kind, str(job_id), app if kind in _HP else None)
 
+    # -- job starts ----------------------------------------------------------------
+
+    def script_start(
+        self,
+        job_name: str,
+        statuses: Sequence[Outcome | JobState] | Outcome = ("ok",),
+        *,
+        details: str | None = None,
+    ) -> None:
+        """Jobs started under ``job_name`` from now on answer polls with ``statuses``."""
+        items = (statuses,) if isinstance(statuses, str) else tuple(statuses)
+        if not items:
+            raise ValueError("a job script needs at least one status")
+        self._state.starts.script(job_name, items, details)
+
+    def refuse_start(self, job_name: str, status: int = 400, detail: str = "") -> None:
+        """Starts of ``job_name`` answer ``status`` with EPM's error body naming ``detail``."""
+        if status < 400:
+            raise ValueError("a refusal needs an HTTP error status")
+        self._state.starts.refuse(job_name, status, detail or f"Job {job_name} cannot be run.")
+
+    def starts(self) -> list[StartRecord]:
+        """Every job start that reached the sandbox (refused ones too), oldest first."""
+        return self._state.starts.records()
+
     # -- latency and failures ------------------------------------------------------
 
     def set_latency(self, seconds: float, path_prefix: str | None = None) -> None:
@@ -206,6 +232,10 @@ class EpmSandbox:
     def max_concurrency(self, path_prefix: str | None = None) -> int:
         """Return the most requests (under `path_prefix` if given) in flight at once."""
         return self._state.log.max_concurrency(path_prefix)
+
+    def connections_opened(self) -> int:
+        """Return how many client connections the sandbox has accepted so far."""
+        return self._state.connections_opened
 
     def in_flight(self) -> int:
         """Return how many requests are being served right now."""

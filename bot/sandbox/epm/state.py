@@ -12,6 +12,7 @@ from bot.sandbox.epm.auth import OAuthServer, same
 from bot.sandbox.epm.faults import Faults
 from bot.sandbox.epm.jobs import JobKey, JobState, ScriptedJob, job_key
 from bot.sandbox.epm.log import RequestLog
+from bot.sandbox.epm.starts import Starts
 
 
 class SandboxState:
@@ -32,10 +33,12 @@ class SandboxState:
         self.oauth = OAuthServer(expires_in=expires_in, clock=clock)
         self.faults = Faults(latency)
         self.log = RequestLog()
+        self.starts = Starts()
         self.stopping = threading.Event()
         self._lock = threading.Lock()
         self._jobs: dict[JobKey, ScriptedJob] = {}
         self._connections: dict[int, tuple[threading.Thread, socket.socket]] = {}
+        self.connections_opened = 0
 
     def basic_ok(self, user: str, password: str) -> bool:
         """Tell whether HTTP Basic credentials match the configured user."""
@@ -66,6 +69,7 @@ class SandboxState:
         """Remember the calling handler thread and its connection so stop can end them."""
         with self._lock:
             self._connections[id(conn)] = (threading.current_thread(), conn)
+            self.connections_opened += 1
         if self.stopping.is_set():
             close_quietly(conn)
 

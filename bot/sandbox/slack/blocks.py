@@ -33,6 +33,7 @@ BUTTON_VALUE_MAX = 2000
 PLACEHOLDER_MAX = 150
 TEXT_INPUT_LENGTH_MAX = 3000
 ACTIONS_ELEMENTS_MAX = 25
+CONFIRM_TITLE_MAX, CONFIRM_TEXT_MAX, CONFIRM_BUTTON_MAX = 100, 300, 30
 CONTEXT_ELEMENTS_MAX = 10
 
 BLOCK_TYPES = frozenset(
@@ -214,6 +215,8 @@ class _Checker:
         self.text(
             element.get("placeholder"), f"{where}/placeholder", PLACEHOLDER_MAX, required=False
         )
+        if element.get("confirm") is not None:
+            self.confirm(element["confirm"], f"{where}/confirm")
         if kind == "button":
             self.text(element.get("text"), f"{where}/text", BUTTON_TEXT_MAX, plain=True)
             self.string(element.get("value"), f"{where}/value", BUTTON_VALUE_MAX)
@@ -230,6 +233,16 @@ class _Checker:
                 value = element.get(key)
                 if isinstance(value, int) and value > TEXT_INPUT_LENGTH_MAX:
                     self.fail(f"must be less than {TEXT_INPUT_LENGTH_MAX + 1}", f"{where}/{key}")
+
+    def confirm(self, confirm: object, where: str) -> None:
+        """Check a confirmation dialog: title 100, text 300, confirm and deny 30 characters."""
+        if not isinstance(confirm, dict):
+            self.fail("must be a confirmation dialog object", where)
+            return
+        self.text(confirm.get("title"), f"{where}/title", CONFIRM_TITLE_MAX, plain=True)
+        self.text(confirm.get("text"), f"{where}/text", CONFIRM_TEXT_MAX)
+        for key in ("confirm", "deny"):
+            self.text(confirm.get(key), f"{where}/{key}", CONFIRM_BUTTON_MAX, plain=True)
 
     def select_options(self, element: dict[str, Any], where: str) -> None:
         """Check a static select's options or option groups and its initial option."""

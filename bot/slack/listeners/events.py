@@ -18,4 +18,6 @@ def register(app: App, deps: SlackDeps) -> None:
     def home_opened(event: dict[str, Any], client: WebClient) -> None:
         if event.get("tab", "home") != "home":
             return
-        client.views_publish(user_id=event["user"], view=home_view(deps.service))
+        user_id = event["user"]
+        can_run = deps.launcher is not None and deps.editors.is_editor(user_id)
+        client.views_publish(user_id=user_id, view=home_view(deps.service, can_run=can_run))

@@ -1,0 +1,237 @@
+"""Launching a domain's EPM job (SPEC §13) as a plain service call: check, start once, track.
+
+:meth:`JobLauncher.run` is what ``/epmpulse run``, App Home's *Run* button and
+``POST /api/v1/jobs`` call. Steps:
+
+1. refuse without calling EPM: a domain with no job configured (:class:`NoJobError`,
+   naming the domains that have one), a domain that still tracks an unfinished job
+   or whose job another caller is starting right now (:class:`JobRunningError`);
+2. reserve the start durably (store meta ``jobs.starting``), so two clicks, also on
+   two instances sharing a database, never send two starts;
+3. send the start once (:meth:`EpmClient.start_job`); on :class:`JobStartError` the
+   reservation is released and the status stays as it was;
+4. one commit: the domain becomes Loading, ``Started <name> (job <id>)``, by the
+   caller, tracking the job, which the poller resolves like any tracked job.
+
+The editor check belongs to the caller (Slack knows editors, the REST API keys).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from bot.close.periods import epm_period_name, period_at
+from bot.config import Estate, JobParameter, JobSpec
+from bot.errors import JobRunningError, JobStartError, NoJobError, StoreError
+from bot.model import JobRef, Status, format_time
+from bot.service import Change, StatusService
+from bot.store import WorkingState
+from bot.store.base import RecordKey
+
+logger = logging.getLogger(__name__)
+
+STARTING_META = "jobs.starting"
+PERIOD_PLACEHOLDER = "$PERIOD"
+# A reservation older than this is from a start that died (a crash mid-request).
+RESERVATION_SECONDS = 600.0
+
+
+class JobStarter(Protocol):
+    """What the launcher needs of an EPM client (:class:`~bot.epm.client.EpmClient`)."""
+
+    def start_job(self, job_type: str, job_name: str, parameters: Mapping[str, Any]) -> str:
+        """Start a job once and return its id; raise JobStartError otherwise."""
+
+
+@dataclass(frozen=True)
+class Launched:
+    """A started job and the change that made its domain Loading."""
+
+    app: str
+    domain: str
+    server: str
+    job_id: str
+    job_name: str
+    change: Change
+
+
+class JobNotRecordedError(StoreError):
+    """EPM started the job but the store could not record it; the message says how to track it."""
+
+
+def job_period(estate: Estate, at: datetime) -> str:
+    """The close period (``YYYY-MM``) that ``$PERIOD`` stands for at ``at``.
+
+    The month before the local month of ``at`` in the close calendar's timezone (the
+    canvas timezone when no ``close:`` section sets one).
+    """
+    return period_at(at, ZoneInfo(estate.close_timezone()))
+
+
+def job_parameters(spec: JobSpec, period: str) -> dict[str, JobParameter]:
+    """``spec``'s parameters with ``$PERIOD`` in text values replaced by e.g. ``Oct-26``."""
+    name = epm_period_name(period)
+    return {
+        key: value.replace(PERIOD_PLACEHOLDER, name) if isinstance(value, str) else value
+        for key, value in spec.parameters.items()
+    }
+
+
+def job_domains(estate: Estate) -> list[tuple[str, str]]:
+    """Every ``(app, domain)`` that has a job, in configuration order."""
+    return [
+        (app, domain)
+        for app, cfg in estate.apps.items()
+        for domain in cfg.domains
+        if domain in cfg.jobs
+    ]
+
+
+class JobLauncher:
+    """Starts configured EPM jobs and hands them to the poller by tracking them."""
+
+    def __init__(
+        self,
+        service: StatusService,
+        clients: Mapping[str, JobStarter],
+        *,
+        reservation_seconds: float = RESERVATION_SECONDS,
+    ) -> None:
+        self.service = service
+        self.clients = clients
+        self._reservation = timedelta(seconds=reservation_seconds)
+
+    def job_of(self, app: str, domain: str) -> tuple[RecordKey, JobSpec]:
+        """The canonical key and job of a domain; NoJobError when it has none."""
+        estate = self.service.estate
+        key = estate.resolve_domain(app, domain)
+        spec = estate.apps[key[0]].jobs.get(key[1])
+        if spec is None:
+            raise NoJobError(_no_job_message(estate, key))
+        return key, spec
+
+    def run(self, app: str, domain: str, *, by: str) -> Launched:
+        """Start the job of ``APP DOMAIN`` once and track it; returns once durable.
+
+        Raises ValidationError (unknown names, :class:`NoJobError`,
+        :class:`JobRunningError`), JobStartError (EPM did not start it, or may have)
+        or StoreError (:class:`JobNotRecordedError` once the job has started).
+        """
+        key, spec = self.job_of(app, domain)
+        server = self.service.estate.apps[key[0]].server
+        client = self.clients.get(server or "")
+        if server is None or client is None:
+            raise JobStartError(
+                f"EPM server '{server}' is not available in this process; {spec.name} was "
+                "not started",
+                maybe_started=False,
+            )
+        now = self.service.transact(lambda work, at: self._reserve(work, at, key, by))
+        try:
+            parameters = job_parameters(spec, job_period(self.service.estate, now))
+            job_id = client.start_job(spec.type, spec.name, parameters)
+        except BaseException:
+            self._release(key)
+            raise
+        job = JobRef(server=server, job_id=job_id)
+        message = f"Started {spec.name} (job {job_id})"
+        try:
+            change = self.service.transact(
+                lambda work, at: self._track(work, at, key, job, message, by)
+            )
+        except StoreError as exc:
+            logger.error("EPM %s: started job %s for %s but could not save it", server, job_id, key)
+            self._release(key)
+            raise JobNotRecordedError(
+                f"EPM started {spec.name} as job {job_id}, but EPMPulse could not save it; "
+                f"follow it with `/epmpulse track {key[0]} {key[1]} {job_id}` once the store "
+                "works again."
+            ) from exc
+        logger.info("%s / %s: %s on %s by %s", key[0], key[1], message, server, by)
+        return Launched(key[0], key[1], server, job_id, spec.name, change)
+
+    # --- the commits ------------------------------------------------------------------
+
+    def _reserve(
+        self, work: WorkingState, now: datetime, key: RecordKey, by: str
+    ) -> tuple[datetime, list[Change]]:
+        record = self.service.current(work, key)
+        if record.jobs:
+            running = ", ".join(j.job_id for j in record.jobs)
+            raise JobRunningError(
+                f"{key[0]} / {key[1]} is already running: job {running} "
+                f"({record.status.value}). Run it again once that job has ended, or set the "
+                "status by hand to stop following it."
+            )
+        starting = _starting(work)
+        held = starting.get(_name(key))
+        if held is not None and not self._expired(held, now):
+            raise JobRunningError(
+                f"{key[0]} / {key[1]} is already running: {held.get('by')} is starting its "
+                "job right now."
+            )
+        work.put_meta(STARTING_META, {**starting, _name(key): {"by": by, "at": format_time(now)}})
+        return now, []
+
+    def _track(
+        self,
+        work: WorkingState,
+        now: datetime,
+        key: RecordKey,
+        job: JobRef,
+        message: str,
+        by: str,
+    ) -> tuple[Change, list[Change]]:
+        _drop_reservation(work, key)
+        jobs = self.service.current(work, key).jobs
+        change = self.service.record_change(
+            work, key, Status.LOADING, message, by, now, jobs=[*jobs, job]
+        )
+        return change, [change]
+
+    def _release(self, key: RecordKey) -> None:
+        def release(work: WorkingState, _now: datetime) -> tuple[None, list[Change]]:
+            _drop_reservation(work, key)
+            return None, []
+
+        try:
+            self.service.transact(release)
+        except StoreError:
+            # The reservation then expires by itself after RESERVATION_SECONDS.
+            logger.warning("could not release the job start reservation of %s / %s", *key)
+
+    def _expired(self, held: Mapping[str, Any], now: datetime) -> bool:
+        try:
+            at = datetime.fromisoformat(str(held.get("at")))
+        except ValueError:
+            return True
+        return now - at > self._reservation
+
+
+def _name(key: RecordKey) -> str:
+    return f"{key[0]}/{key[1]}"
+
+
+def _starting(work: WorkingState) -> dict[str, Any]:
+    value = work.meta.get(STARTING_META)
+    return dict(value) if isinstance(value, dict) else {}
+
+
+def _drop_reservation(work: WorkingState, key: RecordKey) -> None:
+    starting = _starting(work)
+    if starting.pop(_name(key), None) is not None:
+        work.put_meta(STARTING_META, starting)
+
+
+def _no_job_message(estate: Estate, key: RecordKey) -> str:
+    mine = [d for a, d in job_domains(estate) if a == key[0]]
+    if mine:
+        names = ", ".join(mine)
+        return f"{key[0]} / {key[1]} has no EPM job to run. Domains of {key[0]} with one: {names}."
+    others = ", ".join(f"{a} / {d}" for a, d in job_domains(estate)) or "none are configured"
+    return f"{key[0]} / {key[1]} has no EPM job to run. Domains with one: {others}."

@@ -1,0 +1,49 @@
+"""App Home's *Run* buttons: start the row's EPM job, tell the user, refresh the Home tab."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+
+from bot.errors import NotAllowedError, ValidationError
+from bot.slack.blocks import Message, text_messages
+from bot.slack.deps import SlackDeps
+from bot.slack.home import home_view
+from bot.slack.jobs import RUN_JOB_ACTION, parse_run_value, run_job
+from bot.slack.text import escape
+
+logger = logging.getLogger(__name__)
+
+
+def register(app: App, deps: SlackDeps) -> None:
+    """Register the *Run* button listener."""
+
+    @app.action(RUN_JOB_ACTION)
+    def run_from_home(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
+    ) -> None:
+        # Slack showed the confirmation dialog already; ack at once, the start may take a while.
+        ack()
+        user_id = body["user"]["id"]
+        messages = _run(deps, user_id, str(action.get("value") or ""))
+        # The Home tab has no response_url: the outcome goes to the user's DM with the app.
+        for message in messages:
+            client.chat_postMessage(channel=user_id, text=message.text, blocks=message.blocks)
+        can_run = deps.launcher is not None and deps.editors.is_editor(user_id)
+        client.views_publish(user_id=user_id, view=home_view(deps.service, can_run=can_run))
+
+
+def _run(deps: SlackDeps, user_id: str, value: str) -> list[Message]:
+    try:
+        deps.editors.require(user_id)
+        app, domain = parse_run_value(value)
+        messages = run_job(deps.launcher, app, domain, by=f"slack:{user_id}")
+    except ValidationError as exc:
+        return text_messages(f":warning: {escape(str(exc))}")
+    except NotAllowedError as exc:
+        return text_messages(f":no_entry: {escape(str(exc))}")
+    logger.info("Run button by %s for %s", user_id, value)
+    return messages
