@@ -13,11 +13,10 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from bot.config import Estate
 from bot.errors import MessageTooLongError, StoreError, ValidationError
-from bot.metrics import Metrics
 from bot.model import (
     MESSAGE_LIMIT,
     DomainRecord,
@@ -30,6 +29,9 @@ from bot.model import (
 )
 from bot.store import Store, WorkingState
 from bot.store.base import RecordKey
+
+if TYPE_CHECKING:  # prometheus_client loads only where metrics are kept (run)
+    from bot.metrics import Metrics
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
