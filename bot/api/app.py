@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from fastapi import FastAPI
 from pydantic import SecretStr
 
-from bot.api import ops, routes
+from bot.api import export, ops, routes
 from bot.api.auth import KeyRing
 from bot.api.context import API_PREFIX, ApiContext, HealthCheck
 from bot.api.errors import install_error_handlers
@@ -57,7 +57,12 @@ def create_api(
         redoc_url=None,
         # Handed over rather than included: app.routes then lists the real routes (the
         # 405 handler reads their methods) and each request is matched once, not twice.
-        routes=[*routes.router.routes, *ops.health_router.routes, *ops.metrics_router.routes],
+        routes=[
+            *routes.router.routes,
+            *export.router.routes,
+            *ops.health_router.routes,
+            *ops.metrics_router.routes,
+        ],
     )
     app.state.api = ApiContext(
         service=service,

@@ -47,6 +47,7 @@ def test_every_route_of_the_spec_is_documented(spec: dict[str, Any]) -> None:
         ("GET", "/api/v1/status/{app}"),
         ("GET", "/api/v1/status/{app}/{domain}"),
         ("GET", "/api/v1/history"),
+        ("GET", "/api/v1/export"),
         ("GET", "/api/v1/health"),
         ("GET", "/metrics"),
     }
