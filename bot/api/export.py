@@ -56,9 +56,7 @@ async def export_history(
     until: Annotated[
         str | None, Query(max_length=64, description=f"Exclusive end. {_INSTANT}")
     ] = None,
-    format: Annotated[  # noqa: A002 - the query parameter's name (SPEC §12)
-        export.ExportFormat, Query(description="csv (default) or jsonl")
-    ] = "csv",
+    format: Annotated[export.ExportFormat, Query(description="csv (default) or jsonl")] = "csv",
 ) -> StreamingResponse:
     """Stream every change in ``[since, until)``, oldest first."""
     start = export.parse_instant(since, "since") if since else None
