@@ -29,6 +29,7 @@ from bot.model import (
 )
 from bot.store import Store, WorkingState
 from bot.store.base import RecordKey
+from bot.store.health import WriteHealth
 
 if TYPE_CHECKING:  # prometheus_client loads only where metrics are kept (run)
     from bot.metrics import Metrics
@@ -77,6 +78,7 @@ class StatusService:
         self._clock = clock
         self._metrics = metrics
         self._listeners: list[Listener] = []
+        self.write_health = WriteHealth()
 
     def add_listener(self, listener: Listener) -> None:
         """Call ``listener`` with the changes of every durable commit."""
@@ -151,7 +153,7 @@ class StatusService:
             return [_apply(work, item, by, now) for item in prepared]
 
         try:
-            changes = self.store.commit(apply)
+            changes = self._commit(apply)
         except StoreError:
             self._count(by, "error", len(prepared))
             raise
@@ -161,7 +163,7 @@ class StatusService:
 
     def set_meta(self, name: str, value: Any) -> None:
         """Durably store one bookkeeping value (a JSON value)."""
-        self.store.commit(lambda work: work.put_meta(name, value))
+        self._commit(lambda work: work.put_meta(name, value))
 
     def transact(self, mutation: Callable[[WorkingState, datetime], tuple[T, list[Change]]]) -> T:
         """Run a custom mutation (e.g. the poller's job resolution) in one commit.
@@ -170,7 +172,7 @@ class StatusService:
         result plus the changes to announce to listeners.
         """
         now = self._clock()
-        result, changes = self.store.commit(lambda work: mutation(work, now))
+        result, changes = self._commit(lambda work: mutation(work, now))
         if changes:
             self._notify(changes)
         return result
@@ -193,6 +195,16 @@ class StatusService:
         return _record(key, work.records.get(key))
 
     # --- internals -----------------------------------------------------------------
+
+    def _commit(self, mutation: Callable[[WorkingState], T]) -> T:
+        """Commit through the store, recording whether writes work (for health)."""
+        try:
+            result = self.store.commit(mutation)
+        except StoreError as exc:
+            self.write_health.failed(exc, self._clock())
+            raise
+        self.write_health.succeeded()
+        return result
 
     def _prepare_all(self, updates: Sequence[Update]) -> list[_Prepared]:
         if not updates:

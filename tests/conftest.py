@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
 from bot.config import Config, load_config
+from bot.errors import StoreError
 from bot.service import StatusService
-from bot.store import JsonStore
+from bot.store import JsonStore, Mutation
 
 # Tests only talk to 127.0.0.1; a proxy from the environment must never see them.
 for _var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
@@ -18,6 +21,24 @@ for _var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROX
 os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
 
 MakeConfig = Callable[..., Config]
+T = TypeVar("T")
+
+
+class DiskFullStore(JsonStore):
+    """A JSON store whose disk can be filled up: while ``full``, every commit fails.
+
+    It fails the way the real store does when a write hits ENOSPC (a StoreError caused
+    by the OSError), and changes nothing.
+    """
+
+    full = False
+
+    def commit(self, mutation: Mutation[T]) -> T:
+        """Fail while the disk is full, commit normally otherwise."""
+        if self.full:
+            cause = OSError(errno.ENOSPC, "No space left on device")
+            raise StoreError(f"cannot write to {self.data_dir}: {cause}") from cause
+        return super().commit(mutation)
 
 
 @pytest.fixture

@@ -9,12 +9,15 @@ from collections.abc import Sequence
 import pytest
 from slack_sdk import WebClient
 
+from bot.errors import StoreError
 from bot.sandbox.slack import DEFAULT_CHANNEL_ID, SlackSandbox
 from bot.slack.blocks import Message
 from bot.slack.commandline import CommandContext, SubCommand
 from bot.slack.editors import Editors
 from bot.slack.listeners.errors import APOLOGY
 from bot.slack.modal import CALLBACK_ID, MESSAGE_BLOCK
+from bot.store.health import nothing_saved
+from tests.conftest import DiskFullStore
 from tests.slack.conftest import ALICE, BOB, MakeRunning
 
 
@@ -139,3 +142,43 @@ def test_an_unreachable_slack_keeps_the_last_usergroup_answer(sandbox: SlackSand
     now[0] += 301
     sandbox.stop()  # the port is closed: usergroups.users.list raises URLError
     assert editors.is_editor(BOB) and not editors.is_editor(ALICE)
+
+
+def test_a_command_that_cannot_save_says_nothing_was_saved_and_why(
+    make_running: MakeRunning, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the disk full, a slash-command write is answered plainly, not with the apology."""
+    running = make_running()
+    full = DiskFullStore(running.config.settings.data_dir)
+    full.full = True
+    monkeypatch.setattr(running.service, "store", full)
+    try:
+        (body,) = running.command("status Planning Actuals ok")
+        text = body["text"]
+        assert text == nothing_saved(StoreError("x", reason="disk full"))
+        assert "Nothing was saved: the store is unavailable (disk full)." in text
+        assert running.service.write_health.failure is not None
+        full.full = False
+        assert "OK" in running.reply("status Planning Actuals ok")
+        assert running.service.write_health.failure is None
+    finally:
+        full.close()
+
+
+def test_a_submission_that_cannot_save_says_so_on_the_form(
+    make_running: MakeRunning, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the disk full, the modal stays open and says that nothing was saved and why."""
+    running = make_running()
+    full = DiskFullStore(running.config.settings.data_dir)
+    full.full = True
+    monkeypatch.setattr(running.service, "store", full)
+    try:
+        running.sandbox.open_shortcut(CALLBACK_ID)
+        view = running.sandbox.wait_for_modal(ALICE)
+        row = next(b["block_id"] for b in view["blocks"] if b["type"] == "input")
+        ack = running.sandbox.submit_view(view["id"], {row: "Error"})
+        errors = ack.payload["errors"]
+        assert errors == {MESSAGE_BLOCK: nothing_saved(StoreError("x", reason="disk full"))}
+    finally:
+        full.close()
