@@ -24,7 +24,6 @@ from bot.model import (
     JobRef,
     Status,
     Update,
-    format_time,
     utcnow,
 )
 from bot.store import Store, WorkingState
@@ -261,15 +260,14 @@ def _apply(work: WorkingState, item: _Prepared, by: str, now: datetime) -> Chang
         since=since,
     )
     work.put_record(item.key, new.model_dump(mode="json"))
-    work.add_history(
-        {
-            "app": new.app,
-            "domain": new.domain,
-            "old_status": old.status.value,
-            "new_status": new.status.value,
-            "message": new.message,
-            "by": by,
-            "at": format_time(now),
-        }
+    entry = HistoryEntry(
+        app=new.app,
+        domain=new.domain,
+        old_status=old.status,
+        new_status=new.status,
+        message=new.message,
+        by=by,
+        at=now,
     )
+    work.add_history(entry.model_dump(mode="json"))
     return Change(old, new)
