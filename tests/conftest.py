@@ -13,7 +13,7 @@ import pytest
 from bot.config import Config, load_config
 from bot.errors import StoreError
 from bot.service import StatusService
-from bot.store import JsonStore, Mutation
+from bot.store import JsonStore, Mutation, WorkingState
 
 # Tests only talk to 127.0.0.1; a proxy from the environment must never see them.
 for _var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
@@ -27,8 +27,9 @@ T = TypeVar("T")
 class DiskFullStore(JsonStore):
     """A JSON store whose disk can be filled up: while ``full``, every commit fails.
 
-    It fails the way the real store does when a write hits ENOSPC (a StoreError caused
-    by the OSError), and changes nothing.
+    It fails the way the real store does when a write hits ENOSPC: the mutation runs on
+    a working copy, then the write fails with a StoreError caused by the OSError, and
+    nothing is changed.
     """
 
     full = False
@@ -36,6 +37,8 @@ class DiskFullStore(JsonStore):
     def commit(self, mutation: Mutation[T]) -> T:
         """Fail while the disk is full, commit normally otherwise."""
         if self.full:
+            base = self.snapshot()
+            mutation(WorkingState(base.version, dict(base.records), dict(base.meta)))
             cause = OSError(errno.ENOSPC, "No space left on device")
             raise StoreError(f"cannot write to {self.data_dir}: {cause}") from cause
         return super().commit(mutation)

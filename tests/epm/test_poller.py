@@ -15,10 +15,12 @@ from bot.epm import client as epm_client
 from bot.epm.client import EpmClient
 from bot.epm.poller import UNREACHABLE_AFTER, Poller
 from bot.epm.tracking import track
+from bot.errors import StoreError
 from bot.metrics import Metrics
 from bot.model import JobRef, Status
 from bot.sandbox.epm import EpmSandbox, RequestRecord, script
 from bot.service import StatusService
+from tests.conftest import DiskFullStore
 from tests.epm.conftest import Clock, MakeEstate, server_doc
 
 MakePoller = Callable[..., Poller]
@@ -414,3 +416,29 @@ def test_closing_does_not_wait_for_polls_in_flight(
     cycle.join(5)
     assert not cycle.is_alive()
     assert summaries[0].jobs == 1  # the two queued polls were cancelled
+
+
+def test_a_cycle_whose_commit_fails_keeps_its_results_for_the_next_one(
+    epm: EpmSandbox,
+    config: Config,
+    clock: Clock,
+    make_poller: MakePoller,
+) -> None:
+    """A failed commit changes nothing in the poller: the next cycle resolves without re-polling."""
+    epm.add_job("planning", 42, "ok", details="Cube refreshed")
+    store = DiskFullStore(config.settings.data_dir)
+    try:
+        service = StatusService(config.estate, store, clock=clock)
+        track(service, "Planning", "Actuals", "42", by="slack:U1")
+        poller = make_poller(config, service)
+        store.full = True
+        with pytest.raises(StoreError):
+            poller.run_cycle()
+        assert service.get("Planning", "Actuals").status is Status.LOADING
+        store.full = False
+        poller.run_cycle()
+        record = service.get("Planning", "Actuals")
+        assert (record.status, record.message, record.jobs) == (Status.OK, "Cube refreshed", [])
+        assert epm.job_polls("planning", 42) == 1  # the result was remembered, not lost
+    finally:
+        store.close()
