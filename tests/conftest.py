@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
@@ -77,3 +78,17 @@ def store(config: Config) -> Iterator[JsonStore]:
 def service(config: Config, store: JsonStore) -> StatusService:
     """The status service over the temp store."""
     return StatusService(config.estate, store)
+
+
+def wait_until(
+    condition: Callable[[], object], what: str, timeout: float = 5.0, interval: float = 0.01
+) -> None:
+    """Wait until ``condition()`` is true, checking every ``interval``; fail after ``timeout``.
+
+    The one bounded wait of the test suite: tests wait on a condition, never a fixed time.
+    """
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(interval)

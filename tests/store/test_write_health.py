@@ -7,14 +7,17 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import portalocker
 import pytest
 from pydantic import SecretStr
 
 from bot.api import create_api
 from bot.config import Config
 from bot.errors import StoreError
+from bot.metrics import Metrics
 from bot.runtime import Runtime
 from bot.service import StatusService
+from bot.store import JsonStore
 from bot.store.health import WriteHealth, failure_reason, nothing_saved
 from tests.api.conftest import TestClient
 from tests.conftest import DiskFullStore
@@ -111,3 +114,33 @@ def test_health_answers_503_while_writes_fail_and_200_after_the_next_write(
             assert health.json()["data"]["checks"]["store"]["ok"] is True
     finally:
         runtime.scheduler.shutdown(wait=False)
+
+
+def test_a_lock_timeout_answers_503_store_unavailable(config: Config) -> None:
+    """A commit that cannot get the data directory's lock in time is a 503, nothing changed."""
+    store = JsonStore(config.settings.data_dir, lock_timeout=0.2)
+    service = StatusService(config.estate, store)
+    app = create_api(
+        service,
+        api_keys={"ci": SecretStr("ci-key-0123456789")},
+        metrics=Metrics(),
+        health=lambda: {},
+    )
+    holder = portalocker.Lock(config.settings.data_dir / ".lock", timeout=1)
+    body = {"app": "Planning", "domain": "Actuals", "status": "OK"}
+    try:
+        with TestClient(app, raise_server_exceptions=False) as client:
+            holder.acquire()
+            try:
+                response = client.post(
+                    "/api/v1/status",
+                    json=body,
+                    headers={"Authorization": "Bearer ci-key-0123456789"},
+                )
+            finally:
+                holder.release()
+        assert response.status_code == 503
+        assert response.json()["error"]["code"] == "STORE_UNAVAILABLE"
+        assert ("Planning", "Actuals") not in store.snapshot().records
+    finally:
+        store.close()
