@@ -145,8 +145,10 @@ def test_outages_never_set_error_and_are_noted_after_repeated_failures(
     poller.run_cycle()  # a further failure does not add history
     assert len(service.history("Planning", "Actuals")) == 2
     assert poller.failing() and "HTTP 503" in poller.failing()["planning"]
-    errors = metrics.epm_errors.labels(server="planning", permanent="false")
-    assert errors._value.get() == UNREACHABLE_AFTER + 1
+    errors = metrics.registry.get_sample_value(
+        "epmpulse_epm_errors_total", {"server": "planning", "permanent": "false"}
+    )
+    assert errors == UNREACHABLE_AFTER + 1
     epm.clear_faults()
     poller.run_cycle()
     record = service.get("Planning", "Actuals")
