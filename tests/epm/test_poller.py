@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -20,7 +19,7 @@ from bot.metrics import Metrics
 from bot.model import JobRef, Status
 from bot.sandbox.epm import EpmSandbox, RequestRecord, script
 from bot.service import StatusService
-from tests.conftest import DiskFullStore
+from tests.conftest import DiskFullStore, wait_until
 from tests.epm.conftest import Clock, MakeEstate, server_doc
 
 MakePoller = Callable[..., Poller]
@@ -247,7 +246,7 @@ def test_jobs_are_polled_in_parallel_on_a_bounded_pool(
     open_service: Callable[[Config], StatusService],
     make_poller: MakePoller,
 ) -> None:
-    """12 jobs with 300 ms latency on 8 workers: requests overlap, at most 8 at once, ~0.6 s."""
+    """12 jobs with 300 ms latency on 8 workers: requests overlap, at most 8 at once."""
     kinds = ("planning", "data_integration", "arcs")
     servers = {}
     for index, (sandbox, kind) in enumerate(zip(three_epms, kinds, strict=True)):
@@ -265,8 +264,7 @@ def test_jobs_are_polled_in_parallel_on_a_bounded_pool(
     assert summary is not None and summary.jobs == 12 and summary.running == 12
     records = [r for sandbox in three_epms for r in sandbox.requests()]
     assert len(records) == 12
-    assert 2 <= overlap(records) <= 8
-    assert summary.seconds < 1.2  # sequential would take 3.6 s
+    assert 2 <= overlap(records) <= 8  # in parallel, never more than max_workers at once
 
 
 def test_a_cycle_never_runs_alongside_another(
@@ -409,12 +407,9 @@ def test_closing_does_not_wait_for_polls_in_flight(
     summaries: list[Any] = []
     cycle = threading.Thread(target=lambda: summaries.append(poller.run_cycle()))
     cycle.start()
-    deadline = time.monotonic() + 5
-    while epm.in_flight() == 0 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    started = time.monotonic()
+    wait_until(lambda: epm.in_flight() == 1, "the first poll to reach EPM")
     poller.close()
-    assert time.monotonic() - started < 0.5
+    assert epm.in_flight() == 1  # close() returned while that poll was still in flight
     cycle.join(5)
     assert not cycle.is_alive()
     assert summaries[0].jobs == 1  # the two queued polls were cancelled

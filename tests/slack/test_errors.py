@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Sequence
 
 import pytest
@@ -17,7 +16,7 @@ from bot.slack.editors import Editors
 from bot.slack.listeners.errors import APOLOGY
 from bot.slack.modal import CALLBACK_ID, MESSAGE_BLOCK
 from bot.store.health import nothing_saved
-from tests.conftest import DiskFullStore
+from tests.conftest import DiskFullStore, wait_until
 from tests.slack.conftest import ALICE, BOB, MakeRunning
 
 
@@ -31,10 +30,11 @@ BOOM = SubCommand("boom", "", "fails", explode)
 
 def wait_for_log(caplog: pytest.LogCaptureFixture, text: str, timeout: float = 5.0) -> None:
     """Wait until a listener thread has logged a message containing ``text``."""
-    deadline = time.monotonic() + timeout
-    while not any(text in r.getMessage() for r in caplog.records):
-        assert time.monotonic() < deadline, f"nothing logged {text!r}"
-        time.sleep(0.02)
+    wait_until(
+        lambda: any(text in r.getMessage() for r in caplog.records),
+        f"a log line with {text!r}",
+        timeout=timeout,
+    )
 
 
 def test_an_unexpected_error_is_logged_and_the_user_gets_an_apology(
