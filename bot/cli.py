@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
-ONE_SHOT = frozenset({"status", "set", "history", "render", "export"})
+ONE_SHOT = frozenset({"status", "set", "history", "render", "export", "import"})
 
 _COMMON_SETTINGS = """\
   EPMPULSE_CONFIG          the estate YAML (default ./epmpulse.yml, else built-in)
