@@ -1,25 +1,67 @@
-"""The ``epmpulse`` command line: parse arguments, load config, wire parts, print."""
+"""The ``epmpulse`` command line: parse arguments, load config, wire parts, print.
+
+One-shot commands (``status``, ``set``, ``history``, ``render``, ``export``) are run
+by scripts in loops, so start-up time is their cost: this module imports only the
+configuration, the status service and the store at the top, and every heavier part
+(Bolt, slack_sdk, FastAPI, uvicorn, the EPM client, the sandboxes) inside the
+command that needs it. ``tests/core/test_cli_imports.py`` keeps it that way.
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-from bot import textviews
-from bot.app import build_runtime
-from bot.canvas.render import render_board
-from bot.checks import run_checks
+from bot import __version__
 from bot.config import Config, load_config
 from bot.errors import ConfigError, EpmPulseError, StoreError, ValidationError
 from bot.logs import setup_logging
-from bot.service import StatusService
-from bot.store import JsonStore
+
+if TYPE_CHECKING:
+    from bot.model import DomainRecord
+    from bot.service import StatusService
 
 logger = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
+ONE_SHOT = frozenset({"status", "set", "history", "render", "export", "import"})
+
+_COMMON_SETTINGS = """\
+  EPMPULSE_CONFIG          the estate YAML (default ./epmpulse.yml, else built-in)
+  EPMPULSE_DATA_DIR        state, history, backups and EPM tokens (default ./data)
+  EPMPULSE_LOG_LEVEL       DEBUG, INFO, WARNING, ERROR (default INFO)
+  EPMPULSE_LOG_FORMAT      json or text (default json)"""
+_SLACK_SETTINGS = """\
+  SLACK_BOT_TOKEN          bot token xoxb-...
+  SLACK_APP_TOKEN          app-level token xapp-... (socket mode)
+  SLACK_API_URL            Slack Web API base URL (default https://slack.com/api/)
+  SLACK_CANVAS_ID          the canvas to maintain (F...)
+  SLACK_CHANNEL_ID         channel of the channel canvas and of alerts (C...)"""
+RUN_SETTINGS = f"""\
+settings read (environment):
+{_SLACK_SETTINGS}
+  EPMPULSE_API_KEYS        name:key,... for the REST API (none: keyed routes answer 401)
+  EPMPULSE_EDITORS         Slack user/usergroup ids allowed to change statuses
+  EPMPULSE_HTTP_HOST       REST API bind address (default 127.0.0.1)
+  EPMPULSE_HTTP_PORT       REST API port (PORT when unset; default 8080)
+  EPMPULSE_RATE_LIMITS     REST limits per key, e.g. status=120/minute,read=300/minute
+  EPMPULSE_RATE_LIMIT_STORAGE  a limits storage URI (default memory://)
+  EPMPULSE_DATABASE_URL    PostgreSQL URI: store everything there (several instances)
+  EPMPULSE_LEADER_TIMEOUT_SECONDS  take-over time from a dead leader (default 10)
+  EPMPULSE_CANVAS_DEBOUNCE_SECONDS canvas flush period (default 3)
+  EPMPULSE_POLL_INTERVAL_SECONDS   EPM poll period (default: YAML, else 30)
+{_COMMON_SETTINGS}
+EPM credentials come from the YAML file (${{VAR}} is replaced from the environment)."""
+CHECK_SETTINGS = f"""\
+settings read (environment):
+{_SLACK_SETTINGS}
+  EPMPULSE_DATABASE_URL    PostgreSQL URI, when the store lives there
+{_COMMON_SETTINGS}
+Every EPM server of the YAML file is reached with its configured credentials."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Oracle EPM Cloud close status for Slack.",
         epilog="Configuration comes from the environment and EPMPULSE_CONFIG (see README).",
     )
+    parser.add_argument("--version", action="version", version=f"epmpulse {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     status = commands.add_parser("status", help="show the board, an app or a domain")
@@ -40,21 +83,50 @@ def build_parser() -> argparse.ArgumentParser:
     set_.add_argument("app")
     set_.add_argument("domain")
     set_.add_argument("status", help="Pending, Loading, OK, Warning or Error")
-    set_.add_argument("message", nargs="*", help="optional message (up to 200 characters)")
+    # A default makes argparse treat the (optional) message as optional in its errors.
+    set_.add_argument(
+        "message", nargs="*", default=[], help="optional message (up to 200 characters)"
+    )
     set_.set_defaults(handler=cmd_set)
 
     history = commands.add_parser("history", help="show a domain's last changes")
     history.add_argument("app")
     history.add_argument("domain")
     history.add_argument("count", nargs="?", type=int, metavar="N", help="how many (default 10)")
-    history.add_argument("-n", type=int, default=10, metavar="N", help="the same as N")
+    history.add_argument("-n", type=int, default=None, metavar="N", help="the same as N")
     history.set_defaults(handler=cmd_history)
 
-    run = commands.add_parser("run", help="run socket mode, scheduler, REST API and poller")
+    export = commands.add_parser(
+        "export",
+        help="write every change, in order, as CSV or JSON lines (audit trail)",
+        description="Write every change in order to stdout, streaming.",
+        epilog="Instants are ISO 8601 (2026-11-01, 2026-11-01T09:00:00Z); without an "
+        "offset they are UTC.",
+    )
+    export.add_argument("--since", metavar="ISO", help="only changes at or after this instant")
+    export.add_argument("--until", metavar="ISO", help="only changes before this instant")
+    export.add_argument(
+        "--format", default="csv", choices=("csv", "jsonl"), help="csv (default) or jsonl"
+    )
+    export.set_defaults(handler=cmd_export)
+
+    formatter = argparse.RawDescriptionHelpFormatter
+    run = commands.add_parser(
+        "run",
+        help="run socket mode, scheduler, REST API and poller",
+        description="Run socket mode, the scheduler, the REST API and the EPM poller.",
+        epilog=RUN_SETTINGS,
+        formatter_class=formatter,
+    )
     run.set_defaults(handler=cmd_run)
 
     check = commands.add_parser(
-        "check", help="validate the configuration and reach Slack, the canvas and EPM"
+        "check",
+        help="validate the configuration and reach Slack, the canvas and EPM",
+        description="Validate the configuration and reach Slack, the canvas and every "
+        "EPM server; one line per check, exit 1 on any failure.",
+        epilog=CHECK_SETTINGS,
+        formatter_class=formatter,
     )
     check.set_defaults(handler=cmd_check)
 
@@ -67,9 +139,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse ``argv``; ``history APP DOMAIN -n 2 4`` gets the clear "give N once" error."""
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if (
+        args.command == "history"
+        and args.count is None
+        and len(extra) == 1
+        and extra[0].lstrip("-").isdigit()
+    ):
+        args.count, extra = int(extra[0]), []
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 ok, 1 failure, 2 bad input)."""
-    args = build_parser().parse_args(argv)
+    args = parse_args(argv)
     try:
         config = load_config(require_run=args.command == "run")
     except ConfigError as exc:
@@ -79,7 +167,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(exc, file=sys.stderr)
         return EXIT_BAD_INPUT
     settings = config.settings
-    setup_logging(settings.log_level, settings.log_format, config.secret_values())
+    if args.command != "demo":  # the demo sets up its own logging, once
+        setup_logging(_log_level(args.command, config), settings.log_format, config.secret_values())
     handler: Callable[[argparse.Namespace, Config], int] = args.handler
     try:
         return handler(args, config)
@@ -94,49 +183,97 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILURE
 
 
-def open_service(config: Config) -> StatusService:
-    """The status service over the JSON store in the configured data directory."""
-    return StatusService(config.estate, JsonStore(config.settings.data_dir))
+def _log_level(command: str, config: Config) -> str:
+    """One-shot commands log only warnings and errors, unless EPMPULSE_LOG_LEVEL says."""
+    settings = config.settings
+    if command in ONE_SHOT and "log_level" not in settings.model_fields_set:
+        return "WARNING"
+    return settings.log_level
+
+
+@contextmanager
+def open_service(config: Config) -> Iterator[StatusService]:
+    """The status service over the JSON store in the data directory, closed on exit."""
+    from bot.service import StatusService
+    from bot.store import JsonStore
+
+    store = JsonStore(config.settings.data_dir)
+    try:
+        yield StatusService(config.estate, store)
+    finally:
+        store.close()
 
 
 def cmd_status(args: argparse.Namespace, config: Config) -> int:
     """``epmpulse status [APP [DOMAIN]]``."""
-    service = open_service(config)
-    if args.app is None:
-        lines = textviews.board_lines(service.board())
-    elif args.domain is None:
-        app = config.estate.resolve_app(args.app)
-        lines = textviews.board_lines({app: service.app_board(app)})
-    else:
-        record = service.get(args.app, args.domain)
-        lines = [record.app, f"  {textviews.record_line(record)}"]
-        lines += [f"  {line}" for line in _close_lines(service, record)]
-        lines.append("Last changes:")
-        lines += [
-            f"  {line}" for line in textviews.history_lines(service.history(*_key(record), 5))
-        ]
+    from bot import textviews
+
+    with open_service(config) as service:
+        if args.app is None:
+            lines = textviews.board_lines(service.board())
+        elif args.domain is None:
+            app = config.estate.resolve_app(args.app)
+            lines = textviews.board_lines({app: service.app_board(app)})
+        else:
+            record = service.get(args.app, args.domain)
+            lines = [record.app, f"  {textviews.record_line(record)}"]
+            lines += [f"  {line}" for line in _close_lines(service, record)]
+            lines.append("Last changes:")
+            recent = service.history(*_key(record), 5)
+            lines += [f"  {line}" for line in textviews.history_lines(recent)]
     print("\n".join(lines))
     return EXIT_OK
 
 
 def cmd_set(args: argparse.Namespace, config: Config) -> int:
     """``epmpulse set APP DOMAIN STATUS [MESSAGE…]``."""
-    service = open_service(config)
-    change = service.set(args.app, args.domain, args.status, " ".join(args.message), by="system")
+    with open_service(config) as service:
+        message = " ".join(args.message)
+        change = service.set(args.app, args.domain, args.status, message, by="system")
     print(f"{change.new.app} {change.new.domain}: {change.old.status} -> {change.new.status}")
     return EXIT_OK
 
 
 def cmd_history(args: argparse.Namespace, config: Config) -> int:
-    """``epmpulse history APP DOMAIN [N]`` (or ``-n N``)."""
-    service = open_service(config)
-    count = args.n if args.count is None else args.count
-    print("\n".join(textviews.history_lines(service.history(args.app, args.domain, count))))
+    """``epmpulse history APP DOMAIN [N]`` (or ``-n N``, but not both)."""
+    from bot import textviews
+
+    if args.count is not None and args.n is not None:
+        raise ValidationError(
+            f"Give the number of changes once: {args.count} (N) or -n {args.n}, not both."
+        )
+    count = next((n for n in (args.count, args.n) if n is not None), 10)
+    with open_service(config) as service:
+        entries = service.history(args.app, args.domain, count)
+    print("\n".join(textviews.history_lines(entries)))
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace, config: Config) -> int:
+    """``epmpulse export [--since ISO] [--until ISO] [--format csv|jsonl]``: streams stdout."""
+    from bot import export
+    from bot.store import JsonStore
+
+    since = export.parse_instant(args.since, "--since") if args.since else None
+    until = export.parse_instant(args.until, "--until") if args.until else None
+    export.check_window(since, until)
+    fmt = export.parse_format(args.format)
+    store = JsonStore(config.settings.data_dir)
+    chunks = export.export_chunks(store.iter_history(), fmt, since=since, until=until)
+    try:
+        _write_stream(chunks)
+    except BrokenPipeError:
+        # The reader (e.g. `| head`) has gone: that is the end of the export, not an error.
+        _silence_stdout()
+    finally:
+        store.close()
     return EXIT_OK
 
 
 def cmd_check(args: argparse.Namespace, config: Config) -> int:
     """``epmpulse check``: one line per check; exit 1 when any check fails."""
+    from bot.checks import run_checks
+
     checks = run_checks(config)
     for name, check in checks.items():
         print(f"{'ok  ' if check.ok else 'FAIL'} {name}: {check.detail}")
@@ -145,6 +282,8 @@ def cmd_check(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_run(args: argparse.Namespace, config: Config) -> int:
     """``epmpulse run``: every part in one process until SIGTERM/SIGINT."""
+    from bot.app import build_runtime
+
     runtime = build_runtime(config)
     try:
         runtime.start()
@@ -158,12 +297,13 @@ def cmd_run(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_render(args: argparse.Namespace, config: Config) -> int:
     """``epmpulse render``: the canvas markdown of the current board."""
+    from bot.canvas.render import render_board
+
     canvas = config.estate.canvas
-    service = open_service(config)
-    close = service.close.canvas()
-    sys.stdout.write(
-        render_board(service.board(), title=canvas.title, timezone=canvas.timezone, close=close)
-    )
+    with open_service(config) as service:
+        board = service.board()
+        close = service.close.canvas()
+    sys.stdout.write(render_board(board, title=canvas.title, timezone=canvas.timezone, close=close))
     return EXIT_OK
 
 
@@ -182,12 +322,33 @@ def cmd_demo(args: argparse.Namespace, config: Config) -> int:
     return EXIT_OK
 
 
-def _close_lines(service: StatusService, record: textviews.DomainRecord) -> list[str]:
+def _close_lines(service: StatusService, record: DomainRecord) -> list[str]:
     """The record's deadline and waits (SPEC §11); imported only for one domain."""
     from bot.close.text import record_lines
 
     return record_lines(service.close.calendar, service.close.show_one(record))
 
 
-def _key(record: textviews.DomainRecord) -> tuple[str, str]:
+def _key(record: DomainRecord) -> tuple[str, str]:
     return record.app, record.domain
+
+
+def _write_stream(chunks: Iterable[str]) -> None:
+    """Write ``chunks`` to stdout as UTF-8 bytes, whatever the locale, CRLF kept as is."""
+    sys.stdout.flush()
+    binary = getattr(sys.stdout, "buffer", None)
+    for chunk in chunks:
+        if binary is not None:
+            binary.write(chunk.encode("utf-8"))
+        else:  # a text-only stdout (a redirect in tests or embedding code)
+            sys.stdout.write(chunk)
+    (binary or sys.stdout).flush()
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not fail again."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)

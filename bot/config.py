@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -374,6 +373,8 @@ def _load_estate(
     path = Path(path_text) if path_text else cwd / DEFAULT_CONFIG_FILE
     if not path_text and not path.exists():
         return Estate()
+    import yaml
+
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:

@@ -100,7 +100,15 @@ class ConfigError(EpmPulseError):
 
 
 class StoreError(EpmPulseError):
-    """The store could not read or durably write its files."""
+    """The store could not read or durably write its files.
+
+    ``reason`` is a short phrase for people (``lock timeout``); without one the cause
+    chain is described (see :func:`bot.store.health.failure_reason`).
+    """
+
+    def __init__(self, message: str, *, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class SlackError(EpmPulseError):

@@ -134,6 +134,8 @@ class Runtime:
             checks["store"] = Check(True, f"board version {version}")
         except (StoreError, OSError) as exc:
             checks["store"] = Check(False, str(exc))
+        if checks["store"].ok and (failure := self.service.write_health.failure):
+            checks["store"] = Check(False, failure)  # readable is not enough: writes fail
         running = self.scheduler.running
         checks["scheduler"] = Check(running, "running" if running else "not running")
         for part in self.parts:

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from bot.config import Estate
 from bot.errors import MessageTooLongError, StoreError, ValidationError
-from bot.metrics import Metrics
 from bot.model import (
     MESSAGE_LIMIT,
     DomainRecord,
@@ -26,11 +25,14 @@ from bot.model import (
     JobRef,
     Status,
     Update,
-    format_time,
     utcnow,
 )
 from bot.store import Store, WorkingState
 from bot.store.base import RecordKey
+from bot.store.health import WriteHealth
+
+if TYPE_CHECKING:  # prometheus_client loads only where metrics are kept (run)
+    from bot.metrics import Metrics
 
 if TYPE_CHECKING:
     from bot.close.live import CloseTracker
@@ -79,6 +81,7 @@ class StatusService:
         self._clock = clock
         self._metrics = metrics
         self._listeners: list[Listener] = []
+        self.write_health = WriteHealth()
 
     def add_listener(self, listener: Listener) -> None:
         """Call ``listener`` with the changes of every durable commit."""
@@ -164,7 +167,7 @@ class StatusService:
             return [_apply(work, item, by, now) for item in prepared]
 
         try:
-            changes = self.store.commit(apply)
+            changes = self._commit(apply)
         except StoreError:
             self._count(by, "error", len(prepared))
             raise
@@ -174,7 +177,7 @@ class StatusService:
 
     def set_meta(self, name: str, value: Any) -> None:
         """Durably store one bookkeeping value (a JSON value)."""
-        self.store.commit(lambda work: work.put_meta(name, value))
+        self._commit(lambda work: work.put_meta(name, value))
 
     def transact(self, mutation: Callable[[WorkingState, datetime], tuple[T, list[Change]]]) -> T:
         """Run a custom mutation (e.g. the poller's job resolution) in one commit.
@@ -183,7 +186,7 @@ class StatusService:
         result plus the changes to announce to listeners.
         """
         now = self._clock()
-        result, changes = self.store.commit(lambda work: mutation(work, now))
+        result, changes = self._commit(lambda work: mutation(work, now))
         if changes:
             self._notify(changes)
         return result
@@ -206,6 +209,16 @@ class StatusService:
         return _record(key, work.records.get(key))
 
     # --- internals -----------------------------------------------------------------
+
+    def _commit(self, mutation: Callable[[WorkingState], T]) -> T:
+        """Commit through the store, recording whether writes work (for health)."""
+        try:
+            result = self.store.commit(mutation)
+        except StoreError as exc:
+            self.write_health.failed(exc, self._clock())
+            raise
+        self.write_health.succeeded()
+        return result
 
     def _prepare_all(self, updates: Sequence[Update]) -> list[_Prepared]:
         if not updates:
@@ -262,15 +275,14 @@ def _apply(work: WorkingState, item: _Prepared, by: str, now: datetime) -> Chang
         since=since,
     )
     work.put_record(item.key, new.model_dump(mode="json"))
-    work.add_history(
-        {
-            "app": new.app,
-            "domain": new.domain,
-            "old_status": old.status.value,
-            "new_status": new.status.value,
-            "message": new.message,
-            "by": by,
-            "at": format_time(now),
-        }
+    entry = HistoryEntry(
+        app=new.app,
+        domain=new.domain,
+        old_status=old.status,
+        new_status=new.status,
+        message=new.message,
+        by=by,
+        at=now,
     )
+    work.add_history(entry.model_dump(mode="json"))
     return Change(old, new)

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
 from bot.config import Config, load_config
+from bot.errors import StoreError
 from bot.service import StatusService
-from bot.store import JsonStore
+from bot.store import JsonStore, Mutation, WorkingState
 
 # Tests only talk to 127.0.0.1; a proxy from the environment must never see them.
 for _var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
@@ -18,6 +22,27 @@ for _var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROX
 os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
 
 MakeConfig = Callable[..., Config]
+T = TypeVar("T")
+
+
+class DiskFullStore(JsonStore):
+    """A JSON store whose disk can be filled up: while ``full``, every commit fails.
+
+    It fails the way the real store does when a write hits ENOSPC: the mutation runs on
+    a working copy, then the write fails with a StoreError caused by the OSError, and
+    nothing is changed.
+    """
+
+    full = False
+
+    def commit(self, mutation: Mutation[T]) -> T:
+        """Fail while the disk is full, commit normally otherwise."""
+        if self.full:
+            base = self.snapshot()
+            mutation(WorkingState(base.version, dict(base.records), dict(base.meta)))
+            cause = OSError(errno.ENOSPC, "No space left on device")
+            raise StoreError(f"cannot write to {self.data_dir}: {cause}") from cause
+        return super().commit(mutation)
 
 
 @pytest.fixture
@@ -53,3 +78,31 @@ def store(config: Config) -> Iterator[JsonStore]:
 def service(config: Config, store: JsonStore) -> StatusService:
     """The status service over the temp store."""
     return StatusService(config.estate, store)
+
+
+def wait_until(
+    condition: Callable[[], object], what: str, timeout: float = 5.0, interval: float = 0.01
+) -> None:
+    """Wait until ``condition()`` is true, checking every ``interval``; fail after ``timeout``.
+
+    The one bounded wait of the test suite: tests wait on a condition, never a fixed time.
+    """
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(interval)
+
+
+class FakeClock:
+    """A monotonic clock that only moves when a test says so."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        """Move time forward."""
+        self.now += seconds

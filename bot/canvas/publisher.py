@@ -6,9 +6,13 @@ the store's meta, so it survives a restart) and, when they differ, replaces the 
 document in one call. Comparing content rather than board versions matters: recording
 the published hash is itself a commit that bumps the version.
 
-Attempts go through a moving-window limiter (the ``limits`` library) set to Slack's
-Tier 3 rate for ``canvases.edit``, 50 a minute, so the publisher never provokes a 429
-itself; a flush over the limit waits like one after a 429.
+Attempts go through a moving window of Slack's Tier 3 rate for ``canvases.edit``, 50 a
+minute, so the publisher never provokes a 429 itself; a flush over the limit waits like
+one after a 429. The window runs on the publisher's one injected clock, like every other
+wait here (the ``limits`` library keeps wall-clock time, which a test cannot turn).
+
+Threads: flushes are serialised by ``_flushing``; every field that listeners, health
+checks and flushes share is read and written under ``_state``.
 
 Failures never lose a change, because the board in the store *is* the pending work:
 
@@ -26,14 +30,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from limits import RateLimitItemPerMinute
-from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
@@ -41,7 +43,7 @@ from bot.canvas.render import digest, render_board
 from bot.errors import StoreError
 from bot.metrics import Metrics
 from bot.service import Change, StatusService
-from bot.slack.client import WEB_API_ERRORS
+from bot.slack.client import WEB_API_ERRORS, retry_after_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +54,7 @@ DEFAULT_RETRY_AFTER_SECONDS = 30.0
 # stay within it in the steady state; the moving-window limiter guards the rest.
 TIER_3_PER_MINUTE = 50
 MIN_PUBLISH_INTERVAL_SECONDS = 60 / TIER_3_PER_MINUTE
+WINDOW_SECONDS = 60.0
 
 
 class FlushResult(StrEnum):
@@ -106,7 +109,7 @@ class CanvasPublisher:
         self._metrics = metrics
         self._clock = clock
         self._flushing = threading.Lock()  # one flush at a time (scheduler tick vs. stop)
-        self._state = threading.Lock()  # fields below that listeners and callers share
+        self._state = threading.Lock()  # every field below but the render cache
         self._forced = False
         self._seen_changes = 0  # changes announced by the service so far
         self._published_changes = 0  # of those, how many are on the canvas
@@ -116,8 +119,8 @@ class CanvasPublisher:
         self._last_error: str | None = None
         self._clean_version: int | None = None
         self._last_render: tuple[int, str, str] | None = None
-        self._limit = RateLimitItemPerMinute(per_minute)
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        self._per_minute = per_minute
+        self._attempts: deque[float] = deque(maxlen=per_minute)  # times of admitted calls
         self._publishes = 0
         stored = service.meta(PUBLISHED_META) or {}
         self._published: tuple[Any, Any] = (stored.get("canvas_id"), stored.get("hash"))
@@ -169,19 +172,25 @@ class CanvasPublisher:
             if not forced and self._published == (self.canvas_id, content_hash):
                 self._settle(seen, version)
                 return FlushResult.UP_TO_DATE
-            if self._clock() < self._retry_at or not self._admitted():
+            if not self._admitted():
                 self._mark_pending()
                 return FlushResult.WAITING
             return self._publish(markdown, content_hash, forced, seen, version)
 
     def _admitted(self) -> bool:
-        """Count one attempt against the per-minute limit; False (and a wait) when over it."""
-        if self._limiter.hit(self._limit, self.canvas_id):
-            return True
-        reset = self._limiter.get_window_stats(self._limit, self.canvas_id).reset_time
-        # ``limits`` keeps wall-clock time; the wait carries over to our own clock.
-        self._retry_at = self._clock() + max(0.0, reset - time.time())
-        self._last_error = f"holding back: Slack allows canvases.edit {self._limit}"
+        """Whether a call may go out now (no wait in force, room in the minute); counts it."""
+        now = self._clock()
+        with self._state:
+            if now < self._retry_at:
+                return False
+            full = len(self._attempts) == self._per_minute
+            if not full or now - self._attempts[0] >= WINDOW_SECONDS:
+                self._attempts.append(now)
+                return True
+            self._retry_at = self._attempts[0] + WINDOW_SECONDS
+            self._last_error = (
+                f"holding back: Slack allows canvases.edit {self._per_minute} per minute"
+            )
         logger.info("canvas %s: per-minute limit reached; waiting", self.canvas_id)
         return False
 
@@ -223,7 +232,7 @@ class CanvasPublisher:
         self._settle(seen, version, started)
         with self._state:
             self._publishes += 1
-        self._failures, self._last_error = 0, None
+            self._failures, self._last_error = 0, None
         self._count("ok")
         logger.info(
             "canvas %s published: %d change(s) coalesced%s, %d bytes, %.0f ms, result=ok",
@@ -238,16 +247,18 @@ class CanvasPublisher:
     def _failed(self, exc: Exception, coalesced: int, started: float, size: int) -> FlushResult:
         now = self._clock()
         retry_after = _retry_after(exc)
-        if retry_after is not None:
-            self._retry_at = now + retry_after
-            self._last_error = f"rate limited; Retry-After {retry_after:g} s"
-            result = FlushResult.RATE_LIMITED
-        else:
-            self._failures += 1
-            backoff = min(MAX_BACKOFF_SECONDS, self._debounce * 2 ** (self._failures - 1))
-            self._retry_at = now + backoff
-            self._last_error = _describe(exc)
-            result = FlushResult.FAILED
+        with self._state:
+            if retry_after is not None:
+                self._retry_at = now + retry_after
+                self._last_error = f"rate limited; Retry-After {retry_after:g} s"
+                result = FlushResult.RATE_LIMITED
+            else:
+                self._failures += 1
+                backoff = min(MAX_BACKOFF_SECONDS, self._debounce * 2 ** (self._failures - 1))
+                self._retry_at = now + backoff
+                self._last_error = _describe(exc)
+                result = FlushResult.FAILED
+            error, wait = self._last_error, self._retry_at - now
         self._count(result.value)
         logger.warning(
             "canvas %s not published: %d change(s) pending, %d bytes, %.0f ms, result=%s (%s); "
@@ -257,8 +268,8 @@ class CanvasPublisher:
             size,
             (now - started) * 1000,
             result.value,
-            self._last_error,
-            self._retry_at - now,
+            error,
+            wait,
         )
         return result
 
@@ -303,17 +314,18 @@ class CanvasPublisher:
         return 0.0 if since is None else max(0.0, self._clock() - since)
 
     def state(self) -> PublishState:
-        """A snapshot for health checks and tests."""
+        """A snapshot for health checks and tests (one consistent reading)."""
+        now = self._clock()
         with self._state:
-            publishes = self._publishes
-        return PublishState(
-            canvas_id=self.canvas_id,
-            pending_seconds=self.pending_seconds(),
-            consecutive_failures=self._failures,
-            last_error=self._last_error,
-            retry_in_seconds=max(0.0, self._retry_at - self._clock()),
-            publishes=publishes,
-        )
+            since = self._pending_since
+            return PublishState(
+                canvas_id=self.canvas_id,
+                pending_seconds=0.0 if since is None else max(0.0, now - since),
+                consecutive_failures=self._failures,
+                last_error=self._last_error,
+                retry_in_seconds=max(0.0, self._retry_at - now),
+                publishes=self._publishes,
+            )
 
     def _count(self, result: str) -> None:
         if self._metrics is not None:
@@ -339,12 +351,11 @@ def _retry_after(exc: Exception) -> float | None:
         return None
     if exc.response.status_code != 429 and exc.response.get("error") != "ratelimited":
         return None
-    headers = exc.response.headers or {}
-    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
     try:
-        return max(1.0, float(value)) if value is not None else DEFAULT_RETRY_AFTER_SECONDS
-    except (TypeError, ValueError):
+        seconds = retry_after_seconds(exc.response.headers)
+    except ValueError:
         return DEFAULT_RETRY_AFTER_SECONDS
+    return DEFAULT_RETRY_AFTER_SECONDS if seconds is None else max(1.0, seconds)
 
 
 def _describe(exc: Exception) -> str:

@@ -21,9 +21,11 @@ canvas shows a message as it was typed (``GL load failed #42!``) and a search fo
 finds it:
 
 - in a table cell (:func:`cell`), line breaks and control characters become one space
-  and ``|`` becomes ``\\|``; a run of backslashes right before a pipe is doubled, so a
-  message cannot unescape the separator. Nothing else is touched: messages may use
-  canvas markdown (emphasis, links), like any canvas editor can;
+  and ``|``, ``[`` and ``<`` are backslash-escaped; a run of backslashes right before
+  one of them is doubled, so a message cannot unescape it. The pipe keeps the table
+  whole; ``[`` and ``<`` keep mentions (``![](@U…)``, ``![](#C…)``, ``<@U…>``,
+  ``<!here>``), links and HTML inert, so a message notifies no one: only the By column
+  renders a mention, of the Slack user who made the change. Emphasis stays markdown;
 - in a heading (:func:`heading`), line breaks become spaces and a trailing run of ``#``
   is escaped (CommonMark would drop it as a closing sequence).
 """
@@ -57,8 +59,11 @@ NEVER = "—"
 _BREAKS = re.compile(r" *[\x00-\x1f\x7f-\x9f\u2028\u2029][\x00-\x1f\x7f-\x9f\u2028\u2029 ]*")
 # A pipe and the backslashes right before it. GFM splits cells at every pipe that is not
 # backslash-escaped, and a backslash escapes a backslash: escaping only the pipe of
-# "a \| b" would give "a \\| b", where the pipe is live again.
-_PIPE = re.compile(r"(\\*)\|")
+# "a \| b" would give "a \\| b", where the pipe is live again. The same holds for the
+# characters that open a mention or a link: "[" (``![](@U…)``, ``![](#C…)``,
+# ``[x](@U…)``) and "<" (``<@U…>``, ``<#C…>``, ``<!here>``, raw HTML). Escaped, they
+# show as typed and notify no one (SPEC §5).
+_INERT = re.compile(r"(\\*)([|\[<])")
 # ATX headings drop a trailing run of ``#`` that follows a space (a closing sequence).
 _CLOSING = re.compile(r"(^|\s)(#+)$")
 _SLACK_USER = re.compile(r"^slack:([UW][A-Z0-9]{2,})$")
@@ -70,8 +75,8 @@ def one_line(text: str) -> str:
 
 
 def cell(text: str) -> str:
-    """``text`` as the content of one table cell: one line, no live pipe, otherwise as is."""
-    return _PIPE.sub(lambda m: m.group(1) * 2 + "\\|", one_line(text))
+    """``text`` as one table cell: one line, no live pipe, mention or link; shown as typed."""
+    return _INERT.sub(lambda m: m.group(1) * 2 + "\\" + m.group(2), one_line(text))
 
 
 def heading(text: str) -> str:

@@ -11,6 +11,11 @@ overlaps itself) does four small steps:
    keep failing (status unchanged), and turn stale Loading domains to Warning;
 4. log one summary line.
 
+The store mutation of step 3 is pure: it reads what the poller remembers but changes
+only the working state, because the store may roll it back or run it on another
+thread (group commit). What it used up (finished jobs now resolved) is forgotten only
+after the commit is durable.
+
 Transient failures (network, 429, 5xx) never change a status. A job EPM does not
 know (404) has failed and resolves as Error; other permanent failures (refused
 credentials, an unusable answer) are reported like an outage. An unexpected exception
@@ -128,7 +133,9 @@ class Poller:
         self._remember(outcomes)
         changes: list[Change] = []
         if tracked or self._any_loading():
-            changes = self.service.transact(self._apply)
+            changes, resolved = self.service.transact(self._apply)
+            for ref in resolved:  # durable now: these results are used up
+                self._finished.pop(ref, None)
         summary = self._summarise(outcomes, changes, time.monotonic() - started)
         self.last = summary
         return summary
@@ -209,19 +216,26 @@ class Poller:
             if outcome.finished:
                 self._finished[ref] = outcome
 
-    def _apply(self, work: WorkingState, now: datetime) -> tuple[list[Change], list[Change]]:
+    def _apply(
+        self, work: WorkingState, now: datetime
+    ) -> tuple[tuple[list[Change], list[JobRef]], list[Change]]:
+        """The cycle's mutation: changes only ``work``; returns the changes and used-up jobs."""
         changes: list[Change] = []
+        resolved: list[JobRef] = []
         for key in self.service.estate.domain_keys():
             record = self.service.current(work, key)
             if record.jobs:
-                change = self._resolve(work, record, now)
+                change, used = self._resolve(work, record, now)
+                resolved.extend(used)
             else:
                 change = self._stale(work, record, now)
             if change is not None:
                 changes.append(change)
-        return changes, changes
+        return (changes, resolved), changes
 
-    def _resolve(self, work: WorkingState, record: DomainRecord, now: datetime) -> Change | None:
+    def _resolve(
+        self, work: WorkingState, record: DomainRecord, now: datetime
+    ) -> tuple[Change | None, list[JobRef]]:
         key = (record.app, record.domain)
         results = [(ref, self._finished.get(ref)) for ref in record.jobs]
         done = [(ref, result) for ref, result in results if result is not None]
@@ -231,11 +245,10 @@ class Poller:
             message = worst.message
             if len(done) > 1:
                 message = f"{ref.server} job {ref.job_id}: {message}"
-            for finished_ref, _ in done:
-                self._finished.pop(finished_ref, None)
-            return self.service.record_change(
+            change = self.service.record_change(
                 work, key, status, trim(message), f"epm:{ref.server}", now, jobs=[]
             )
+            return change, [finished_ref for finished_ref, _ in done]
         failing = [(ref, self._failures[ref]) for ref in record.jobs if ref in self._failures]
         failing = [(ref, f) for ref, f in failing if f.count >= UNREACHABLE_AFTER]
         if failing:
@@ -247,12 +260,13 @@ class Poller:
         elif _UNREACHABLE.match(record.message):
             ref, message = record.jobs[0], tracking_message(record.jobs)
         else:
-            return None
+            return None, []
         if message == record.message:
-            return None
-        return self.service.record_change(
+            return None, []
+        change = self.service.record_change(
             work, key, record.status, message, f"epm:{ref.server}", now, jobs=record.jobs
         )
+        return change, []
 
     def _stale(self, work: WorkingState, record: DomainRecord, now: datetime) -> Change | None:
         if record.status is not Status.LOADING or record.since is None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from http.client import HTTPException
+from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
@@ -20,6 +22,24 @@ TIMEOUT_SECONDS = 10
 # What a Web API call may raise besides a result: Slack's own errors, urllib's URLError
 # and timeouts (OSErrors), and a malformed or cut-off answer (e.g. IncompleteRead).
 WEB_API_ERRORS = (SlackClientError, OSError, HTTPException)
+
+
+def retry_after_seconds(headers: Mapping[str, Any] | None) -> float | None:
+    """The ``Retry-After`` header in seconds; None when absent.
+
+    Header names are matched case-insensitively; a value may be a string or a list of
+    them (slack_sdk's retry handlers see lists). Raises ValueError for a value that is
+    not a number of seconds.
+    """
+    for name, value in (headers or {}).items():
+        if name.lower() != "retry-after":
+            continue
+        first = value[0] if isinstance(value, list | tuple) and value else value
+        try:
+            return float(first)
+        except (TypeError, ValueError):
+            raise ValueError(f"Retry-After is not a number of seconds: {first!r}") from None
+    return None
 
 
 class CappedRateLimitRetryHandler(RateLimitErrorRetryHandler):
@@ -45,13 +65,11 @@ class CappedRateLimitRetryHandler(RateLimitErrorRetryHandler):
             state=state, request=request, response=response, error=error
         ):
             return False
-        values = next((v for k, v in response.headers.items() if k.lower() == "retry-after"), [])
-        if not values:
-            return True  # slack_sdk waits about a second
         try:
-            return float(values[0]) <= self.max_wait
+            wait = retry_after_seconds(response.headers)
         except ValueError:
-            return False
+            return False  # slack_sdk's own handler could not read it either
+        return wait is None or wait <= self.max_wait  # none: slack_sdk waits about a second
 
 
 def retry_handlers(

@@ -56,6 +56,7 @@ def test_every_route_of_the_spec_is_documented(spec: dict[str, Any]) -> None:
         ("GET", "/api/v1/close"),  # SPEC §11
         ("GET", "/api/v1/close/{period}"),
         ("POST", "/api/v1/jobs"),
+        ("GET", "/api/v1/export"),
         ("GET", "/api/v1/health"),
         ("GET", "/metrics"),
     }

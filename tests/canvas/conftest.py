@@ -3,7 +3,6 @@ and a runtime with only the canvas part."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +17,7 @@ from bot.runtime import Runtime
 from bot.sandbox.slack import SlackSandbox
 from bot.service import StatusService
 from bot.store import JsonStore
+from tests.conftest import FakeClock, wait_until
 
 CHANNEL_ID = "C0EPMPULSE"
 WAIT = 5.0
@@ -40,27 +40,13 @@ def running(
 
 def wait_for_canvas(sandbox: SlackSandbox, canvas_id: str, text: str) -> str:
     """Wait (bounded) until the canvas contains ``text``; its markdown."""
-    deadline = time.monotonic() + WAIT
-    while time.monotonic() < deadline:
-        markdown = sandbox.canvas_markdown(canvas_id)
-        if text in markdown:
-            return markdown
-        time.sleep(0.02)
-    raise AssertionError(f"{text!r} not on canvas {canvas_id}:\n{markdown}")
-
-
-class FakeClock:
-    """A monotonic clock that only moves when a test says so."""
-
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        """Move time forward."""
-        self.now += seconds
+    wait_until(
+        lambda: text in sandbox.canvas_markdown(canvas_id),
+        f"{text!r} on canvas {canvas_id}",
+        timeout=WAIT,
+        interval=0.02,
+    )
+    return sandbox.canvas_markdown(canvas_id)
 
 
 @pytest.fixture

@@ -170,3 +170,81 @@ def test_check_reaches_slack_and_the_canvas(
         monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-wrong")
         assert main(["check"]) == 1
         assert "Slack refused the token (invalid_auth)" in capsys.readouterr().out
+
+
+def test_set_without_a_status_does_not_call_the_message_required(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`set APP DOMAIN` names only STATUS as missing: the message is optional."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(["set", "Planning", "Actuals"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "the following arguments are required: status\n" in err
+    assert "message" not in err.splitlines()[-1]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["history", "Planning", "Actuals", "5", "-n", "3"],
+        ["history", "Planning", "Actuals", "-n", "2", "4"],
+    ],
+)
+def test_history_refuses_n_given_twice(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """N as a positional and with -n at once is a clear error (exit 2), never a silent pick."""
+    assert main(argv) == 2
+    assert "Give the number of changes once" in capsys.readouterr().err
+
+
+def test_history_takes_n_after_the_option_form_of_other_arguments(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`history -n N APP DOMAIN` works too: N is given once, wherever it stands."""
+    for status in ("Loading", "OK", "Warning"):
+        main(["set", "ARCS", "Reconciliation", status])
+    capsys.readouterr()
+    assert main(["history", "-n", "2", "ARCS", "Reconciliation"]) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) == 2
+
+
+def test_version_prints_the_version(capsys: pytest.CaptureFixture[str]) -> None:
+    """`epmpulse --version` prints the package version and exits 0."""
+    from bot import __version__
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"epmpulse {__version__}"
+
+
+@pytest.mark.parametrize(
+    ("command", "settings"),
+    [
+        ("run", ["SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "EPMPULSE_API_KEYS", "EPMPULSE_HTTP_PORT"]),
+        ("check", ["SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_CANVAS_ID", "EPMPULSE_CONFIG"]),
+    ],
+)
+def test_run_and_check_help_list_the_settings_they_read(
+    command: str, settings: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`run --help` and `check --help` list the environment settings they read."""
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    out = capsys.readouterr().out
+    assert "settings read (environment):" in out
+    for name in settings:
+        assert f"\n  {name} " in out
+
+
+def test_one_shot_commands_print_only_warnings_and_errors(
+    monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A first `set` logs nothing at INFO to stderr; EPMPULSE_LOG_LEVEL=INFO still shows it."""
+    monkeypatch.delenv("EPMPULSE_LOG_LEVEL", raising=False)
+    assert main(["set", "Planning", "Actuals", "OK"]) == 0
+    assert capfd.readouterr().err == ""
+    monkeypatch.setenv("EPMPULSE_DATA_DIR", str(Path.cwd() / "other"))
+    monkeypatch.setenv("EPMPULSE_LOG_LEVEL", "INFO")
+    assert main(["status"]) == 0
+    assert "started an empty board" in capfd.readouterr().err

@@ -158,10 +158,15 @@ def test_it_tells_listeners_after_the_change_is_durable(
     assert service.get("ARCS", "Reconciliation").status is Status.ERROR
 
 
-def test_it_stores_bookkeeping_values(service: StatusService) -> None:
+def test_it_stores_bookkeeping_values(service: StatusService, config: Config) -> None:
     """Meta values persist across service instances and bump the version."""
     before = service.version
     service.set_meta("canvas_id", "F123")
     assert service.meta("canvas_id") == "F123"
     assert service.version == before + 1
     assert service.meta("missing", "default") == "default"
+    reopened = JsonStore(config.settings.data_dir)
+    try:
+        assert StatusService(config.estate, reopened).meta("canvas_id") == "F123"
+    finally:
+        reopened.close()

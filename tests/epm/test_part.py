@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -13,6 +12,7 @@ from bot.epm.tracking import track
 from bot.model import Status
 from bot.runtime import Runtime
 from bot.sandbox.epm import EpmSandbox, script
+from tests.conftest import wait_until
 from tests.epm.conftest import MakeEstate, server_doc
 
 StartRuntime = Callable[[Config], tuple[Runtime, EpmPart]]
@@ -39,11 +39,7 @@ def start_runtime() -> Iterator[StartRuntime]:
 
 def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
     """Wait until ``condition()`` holds (bounded)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.02)
+    wait_until(condition, "the condition", timeout=timeout, interval=0.02)
 
 
 def test_tracked_jobs_survive_a_restart_and_polling_resumes(

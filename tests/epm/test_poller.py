@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -15,10 +14,12 @@ from bot.epm import client as epm_client
 from bot.epm.client import EpmClient
 from bot.epm.poller import UNREACHABLE_AFTER, Poller
 from bot.epm.tracking import track
+from bot.errors import StoreError
 from bot.metrics import Metrics
 from bot.model import JobRef, Status
 from bot.sandbox.epm import EpmSandbox, RequestRecord, script
 from bot.service import StatusService
+from tests.conftest import DiskFullStore, wait_until
 from tests.epm.conftest import Clock, MakeEstate, server_doc
 
 MakePoller = Callable[..., Poller]
@@ -143,8 +144,10 @@ def test_outages_never_set_error_and_are_noted_after_repeated_failures(
     poller.run_cycle()  # a further failure does not add history
     assert len(service.history("Planning", "Actuals")) == 2
     assert poller.failing() and "HTTP 503" in poller.failing()["planning"]
-    errors = metrics.epm_errors.labels(server="planning", permanent="false")
-    assert errors._value.get() == UNREACHABLE_AFTER + 1
+    errors = metrics.registry.get_sample_value(
+        "epmpulse_epm_errors_total", {"server": "planning", "permanent": "false"}
+    )
+    assert errors == UNREACHABLE_AFTER + 1
     epm.clear_faults()
     poller.run_cycle()
     record = service.get("Planning", "Actuals")
@@ -243,7 +246,7 @@ def test_jobs_are_polled_in_parallel_on_a_bounded_pool(
     open_service: Callable[[Config], StatusService],
     make_poller: MakePoller,
 ) -> None:
-    """12 jobs with 300 ms latency on 8 workers: requests overlap, at most 8 at once, ~0.6 s."""
+    """12 jobs with 300 ms latency on 8 workers: requests overlap, at most 8 at once."""
     kinds = ("planning", "data_integration", "arcs")
     servers = {}
     for index, (sandbox, kind) in enumerate(zip(three_epms, kinds, strict=True)):
@@ -261,8 +264,7 @@ def test_jobs_are_polled_in_parallel_on_a_bounded_pool(
     assert summary is not None and summary.jobs == 12 and summary.running == 12
     records = [r for sandbox in three_epms for r in sandbox.requests()]
     assert len(records) == 12
-    assert 2 <= overlap(records) <= 8
-    assert summary.seconds < 1.2  # sequential would take 3.6 s
+    assert 2 <= overlap(records) <= 8  # in parallel, never more than max_workers at once
 
 
 def test_a_cycle_never_runs_alongside_another(
@@ -405,12 +407,35 @@ def test_closing_does_not_wait_for_polls_in_flight(
     summaries: list[Any] = []
     cycle = threading.Thread(target=lambda: summaries.append(poller.run_cycle()))
     cycle.start()
-    deadline = time.monotonic() + 5
-    while epm.in_flight() == 0 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    started = time.monotonic()
+    wait_until(lambda: epm.in_flight() == 1, "the first poll to reach EPM")
     poller.close()
-    assert time.monotonic() - started < 0.5
+    assert epm.in_flight() == 1  # close() returned while that poll was still in flight
     cycle.join(5)
     assert not cycle.is_alive()
     assert summaries[0].jobs == 1  # the two queued polls were cancelled
+
+
+def test_a_cycle_whose_commit_fails_keeps_its_results_for_the_next_one(
+    epm: EpmSandbox,
+    config: Config,
+    clock: Clock,
+    make_poller: MakePoller,
+) -> None:
+    """A failed commit changes nothing in the poller: the next cycle resolves without re-polling."""
+    epm.add_job("planning", 42, "ok", details="Cube refreshed")
+    store = DiskFullStore(config.settings.data_dir)
+    try:
+        service = StatusService(config.estate, store, clock=clock)
+        track(service, "Planning", "Actuals", "42", by="slack:U1")
+        poller = make_poller(config, service)
+        store.full = True
+        with pytest.raises(StoreError):
+            poller.run_cycle()
+        assert service.get("Planning", "Actuals").status is Status.LOADING
+        store.full = False
+        poller.run_cycle()
+        record = service.get("Planning", "Actuals")
+        assert (record.status, record.message, record.jobs) == (Status.OK, "Cube refreshed", [])
+        assert epm.job_polls("planning", 42) == 1  # the result was remembered, not lost
+    finally:
+        store.close()

@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from bot.sandbox.epm import OUTCOMES, EpmSandbox, JobState, script
+from tests.conftest import wait_until
 
 TIMEOUT = 5.0
 CLIENT_ID = "epmpulse"
@@ -454,10 +455,7 @@ def test_stop_returns_promptly_even_while_a_slow_request_is_in_flight() -> None:
     outcome: list[object] = []
     client = threading.Thread(target=lambda: outcome.append(_try_poll(epm)), daemon=True)
     client.start()
-    deadline = time.monotonic() + TIMEOUT
-    while epm.in_flight() == 0 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert epm.in_flight() == 1
+    wait_until(lambda: epm.in_flight() == 1, "the request to be in flight", timeout=TIMEOUT)
     started = time.monotonic()
     epm.stop()
     assert time.monotonic() - started < 1.0

@@ -33,6 +33,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from bot.sandbox.slack import AckTimeout, SlackSandbox
+from tests.conftest import FakeClock
 
 # slack_sdk warns when a message has blocks but no text; these tests send such messages on purpose.
 pytestmark = pytest.mark.filterwarnings("ignore:The top-level `text` argument:UserWarning")
@@ -244,10 +245,11 @@ def test_a_trigger_id_opens_one_modal_only(sandbox: SlackSandbox, client: WebCli
 
 def test_a_trigger_id_expires_after_its_lifetime() -> None:
     """A trigger_id older than the configured lifetime is expired_trigger_id."""
-    with SlackSandbox(trigger_ttl=0.2) as short:
+    clock = FakeClock()
+    with SlackSandbox(trigger_ttl=0.2, clock=clock) as short:
         quick = WebClient(token=short.bot_token, base_url=short.api_url)
         trigger = short.issue_trigger(USER)
-        time.sleep(0.35)
+        clock.advance(0.35)
         assert refusal(quick.views_open, trigger_id=trigger, view=modal()).response["error"] == (
             "expired_trigger_id"
         )
@@ -518,7 +520,8 @@ def test_usergroup_members_come_from_the_sandbox_configuration(
 
 def test_a_method_over_its_scaled_tier_gets_429_with_retry_after(client: WebClient) -> None:
     """Past its scaled Tier 3 limit canvases.edit answers 429 until the window has passed."""
-    with SlackSandbox(rate_scale=0.1, window_seconds=1.0) as limited:
+    clock = FakeClock()
+    with SlackSandbox(rate_scale=0.1, window_seconds=1.0, clock=clock) as limited:
         edits = WebClient(token=limited.bot_token, base_url=limited.api_url)
         canvas_id = limited.create_canvas()
         change = [{"operation": "replace", "document_content": markdown("# n\n")}]
@@ -528,7 +531,7 @@ def test_a_method_over_its_scaled_tier_gets_429_with_retry_after(client: WebClie
         refused = refusal(edits.canvases_edit, canvas_id=canvas_id, changes=change)
         assert (refused.response.status_code, refused.response["error"]) == (429, "ratelimited")
         assert refused.response.headers["Retry-After"] == "1"
-        time.sleep(1.05)
+        clock.advance(1.05)
         assert edits.canvases_edit(canvas_id=canvas_id, changes=change)["ok"] is True
 
 

@@ -239,7 +239,9 @@ def test_non_editor_may_read_but_not_write(make_running: MakeRunning) -> None:
     assert "You are not allowed to change statuses" in text
     assert running.service.get("Planning", "Actuals").updated_at is None
     assert "changing them needs an EPMPulse editor" in running.reply("help")
-    refused = running.metrics.updates.labels(source="slack", result="not_allowed")._value.get()
+    refused = running.metrics.registry.get_sample_value(
+        "epmpulse_updates_total", {"source": "slack", "result": "not_allowed"}
+    )
     assert refused == 1
     assert "is now *OK*" in running.reply("status planning actuals ok", user=BOB)
 

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Sequence
 
 import pytest
 from slack_sdk import WebClient
 
+from bot.errors import StoreError
 from bot.sandbox.slack import DEFAULT_CHANNEL_ID, SlackSandbox
 from bot.slack.blocks import Message
 from bot.slack.commandline import CommandContext, SubCommand
 from bot.slack.editors import Editors
 from bot.slack.listeners.errors import APOLOGY
 from bot.slack.modal import CALLBACK_ID, MESSAGE_BLOCK
+from bot.store.health import nothing_saved
+from tests.conftest import DiskFullStore, wait_until
 from tests.slack.conftest import ALICE, BOB, MakeRunning
 
 
@@ -28,10 +30,11 @@ BOOM = SubCommand("boom", "", "fails", explode)
 
 def wait_for_log(caplog: pytest.LogCaptureFixture, text: str, timeout: float = 5.0) -> None:
     """Wait until a listener thread has logged a message containing ``text``."""
-    deadline = time.monotonic() + timeout
-    while not any(text in r.getMessage() for r in caplog.records):
-        assert time.monotonic() < deadline, f"nothing logged {text!r}"
-        time.sleep(0.02)
+    wait_until(
+        lambda: any(text in r.getMessage() for r in caplog.records),
+        f"a log line with {text!r}",
+        timeout=timeout,
+    )
 
 
 def test_an_unexpected_error_is_logged_and_the_user_gets_an_apology(
@@ -139,3 +142,43 @@ def test_an_unreachable_slack_keeps_the_last_usergroup_answer(sandbox: SlackSand
     now[0] += 301
     sandbox.stop()  # the port is closed: usergroups.users.list raises URLError
     assert editors.is_editor(BOB) and not editors.is_editor(ALICE)
+
+
+def test_a_command_that_cannot_save_says_nothing_was_saved_and_why(
+    make_running: MakeRunning, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the disk full, a slash-command write is answered plainly, not with the apology."""
+    running = make_running()
+    full = DiskFullStore(running.config.settings.data_dir)
+    full.full = True
+    monkeypatch.setattr(running.service, "store", full)
+    try:
+        (body,) = running.command("status Planning Actuals ok")
+        text = body["text"]
+        assert text == nothing_saved(StoreError("x", reason="disk full"))
+        assert "Nothing was saved: the store is unavailable (disk full)." in text
+        assert running.service.write_health.failure is not None
+        full.full = False
+        assert "OK" in running.reply("status Planning Actuals ok")
+        assert running.service.write_health.failure is None
+    finally:
+        full.close()
+
+
+def test_a_submission_that_cannot_save_says_so_on_the_form(
+    make_running: MakeRunning, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the disk full, the modal stays open and says that nothing was saved and why."""
+    running = make_running()
+    full = DiskFullStore(running.config.settings.data_dir)
+    full.full = True
+    monkeypatch.setattr(running.service, "store", full)
+    try:
+        running.sandbox.open_shortcut(CALLBACK_ID)
+        view = running.sandbox.wait_for_modal(ALICE)
+        row = next(b["block_id"] for b in view["blocks"] if b["type"] == "input")
+        ack = running.sandbox.submit_view(view["id"], {row: "Error"})
+        errors = ack.payload["errors"]
+        assert errors == {MESSAGE_BLOCK: nothing_saved(StoreError("x", reason="disk full"))}
+    finally:
+        full.close()

@@ -54,12 +54,20 @@ def test_choosing_an_app_rerenders_the_domain_rows(running: Running) -> None:
     """Picking FCCS updates the modal (with its hash) to FCCS's domains, keeping the message."""
     running.service.set("FCCS", "Consolidation", "Error", by="system")
     view = open_modal(running)
-    running.sandbox.block_action(view["id"], APP_BLOCK, APP_ACTION, selected_option="1:0")
+    running.sandbox.block_action(
+        view["id"],
+        APP_BLOCK,
+        APP_ACTION,
+        selected_option="1:0",
+        typed={MESSAGE_BLOCK: "half-typed note"},
+    )
     updated = running.sandbox.wait_for_modal(where=lambda v: "Consolidation" in status_blocks(v))
     assert preselected(updated) == {"Actuals": "Pending", "Consolidation": "Error"}
     call = running.sandbox.wait_for_call("views.update")
     assert call.ok and call.args["hash"] == view["hash"]
     assert "*App*: FCCS" in block_texts(updated["blocks"])[0]
+    (message,) = [b for b in updated["blocks"] if b.get("block_id") == MESSAGE_BLOCK]
+    assert message["element"]["initial_value"] == "half-typed note"
 
 
 def test_submission_applies_changed_domains_as_one_batch(running: Running) -> None:
@@ -181,7 +189,9 @@ def test_non_editor_submission_is_refused_on_the_form(make_running: MakeRunning)
     assert ack.payload is not None
     assert "not allowed" in ack.payload["errors"][MESSAGE_BLOCK]
     assert running.service.get("Planning", "Budget").updated_at is None
-    refused = running.metrics.updates.labels(source="slack", result="not_allowed")._value.get()
+    refused = running.metrics.registry.get_sample_value(
+        "epmpulse_updates_total", {"source": "slack", "result": "not_allowed"}
+    )
     assert refused == 1
 
 

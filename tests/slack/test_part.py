@@ -16,7 +16,7 @@ from bot.sandbox.slack import SlackSandbox
 from bot.service import StatusService
 from bot.slack.part import SlackPart
 from bot.store import JsonStore
-from tests.conftest import MakeConfig
+from tests.conftest import MakeConfig, wait_until
 from tests.slack.conftest import MakeRunning, Running, slack_env
 
 
@@ -105,9 +105,7 @@ def test_it_reconnects_when_the_connection_drops(make_running: MakeRunning) -> N
     """A connection closed by the server is replaced at the next ping check."""
     running = make_running(ping_interval=0.5)
     assert running.sandbox.close_connections() == 1
-    deadline = time.monotonic() + 10
-    while running.sandbox.connections_opened < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: running.sandbox.connections_opened >= 2, "a new connection", timeout=10)
     assert running.sandbox.connections_opened == 2
     running.sandbox.wait_connected(5)
     assert "Planning" in running.reply("status")

@@ -128,12 +128,17 @@ class UserActions:
         selected_option: Any = None,
         user_id: str | None = None,
         timeout: float = 5.0,
+        typed: dict[str, Any] | None = None,
     ) -> Ack:
-        """Click a button or pick an option in a modal or home view; return the ack."""
+        """Click a button or pick an option in a modal or home view; return the ack.
+
+        ``typed`` holds what the user has entered elsewhere in the view so far
+        ({block_id: value}), sent in ``view.state`` as Slack does.
+        """
         view, user = self._interactive_view(view_id, user_id)
         block, element = find_element(view["blocks"], block_id, action_id)
         action = build_action(block, element, value, selected_option)
-        view["state"] = {"values": build_state(view["blocks"], {}, require=False)}
+        view["state"] = {"values": build_state(view["blocks"], typed or {}, require=False)}
         payload = payloads.block_actions(
             self.identity, user, view=view, action=action, trigger_id=self.issue_trigger(user.id)
         )

@@ -9,10 +9,12 @@ from slack_bolt import App, BoltResponse, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 
+from bot.errors import StoreError
 from bot.slack.blocks import Message
 from bot.slack.deps import SlackDeps
 from bot.slack.modal import MESSAGE_BLOCK
 from bot.slack.replies import send_replies
+from bot.store.health import nothing_saved
 
 logger = logging.getLogger(__name__)
 
@@ -48,19 +50,21 @@ def register(app: App, deps: SlackDeps) -> None:
     ) -> BoltResponse | None:
         user = user_of(body)
         logger.error("Slack %s by %s failed", describe(body), user, exc_info=error)
+        # A failed write is no bug of ours: say plainly that nothing was saved, and why.
+        text = nothing_saved(error) if isinstance(error, StoreError) else APOLOGY
         if body.get("type") == "view_submission" and response is not None:
             # Not acked yet: keep the form open and say so on it.
             return BoltResponse(
                 status=200,
-                body={"response_action": "errors", "errors": {MESSAGE_BLOCK: APOLOGY}},
+                body={"response_action": "errors", "errors": {MESSAGE_BLOCK: text}},
             )
         try:
             if "command" in body:  # slash commands carry no "type"
-                send_replies(client, body, [Message(APOLOGY)])
+                send_replies(client, body, [Message(text)])
             elif respond is not None and respond.response_url:
-                respond(text=APOLOGY, response_type="ephemeral", replace_original=False)
+                respond(text=text, response_type="ephemeral", replace_original=False)
             elif user and body.get("type") in ("shortcut", "block_actions", "view_submission"):
-                client.chat_postMessage(channel=user, text=APOLOGY)
+                client.chat_postMessage(channel=user, text=text)
         except (SlackClientError, OSError):
             logger.warning("could not send the apology to %s", user, exc_info=True)
         return None

@@ -1,0 +1,131 @@
+"""Benchmark the one-shot CLI against the bare interpreter's start-up.
+
+Prints, in one run:
+  1. median wall time of ``python -c pass``, ``epmpulse status``, ``set``, ``history``
+     and ``export`` (over a 100,000-line history), each as a fresh process, with the
+     ratio to ``python -c pass`` (goal: ``status`` within 5x);
+  2. sequential ``epmpulse set`` calls per second (goal: at least 10);
+  3. the export's peak memory (the process's own high-water mark, VmHWM) for a
+     1,000- and a 100,000-line history: flat, because the history is read as a stream.
+
+Usage: python bench/cli.py [--runs N] [--dir PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bot.store import JsonStore
+
+STATUSES = ("Loading", "OK", "Warning", "Error", "Pending")
+DOMAINS = (("Planning", "Actuals"), ("Planning", "Forecast"), ("FCCS", "Consolidation"))
+
+
+def make_history(data_dir: Path, lines: int) -> None:
+    """A data directory whose history holds ``lines`` changes (the board is rebuilt from it)."""
+    data_dir.mkdir(mode=0o700, parents=True)
+    with open(data_dir / "history.jsonl", "w", encoding="utf-8") as handle:
+        for n in range(lines):
+            app, domain = DOMAINS[n % len(DOMAINS)]
+            entry = {
+                "app": app,
+                "domain": domain,
+                "old_status": STATUSES[(n - 1) % len(STATUSES)],
+                "new_status": STATUSES[n % len(STATUSES)],
+                "message": f'GL load #{n}, "batch" ü',
+                "by": "api:gl",
+                "at": f"2026-{1 + n % 12:02d}-{1 + n % 28:02d}T{n % 24:02d}:00:00Z",
+                "version": n + 1,
+            }
+            handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
+    logging.disable(logging.ERROR)  # the rebuild below is logged loudly; expected here
+    JsonStore(data_dir).close()  # rebuilds state.json from the history, once
+    logging.disable(logging.NOTSET)
+
+
+# Runs the CLI, then reports the process's own peak RSS. (wait4's ru_maxrss would count
+# the parent's pages at fork time, i.e. this benchmark's memory, not the export's.)
+_PEAK = """
+import re, sys
+from bot.cli import main
+code = main(sys.argv[1:])
+status = open("/proc/self/status", encoding="ascii").read()
+print(re.search(r"VmHWM:\\s+(\\d+) kB", status).group(1), file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def run(args: list[str], env: dict[str, str]) -> float:
+    """Wall seconds of one process; fails loudly on a non-zero exit."""
+    start = time.perf_counter()
+    subprocess.run(args, env=env, stdout=subprocess.DEVNULL, check=True)
+    return time.perf_counter() - start
+
+
+def peak_kib(argv: list[str], env: dict[str, str]) -> int:
+    """The peak resident memory (KiB) of the CLI running ``argv``."""
+    result = subprocess.run(
+        [sys.executable, "-c", _PEAK, *argv],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        check=True,
+    )
+    return int(result.stderr.strip().splitlines()[-1])
+
+
+def median_time(args: list[str], env: dict[str, str], runs: int) -> float:
+    """The median wall time of ``runs`` fresh processes."""
+    return statistics.median(run(args, env) for _ in range(runs))
+
+
+def main() -> None:
+    """Run every measurement and print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=15, help="processes per figure")
+    parser.add_argument("--dir", type=Path, default=None, help="scratch directory")
+    options = parser.parse_args()
+    scratch = Path(options.dir or tempfile.mkdtemp(prefix="epmpulse-bench-cli-"))
+    big, small = scratch / "big", scratch / "small"
+    make_history(big, 100_000)
+    make_history(small, 1_000)
+    env = {**os.environ, "EPMPULSE_DATA_DIR": str(big)}
+    env.pop("EPMPULSE_LOG_LEVEL", None)
+    cli = [sys.executable, "-m", "bot"]
+    runs = options.runs
+
+    baseline = median_time([sys.executable, "-c", "pass"], env, runs)
+    figures = {
+        "python -c pass": baseline,
+        "epmpulse status": median_time([*cli, "status"], env, runs),
+        "epmpulse set": median_time([*cli, "set", "Planning", "Actuals", "OK", "bench"], env, runs),
+        "epmpulse history": median_time([*cli, "history", "Planning", "Actuals"], env, runs),
+        "epmpulse export (100k lines)": median_time([*cli, "export"], env, max(3, runs // 3)),
+    }
+    print(f"{'command':<30} {'median ms':>10} {'x pass':>8}")
+    for name, seconds in figures.items():
+        print(f"{name:<30} {seconds * 1000:>10.1f} {seconds / baseline:>8.1f}")
+
+    count = 20
+    start = time.perf_counter()
+    for n in range(count):
+        run([*cli, "set", "FCCS", "Consolidation", STATUSES[n % len(STATUSES)]], env)
+    print(f"sequential sets: {count / (time.perf_counter() - start):.1f}/s")
+
+    for label, data_dir in (("1k", small), ("100k", big)):
+        rss = peak_kib(["export"], {**env, "EPMPULSE_DATA_DIR": str(data_dir)})
+        print(f"export peak memory, {label}-line history: {rss / 1024:.1f} MiB (VmHWM)")
+
+
+if __name__ == "__main__":
+    main()

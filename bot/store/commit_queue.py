@@ -1,0 +1,61 @@
+"""Group commit: threads of one process share one durable write.
+
+Each :meth:`GroupCommit.submit` queues its mutation; whichever thread gets the commit
+lock takes the whole queue and runs it as one batch (one lock, one write, one fsync).
+The others find their mutation already done and return its result or raise its error,
+in their own thread.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from bot.store.base import Mutation
+
+T = TypeVar("T")
+
+
+@dataclass
+class Pending:
+    """One queued mutation and, once its batch ran, its result or error."""
+
+    mutation: Mutation[Any]
+    result: Any = None
+    error: BaseException | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+class GroupCommit:
+    """The queue of mutations and the lock that makes one thread commit them all."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()  # held while a batch runs; also guards other writers
+        self._queue: list[Pending] = []
+        self._queue_lock = threading.Lock()
+
+    @property
+    def queued(self) -> int:
+        """How many mutations wait for the next batch."""
+        with self._queue_lock:
+            return len(self._queue)
+
+    def submit(self, mutation: Mutation[T], run_batch: Callable[[list[Pending]], None]) -> T:
+        """Run ``mutation`` in the next batch; return its result or raise its error.
+
+        ``run_batch`` must mark every pending of the batch done, with a result or error.
+        """
+        pending = Pending(mutation)
+        with self._queue_lock:
+            self._queue.append(pending)
+        with self.lock:
+            if not pending.done.is_set():
+                with self._queue_lock:
+                    batch, self._queue = self._queue, []
+                run_batch(batch)
+        if pending.error is not None:
+            raise pending.error
+        result: T = pending.result
+        return result

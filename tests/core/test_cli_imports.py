@@ -1,0 +1,55 @@
+"""One-shot commands load no Slack, HTTP-server or EPM code (SPEC §9, §12)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+HEAVY = ("fastapi", "starlette", "uvicorn", "slack_bolt", "slack_sdk", "requests", "apscheduler")
+HEAVY_BOT = ("bot.epm", "bot.api", "bot.slack", "bot.sandbox", "bot.runtime", "bot.app")
+
+_SCRIPT = """
+import contextlib, io, json, sys
+import bot.cli
+loaded = {"import": sorted(sys.modules)}
+for argv in (["status"], ["set", "Planning", "Actuals", "OK", "done"], ["status", "Planning"],
+             ["status", "Planning", "Actuals"], ["history", "Planning", "Actuals"],
+             ["export"], ["render"]):
+    with contextlib.redirect_stdout(io.StringIO()):
+        code = bot.cli.main(argv)
+    assert code == 0, (argv, code)
+    loaded[argv[0]] = sorted(sys.modules)
+print(json.dumps(loaded))
+"""
+
+
+def _heavy(modules: list[str]) -> list[str]:
+    return [
+        m
+        for m in modules
+        if m.split(".")[0] in HEAVY or any(m == b or m.startswith(b + ".") for b in HEAVY_BOT)
+    ]
+
+
+def test_one_shot_commands_import_no_slack_http_or_epm_code(tmp_path: Path) -> None:
+    """`import bot.cli` and status, set, history, export and render load none of the heavy parts."""
+    env = {**os.environ, "EPMPULSE_DATA_DIR": str(tmp_path / "data")}
+    env.pop("EPMPULSE_CONFIG", None)
+    result = subprocess.run(
+        [sys.executable, "-c", _SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env=env,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    loaded = json.loads(result.stdout)
+    assert set(loaded) == {"import", "status", "set", "history", "export", "render"}
+    for stage, modules in loaded.items():
+        assert _heavy(modules) == [], stage
+    assert "prometheus_client" not in loaded["set"]
