@@ -4,21 +4,52 @@ from __future__ import annotations
 
 from bot.api import ApiPart
 from bot.canvas import CanvasPart
+from bot.canvas.part import request_remote_refresh
 from bot.config import Config
 from bot.epm import EpmPart
 from bot.runtime import Runtime
+from bot.slack.delivery import AlertsPart
 from bot.slack.part import SlackPart
 from bot.store import Store
 
 
 def build_runtime(config: Config, *, store: Store | None = None) -> Runtime:
-    """The runtime with every part of the process, in start order."""
+    """The runtime with every part of the process, in start order.
+
+    Scheduled work is added with ``runtime.add_leader_only``: only the leader runs it.
+    """
     runtime = Runtime(config, store=store)
     slack = SlackPart(config, runtime.service, runtime.metrics)
     runtime.add(slack)  # first: fail fast on auth
-    canvas = CanvasPart(runtime)
+    canvas = CanvasRelay(runtime)
     slack.on_refresh = canvas.request_refresh
-    runtime.add(canvas)
+    runtime.add_leader_only("canvas", canvas.build)
     runtime.add(ApiPart.from_runtime(runtime))  # after Slack and canvas: /health sees them
-    runtime.add(EpmPart.from_runtime(runtime))  # last: polls once the others are up
+    runtime.add_leader_only("alerts", lambda: AlertsPart.from_runtime(runtime, slack.alerts_client))
+    runtime.add_leader_only("epm", lambda: EpmPart.from_runtime(runtime))  # polls last
     return runtime
+
+
+class CanvasRelay:
+    """Builds the leader's canvas part and passes ``/epmpulse refresh`` on to it.
+
+    On an instance that does not lead, a refresh is recorded in the store and the
+    leader's canvas part picks it up at its next tick.
+    """
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+        self.part: CanvasPart | None = None
+
+    def build(self) -> CanvasPart:
+        """A fresh canvas part (each time this instance becomes the leader)."""
+        self.part = CanvasPart(self._runtime)
+        return self.part
+
+    def request_refresh(self) -> None:
+        """Republish the whole canvas at the leader's next tick."""
+        part = self.part
+        if part is not None and self._runtime.leading:
+            part.request_refresh()
+        else:
+            request_remote_refresh(self._runtime.service)

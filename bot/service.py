@@ -80,6 +80,11 @@ class StatusService:
         """Call ``listener`` with the changes of every durable commit."""
         self._listeners.append(listener)
 
+    def remove_listener(self, listener: Listener) -> None:
+        """Stop calling ``listener`` (no error when it was not added)."""
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
     # --- reading -------------------------------------------------------------------
 
     def get(self, app: str, domain: str) -> DomainRecord:

@@ -89,7 +89,7 @@ _CHANGED = """
     SELECT 1, name, NULL, value FROM epmpulse_meta WHERE version > %(v)s
 """
 # The same plus the board version, in one statement: one consistent read.
-_SNAPSHOT = _CHANGED + " UNION ALL SELECT 2, NULL, NULL, to_jsonb(version) FROM epmpulse_board"
+_SNAPSHOT = _CHANGED + " UNION ALL SELECT 2, NULL, NULL, to_jsonb(version) FROM epmpulse_board"  # noqa: S608 - constants only
 _PUT_RECORDS = """
     INSERT INTO epmpulse_records (app, domain, record, version)
     SELECT a, d, r::jsonb, %(v)s FROM unnest(%(apps)s::text[], %(domains)s::text[],
@@ -205,7 +205,7 @@ class PostgresStore(Store):
                 )
             for step in range(current, SCHEMA_VERSION):
                 for statement in MIGRATIONS[step]:
-                    conn.execute(statement)  # type: ignore[call-overload]
+                    conn.execute(statement)
                 logger.info("database %s: schema migrated to version %d", self._label, step + 1)
             conn.execute(
                 """INSERT INTO epmpulse_schema (id, version) VALUES (1, %s)
@@ -232,12 +232,13 @@ class PostgresStore(Store):
     ) -> list[JsonDict]:
         """Return history entries, oldest first, filtered by app/domain, the last ``limit``."""
         where, params = _filter(app, domain)
-        sql = f"SELECT entry FROM epmpulse_history {where} ORDER BY version DESC, idx DESC"
+        # ``where`` holds fixed clauses; the values travel as parameters.
+        sql = f"SELECT entry FROM epmpulse_history {where} ORDER BY version DESC, idx DESC"  # noqa: S608
         if limit:
             sql += " LIMIT %(limit)s"
             params["limit"] = limit
         with self._connection() as conn:
-            rows = conn.execute(sql, params).fetchall()  # type: ignore[call-overload]
+            rows = conn.execute(sql, params).fetchall()
             conn.rollback()
         return [row[0] for row in reversed(rows)]
 
@@ -287,25 +288,24 @@ class PostgresStore(Store):
         written: BoardState | None = None
         try:
             cached = self._cache
-            with self._connection() as conn:
-                with conn.pipeline(), conn.transaction():
-                    locked = conn.execute(_LOCK_BOARD)
-                    changed = conn.execute(_CHANGED, {"v": cached.version})
-                    version_row = locked.fetchone()
-                    if version_row is None:
-                        raise StoreError(f"the database {self._label} has no board row")
-                    base = _merge(cached, int(version_row[0]), changed.fetchall())
-                    self._remember(base)
-                    work = WorkingState(base.version, dict(base.records), dict(base.meta))
-                    for pending in batch:
-                        checkpoint = work.checkpoint()
-                        try:
-                            pending.result = pending.mutation(work)
-                        except Exception as exc:  # noqa: BLE001 - re-raised in the caller's thread
-                            work.rollback(checkpoint)
-                            pending.error = exc
-                    if work.dirty:
-                        written = _write(conn, base, work)
+            with self._connection() as conn, conn.pipeline(), conn.transaction():
+                locked = conn.execute(_LOCK_BOARD)
+                changed = conn.execute(_CHANGED, {"v": cached.version})
+                version_row = locked.fetchone()
+                if version_row is None:
+                    raise StoreError(f"the database {self._label} has no board row")
+                base = _merge(cached, int(version_row[0]), changed.fetchall())
+                self._remember(base)
+                work = WorkingState(base.version, dict(base.records), dict(base.meta))
+                for pending in batch:
+                    checkpoint = work.checkpoint()
+                    try:
+                        pending.result = pending.mutation(work)
+                    except Exception as exc:  # noqa: BLE001 - re-raised in the caller's thread
+                        work.rollback(checkpoint)
+                        pending.error = exc
+                if work.dirty:
+                    written = _write(conn, base, work)
             failure = None
         except psycopg.Error as exc:
             failure = StoreError(f"the database {self._label} did not take the change: {exc}")
@@ -353,8 +353,8 @@ class PostgresStore(Store):
 
 
 def _configure(conn: psycopg.Connection[Any]) -> None:
-    conn.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")  # type: ignore[call-overload]
-    conn.execute(f"SET statement_timeout = '{STATEMENT_TIMEOUT}'")  # type: ignore[call-overload]
+    conn.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
+    conn.execute(f"SET statement_timeout = '{STATEMENT_TIMEOUT}'")
     conn.commit()
 
 
