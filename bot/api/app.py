@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from fastapi import FastAPI
 from pydantic import SecretStr
@@ -15,6 +15,7 @@ from bot.api.observe import ObserveMiddleware
 from bot.api.openapi import correct_openapi
 from bot.api.ratelimit import DEFAULT_STORAGE, RateLimiter, RateLimits
 from bot.errors import ConfigError
+from bot.leader import Role
 from bot.metrics import Metrics
 from bot.runtime import Runtime
 from bot.service import StatusService
@@ -41,8 +42,11 @@ def create_api(
     health: HealthCheck,
     rate_limits: RateLimits | None = None,
     rate_limit_storage: str = DEFAULT_STORAGE,
+    role: Callable[[], Role] | None = None,
 ) -> FastAPI:
     """Build the API over ``service``; ``health`` returns every check by name.
+
+    ``role`` says whether this instance leads (``/health`` shows it); default: it does.
 
     Raises ValueError when ``rate_limit_storage`` cannot be used.
     """
@@ -65,6 +69,7 @@ def create_api(
         health=health,
         keys=KeyRing(api_keys),
         limiter=RateLimiter(limits, rate_limit_storage),
+        **({"role": role} if role is not None else {}),
     )
     install_error_handlers(app, app.routes)
     app.add_middleware(ObserveMiddleware, metrics=metrics)
@@ -92,6 +97,7 @@ def create_api_for(runtime: Runtime) -> FastAPI:
             health=runtime.health,
             rate_limits=limits,
             rate_limit_storage=settings.rate_limit_storage,
+            role=runtime.role,
         )
     except ValueError as exc:
         problems.append(f"EPMPULSE_RATE_LIMIT_STORAGE: {exc}")

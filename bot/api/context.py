@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import Request
 
 from bot.api.auth import KeyRing
 from bot.api.ratelimit import RateLimiter
+from bot.leader import Role, instance_name
 from bot.metrics import Metrics
 from bot.runtime import Check
 from bot.service import StatusService
@@ -26,6 +27,7 @@ class ApiContext:
     health: HealthCheck
     keys: KeyRing
     limiter: RateLimiter
+    role: Callable[[], Role] = field(default=lambda: Role(True, instance_name()))
 
 
 def context_of(request: Request) -> ApiContext:
