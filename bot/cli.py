@@ -15,7 +15,7 @@ from bot.config import Config, load_config
 from bot.errors import ConfigError, EpmPulseError, StoreError, ValidationError
 from bot.logs import setup_logging
 from bot.service import StatusService
-from bot.store import JsonStore
+from bot.store.factory import open_store
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
     render = commands.add_parser("render", help="print the canvas markdown of the board")
     render.set_defaults(handler=cmd_render)
 
+    import_ = commands.add_parser(
+        "import", help="copy a JSON data directory into the database (EPMPULSE_DATABASE_URL)"
+    )
+    import_.add_argument("data_dir", metavar="DATA_DIR", help="the JSON store's data directory")
+    import_.set_defaults(handler=cmd_import)
+
     demo = commands.add_parser("demo", help="run the whole app against the bundled sandboxes")
     demo.add_argument("-v", "--verbose", action="store_true", help="show the app's INFO logs")
     demo.set_defaults(handler=cmd_demo)
@@ -87,6 +93,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except (StoreError, OSError) as exc:
+        if settings.database_url is not None:  # the store is the database, not a directory
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_FAILURE
         print(f"error: cannot use the data directory {settings.data_dir}: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     except EpmPulseError as exc:
@@ -95,8 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def open_service(config: Config) -> StatusService:
-    """The status service over the JSON store in the configured data directory."""
-    return StatusService(config.estate, JsonStore(config.settings.data_dir))
+    """The status service over the configured store (the database, or the data directory)."""
+    return StatusService(config.estate, open_store(config.settings))
 
 
 def cmd_status(args: argparse.Namespace, config: Config) -> int:
@@ -172,6 +181,27 @@ def cmd_demo(args: argparse.Namespace, config: Config) -> int:
     except (TimeoutError, SandboxError) as exc:
         print(f"demo failed: {exc}", file=sys.stderr)
         return EXIT_FAILURE
+    return EXIT_OK
+
+
+def cmd_import(args: argparse.Namespace, config: Config) -> int:
+    """``epmpulse import DATA_DIR``: copy a JSON store into the database (idempotent)."""
+    from pathlib import Path
+
+    # Imported here: only this command needs the transfer code (and psycopg).
+    from bot.store.postgres import PostgresStore, safe_url
+    from bot.store.transfer import import_json_store
+
+    url = config.settings.database_url
+    if url is None:
+        print("error: EPMPULSE_DATABASE_URL is not set: nowhere to import into", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    target = PostgresStore(url.get_secret_value())
+    try:
+        result = import_json_store(Path(args.data_dir), target)
+    finally:
+        target.close()
+    print(f"{result.describe(Path(args.data_dir))} -> {safe_url(url.get_secret_value())}")
     return EXIT_OK
 
 

@@ -13,11 +13,13 @@ from apscheduler.schedulers.base import BaseScheduler
 from bot.config import BasicAuth, Config
 from bot.epm.client import EpmClient
 from bot.epm.poller import Poller
+from bot.epm.tokens import token_storage
 from bot.errors import EpmError
 from bot.metrics import Metrics
 from bot.model import format_time, utcnow
 from bot.runtime import Check, Runtime
 from bot.service import StatusService
+from bot.store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -28,8 +30,13 @@ TOKEN_CHECK_SECONDS = 30.0
 TOKEN_HORIZON = TOKEN_CHECK_SECONDS * 1.5
 
 
-def build_clients(config: Config, metrics: Metrics | None = None) -> dict[str, EpmClient]:
-    """One client per configured EPM server, pooled for the poller's worker count."""
+def build_clients(
+    config: Config, metrics: Metrics | None = None, store: Store | None = None
+) -> dict[str, EpmClient]:
+    """One client per configured EPM server, pooled for the poller's worker count.
+
+    Rotated refresh tokens go to ``store`` when it is the shared database.
+    """
     epm = config.estate.epm
     return {
         name: EpmClient(
@@ -38,6 +45,7 @@ def build_clients(config: Config, metrics: Metrics | None = None) -> dict[str, E
             data_dir=config.settings.data_dir,
             pool_size=epm.max_workers,
             metrics=metrics,
+            token_file=token_storage(config.settings, name, store),
         )
         for name, server in epm.servers.items()
     }
@@ -59,7 +67,7 @@ class EpmPart:
     ) -> None:
         self.config = config
         self.scheduler = scheduler
-        self.clients = build_clients(config, metrics)
+        self.clients = build_clients(config, metrics, service.store)
         self.poller = Poller(
             service,
             self.clients,

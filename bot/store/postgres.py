@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +36,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from bot.errors import StoreError
 from bot.store import files
-from bot.store.base import BoardState, JsonDict, Mutation, Store, WorkingState
+from bot.store.base import BoardState, JsonDict, Mutation, RecordKey, Store, WorkingState
 
 logger = logging.getLogger(__name__)
 
@@ -320,6 +320,72 @@ class PostgresStore(Store):
         if written is not None and failure is None:
             self._remember(written)
 
+    def load(
+        self,
+        version: int,
+        records: dict[RecordKey, JsonDict],
+        meta: dict[str, Any],
+        history: Iterable[JsonDict],
+    ) -> int:
+        """Fill an empty database with a board and its history, in one transaction.
+
+        History entries keep their own ``version`` (times and authors are part of each
+        entry); the board continues after the highest one. Returns the entries written.
+        Raises StoreError when the database already holds history (checked under the
+        board lock, so two imports cannot both run).
+        """
+        count, last = 0, 0
+        try:
+            with self._connection() as conn, conn.transaction():
+                conn.execute(_LOCK_BOARD)
+                if conn.execute("SELECT 1 FROM epmpulse_history LIMIT 1").fetchone():
+                    raise StoreError("the database already holds history; nothing imported")
+                idx = 0
+                batch: list[tuple[int, int, JsonDict]] = []
+                for entry in history:
+                    seen = int(entry.get("version", last) or last)
+                    idx = idx + 1 if seen == last else 0
+                    last = seen
+                    batch.append((seen, idx, entry))
+                    if len(batch) >= HISTORY_BATCH:
+                        count += _copy_history(conn, batch)
+                        batch = []
+                count += _copy_history(conn, batch)
+                final = max(version, last)
+                conn.execute(
+                    _PUT_RECORDS,
+                    {
+                        "v": final,
+                        "apps": [k[0] for k in records],
+                        "domains": [k[1] for k in records],
+                        "records": [files.dumps(r).decode() for r in records.values()],
+                    },
+                )
+                conn.execute(
+                    _PUT_META,
+                    {
+                        "v": final,
+                        "names": list(meta),
+                        "values": [files.dumps(v).decode() for v in meta.values()],
+                    },
+                )
+                conn.execute(_BUMP, {"v": final})
+        except psycopg.Error as exc:
+            raise StoreError(f"the database {self._label} did not take the import: {exc}") from exc
+        self.snapshot()
+        return count
+
+    @contextmanager
+    def advisory_lock(self, name: str) -> Iterator[None]:
+        """Hold a lock named ``name`` that every process and instance on this database shares.
+
+        A transaction-level advisory lock on a pooled connection: it is released when the
+        block ends, and by the server if this process dies holding it.
+        """
+        with self._connection() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (name,))
+            yield
+
     def backup(self, keep: int = 24) -> Path | None:
         """Nothing to do: PostgreSQL's own backups (pg_dump, WAL archiving) cover the board.
 
@@ -411,6 +477,23 @@ def _write(conn: psycopg.Connection[Any], base: BoardState, work: WorkingState) 
         )
     conn.execute(_BUMP, {"v": version})
     return BoardState(version, MappingProxyType(work.records), MappingProxyType(work.meta))
+
+
+def _copy_history(conn: psycopg.Connection[Any], batch: list[tuple[int, int, JsonDict]]) -> int:
+    if batch:
+        conn.execute(
+            """INSERT INTO epmpulse_history (version, idx, app, domain, entry)
+               SELECT v, i, a, d, e::jsonb FROM unnest(%s::bigint[], %s::int[], %s::text[],
+                   %s::text[], %s::text[]) AS t(v, i, a, d, e)""",
+            (
+                [b[0] for b in batch],
+                [b[1] for b in batch],
+                [str(b[2].get("app", "")) for b in batch],
+                [str(b[2].get("domain", "")) for b in batch],
+                [files.dumps(b[2]).decode() for b in batch],
+            ),
+        )
+    return len(batch)
 
 
 def _filter(app: str | None, domain: str | None) -> tuple[str, dict[str, Any]]:
