@@ -218,6 +218,8 @@ class StatusService:
         message = update.message.strip()
         if len(message) > MESSAGE_LIMIT:
             raise MessageTooLongError(len(message), MESSAGE_LIMIT)
+        if "\x00" in message:  # no store should keep it (PostgreSQL's jsonb cannot)
+            raise ValidationError("A message cannot contain NUL characters.")
         jobs = [
             JobRef(server=self.estate.resolve_server(j.server), job_id=j.job_id)
             for j in update.jobs or []

@@ -8,9 +8,11 @@ import psycopg
 import pytest
 
 from bot.epm.tokens import StoredRefreshToken
-from bot.errors import StoreError
+from bot.errors import StoreError, ValidationError
+from bot.service import StatusService
 from bot.store import WorkingState
 from bot.store.postgres import SCHEMA_VERSION, PostgresStore
+from tests.conftest import MakeConfig
 
 
 def _record(work: WorkingState, message: str) -> None:
@@ -68,7 +70,7 @@ def test_a_commit_the_database_refuses_applies_nothing_of_the_batch(pg_url: str)
             _record(work, "would be lost")
             work.put_meta("bad", "nul \u0000 byte")  # jsonb refuses NUL
 
-        with pytest.raises(StoreError, match="the database .* failed: unsupported Unicode"):
+        with pytest.raises(StoreError, match=r"the database .* failed: unsupported Unicode"):
             store.commit(broken)
         assert store.snapshot().version == before
         assert store.snapshot().records == {}
@@ -157,3 +159,18 @@ def test_the_token_lock_excludes_other_instances(pg_url: str) -> None:
     finally:
         first.close()
         second.close()
+
+
+def test_a_message_with_a_nul_character_is_bad_input_not_a_store_failure(
+    pg_url: str, make_config: MakeConfig
+) -> None:
+    """NUL, which jsonb cannot hold, is refused as a validation error before any commit."""
+    config = make_config(EPMPULSE_DATABASE_URL=pg_url)
+    store = PostgresStore(pg_url)
+    try:
+        service = StatusService(config.estate, store)
+        with pytest.raises(ValidationError, match="NUL"):
+            service.set("Planning", "Actuals", "OK", "bad \x00 byte", by="system")
+        assert store.history() == []
+    finally:
+        store.close()
