@@ -13,6 +13,10 @@ Prints, in one run:
 Goals: 1 writer within 2x of the bare loop's latency; 16 writers at >= 80% of its rate;
 failover <= EPMPULSE_LEADER_TIMEOUT_SECONDS + 2 s; zero lost writes, zero duplicates.
 
+On a small machine (2 cores shared with other work) writers in separate processes hand
+the commit lock over through the scheduler, so their rate is bounded by the bare loop
+run from the same number of processes, which is printed too.
+
 Usage: python bench/ha.py [--url postgresql://…] [--updates N] [--seconds S]
 """
 
@@ -89,6 +93,40 @@ def bare_loop(url: str, count: int) -> list[float]:
             conn.commit()
             timings.append(time.perf_counter() - started)
     return timings
+
+
+def _bare_writer(url: str, count: int, start: object, out: object) -> None:
+    entry = '{"app": "Planning", "domain": "Actuals", "new_status": "OK", "message": "bench"}'
+    with psycopg.connect(url) as conn:
+        start.wait()  # type: ignore[attr-defined]
+        for n in range(count):
+            conn.execute("INSERT INTO bare_history VALUES (%s, %s::jsonb)", (n, entry))
+            conn.execute("UPDATE bare_board SET version = version + 1 WHERE id = 1")
+            conn.commit()
+    out.put(count)  # type: ignore[attr-defined]
+
+
+def bare_parallel(url: str, writers: int, total: int) -> float:
+    """Commits/s of the bare loop from ``writers`` processes contending for the same row."""
+    with psycopg.connect(url) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS bare_board (id int PRIMARY KEY, version bigint)")
+        conn.execute("CREATE TABLE IF NOT EXISTS bare_history (version bigint, entry jsonb)")
+        conn.execute("INSERT INTO bare_board VALUES (1, 0) ON CONFLICT DO NOTHING")
+        conn.commit()
+    ctx = mp.get_context("spawn")
+    start, out = ctx.Event(), ctx.Queue()
+    per = max(1, total // writers)
+    procs = [ctx.Process(target=_bare_writer, args=(url, per, start, out)) for _ in range(writers)]
+    for proc in procs:
+        proc.start()
+    time.sleep(1.0)
+    began = time.perf_counter()
+    start.set()
+    done = sum(out.get(timeout=300) for _ in procs)
+    wall = time.perf_counter() - began
+    for proc in procs:
+        proc.join(timeout=30)
+    return done / wall
 
 
 # --- 2. durable set ---------------------------------------------------------------------
@@ -353,6 +391,14 @@ def main() -> None:
     bare_rate = len(bare) / sum(bare)
     print("1. bare PostgreSQL loop (INSERT + UPDATE + COMMIT, one connection)")
     print(f"    p50 {bare_p50:.2f} ms  p99 {percentile(bare, 99) * 1000:.2f} ms  {bare_rate:.0f}/s")
+    bare_parallel_rates = {}
+    for writers in (4, 16):
+        with schema(args.url) as url:
+            bare_parallel_rates[writers] = bare_parallel(url, writers, args.updates)
+        print(
+            f"    the same from {writers} processes on one row: "
+            f"{bare_parallel_rates[writers]:.0f}/s"
+        )
 
     print("2. durable set: p50 ms / p99 ms / updates/s")
     results: dict[tuple[str, str, int], tuple] = {}
@@ -373,9 +419,13 @@ def main() -> None:
             )
     one = results[("pg", "processes", 1)]
     sixteen = results[("pg", "processes", 16)]
+    threads16 = results[("pg", "threads", 16)]
     print(
         f"    goals: 1 writer p50 = {one[0] / bare_p50:.2f}x bare (<= 2x); "
-        f"16 writer processes = {sixteen[2] / bare_rate:.0%} of bare rate (>= 80%)"
+        f"16 writers = {threads16[2] / bare_rate:.0%} (threads) / "
+        f"{sixteen[2] / bare_rate:.0%} (processes) of the bare rate (>= 80%); "
+        f"16 processes = {sixteen[2] / bare_parallel_rates[16]:.0%} of the bare loop "
+        "from 16 processes"
     )
 
     with schema(args.url) as url, tempfile.TemporaryDirectory() as tmp, SlackSandbox() as sandbox:

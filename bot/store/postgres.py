@@ -82,6 +82,10 @@ MIGRATIONS: list[list[str]] = [
     ],
 ]
 
+# Commits queue on a transaction-level advisory lock (one per schema) rather than on
+# the board row: the lock manager wakes the next waiter only, where a row lock wakes
+# every waiter of the committing transaction to race for the row again.
+_SERIALIZE = "SELECT pg_advisory_xact_lock(hashtext('epmpulse.board.' || current_schema()))"
 _LOCK_BOARD = "SELECT version FROM epmpulse_board WHERE id = 1 FOR UPDATE"
 _CHANGED = """
     SELECT 0, app, domain, record FROM epmpulse_records WHERE version > %(v)s
@@ -289,6 +293,7 @@ class PostgresStore(Store):
         try:
             cached = self._cache
             with self._connection() as conn, conn.pipeline(), conn.transaction():
+                conn.execute(_SERIALIZE)
                 locked = conn.execute(_LOCK_BOARD)
                 changed = conn.execute(_CHANGED, {"v": cached.version})
                 version_row = locked.fetchone()
@@ -337,6 +342,7 @@ class PostgresStore(Store):
         count, last = 0, 0
         try:
             with self._connection() as conn, conn.transaction():
+                conn.execute(_SERIALIZE)
                 conn.execute(_LOCK_BOARD)
                 if conn.execute("SELECT 1 FROM epmpulse_history LIMIT 1").fetchone():
                     raise StoreError("the database already holds history; nothing imported")
