@@ -76,6 +76,11 @@ def test_three_instances_have_one_leader_and_a_shell_set_is_alerted_once(
     time.sleep(1.5)
     assert cluster.alerts() == ["FCCS / Consolidation is now Error"]
     assert len(cluster.leaders()) == 1
+    # /epmpulse refresh reaches the leader whichever instance Slack hands it to.
+    for _ in instances:  # round robin: each instance serves one
+        before = len(cluster.publishes())
+        cluster.sandbox.send_command("refresh", timeout=5)
+        wait_until(lambda b=before: len(cluster.publishes()) > b, 10, "a forced publish")
 
 
 def test_a_leader_whose_database_session_is_cut_stops_publishing(cluster: Cluster) -> None:
