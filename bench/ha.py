@@ -98,6 +98,7 @@ def bare_loop(url: str, count: int) -> list[float]:
 def _bare_writer(url: str, count: int, start: object, out: object) -> None:
     entry = '{"app": "Planning", "domain": "Actuals", "new_status": "OK", "message": "bench"}'
     with psycopg.connect(url) as conn:
+        out.put("ready")  # type: ignore[attr-defined]
         start.wait()  # type: ignore[attr-defined]
         for n in range(count):
             conn.execute("INSERT INTO bare_history VALUES (%s, %s::jsonb)", (n, entry))
@@ -119,7 +120,8 @@ def bare_parallel(url: str, writers: int, total: int) -> float:
     procs = [ctx.Process(target=_bare_writer, args=(url, per, start, out)) for _ in range(writers)]
     for proc in procs:
         proc.start()
-    time.sleep(1.0)
+    for _ in procs:  # every writer connected before the clock starts
+        assert out.get(timeout=120) == "ready"
     began = time.perf_counter()
     start.set()
     done = sum(out.get(timeout=300) for _ in procs)
@@ -144,6 +146,8 @@ def _writer(env: dict[str, str], name: str, count: int, start: object, out: obje
     service = StatusService(config.estate, open_store(config.settings))
     keys = config.estate.domain_keys()
     timings = []
+    service.board()  # warm: the store is open and read once
+    out.put("ready")  # type: ignore[attr-defined]
     start.wait()  # type: ignore[attr-defined]
     for i in range(count):
         app, domain = keys[i % len(keys)]
@@ -166,7 +170,8 @@ def durable_sets(env: dict[str, str], writers: int, total: int, *, processes: bo
         ]
         for proc in procs:
             proc.start()
-        time.sleep(1.0)  # let every writer open its store before the clock starts
+        for _ in procs:  # every writer has opened its store before the clock starts
+            assert out.get(timeout=120) == "ready"
         began = time.perf_counter()
         start.set()
         timings = [t for _ in procs for t in out.get(timeout=300)]

@@ -3,16 +3,19 @@
 Tables (created or migrated at start, under an advisory lock so two instances starting
 at once do not race; the schema version is recorded in ``epmpulse_schema``):
 
-- ``epmpulse_board``: one row holding the board ``version``. Every commit locks it
-  ``FOR UPDATE`` and bumps it, so commits of every process and instance serialize and
-  the history order is the commit order.
+- ``epmpulse_board``: one row holding the board ``version``. Every commit takes a
+  transaction-level advisory lock (one per schema) before reading and bumping it, so
+  commits of every process and instance serialize and the history order is the commit
+  order. The lock manager hands the lock to the next waiter only; a ``FOR UPDATE`` on
+  the row would wake every waiter to race for it, and write a WAL record for the lock.
 - ``epmpulse_records`` / ``epmpulse_meta``: one row per domain record / meta value, each
   stamped with the version that last wrote it, so a reader fetches only what changed
   since the board it already holds.
 - ``epmpulse_history``: one row per change, keyed by ``(version, idx)``.
 
-A commit is one transaction sent in two round trips (pipeline mode): lock the board and
-read what changed since the cached board; then write rows, bump the version and commit.
+A commit is one transaction sent in two round trips (pipeline mode): take the commit
+lock, read the board version and what changed since the cached board; then write rows,
+bump the version and commit.
 Threads of one process share a commit, as with the JSON store. Any database failure
 raises :class:`~bot.errors.StoreError` after the transaction rolled back, so a batch is
 never half-applied. The pool checks a connection before lending it, so a connection
@@ -84,9 +87,10 @@ MIGRATIONS: list[list[str]] = [
 
 # Commits queue on a transaction-level advisory lock (one per schema) rather than on
 # the board row: the lock manager wakes the next waiter only, where a row lock wakes
-# every waiter of the committing transaction to race for the row again.
+# every waiter of the committing transaction to race for the row again. Every writer
+# takes it before reading the board version.
 _SERIALIZE = "SELECT pg_advisory_xact_lock(hashtext('epmpulse.board.' || current_schema()))"
-_LOCK_BOARD = "SELECT version FROM epmpulse_board WHERE id = 1 FOR UPDATE"
+_READ_BOARD = "SELECT version FROM epmpulse_board WHERE id = 1"
 _CHANGED = """
     SELECT 0, app, domain, record FROM epmpulse_records WHERE version > %(v)s
     UNION ALL
@@ -294,7 +298,7 @@ class PostgresStore(Store):
             cached = self._cache
             with self._connection() as conn, conn.pipeline(), conn.transaction():
                 conn.execute(_SERIALIZE)
-                locked = conn.execute(_LOCK_BOARD)
+                locked = conn.execute(_READ_BOARD)
                 changed = conn.execute(_CHANGED, {"v": cached.version})
                 version_row = locked.fetchone()
                 if version_row is None:
@@ -343,7 +347,7 @@ class PostgresStore(Store):
         try:
             with self._connection() as conn, conn.transaction():
                 conn.execute(_SERIALIZE)
-                conn.execute(_LOCK_BOARD)
+                conn.execute(_READ_BOARD)
                 if conn.execute("SELECT 1 FROM epmpulse_history LIMIT 1").fetchone():
                     raise StoreError("the database already holds history; nothing imported")
                 idx = 0
