@@ -10,12 +10,14 @@ at once do not race; the schema version is recorded in ``epmpulse_schema``):
   the row would wake every waiter to race for it, and write a WAL record for the lock.
 - ``epmpulse_records`` / ``epmpulse_meta``: one row per domain record / meta value, each
   stamped with the version that last wrote it, so a reader fetches only what changed
-  since the board it already holds.
+  since the board it already holds. Both stay small (one row per domain or setting),
+  so ``version`` has no index: updates stay HOT and write less.
 - ``epmpulse_history``: one row per change, keyed by ``(version, idx)``.
 
-A commit is one transaction sent in two round trips (pipeline mode): take the commit
-lock, read the board version and what changed since the cached board; then write rows,
-bump the version and commit.
+A commit is one transaction sent in two round trips (pipeline mode, on autocommit
+connections with BEGIN/COMMIT sent by hand): take the commit lock, read the board
+version and what changed since the cached board; then one statement writes the rows
+and bumps the version, and COMMIT. Arrays travel in binary (no text escaping of JSON).
 Threads of one process share a commit, as with the JSON store. Any database failure
 raises :class:`~bot.errors.StoreError` after the transaction rolled back, so a batch is
 never half-applied. The pool checks a connection before lending it, so a connection
@@ -24,6 +26,7 @@ the server dropped is replaced instead of failing a request.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Iterable, Iterator
@@ -67,12 +70,10 @@ MIGRATIONS: list[list[str]] = [
             record jsonb NOT NULL,
             version bigint NOT NULL,
             PRIMARY KEY (app, domain))""",
-        "CREATE INDEX IF NOT EXISTS epmpulse_records_version ON epmpulse_records (version)",
         """CREATE TABLE IF NOT EXISTS epmpulse_meta (
             name text PRIMARY KEY,
             value jsonb NOT NULL,
             version bigint NOT NULL)""",
-        "CREATE INDEX IF NOT EXISTS epmpulse_meta_version ON epmpulse_meta (version)",
         """CREATE TABLE IF NOT EXISTS epmpulse_history (
             version bigint NOT NULL,
             idx integer NOT NULL,
@@ -100,22 +101,30 @@ _CHANGED = """
 _SNAPSHOT = _CHANGED + " UNION ALL SELECT 2, NULL, NULL, to_jsonb(version) FROM epmpulse_board"  # noqa: S608 - constants only
 _PUT_RECORDS = """
     INSERT INTO epmpulse_records (app, domain, record, version)
-    SELECT a, d, r::jsonb, %(v)s FROM unnest(%(apps)s::text[], %(domains)s::text[],
-        %(records)s::text[]) AS t(a, d, r)
+    SELECT a, d, r::jsonb, %(v)s FROM unnest(%(apps)b::text[], %(domains)b::text[],
+        %(records)b::text[]) AS t(a, d, r)
     ON CONFLICT (app, domain) DO UPDATE SET record = excluded.record, version = excluded.version
 """
 _PUT_META = """
     INSERT INTO epmpulse_meta (name, value, version)
-    SELECT n, j::jsonb, %(v)s FROM unnest(%(names)s::text[], %(values)s::text[]) AS t(n, j)
+    SELECT n, j::jsonb, %(v)s FROM unnest(%(names)b::text[], %(values)b::text[]) AS t(n, j)
     ON CONFLICT (name) DO UPDATE SET value = excluded.value, version = excluded.version
 """
 _ADD_HISTORY = """
     INSERT INTO epmpulse_history (version, idx, app, domain, entry)
     SELECT %(v)s, n - 1, a, d, e::jsonb
-    FROM unnest(%(apps)s::text[], %(domains)s::text[], %(entries)s::text[])
+    FROM unnest(%(apps)b::text[], %(domains)b::text[], %(entries)b::text[])
         WITH ORDINALITY AS t(a, d, e, n)
 """
 _BUMP = "UPDATE epmpulse_board SET version = %(v)s WHERE id = 1"
+# A whole commit's rows in one statement (empty arrays insert nothing).
+_HISTORY_ROWS = _ADD_HISTORY.replace("%(apps)b", "%(h_apps)b").replace(
+    "%(domains)b", "%(h_domains)b"
+)
+_WRITE = f"""
+    WITH records AS ({_PUT_RECORDS}), meta AS ({_PUT_META}), history AS ({_HISTORY_ROWS})
+    {_BUMP}
+"""
 
 
 @dataclass
@@ -162,6 +171,7 @@ class PostgresStore(Store):
             min_size=1,
             max_size=max_size,
             open=False,
+            kwargs={"autocommit": True},
             configure=_configure,
             check=ConnectionPool.check_connection,
             timeout=POOL_TIMEOUT_SECONDS,
@@ -231,7 +241,6 @@ class PostgresStore(Store):
         cached = self._cache
         with self._connection() as conn:
             rows = conn.execute(_SNAPSHOT, {"v": cached.version}).fetchall()
-            conn.rollback()
         version = next((int(r[3]) for r in rows if r[0] == 2), cached.version)
         return self._remember(_merge(cached, version, rows))
 
@@ -247,7 +256,6 @@ class PostgresStore(Store):
             params["limit"] = limit
         with self._connection() as conn:
             rows = conn.execute(sql, params).fetchall()
-            conn.rollback()
         return [row[0] for row in reversed(rows)]
 
     def iter_history(self) -> Iterator[JsonDict]:
@@ -268,7 +276,6 @@ class PostgresStore(Store):
                        WHERE (version, idx) > (%s, %s) ORDER BY version, idx LIMIT %s""",
                     (*position, HISTORY_BATCH),
                 ).fetchall()
-                conn.rollback()
             for row in rows:
                 yield row[2]
             if len(rows) < HISTORY_BATCH:
@@ -296,14 +303,14 @@ class PostgresStore(Store):
         written: BoardState | None = None
         try:
             cached = self._cache
-            with self._connection() as conn, conn.pipeline(), conn.transaction():
+            with self._connection() as conn, _transaction(conn):
                 conn.execute(_SERIALIZE)
-                locked = conn.execute(_READ_BOARD)
-                changed = conn.execute(_CHANGED, {"v": cached.version})
-                version_row = locked.fetchone()
-                if version_row is None:
+                # After the lock, in its own statement: it sees every earlier commit.
+                rows = conn.execute(_SNAPSHOT, {"v": cached.version}).fetchall()
+                version = next((int(r[3]) for r in rows if r[0] == 2), None)
+                if version is None:
                     raise StoreError(f"the database {self._label} has no board row")
-                base = _merge(cached, int(version_row[0]), changed.fetchall())
+                base = _merge(cached, version, rows)
                 self._remember(base)
                 work = WorkingState(base.version, dict(base.records), dict(base.meta))
                 for pending in batch:
@@ -428,10 +435,29 @@ class PostgresStore(Store):
             return self._cache if self._cache.version > state.version else state
 
 
+@contextmanager
+def _transaction(conn: psycopg.Connection[Any]) -> Iterator[None]:
+    """One pipelined transaction on an autocommit connection: BEGIN … COMMIT.
+
+    BEGIN and COMMIT are sent by hand, in the pipeline with the statements around them,
+    rather than with ``conn.transaction()``, which costs a round trip more. On any
+    failure the transaction is rolled back; a broken connection is left to the pool.
+    """
+    try:
+        with conn.pipeline():
+            conn.execute("BEGIN")
+            yield
+            conn.execute("COMMIT")
+    except BaseException:
+        if not conn.closed:
+            with contextlib.suppress(psycopg.Error):
+                conn.execute("ROLLBACK")
+        raise
+
+
 def _configure(conn: psycopg.Connection[Any]) -> None:
     conn.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
     conn.execute(f"SET statement_timeout = '{STATEMENT_TIMEOUT}'")
-    conn.commit()
 
 
 def _merge(cached: BoardState, version: int, rows: list[tuple[Any, ...]]) -> BoardState:
@@ -450,42 +476,29 @@ def _merge(cached: BoardState, version: int, rows: list[tuple[Any, ...]]) -> Boa
 
 
 def _write(conn: psycopg.Connection[Any], base: BoardState, work: WorkingState) -> BoardState:
-    """Write what ``work`` changed on top of ``base`` as version + 1 (inside the transaction)."""
+    """Write what ``work`` changed on top of ``base`` as version + 1 (inside the transaction).
+
+    One statement: records, meta and history rows plus the version bump.
+    """
     version = work.version + 1
     records = [(k, r) for k, r in work.records.items() if base.records.get(k) is not r]
     meta = [(n, v) for n, v in work.meta.items() if n not in base.meta or base.meta[n] is not v]
-    if records:
-        conn.execute(
-            _PUT_RECORDS,
-            {
-                "v": version,
-                "apps": [k[0] for k, _ in records],
-                "domains": [k[1] for k, _ in records],
-                "records": [files.dumps(r).decode() for _, r in records],
-            },
-        )
-    if meta:
-        conn.execute(
-            _PUT_META,
-            {
-                "v": version,
-                "names": [n for n, _ in meta],
-                "values": [files.dumps(v).decode() for _, v in meta],
-            },
-        )
-    if work.history:
-        for entry in work.history:
-            entry["version"] = version
-        conn.execute(
-            _ADD_HISTORY,
-            {
-                "v": version,
-                "apps": [str(e.get("app", "")) for e in work.history],
-                "domains": [str(e.get("domain", "")) for e in work.history],
-                "entries": [files.dumps(e).decode() for e in work.history],
-            },
-        )
-    conn.execute(_BUMP, {"v": version})
+    for entry in work.history:
+        entry["version"] = version
+    conn.execute(
+        _WRITE,
+        {
+            "v": version,
+            "apps": [k[0] for k, _ in records],
+            "domains": [k[1] for k, _ in records],
+            "records": [files.dumps(r).decode() for _, r in records],
+            "names": [n for n, _ in meta],
+            "values": [files.dumps(v).decode() for _, v in meta],
+            "h_apps": [str(e.get("app", "")) for e in work.history],
+            "h_domains": [str(e.get("domain", "")) for e in work.history],
+            "entries": [files.dumps(e).decode() for e in work.history],
+        },
+    )
     return BoardState(version, MappingProxyType(work.records), MappingProxyType(work.meta))
 
 
@@ -493,8 +506,8 @@ def _copy_history(conn: psycopg.Connection[Any], batch: list[tuple[int, int, Jso
     if batch:
         conn.execute(
             """INSERT INTO epmpulse_history (version, idx, app, domain, entry)
-               SELECT v, i, a, d, e::jsonb FROM unnest(%s::bigint[], %s::int[], %s::text[],
-                   %s::text[], %s::text[]) AS t(v, i, a, d, e)""",
+               SELECT v, i, a, d, e::jsonb FROM unnest(%b::bigint[], %b::int[], %b::text[],
+                   %b::text[], %b::text[]) AS t(v, i, a, d, e)""",
             (
                 [b[0] for b in batch],
                 [b[1] for b in batch],
