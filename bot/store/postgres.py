@@ -178,10 +178,13 @@ class PostgresStore(Store):
             name="epmpulse",
         )
         try:
+            # One direct attempt first: a refused connection fails at once, with its reason.
+            psycopg.connect(self._url, autocommit=True).close()
             self._pool.open(wait=True, timeout=POOL_TIMEOUT_SECONDS)
-        except PoolTimeout as exc:
+        except (psycopg.Error, PoolTimeout) as exc:
             self._pool.close()
-            raise StoreError(f"cannot connect to the database {self._label}") from exc
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise StoreError(f"cannot connect to the database {self._label}: {reason}") from exc
         self._queue: list[_Pending] = []
         self._queue_lock = threading.Lock()
         self._commit_lock = threading.Lock()
