@@ -175,7 +175,8 @@ class PostgresLeadership:
 
     def _lose(self, why: str) -> None:
         self._leader = False
-        logger.warning("leadership lost by %s: %s", self.instance, why)
+        level = logging.INFO if self._stopping.is_set() else logging.WARNING
+        logger.log(level, "leadership lost by %s: %s", self.instance, why)
         self._changed(False)
         try:
             self._on_loss()
