@@ -22,7 +22,7 @@ from bot.errors import ConfigError, EpmPulseError
 from bot.runtime import Check
 from bot.service import StatusService
 from bot.slack.client import WEB_API_ERRORS, build_web_client
-from bot.store import JsonStore
+from bot.store.factory import open_store
 
 # Channel ids start with C (G for private channels created before 2021).
 CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]+$")
@@ -170,7 +170,7 @@ def check_board_canvas(config: Config, client: WebClient) -> Check:
 
 
 def _stored_canvas(config: Config) -> str | None:
-    store = JsonStore(config.settings.data_dir)
+    store = open_store(config.settings)
     try:
         stored = StatusService(config.estate, store).meta(CANVAS_META) or {}
     finally:

@@ -133,6 +133,12 @@ def build_parser() -> argparse.ArgumentParser:
     render = commands.add_parser("render", help="print the canvas markdown of the board")
     render.set_defaults(handler=cmd_render)
 
+    import_ = commands.add_parser(
+        "import", help="copy a JSON data directory into the database (EPMPULSE_DATABASE_URL)"
+    )
+    import_.add_argument("data_dir", metavar="DATA_DIR", help="the JSON store's data directory")
+    import_.set_defaults(handler=cmd_import)
+
     demo = commands.add_parser("demo", help="run the whole app against the bundled sandboxes")
     demo.add_argument("-v", "--verbose", action="store_true", help="show the app's INFO logs")
     demo.set_defaults(handler=cmd_demo)
@@ -176,6 +182,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except (StoreError, OSError) as exc:
+        if settings.database_url is not None:  # the store is the database, not a directory
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_FAILURE
         print(f"error: cannot use the data directory {settings.data_dir}: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     except EpmPulseError as exc:
@@ -193,11 +202,11 @@ def _log_level(command: str, config: Config) -> str:
 
 @contextmanager
 def open_service(config: Config) -> Iterator[StatusService]:
-    """The status service over the JSON store in the data directory, closed on exit."""
+    """The status service over the configured store (the database, or the data directory)."""
     from bot.service import StatusService
-    from bot.store import JsonStore
+    from bot.store.factory import open_store
 
-    store = JsonStore(config.settings.data_dir)
+    store = open_store(config.settings)
     try:
         yield StatusService(config.estate, store)
     finally:
@@ -252,13 +261,13 @@ def cmd_history(args: argparse.Namespace, config: Config) -> int:
 def cmd_export(args: argparse.Namespace, config: Config) -> int:
     """``epmpulse export [--since ISO] [--until ISO] [--format csv|jsonl]``: streams stdout."""
     from bot import export
-    from bot.store import JsonStore
+    from bot.store.factory import open_store
 
     since = export.parse_instant(args.since, "--since") if args.since else None
     until = export.parse_instant(args.until, "--until") if args.until else None
     export.check_window(since, until)
     fmt = export.parse_format(args.format)
-    store = JsonStore(config.settings.data_dir)
+    store = open_store(config.settings)
     chunks = export.export_chunks(store.iter_history(), fmt, since=since, until=until)
     try:
         _write_stream(chunks)
@@ -327,6 +336,27 @@ def _close_lines(service: StatusService, record: DomainRecord) -> list[str]:
     from bot.close.text import record_lines
 
     return record_lines(service.close.calendar, service.close.show_one(record))
+
+
+def cmd_import(args: argparse.Namespace, config: Config) -> int:
+    """``epmpulse import DATA_DIR``: copy a JSON store into the database (idempotent)."""
+    from pathlib import Path
+
+    # Imported here: only this command needs the transfer code (and psycopg).
+    from bot.store.postgres import PostgresStore, safe_url
+    from bot.store.transfer import import_json_store
+
+    url = config.settings.database_url
+    if url is None:
+        print("error: EPMPULSE_DATABASE_URL is not set: nowhere to import into", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    target = PostgresStore(url.get_secret_value())
+    try:
+        result = import_json_store(Path(args.data_dir), target)
+    finally:
+        target.close()
+    print(f"{result.describe(Path(args.data_dir))} -> {safe_url(url.get_secret_value())}")
+    return EXIT_OK
 
 
 def _key(record: DomainRecord) -> tuple[str, str]:

@@ -235,6 +235,8 @@ class Settings(_Strict):
     rate_limit_storage: str = "memory://"  # a `limits` storage URI, e.g. redis://host:6379
     canvas_debounce_seconds: float = Field(default=3.0, gt=0, le=3600)
     poll_interval_seconds: float | None = Field(default=None, gt=0)
+    database_url: SecretStr | None = None  # PostgreSQL (SPEC §10); None: the JSON store
+    leader_timeout_seconds: float = Field(default=10.0, ge=1, le=3600)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_format: Literal["json", "text"] = "json"
 
@@ -251,6 +253,15 @@ class Settings(_Strict):
         if token is not None and not token.get_secret_value().startswith("xapp-"):
             raise ValueError("must be an app-level token starting with 'xapp-'")
         return token
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_url(cls, url: SecretStr | None) -> SecretStr | None:
+        if url is not None and not url.get_secret_value().startswith(
+            ("postgresql://", "postgres://")
+        ):
+            raise ValueError("must be a PostgreSQL URI starting with 'postgresql://'")
+        return url
 
     @field_validator("slack_api_url")
     @classmethod
@@ -272,12 +283,24 @@ class Config(_Strict):
             auth = server.auth
             for name in ("password", "client_secret", "refresh_token"):
                 found.append(getattr(auth, name, None))
-        return [s.get_secret_value() for s in found if s is not None]
+        values = [s.get_secret_value() for s in found if s is not None]
+        return values + database_secrets(settings.database_url)
 
     @property
     def poll_interval_seconds(self) -> float:
         """The EPM poll period: environment first, then YAML, then 30 s."""
         return self.settings.poll_interval_seconds or self.estate.epm.poll_interval_seconds or 30.0
+
+
+def database_secrets(url: SecretStr | None) -> list[str]:
+    """The password inside a database URL, and the URL itself, to mask in logs."""
+    if url is None:
+        return []
+    text = url.get_secret_value()
+    _, _, netloc = text.partition("://")
+    userinfo, at, _ = netloc.partition("@")
+    password = userinfo.partition(":")[2] if at else ""
+    return [text, password] if password else []
 
 
 _ENV_FIELDS = {
@@ -294,6 +317,8 @@ _ENV_FIELDS = {
     "EPMPULSE_RATE_LIMIT_STORAGE": "rate_limit_storage",
     "EPMPULSE_CANVAS_DEBOUNCE_SECONDS": "canvas_debounce_seconds",
     "EPMPULSE_POLL_INTERVAL_SECONDS": "poll_interval_seconds",
+    "EPMPULSE_DATABASE_URL": "database_url",
+    "EPMPULSE_LEADER_TIMEOUT_SECONDS": "leader_timeout_seconds",
     "EPMPULSE_LOG_LEVEL": "log_level",
     "EPMPULSE_LOG_FORMAT": "log_format",
 }

@@ -78,7 +78,10 @@ class Demo:
     @property
     def canvas(self) -> CanvasPart:
         """The running canvas part."""
-        return next(p for p in self.runtime.parts if isinstance(p, CanvasPart))
+        part = self.runtime.leader_part("canvas")
+        if not isinstance(part, CanvasPart):
+            raise RuntimeError("the canvas part is not running")
+        return part
 
     @property
     def api_url(self) -> str:

@@ -45,6 +45,11 @@ class Metrics:
             ["server"],
             registry=self.registry,
         )
+        self.leader = Gauge(
+            "epmpulse_leader",
+            "1 while this instance is the leader running the scheduled work, else 0.",
+            registry=self.registry,
+        )
         self.epm_errors = Counter(
             "epmpulse_epm_errors",
             "EPM requests that failed, by server and whether the failure was permanent.",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC
 from types import FrameType
@@ -20,9 +21,11 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.config import Config
 from bot.errors import StoreError
+from bot.leader import Leadership, Role, build_leadership
 from bot.metrics import Metrics
 from bot.service import StatusService
-from bot.store import JsonStore, Store
+from bot.store import Store
+from bot.store.factory import open_store
 
 logger = logging.getLogger(__name__)
 
@@ -56,10 +59,17 @@ class Part(Protocol):
 class Runtime:
     """Everything one EPMPulse process runs."""
 
-    def __init__(self, config: Config, *, store: Store | None = None) -> None:
+    def __init__(
+        self, config: Config, *, store: Store | None = None, leadership: Leadership | None = None
+    ) -> None:
         self.config = config
         self.metrics = Metrics()
-        self.store = store if store is not None else JsonStore(config.settings.data_dir)
+        self.store = store if store is not None else open_store(config.settings)
+        self.leadership = leadership if leadership is not None else build_leadership(config)
+        self._leader_parts: list[LeaderOnly] = []
+        self._closers: list[Callable[[], None]] = []
+        self._roles = threading.RLock()
+        self._leading = False
         self.service = StatusService(config.estate, self.store, metrics=self.metrics)
         self.metrics.watch_board(self.service.board)
         self.scheduler = BackgroundScheduler(
@@ -77,21 +87,68 @@ class Runtime:
         """Run ``part`` as part of this process."""
         self.parts.append(part)
 
+    def add_closer(self, close: Callable[[], None]) -> None:
+        """Release a resource several parts share, once every part has stopped."""
+        self._closers.append(close)
+
+    def add_leader_only(self, name: str, factory: Callable[[], Part]) -> None:
+        """Run the part ``factory`` builds only while this instance is the leader.
+
+        This is where every piece of scheduled work registers (canvas publishing, EPM
+        polling, alert delivery, close-calendar transitions): with several instances on
+        one database exactly one runs it. Each time leadership is won a fresh part is
+        built and started; when it is lost the part is halted at once (its ``halt()``
+        if it has one, else ``stop()``). With the JSON store this instance always leads.
+        """
+        part = LeaderOnly(name, factory, self)
+        self._leader_parts.append(part)
+        self.add(part)
+
+    def leader_part(self, name: str) -> Part | None:
+        """The running leader-only part called ``name`` (None while not leading)."""
+        return next((p.current for p in self._leader_parts if p.name == name), None)
+
+    @property
+    def leading(self) -> bool:
+        """Whether this instance runs the leader-only parts right now."""
+        return self._leading
+
+    def role(self) -> Role:
+        """Whether this instance leads, and its ``host:pid`` (for /health)."""
+        return Role(self._leading, self.leadership.instance)
+
     def start(self) -> None:
-        """Back the state up, then start the scheduler and every part, in order."""
+        """Back the state up, then start the scheduler, leadership and every part, in order."""
         self.store.backup(keep=BACKUP_KEEP)
         self.scheduler.start()
         started: list[Part] = []
         try:
-            for part in self.parts:
-                part.start()
-                started.append(part)
-                logger.info("%s started", part.name)
+            with self._roles:  # a leadership change waits until every part started
+                self.leadership.start(self._lead, self._follow)
+                for part in self.parts:
+                    part.start()
+                    started.append(part)
+                    logger.info("%s started", part.name)
         except BaseException:
             for part in reversed(started):
                 part.stop()
+            self.leadership.stop()
             self.scheduler.shutdown(wait=False)
             raise
+
+    def _lead(self) -> None:
+        with self._roles:
+            self._leading = True
+            self.metrics.leader.set(1)
+            for part in self._leader_parts:
+                part.activate()
+
+    def _follow(self) -> None:
+        with self._roles:
+            self._leading = False
+            self.metrics.leader.set(0)
+            for part in reversed(self._leader_parts):
+                part.deactivate()
 
     def stop(self) -> None:
         """Stop every part (reverse order), then the scheduler; back up and close the store."""
@@ -100,8 +157,15 @@ class Runtime:
                 part.stop()
             except Exception:  # keep stopping the others
                 logger.exception("%s did not stop cleanly", part.name)
+        # Only now: another instance taking over must not overlap our last publish.
+        self.leadership.stop()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)
+        for close in self._closers:
+            try:
+                close()
+            except Exception:  # keep releasing the others
+                logger.exception("a shared resource did not close cleanly")
         self.store.backup(keep=BACKUP_KEEP)
         self.store.close()
         logger.info("stopped")
@@ -149,3 +213,57 @@ class Runtime:
             )
         else:
             logger.warning("scheduled job %s missed its run time", event.job_id)
+
+
+class LeaderOnly:
+    """A part that runs only while this instance leads (see :meth:`Runtime.add_leader_only`)."""
+
+    def __init__(self, name: str, factory: Callable[[], Part], runtime: Runtime) -> None:
+        self.name = name
+        self._factory = factory
+        self._runtime = runtime
+        self._armed = False
+        self._lock = threading.Lock()
+        self.current: Part | None = None
+
+    def start(self) -> None:
+        """Take part from now on; start at once when this instance leads."""
+        self._armed = True
+        if self._runtime.leading:
+            self.activate()
+
+    def activate(self) -> None:
+        """Build and start the part (leadership won); raises when it cannot start."""
+        with self._lock:
+            if not self._armed or self.current is not None:
+                return
+            part = self._factory()
+            part.start()
+            self.current = part
+
+    def deactivate(self) -> None:
+        """Halt the part at once (leadership lost): no final flush, no waiting."""
+        with self._lock:
+            part, self.current = self.current, None
+        if part is not None:
+            halt = getattr(part, "halt", None)
+            (halt if callable(halt) else part.stop)()
+            logger.info("%s halted: this instance no longer leads", self.name)
+
+    def stop(self) -> None:
+        """Stop the part cleanly (shutdown while leading, pending work finished)."""
+        self._armed = False
+        with self._lock:
+            part, self.current = self.current, None
+        if part is not None:
+            part.stop()
+
+    def health(self) -> Check:
+        """The part's own health while leading; healthy on standby."""
+        part = self.current
+        if part is not None:
+            return part.health()
+        if self._armed:
+            instance = self._runtime.role().instance
+            return Check(True, f"standby on {instance}: another instance leads")
+        return Check(False, "not started")

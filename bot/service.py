@@ -87,6 +87,11 @@ class StatusService:
         """Call ``listener`` with the changes of every durable commit."""
         self._listeners.append(listener)
 
+    def remove_listener(self, listener: Listener) -> None:
+        """Stop calling ``listener`` (no error when it was not added)."""
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
     # --- reading -------------------------------------------------------------------
 
     def get(self, app: str, domain: str) -> DomainRecord:
@@ -241,6 +246,8 @@ class StatusService:
         message = update.message.strip()
         if len(message) > MESSAGE_LIMIT:
             raise MessageTooLongError(len(message), MESSAGE_LIMIT)
+        if "\x00" in message:  # no store should keep it (PostgreSQL's jsonb cannot)
+            raise ValidationError("A message cannot contain NUL characters.")
         jobs = [
             JobRef(server=self.estate.resolve_server(j.server), job_id=j.job_id)
             for j in update.jobs or []

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import quote
 
 import pytest
 
@@ -106,3 +109,58 @@ class FakeClock:
     def advance(self, seconds: float) -> None:
         """Move time forward."""
         self.now += seconds
+
+
+# PostgreSQL for the store, leader and multi-instance tests (SPEC §10). Each test gets a
+# schema of its own, dropped afterwards.
+POSTGRES_URL = os.environ.get(
+    "EPMPULSE_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+
+@functools.cache
+def postgres_problem() -> str | None:
+    """Why PostgreSQL cannot be used for tests, or None when it answers."""
+    try:
+        import psycopg
+    except ImportError as exc:
+        return f"psycopg is not installed ({exc})"
+    try:
+        with psycopg.connect(POSTGRES_URL, connect_timeout=3) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error as exc:
+        return f"{POSTGRES_URL} does not answer: {str(exc).strip()}"
+    return None
+
+
+def require_postgres() -> None:
+    """Skip without PostgreSQL — but fail under CI, where it must be there."""
+    problem = postgres_problem()
+    if problem is None:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"PostgreSQL is required when CI is set: {problem}", pytrace=False)
+    pytest.skip(f"PostgreSQL not available: {problem}")
+
+
+def schema_url(schema: str) -> str:
+    """The test database URL with ``schema`` first on the search path."""
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    return f"{POSTGRES_URL}{separator}options={quote(f'-csearch_path={schema}')}"
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A database URL whose tables live in a fresh schema, dropped after the test."""
+    require_postgres()
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield schema_url(schema)
+    finally:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            conn.execute("SET lock_timeout = '10s'")
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from fastapi import FastAPI
 from pydantic import SecretStr
@@ -16,6 +16,7 @@ from bot.api.openapi import correct_openapi
 from bot.api.ratelimit import DEFAULT_STORAGE, RateLimiter, RateLimits
 from bot.epm.launch import JobLauncher
 from bot.errors import ConfigError
+from bot.leader import Role
 from bot.metrics import Metrics
 from bot.runtime import Runtime
 from bot.service import StatusService
@@ -43,10 +44,12 @@ def create_api(
     rate_limits: RateLimits | None = None,
     rate_limit_storage: str = DEFAULT_STORAGE,
     launcher: JobLauncher | None = None,
+    role: Callable[[], Role] | None = None,
 ) -> FastAPI:
     """Build the API over ``service``; ``health`` returns every check by name.
 
     ``launcher`` starts EPM jobs for ``POST /jobs`` (without one, no job can start).
+    ``role`` says whether this instance leads (``/health`` shows it); default: it does.
 
     Raises ValueError when ``rate_limit_storage`` cannot be used.
     """
@@ -78,6 +81,7 @@ def create_api(
         keys=KeyRing(api_keys),
         limiter=RateLimiter(limits, rate_limit_storage),
         launcher=launcher,
+        **({"role": role} if role is not None else {}),
     )
     install_error_handlers(app, app.routes)
     app.add_middleware(ObserveMiddleware, metrics=metrics)
@@ -106,6 +110,7 @@ def create_api_for(runtime: Runtime, *, launcher: JobLauncher | None = None) -> 
             rate_limits=limits,
             rate_limit_storage=settings.rate_limit_storage,
             launcher=launcher,
+            role=runtime.role,
         )
     except ValueError as exc:
         problems.append(f"EPMPULSE_RATE_LIMIT_STORAGE: {exc}")

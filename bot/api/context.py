@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from fastapi import Request
 
 from bot.api.auth import KeyRing
 from bot.api.ratelimit import RateLimiter
+from bot.leader import Role, instance_name
 from bot.metrics import Metrics
 from bot.runtime import Check
 from bot.service import StatusService
@@ -31,6 +32,7 @@ class ApiContext:
     keys: KeyRing
     limiter: RateLimiter
     launcher: JobLauncher | None = None  # POST /jobs; None: only domains without jobs exist
+    role: Callable[[], Role] = field(default=lambda: Role(True, instance_name()))
 
 
 def context_of(request: Request) -> ApiContext:

@@ -25,9 +25,11 @@ metrics_router = APIRouter(tags=["operations"], generate_unique_id_function=oper
 )
 async def get_health(request: Request) -> HealthResponse | JSONResponse:
     """Store, scheduler, Slack connection, canvas and API checks: 200 when all pass, else 503."""
-    results = await run_in_threadpool(context_of(request).health)
+    context = context_of(request)
+    results = await run_in_threadpool(context.health)
     checks = {name: CheckResult(ok=c.ok, detail=c.detail) for name, c in results.items()}
-    health = Health(checks=checks)
+    role = context.role()
+    health = Health(checks=checks, leader=role.leader, instance=role.instance)
     failing = [name for name, check in checks.items() if not check.ok]
     if not failing:
         return HealthResponse(data=health)

@@ -118,6 +118,10 @@ class Health(BaseModel):
     """Every health check by name (store, scheduler, slack, canvas, api, …)."""
 
     checks: dict[str, CheckResult]
+    leader: bool = Field(
+        default=True, description="Whether this instance runs the scheduled work (SPEC §10)"
+    )
+    instance: str = Field(default="", description="This instance as host:pid")
 
 
 class BoardResponse(Ok[list[AppBoard]]):

@@ -24,11 +24,15 @@ from bot.canvas.publisher import MIN_PUBLISH_INTERVAL_SECONDS, CanvasPublisher, 
 from bot.canvas.render import render_board
 from bot.config import Settings
 from bot.runtime import Check, Runtime
+from bot.service import StatusService
 from bot.slack.client import build_web_client
+from bot.store import WorkingState
 
 logger = logging.getLogger(__name__)
 
 JOB_ID = "canvas-flush"
+# A /epmpulse refresh typed on an instance that does not lead: a counter in the store.
+REFRESH_META = "canvas_refresh_requests"
 STOP_TIMEOUT_SECONDS = 10.0
 # Longest pending time still reported healthy, as a multiple of the debounce period.
 STALE_AFTER_DEBOUNCES = 10
@@ -63,6 +67,7 @@ class CanvasPart:
         )
         self._stop_timeout = stop_timeout
         self._refresh_requested = threading.Event()
+        self._refreshes_seen: object = 0
         self.publisher: CanvasPublisher | None = None
 
     def start(self) -> None:
@@ -99,14 +104,31 @@ class CanvasPart:
         self.publisher = publisher
         # Ticks faster than publishes may go out would only add latency at the boundary.
         period = max(config.settings.canvas_debounce_seconds, MIN_PUBLISH_INTERVAL_SECONDS)
+        self._refreshes_seen = service.meta(REFRESH_META, 0)
         self._runtime.scheduler.add_job(
-            publisher.flush,
+            self._tick,
             "interval",
             seconds=period,
             id=JOB_ID,
             next_run_time=datetime.now(UTC),
         )
         logger.info("canvas %s: flushing every %g s", resolved.canvas_id, period)
+
+    def _tick(self) -> FlushResult:
+        """One scheduled flush, after taking up refreshes requested on other instances."""
+        assert self.publisher is not None
+        requested = self._runtime.service.meta(REFRESH_META, 0)
+        if requested != self._refreshes_seen:
+            self._refreshes_seen = requested
+            self.publisher.request_refresh()
+        return self.publisher.flush()
+
+    def halt(self) -> None:
+        """Stop flushing at once, publishing nothing more (leadership lost)."""
+        with contextlib.suppress(JobLookupError):
+            self._runtime.scheduler.remove_job(JOB_ID)
+        if self.publisher is not None:
+            self.publisher.close()
 
     def request_refresh(self) -> None:
         """Publish the whole board at the next tick (``/epmpulse refresh``)."""
@@ -121,6 +143,7 @@ class CanvasPart:
             self._runtime.scheduler.remove_job(JOB_ID)
         if self.publisher is not None:
             drain(self.publisher, self._stop_timeout)
+            self.publisher.close()
 
     def health(self) -> Check:
         """Healthy while publishes succeed and no change waits longer than it should."""
@@ -146,6 +169,15 @@ class CanvasPart:
                 True, f"canvas {state.canvas_id}: publishing, pending {state.pending_seconds:.0f} s"
             )
         return Check(True, f"canvas {state.canvas_id}: up to date")
+
+
+def request_remote_refresh(service: StatusService) -> None:
+    """Ask whichever instance leads to republish the whole canvas at its next tick."""
+
+    def bump(work: WorkingState) -> None:
+        work.put_meta(REFRESH_META, int(work.meta.get(REFRESH_META, 0)) + 1)
+
+    service.store.commit(bump)
 
 
 def drain(publisher: CanvasPublisher, timeout: float) -> bool:

@@ -141,6 +141,10 @@ class CanvasPublisher:
             if self._pending_since is None:
                 self._pending_since = self._clock()
 
+    def close(self) -> None:
+        """Stop listening to the service (this publisher is done)."""
+        self._service.remove_listener(self._on_changes)
+
     def assume_published(self, content_hash: str) -> None:
         """Record that the canvas already holds content with ``content_hash`` (just created)."""
         with self._flushing:

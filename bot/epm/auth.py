@@ -13,7 +13,7 @@ look for it there accept both). A token endpoint that refuses Basic (401 or
 the form (RFC 6749 §2.3.1), and that style is kept once it works.
 
 With the refresh-token grant every refresh rotates the (single-use) refresh token;
-the new one is persisted through :class:`~bot.epm.tokens.RefreshTokenFile`
+the new one is persisted through :class:`~bot.epm.tokens.RefreshTokenFile` (or the store)
 *before* the access token that came with it is handed out.
 
 No secret appears in a repr, an exception message or a log line.
@@ -32,7 +32,7 @@ from typing import Any, Protocol
 import requests
 
 from bot.config import BasicAuth, ClientCredentialsAuth, EpmAuth, RefreshTokenAuth
-from bot.epm.tokens import RefreshTokenFile
+from bot.epm.tokens import RefreshTokenStorage
 from bot.errors import EpmError
 
 logger = logging.getLogger(__name__)
@@ -99,7 +99,7 @@ class OAuthAuthenticator:
         session: requests.Session,
         *,
         timeout: tuple[float, float],
-        token_file: RefreshTokenFile | None = None,
+        token_file: RefreshTokenStorage | None = None,
         clock: Clock = time.monotonic,
     ) -> None:
         if isinstance(auth, RefreshTokenAuth) and token_file is None:
@@ -161,7 +161,9 @@ class OAuthAuthenticator:
         form = {"grant_type": "client_credentials"}
         return self._accept(self._post(form, self._auth.client_secret.get_secret_value()))
 
-    def _refresh_grant(self, auth: RefreshTokenAuth, token_file: RefreshTokenFile) -> _AccessToken:
+    def _refresh_grant(
+        self, auth: RefreshTokenAuth, token_file: RefreshTokenStorage
+    ) -> _AccessToken:
         configured = auth.refresh_token.get_secret_value()
         if self._unsaved_refresh is not None:
             token_file.save(self._unsaved_refresh, configured)
@@ -271,7 +273,7 @@ def make_authenticator(
     session: requests.Session,
     *,
     timeout: tuple[float, float],
-    token_file: RefreshTokenFile,
+    token_file: RefreshTokenStorage,
     clock: Clock = time.monotonic,
 ) -> Authenticator:
     """The authenticator for a configured ``auth`` section."""

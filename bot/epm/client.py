@@ -25,7 +25,7 @@ from bot.config import EpmServer
 from bot.epm.auth import Authenticator, Clock, make_authenticator
 from bot.epm.mapping import JobResult, parse_job, trim
 from bot.epm.starts import post_once, start_request, started_job_id
-from bot.epm.tokens import RefreshTokenFile
+from bot.epm.tokens import RefreshTokenFile, RefreshTokenStorage
 from bot.errors import EpmError, JobStartError
 from bot.metrics import Metrics
 
@@ -106,6 +106,7 @@ class EpmClient:
         metrics: Metrics | None = None,
         clock: Clock = time.monotonic,
         backoff_factor: float = BACKOFF_FACTOR,
+        token_file: RefreshTokenStorage | None = None,
     ) -> None:
         self.name = name
         self.server = server
@@ -118,7 +119,7 @@ class EpmClient:
             server.auth,
             self.session,
             timeout=self.timeout,
-            token_file=RefreshTokenFile(data_dir, name),
+            token_file=token_file if token_file is not None else RefreshTokenFile(data_dir, name),
             clock=clock,
         )
         self._metrics = metrics

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 from apscheduler.jobstores.base import JobLookupError
@@ -13,11 +13,13 @@ from apscheduler.schedulers.base import BaseScheduler
 from bot.config import BasicAuth, Config
 from bot.epm.client import EpmClient
 from bot.epm.poller import Poller
+from bot.epm.tokens import token_storage
 from bot.errors import EpmError
 from bot.metrics import Metrics
 from bot.model import format_time, utcnow
 from bot.runtime import Check, Runtime
 from bot.service import StatusService
+from bot.store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -28,8 +30,13 @@ TOKEN_CHECK_SECONDS = 30.0
 TOKEN_HORIZON = TOKEN_CHECK_SECONDS * 1.5
 
 
-def build_clients(config: Config, metrics: Metrics | None = None) -> dict[str, EpmClient]:
-    """One client per configured EPM server, pooled for the poller's worker count."""
+def build_clients(
+    config: Config, metrics: Metrics | None = None, store: Store | None = None
+) -> dict[str, EpmClient]:
+    """One client per configured EPM server, pooled for the poller's worker count.
+
+    Rotated refresh tokens go to ``store`` when it is the shared database.
+    """
     epm = config.estate.epm
     return {
         name: EpmClient(
@@ -38,9 +45,16 @@ def build_clients(config: Config, metrics: Metrics | None = None) -> dict[str, E
             data_dir=config.settings.data_dir,
             pool_size=epm.max_workers,
             metrics=metrics,
+            token_file=token_storage(config.settings, name, store),
         )
         for name, server in epm.servers.items()
     }
+
+
+def close_clients(clients: Mapping[str, EpmClient]) -> None:
+    """Close every client's connections."""
+    for client in clients.values():
+        client.close()
 
 
 class EpmPart:
@@ -56,10 +70,16 @@ class EpmPart:
         *,
         metrics: Metrics | None = None,
         clock: Callable[[], datetime] = utcnow,
+        clients: Mapping[str, EpmClient] | None = None,
     ) -> None:
         self.config = config
         self.scheduler = scheduler
-        self.clients = build_clients(config, metrics)
+        # Clients handed in are shared (job starts use them on every instance) and are
+        # closed by their owner; only clients built here are closed on stop.
+        self._owns_clients = clients is None
+        self.clients = (
+            dict(clients) if clients is not None else build_clients(config, metrics, service.store)
+        )
         self.poller = Poller(
             service,
             self.clients,
@@ -72,9 +92,17 @@ class EpmPart:
         self._started = False
 
     @classmethod
-    def from_runtime(cls, runtime: Runtime) -> EpmPart:
+    def from_runtime(
+        cls, runtime: Runtime, clients: Mapping[str, EpmClient] | None = None
+    ) -> EpmPart:
         """The EPM part wired to a runtime's config, service, scheduler and metrics."""
-        return cls(runtime.config, runtime.service, runtime.scheduler, metrics=runtime.metrics)
+        return cls(
+            runtime.config,
+            runtime.service,
+            runtime.scheduler,
+            metrics=runtime.metrics,
+            clients=clients,
+        )
 
     def start(self) -> None:
         """Schedule the poll (first run now, so tracked jobs resume) and token refreshes."""
@@ -114,8 +142,8 @@ class EpmPart:
             with contextlib.suppress(JobLookupError):
                 self.scheduler.remove_job(job_id)
         self.poller.close()
-        for client in self.clients.values():
-            client.close()
+        if self._owns_clients:
+            close_clients(self.clients)
         self._started = False
 
     def health(self) -> Check:

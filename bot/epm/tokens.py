@@ -9,6 +9,10 @@ check`` never spend the same single-use token twice.
 The persisted token wins over the configured one — unless the configured token has
 changed since it was persisted (an operator issued a new one), then the new
 configured token is used.
+
+With several instances on PostgreSQL (SPEC §10) :class:`StoredRefreshToken` keeps the
+same document in the store's meta instead, under a database lock, so a rotation is
+committed — and visible to every instance — before the new token is used.
 """
 
 from __future__ import annotations
@@ -18,19 +22,39 @@ import json
 import logging
 import os
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import Any, Protocol
 
 import portalocker
 
-from bot.errors import EpmError
+from bot.config import Settings
+from bot.errors import EpmError, StoreError
+from bot.store.base import Store, WorkingState
 from bot.store.files import FILE_MODE, atomic_write, dumps, ensure_private_dir
 
 logger = logging.getLogger(__name__)
 
 TOKEN_DIR = "tokens"  # noqa: S105  (a directory name, not a secret)
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]")
+LOCK_TIMEOUT_SECONDS = 60.0  # a refresh holding the lock longer has hung
+META_PREFIX = "epm_refresh_token:"
+
+
+class RefreshTokenStorage(Protocol):
+    """Where the newest refresh token of one EPM server is kept, and its lock."""
+
+    server: str
+
+    def locked(self) -> AbstractContextManager[None]:
+        """Hold the lock every process and instance takes before spending the token."""
+
+    def current(self, configured: str) -> str:
+        """The refresh token to use."""
+
+    def save(self, token: str, configured: str) -> None:
+        """Durably keep ``token`` before anybody uses what came with it."""
 
 
 class RefreshTokenFile:
@@ -58,12 +82,20 @@ class RefreshTokenFile:
                 f"{exc.strerror}",
                 permanent=True,
             ) from exc
-        with os.fdopen(fd, "r+") as handle:
-            portalocker.lock(handle, portalocker.LOCK_EX)
-            try:
-                yield
-            finally:
-                portalocker.unlock(handle)
+        os.close(fd)
+        lock = portalocker.Lock(self._lock_path, mode="r+", timeout=LOCK_TIMEOUT_SECONDS)
+        try:
+            lock.acquire()
+        except portalocker.LockException as exc:
+            raise EpmError(
+                f"the refresh token of EPM server {self.server} stayed locked for "
+                f"{LOCK_TIMEOUT_SECONDS:g} s by another process",
+                permanent=False,
+            ) from exc
+        try:
+            yield
+        finally:
+            lock.release()
 
     def current(self, configured: str) -> str:
         """The refresh token to use: the persisted one, unless ``configured`` changed since."""
@@ -102,6 +134,76 @@ class RefreshTokenFile:
                 permanent=True,
             ) from exc
         logger.info("EPM %s: rotated refresh token persisted to %s", self.server, self.path)
+
+
+class StoredRefreshToken:
+    """The persisted refresh token of one EPM server, in the shared store's meta."""
+
+    def __init__(
+        self, store: Store, server: str, lock: Callable[[str], AbstractContextManager[None]]
+    ) -> None:
+        self.server = server
+        self._store = store
+        self._lock = lock
+        self.key = META_PREFIX + (_SAFE.sub("_", server) or "server")
+
+    def __repr__(self) -> str:
+        return f"StoredRefreshToken({self.server!r})"
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the database lock of this server's token (every instance shares it)."""
+        try:
+            with self._lock(self.key):
+                yield
+        except StoreError as exc:
+            raise EpmError(
+                f"cannot lock the refresh token of EPM server {self.server}: {exc}",
+                permanent=False,
+            ) from exc
+
+    def current(self, configured: str) -> str:
+        """The stored token, unless ``configured`` changed since it was stored."""
+        try:
+            document: Any = self._store.snapshot().meta.get(self.key)
+        except StoreError as exc:
+            raise EpmError(
+                f"cannot read the refresh token of EPM server {self.server}: {exc}",
+                permanent=False,
+            ) from exc
+        if document is None:
+            return configured
+        token = document.get("refresh_token") if isinstance(document, dict) else None
+        if not isinstance(token, str) or not token:
+            raise EpmError(f"the store holds no refresh token for {self.server}", permanent=True)
+        if document.get("configured_sha256") != fingerprint(configured):
+            logger.info("EPM %s: the configured refresh token changed; using it", self.server)
+            return configured
+        return token
+
+    def save(self, token: str, configured: str) -> None:
+        """Commit ``token`` to the store before anybody uses what came with it."""
+        document = {"refresh_token": token, "configured_sha256": fingerprint(configured)}
+
+        def put(work: WorkingState) -> None:
+            work.put_meta(self.key, document)
+
+        try:
+            self._store.commit(put)
+        except StoreError as exc:
+            raise EpmError(
+                f"cannot store the rotated refresh token of EPM server {self.server}: {exc}",
+                permanent=True,
+            ) from exc
+        logger.info("EPM %s: rotated refresh token stored in the database", self.server)
+
+
+def token_storage(settings: Settings, server: str, store: Store | None) -> RefreshTokenStorage:
+    """Where ``server``'s rotated token lives: the shared database, else the data directory."""
+    lock = getattr(store, "advisory_lock", None)
+    if settings.database_url is not None and store is not None and lock is not None:
+        return StoredRefreshToken(store, server, lock)
+    return RefreshTokenFile(settings.data_dir, server)
 
 
 def fingerprint(secret: str) -> str:

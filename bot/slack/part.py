@@ -1,9 +1,8 @@
-"""The Slack part of ``epmpulse run``: auth check, socket mode, listeners and alerts."""
+"""The Slack part of ``epmpulse run``: auth check, socket mode and listeners."""
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -19,7 +18,7 @@ from bot.errors import ConfigError, SlackError
 from bot.metrics import Metrics
 from bot.runtime import Check
 from bot.service import StatusService
-from bot.slack.alerts import MAX_RETRY_AFTER_SECONDS, Alerts
+from bot.slack.alerts import MAX_RETRY_AFTER_SECONDS
 from bot.slack.app import build_app
 from bot.slack.client import build_web_client
 from bot.slack.commandline import CommandLine, SubCommand
@@ -41,7 +40,7 @@ PING_INTERVAL_SECONDS = 10.0
 
 
 class SlackPart:
-    """Socket-mode Slack: ``/epmpulse``, the update modal, App Home and alerts.
+    """Socket-mode Slack: ``/epmpulse``, the update modal and App Home.
 
     ``on_refresh`` is called by ``/epmpulse refresh`` (the canvas part's hook; it may
     also be assigned later, before start). ``extra_subcommands`` are added to the
@@ -81,20 +80,18 @@ class SlackPart:
             on_refresh=on_refresh,
             launcher=launcher,
         )
-        # Its own client, so a long Retry-After cannot keep the alert worker (and shutdown) asleep.
-        alerts_client = (
+        # Its own client, so a long Retry-After cannot keep the alert job (and shutdown)
+        # asleep: the leader's delivery (bot.slack.delivery) retries it on a later tick.
+        self.alerts_client = (
             client
             if client is not None
             else build_web_client(settings, max_retry_after=MAX_RETRY_AFTER_SECONDS)
         )
-        self.alerts = Alerts(alerts_client, settings.slack_channel_id, subscriptions)
         self._executor = ThreadPoolExecutor(LISTENER_WORKERS, thread_name_prefix="slack-listener")
         # Bolt insists on a token when the app is built, so that happens in start().
         self.app: App | None = None
         self._ping_interval = ping_interval
         self._handler: SocketModeHandler | None = None
-        self._listening = False
-        self._lock = threading.Lock()
 
     @property
     def on_refresh(self) -> Callable[[], object] | None:
@@ -131,10 +128,6 @@ class SlackPart:
         except BaseException:
             handler.close()
             raise
-        with self._lock:
-            if not self._listening:
-                self.deps.service.add_listener(self.alerts.on_changes)
-                self._listening = True
         self._handler = handler
         logger.info("socket mode connected")
 
@@ -144,7 +137,6 @@ class SlackPart:
         if handler is not None:
             handler.close()
         self._executor.shutdown(wait=True, cancel_futures=True)
-        self.alerts.close()
 
     def health(self) -> Check:
         """OK while the socket-mode connection is up."""

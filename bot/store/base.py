@@ -123,6 +123,14 @@ class Store(ABC):
         them; the entries of one commit share it and keep their order.
         """
 
+    def iter_history_after(self, version: int) -> Iterator[JsonDict]:
+        """Yield the entries of commits after board ``version``, oldest first.
+
+        The change-log reader (alerts) calls this every tick; stores override it to
+        skip the old part of the history instead of reading it all.
+        """
+        return (e for e in self.iter_history() if int(e.get("version", 0)) > version)
+
     @abstractmethod
     def backup(self, keep: int = 24) -> Path | None:
         """Write a backup copy of the state, keeping the newest ``keep``."""

@@ -168,6 +168,28 @@ class JsonStore(Store):
         finally:
             handle.close()
 
+    def iter_history_after(self, version: int) -> Iterator[JsonDict]:
+        """Yield the entries of commits after ``version``, reading the tail backwards.
+
+        Versions only grow along the file, so growing tail windows stop at the first
+        entry at or below ``version``: a reader that keeps up reads a few lines.
+        """
+        try:
+            fd = os.open(self._history_path, os.O_RDONLY)
+        except FileNotFoundError:
+            return iter(())
+        try:
+            size = os.fstat(fd).st_size
+            wanted = recovery.TAIL_BYTES
+            while True:
+                data, from_start = files.read_tail(fd, size, wanted)
+                entries = files.parse_lines(data, source=HISTORY_FILE, from_start=from_start)
+                if from_start or (entries and int(entries[0].get("version", 0)) <= version):
+                    return iter([e for e in entries if int(e.get("version", 0)) > version])
+                wanted *= 4
+        finally:
+            os.close(fd)
+
     # --- writing -------------------------------------------------------------------
 
     def commit(self, mutation: Mutation[T]) -> T:

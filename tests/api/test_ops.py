@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.errors import StoreError
+from bot.leader import instance_name
 from bot.runtime import Check
 from bot.service import StatusService
 from bot.store import JsonStore, Mutation
@@ -31,7 +32,9 @@ def test_health_is_200_when_every_check_passes(client: TestClient) -> None:
             "checks": {
                 "store": {"ok": True, "detail": "board version 1"},
                 "scheduler": {"ok": True, "detail": "running"},
-            }
+            },
+            "leader": True,
+            "instance": instance_name(),
         },
     }
 

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.config import Config
 from bot.epm.client import EpmClient
@@ -19,6 +20,7 @@ from bot.model import utcnow
 from bot.sandbox.slack import DEFAULT_USER_ID, ResponsePost, SlackSandbox
 from bot.service import StatusService
 from bot.slack.commandline import SubCommand
+from bot.slack.delivery import AlertsPart, Delivery
 from bot.slack.part import SlackPart
 from bot.store import JsonStore
 from tests.conftest import MakeConfig
@@ -58,6 +60,7 @@ class Running:
     metrics: Metrics
     part: SlackPart
     refreshes: list[int] = field(default_factory=list)
+    alerts: AlertsPart | None = None
 
     def command(self, text: str, *, user: str = ALICE, count: int = 1) -> list[dict[str, Any]]:
         """Run ``/epmpulse text`` and return the ``count`` replies it posted to response_url."""
@@ -112,7 +115,9 @@ def stopper() -> Iterator[list[threading.Thread]]:
         thread.join(timeout=10)
 
 
-def _stop(part: SlackPart, store: JsonStore) -> None:
+def _stop(part: SlackPart, store: JsonStore, alerts: AlertsPart, scheduler: Any) -> None:
+    alerts.stop()
+    scheduler.shutdown(wait=True)
     part.stop()
     store.close()
 
@@ -122,7 +127,7 @@ def make_running(
     sandbox: SlackSandbox, make_config: MakeConfig, stopper: list[threading.Thread]
 ) -> Iterator[MakeRunning]:
     """Start the Slack part against the sandbox with extra environment values / YAML."""
-    started: list[tuple[SlackPart, JsonStore]] = []
+    started: list[tuple[SlackPart, JsonStore, AlertsPart, BackgroundScheduler]] = []
     opened_clients: list[EpmClient] = []
 
     def make(
@@ -156,15 +161,25 @@ def make_running(
             kwargs["launcher"] = JobLauncher(service, clients)
         part = SlackPart(config, service, metrics, **kwargs)
         part.start()
-        started.append((part, store))
+        # Alert delivery as the leader runs it, ticking fast for the tests.
+        scheduler = BackgroundScheduler()
+        delivery = Delivery(
+            service, part.alerts_client, config.settings.slack_channel_id, first_backoff=0.2
+        )
+        alerts = AlertsPart(delivery, scheduler, tick=0.05)
+        scheduler.start()
+        alerts.start()
+        started.append((part, store, alerts, scheduler))
         sandbox.wait_connected(5)
-        return Running(sandbox, config, service, metrics, part, refreshes)
+        return Running(sandbox, config, service, metrics, part, refreshes, alerts)
 
     yield make
     for epm_client in opened_clients:
         epm_client.close()
-    for part, store in reversed(started):
-        thread = threading.Thread(target=_stop, args=(part, store), name="stop-slack-part")
+    for part, store, alerts, scheduler in reversed(started):
+        thread = threading.Thread(
+            target=_stop, args=(part, store, alerts, scheduler), name="stop-slack-part"
+        )
         thread.start()
         stopper.append(thread)
 

@@ -8,11 +8,12 @@ import time
 import pytest
 from slack_sdk import WebClient
 
+from bot.config import Config
 from bot.model import Status, Update
 from bot.sandbox.slack import PostedMessage, SlackSandbox
 from bot.service import StatusService
-from bot.slack.alerts import Alerts
-from bot.slack.subscriptions import Subscriptions
+from bot.slack.delivery import CURSOR_META, Delivery
+from bot.store import JsonStore
 from tests.slack.conftest import ALERT_CHANNEL, ALICE, BOB, MakeRunning, Running, body_text
 
 
@@ -129,18 +130,21 @@ def test_a_rate_limited_alert_is_retried_after_retry_after(running: Running) -> 
     assert reply_at < posted_at
 
 
-def test_a_failing_slack_never_undoes_the_change(
+def test_a_failing_slack_delays_alerts_but_never_skips_one(
     running: Running, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """500s beyond the retries are logged with a traceback; the change stays saved."""
-    caplog.set_level(logging.ERROR, logger="bot.slack.alerts")
+    """500s beyond the client's retries are logged with a traceback, then retried in order."""
+    caplog.set_level(logging.ERROR, logger="bot.slack.delivery")
     running.sandbox.inject("chat.postMessage", 500, times=3)
     running.reply("status arcs reconciliation warning '4 breaks'")
-    running.reply("status arcs reconciliation error")  # queued behind the failing one
-    wait_for_posts(running, 1)
-    assert [c.status for c in running.sandbox.calls("chat.postMessage")] == [500, 500, 500, 200]
-    assert channel_texts(running) == ["ARCS / Reconciliation is now Error"]
-    failures = [r for r in caplog.records if "could not post an alert" in r.getMessage()]
+    running.reply("status arcs reconciliation error")
+    wait_for_posts(running, 2)
+    assert [c.status for c in running.sandbox.calls("chat.postMessage")] == [500] * 3 + [200] * 2
+    assert channel_texts(running) == [
+        "ARCS / Reconciliation is now Warning",
+        "ARCS / Reconciliation is now Error",
+    ]
+    failures = alert_failures(caplog)
     assert len(failures) == 1 and failures[0].exc_info is not None
     assert running.service.history("ARCS", "Reconciliation")[1].new_status is Status.WARNING
 
@@ -150,31 +154,100 @@ def alert_failures(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
     return [r for r in caplog.records if "could not post an alert" in r.getMessage()]
 
 
-def test_a_timed_out_alert_is_logged_with_its_traceback(
+class FakeClock:
+    """Monotonic seconds that only move when told."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_timed_out_alert_is_logged_with_its_traceback_and_posted_later(
     sandbox: SlackSandbox, service: StatusService, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A network timeout (not a Slack error) is logged like any failed post, not lost."""
-    caplog.set_level(logging.ERROR, logger="bot.slack.alerts")
+    """A network timeout (not a Slack error) is logged with its traceback and retried."""
+    caplog.set_level(logging.ERROR, logger="bot.slack.delivery")
     client = WebClient(token=sandbox.bot_token, base_url=sandbox.api_url, timeout=1)
-    alerts = Alerts(client, ALERT_CHANNEL, Subscriptions(service))
-    service.add_listener(alerts.on_changes)
-    sandbox.inject("chat.postMessage", None, delay=3)
+    clock = FakeClock()
+    delivery = Delivery(service, client, ALERT_CHANNEL, clock=clock)
+    delivery.cursor()
+    sandbox.inject("chat.postMessage", None, delay=3, times=1)
     service.set("Planning", "Actuals", "Error", by="system")
-    alerts.close(timeout=5)
+    assert delivery.run_once() == 0
     (failure,) = alert_failures(caplog)
     assert failure.exc_info is not None and isinstance(failure.exc_info[1], TimeoutError)
+    assert delivery.run_once() == 0  # backing off: no call
+    clock.now += 60
+    assert delivery.run_once() == 1
+    assert [m.text for m in sandbox.messages(ALERT_CHANNEL)] == ["Planning / Actuals is now Error"]
 
 
-def test_a_long_retry_after_drops_the_alert_instead_of_holding_up_shutdown(
-    running: Running, caplog: pytest.LogCaptureFixture
+def test_a_long_retry_after_is_not_slept_through_and_the_alert_follows_later(
+    make_running: MakeRunning, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A 429 asking for a minute is logged at once rather than slept through."""
-    caplog.set_level(logging.ERROR, logger="bot.slack.alerts")
-    running.sandbox.inject("chat.postMessage", 429, retry_after=60)
+    """A 429 asking for a minute returns at once; the alert goes out after that minute."""
+    caplog.set_level(logging.ERROR, logger="bot.slack.delivery")
+    running = make_running()  # the fixture's own delivery has no alert channel
+    clock = FakeClock()
+    delivery = Delivery(running.service, running.part.alerts_client, ALERT_CHANNEL, clock=clock)
+    delivery.cursor()
+    running.sandbox.inject("chat.postMessage", 429, retry_after=60, times=1)
     running.reply("status fccs consolidation error")
     started = time.monotonic()
-    running.part.alerts.close(timeout=5)
+    assert delivery.run_once() == 0
     assert time.monotonic() - started < 4
+    clock.now += 30
+    assert delivery.run_once() == 0  # Retry-After not over yet: no call
     assert [c.status for c in running.sandbox.calls("chat.postMessage")] == [429]
+    clock.now += 31
+    assert delivery.run_once() == 1
+    assert channel_texts(running) == ["FCCS / Consolidation is now Error"]
     (failure,) = alert_failures(caplog)
     assert failure.exc_info is not None
+
+
+def test_a_change_from_another_process_is_alerted_once_even_across_restarts(
+    running: Running, config: Config
+) -> None:
+    """A second store on the same data dir (``epmpulse set`` beside ``run``) is alerted once."""
+    other = JsonStore(running.config.settings.data_dir)
+    try:
+        StatusService(running.config.estate, other).set(
+            "ARCS", "Reconciliation", "Error", by="system"
+        )
+    finally:
+        other.close()
+    wait_for_posts(running, 1)
+    last = running.service.store.history()[-1]["version"]
+    deadline = time.monotonic() + 5
+    while running.service.meta(CURSOR_META)["version"] < last and time.monotonic() < deadline:
+        time.sleep(0.02)  # the running delivery records its cursor right after the post
+    restarted = Delivery(running.service, running.part.alerts_client, ALERT_CHANNEL)
+    assert restarted.run_once() == 0
+    assert channel_texts(running) == ["ARCS / Reconciliation is now Error"]
+
+
+def test_a_crash_after_a_post_repeats_at_most_that_post(
+    sandbox: SlackSandbox, service: StatusService
+) -> None:
+    """The cursor advances after every post: only the unrecorded post can be repeated."""
+    client = WebClient(token=sandbox.bot_token, base_url=sandbox.api_url, timeout=5)
+    service.transact(lambda work, now: (None, []))
+    delivery = Delivery(service, client, ALERT_CHANNEL)
+    delivery.cursor()
+    service.set("Planning", "Actuals", "Error", by="system")
+    service.set("Planning", "Budget", "Warning", by="system")
+    assert delivery.run_once() == 2
+    cursor = delivery.cursor()
+    assert cursor.version == service.store.history()[-1]["version"]
+    # A crash before recording the second post: the cursor is one post behind.
+    service.set_meta(CURSOR_META, {"version": cursor.version - 1})
+    again = Delivery(service, client, ALERT_CHANNEL)
+    assert again.run_once() == 1
+    assert [m.text for m in sandbox.messages(ALERT_CHANNEL)] == [
+        "Planning / Actuals is now Error",
+        "Planning / Budget is now Warning",
+        "Planning / Budget is now Warning",
+    ]

@@ -62,6 +62,7 @@ class SocketModeServer:
         self._cond = threading.Condition()
         self._tickets: set[str] = set()
         self._connections: list[_Connection] = []
+        self._turn = 0  # round-robin position over open connections
         self._pending: dict[str, _Pending] = {}
         self._serial = 0
         self._server: Server | None = None
@@ -182,6 +183,14 @@ class SocketModeServer:
             pending.received_at = received_at
             pending.done.set()
 
+    def _spread(self) -> _Connection | None:
+        """The next usable connection in turn: Slack spreads envelopes across them."""
+        usable = [c for c in self._connections if c.alive and not c.draining]
+        if not usable:
+            return None
+        self._turn += 1
+        return usable[self._turn % len(usable)]
+
     def _newest(self, newer_than: int = 0) -> _Connection | None:
         usable = [c for c in self._connections if c.alive and not c.draining]
         usable = [c for c in usable if c.serial > newer_than]
@@ -260,7 +269,7 @@ class SocketModeServer:
         if envelope_type == "events_api":
             envelope.update(retry_attempt=0, retry_reason="")
         pending = _Pending(envelope_type)
-        self._send_to_newest(envelope_id, envelope, pending, deadline)
+        self._send_spread(envelope_id, envelope, pending, deadline)
         pending.done.wait(max(0.0, deadline - time.monotonic()))
         with self._cond:
             self._pending.pop(envelope_id, None)
@@ -269,13 +278,13 @@ class SocketModeServer:
         latency = pending.received_at - pending.sent_at
         return Ack(envelope_id, envelope_type, pending.payload, latency)
 
-    def _send_to_newest(
+    def _send_spread(
         self, envelope_id: str, envelope: dict[str, Any], pending: _Pending, deadline: float
     ) -> None:
         while True:
             with self._cond:
                 connection = self._cond.wait_for(
-                    self._newest, max(0.0, deadline - time.monotonic())
+                    self._spread, max(0.0, deadline - time.monotonic())
                 )
                 if connection is None:
                     raise AckTimeout(f"no Socket Mode connection to deliver {envelope['type']}")

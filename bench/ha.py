@@ -1,0 +1,459 @@
+"""Benchmark several instances on PostgreSQL (SPEC §10).
+
+Prints, in one run:
+  1. the physical limit: a bare ``INSERT`` + ``UPDATE`` + ``COMMIT`` loop on one
+     connection, no application code;
+  2. durable ``set`` p50/p99 and updates/s on PostgreSQL with 1, 4 and 16 writers (as
+     processes, each with its own store, and as threads of one process), next to the
+     JSON store on the same machine;
+  3. REST throughput with 8 clients spread over 2 instances vs 1 instance;
+  4. failover: SIGKILL of the leader until the survivor publishes a new change on the
+     canvas, median of 5 — and, across them, lost writes and duplicate alerts.
+
+Goals: 1 writer within 2x of the bare loop's latency; 16 writers at >= 80% of its rate;
+failover <= EPMPULSE_LEADER_TIMEOUT_SECONDS + 2 s; zero lost writes, zero duplicates.
+
+On a small machine (2 cores shared with other work) writers in separate processes hand
+the commit lock over through the scheduler, so their rate is bounded by the bare loop
+run from the same number of processes, which is printed too.
+
+Usage: python bench/ha.py [--url postgresql://…] [--updates N] [--seconds S]
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import quote
+
+import psycopg
+import requests
+
+from bot.config import Estate, load_config
+from bot.sandbox.slack import SlackSandbox
+from bot.service import StatusService
+from bot.store.factory import open_store
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
+LEADER_TIMEOUT = 10.0
+API_KEY = "bench-key"
+ALERT_CHANNEL = "C0ALERTS"
+
+
+def percentile(values: list[float], pct: float) -> float:
+    """The ``pct`` percentile of ``values`` (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * pct / 100))]
+
+
+@contextmanager
+def schema(url: str) -> Iterator[str]:
+    """A fresh schema; yields a URL using it; dropped afterwards."""
+    name = f"bench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{name}"')
+    separator = "&" if "?" in url else "?"
+    try:
+        yield f"{url}{separator}options={quote(f'-csearch_path={name}')}"
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+
+
+# --- 1. the bare loop -------------------------------------------------------------------
+
+
+def bare_loop(url: str, count: int) -> list[float]:
+    """INSERT a history row, UPDATE a version row, COMMIT; per-iteration seconds."""
+    entry = '{"app": "Planning", "domain": "Actuals", "new_status": "OK", "message": "bench"}'
+    with psycopg.connect(url) as conn:
+        conn.execute("CREATE TABLE bare_board (id int PRIMARY KEY, version bigint)")
+        conn.execute("CREATE TABLE bare_history (version bigint, entry jsonb)")
+        conn.execute("INSERT INTO bare_board VALUES (1, 0)")
+        conn.commit()
+        timings = []
+        for n in range(count):
+            started = time.perf_counter()
+            conn.execute("INSERT INTO bare_history VALUES (%s, %s::jsonb)", (n, entry))
+            conn.execute("UPDATE bare_board SET version = %s WHERE id = 1", (n,))
+            conn.commit()
+            timings.append(time.perf_counter() - started)
+    return timings
+
+
+def _bare_writer(url: str, count: int, start: object, out: object) -> None:
+    entry = '{"app": "Planning", "domain": "Actuals", "new_status": "OK", "message": "bench"}'
+    with psycopg.connect(url) as conn:
+        out.put("ready")  # type: ignore[attr-defined]
+        start.wait()  # type: ignore[attr-defined]
+        for n in range(count):
+            conn.execute("INSERT INTO bare_history VALUES (%s, %s::jsonb)", (n, entry))
+            conn.execute("UPDATE bare_board SET version = version + 1 WHERE id = 1")
+            conn.commit()
+    out.put(count)  # type: ignore[attr-defined]
+
+
+def bare_parallel(url: str, writers: int, total: int) -> float:
+    """Commits/s of the bare loop from ``writers`` processes contending for the same row."""
+    with psycopg.connect(url) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS bare_board (id int PRIMARY KEY, version bigint)")
+        conn.execute("CREATE TABLE IF NOT EXISTS bare_history (version bigint, entry jsonb)")
+        conn.execute("INSERT INTO bare_board VALUES (1, 0) ON CONFLICT DO NOTHING")
+        conn.commit()
+    ctx = mp.get_context("spawn")
+    start, out = ctx.Event(), ctx.Queue()
+    per = max(1, total // writers)
+    procs = [ctx.Process(target=_bare_writer, args=(url, per, start, out)) for _ in range(writers)]
+    for proc in procs:
+        proc.start()
+    for _ in procs:  # every writer connected before the clock starts
+        assert out.get(timeout=120) == "ready"
+    began = time.perf_counter()
+    start.set()
+    done = sum(out.get(timeout=300) for _ in procs)
+    wall = time.perf_counter() - began
+    for proc in procs:
+        proc.join(timeout=30)
+    return done / wall
+
+
+# --- 2. durable set ---------------------------------------------------------------------
+
+
+def _env(url: str | None, data_dir: Path) -> dict[str, str]:
+    env = {"EPMPULSE_DATA_DIR": str(data_dir)}
+    if url is not None:
+        env["EPMPULSE_DATABASE_URL"] = url
+    return env
+
+
+def _writer(env: dict[str, str], name: str, count: int, start: object, out: object) -> None:
+    config = load_config(env)
+    service = StatusService(config.estate, open_store(config.settings))
+    keys = config.estate.domain_keys()
+    timings = []
+    service.board()  # warm: the store is open and read once
+    out.put("ready")  # type: ignore[attr-defined]
+    start.wait()  # type: ignore[attr-defined]
+    for i in range(count):
+        app, domain = keys[i % len(keys)]
+        began = time.perf_counter()
+        service.set(app, domain, "OK" if i % 2 else "Loading", f"{name}-{i}", by="api:bench")
+        timings.append(time.perf_counter() - began)
+    service.store.close()
+    out.put(timings)  # type: ignore[attr-defined]
+
+
+def durable_sets(env: dict[str, str], writers: int, total: int, *, processes: bool) -> tuple:
+    """(p50 ms, p99 ms, updates/s) of ``total`` sets spread over ``writers``."""
+    per = max(1, total // writers)
+    if processes:
+        ctx = mp.get_context("spawn")
+        start, out = ctx.Event(), ctx.Queue()
+        procs = [
+            ctx.Process(target=_writer, args=(env, f"w{n}", per, start, out))
+            for n in range(writers)
+        ]
+        for proc in procs:
+            proc.start()
+        for _ in procs:  # every writer has opened its store before the clock starts
+            assert out.get(timeout=120) == "ready"
+        began = time.perf_counter()
+        start.set()
+        timings = [t for _ in procs for t in out.get(timeout=300)]
+        wall = time.perf_counter() - began
+        for proc in procs:
+            proc.join(timeout=30)
+    else:
+        config = load_config(env)
+        service = StatusService(config.estate, open_store(config.settings))
+        keys = config.estate.domain_keys()
+        timings, lock = [], threading.Lock()
+
+        def work(n: int) -> None:
+            mine = []
+            for i in range(per):
+                app, domain = keys[(n + i) % len(keys)]
+                began = time.perf_counter()
+                service.set(app, domain, "OK", f"t{n}-{i}", by="api:bench")
+                mine.append(time.perf_counter() - began)
+            with lock:
+                timings.extend(mine)
+
+        threads = [threading.Thread(target=work, args=(n,)) for n in range(writers)]
+        began = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        wall = time.perf_counter() - began
+        service.store.close()
+    return percentile(timings, 50) * 1000, percentile(timings, 99) * 1000, len(timings) / wall
+
+
+# --- 3 and 4: running instances ----------------------------------------------------------
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Cluster:
+    """``epmpulse run`` processes on one database and one Slack sandbox."""
+
+    def __init__(self, sandbox: SlackSandbox, url: str, tmp: Path) -> None:
+        self.sandbox = sandbox
+        self.url = url
+        self.tmp = tmp
+        self.canvas_id = sandbox.create_canvas("# placeholder", title="EPM Status")
+        self.procs: dict[int, subprocess.Popen[bytes]] = {}
+
+    def start(self) -> int:
+        """Start one instance; its API port once it answers."""
+        port = free_port()
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "EPMPULSE_"))},
+            "SLACK_BOT_TOKEN": self.sandbox.bot_token,
+            "SLACK_APP_TOKEN": self.sandbox.app_token,
+            "SLACK_API_URL": self.sandbox.api_url,
+            "SLACK_CANVAS_ID": self.canvas_id,
+            "SLACK_CHANNEL_ID": ALERT_CHANNEL,
+            "EPMPULSE_DATABASE_URL": self.url,
+            "EPMPULSE_LEADER_TIMEOUT_SECONDS": str(LEADER_TIMEOUT),
+            "EPMPULSE_CANVAS_DEBOUNCE_SECONDS": "0.5",
+            "EPMPULSE_API_KEYS": f"bench:{API_KEY}",
+            "EPMPULSE_RATE_LIMITS": "status=1000000/minute,read=1000000/minute",
+            "EPMPULSE_HTTP_PORT": str(port),
+            "EPMPULSE_DATA_DIR": str(self.tmp / str(port)),
+            "EPMPULSE_LOG_LEVEL": "WARNING",
+            "PYTHONPATH": str(ROOT),
+        }
+        log = (self.tmp / f"{port}.log").open("wb")
+        self.procs[port] = subprocess.Popen(
+            [sys.executable, "-m", "bot", "run"], cwd=ROOT, env=env, stdout=log, stderr=log
+        )
+        wait(lambda: self.health(port) is not None, 60)
+        return port
+
+    def health(self, port: int) -> dict | None:
+        """The /health data of one instance (None while it does not answer)."""
+        try:
+            return requests.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=2).json()["data"]
+        except (requests.RequestException, ValueError, KeyError):
+            return None
+
+    def leader(self) -> int | None:
+        """The port of the instance that leads."""
+        for port, proc in self.procs.items():
+            if proc.poll() is None and (self.health(port) or {}).get("leader"):
+                return port
+        return None
+
+    def kill(self, port: int) -> None:
+        """SIGKILL one instance."""
+        self.procs[port].send_signal(signal.SIGKILL)
+        self.procs[port].wait(timeout=10)
+
+    def stop(self) -> None:
+        """SIGTERM every live instance."""
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def wait(predicate: Callable[[], bool], timeout: float) -> float:
+    """Seconds until ``predicate`` holds; TimeoutError after ``timeout``."""
+    began = time.monotonic()
+    while time.monotonic() - began < timeout:
+        if predicate():
+            return time.monotonic() - began
+        time.sleep(0.02)
+    raise TimeoutError(f"not within {timeout:g} s")
+
+
+def post(session: requests.Session, port: int, domain: str, status: str, message: str) -> int:
+    """POST /status; the HTTP status code."""
+    answer = session.post(
+        f"http://127.0.0.1:{port}/api/v1/status",
+        json={"app": "Planning", "domain": domain, "status": status, "message": message},
+        headers={"Authorization": f"Bearer {API_KEY}"},
+        timeout=10,
+    )
+    return answer.status_code
+
+
+def rest_throughput(ports: list[int], clients: int, seconds: float) -> tuple[float, int]:
+    """(requests/s, failures) of ``clients`` threads posting round-robin over ``ports``."""
+    done, failed, lock = [0], [0], threading.Lock()
+    deadline = time.monotonic() + seconds
+
+    def client(n: int) -> None:
+        session = requests.Session()
+        i = 0
+        while time.monotonic() < deadline:
+            code = post(session, ports[(n + i) % len(ports)], "Forecast", "OK", f"c{n}-{i}")
+            with lock:
+                done[0] += 1
+                failed[0] += code != 200
+            i += 1
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    began = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return done[0] / (time.monotonic() - began), failed[0]
+
+
+def failovers(cluster: Cluster, rounds: int) -> tuple[list[float], int, int]:
+    """SIGKILL the leader ``rounds`` times: failover seconds, lost writes, duplicate alerts."""
+    session = requests.Session()
+    times, written = [], []
+    for n in range(rounds):
+        leader = wait_for_leader(cluster)
+        survivor = next(
+            p for p, proc in cluster.procs.items() if proc.poll() is None and p != leader
+        )
+        marker = f"failover-{n}-{uuid.uuid4().hex[:6]}"
+        killed = time.monotonic()
+        cluster.kill(leader)
+        # The survivor takes writes at once; the change waits for the new leader's publish.
+        status = "Error" if n % 2 == 0 else "OK"
+        while post(session, survivor, "Budget", status, marker) != 200:
+            time.sleep(0.05)
+        written.append(marker)
+        wait(lambda m=marker: m in cluster.sandbox.canvas_markdown(cluster.canvas_id), 60)
+        times.append(time.monotonic() - killed)
+        cluster.start()  # back to two instances
+    time.sleep(3)  # let the last alerts arrive (and any duplicate)
+    config = load_config({"EPMPULSE_DATABASE_URL": cluster.url, "EPMPULSE_DATA_DIR": "/tmp"})
+    store = open_store(config.settings)
+    messages = {e.get("message") for e in store.iter_history()}
+    store.close()
+    lost = sum(1 for m in written if m not in messages)
+    texts = [m.text for m in cluster.sandbox.messages(ALERT_CHANNEL)]
+    alerts = [
+        c
+        for c in cluster.sandbox.calls("chat.postMessage")
+        if c.ok and c.args.get("channel") == ALERT_CHANNEL
+    ]
+    bodies = [str(c.args.get("blocks")) for c in alerts]
+    duplicates = len(bodies) - len(set(bodies))
+    print(f"    alerts posted: {len(texts)} for {rounds} status flips")
+    return times, lost, duplicates
+
+
+def wait_for_leader(cluster: Cluster) -> int:
+    """The leader's port, once there is one."""
+    found: list[int] = []
+
+    def probe() -> bool:
+        port = cluster.leader()
+        if port is not None:
+            found.append(port)
+        return port is not None
+
+    wait(probe, LEADER_TIMEOUT + 10)
+    return found[-1]
+
+
+def main() -> None:
+    """Run every measurement and print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--url", default=os.environ.get("EPMPULSE_BENCH_DATABASE_URL", DEFAULT_URL))
+    parser.add_argument("--updates", type=int, default=800, help="sets per measurement")
+    parser.add_argument("--seconds", type=float, default=5.0, help="REST measurement length")
+    parser.add_argument("--rounds", type=int, default=5, help="failovers to measure")
+    args = parser.parse_args()
+    print(f"estate: {len(Estate().domain_keys())} domains (built-in default)")
+
+    with schema(args.url) as url:
+        bare = bare_loop(url, args.updates)
+    bare_p50 = percentile(bare, 50) * 1000
+    bare_rate = len(bare) / sum(bare)
+    print("1. bare PostgreSQL loop (INSERT + UPDATE + COMMIT, one connection)")
+    print(f"    p50 {bare_p50:.2f} ms  p99 {percentile(bare, 99) * 1000:.2f} ms  {bare_rate:.0f}/s")
+    bare_parallel_rates = {}
+    for writers in (4, 16):
+        with schema(args.url) as url:
+            bare_parallel_rates[writers] = bare_parallel(url, writers, args.updates)
+        print(
+            f"    the same from {writers} processes on one row: "
+            f"{bare_parallel_rates[writers]:.0f}/s"
+        )
+
+    print("2. durable set: p50 ms / p99 ms / updates/s")
+    results: dict[tuple[str, str, int], tuple] = {}
+    for kind in ("processes", "threads"):
+        for writers in (1, 4, 16):
+            with schema(args.url) as url, tempfile.TemporaryDirectory() as tmp:
+                pg = durable_sets(
+                    _env(url, Path(tmp)), writers, args.updates, processes=kind == "processes"
+                )
+            with tempfile.TemporaryDirectory() as tmp:
+                js = durable_sets(
+                    _env(None, Path(tmp)), writers, args.updates, processes=kind == "processes"
+                )
+            results[("pg", kind, writers)] = pg
+            print(
+                f"    {writers:2d} writer {kind:9s}  PostgreSQL {pg[0]:6.2f} / {pg[1]:6.2f} / "
+                f"{pg[2]:6.0f}   JSON {js[0]:6.2f} / {js[1]:6.2f} / {js[2]:6.0f}"
+            )
+    one = results[("pg", "processes", 1)]
+    sixteen = results[("pg", "processes", 16)]
+    threads16 = results[("pg", "threads", 16)]
+    print(
+        f"    goals: 1 writer p50 = {one[0] / bare_p50:.2f}x bare (<= 2x); "
+        f"16 writers = {threads16[2] / bare_rate:.0%} (threads) / "
+        f"{sixteen[2] / bare_rate:.0%} (processes) of the bare rate (>= 80%); "
+        f"16 processes = {sixteen[2] / bare_parallel_rates[16]:.0%} of the bare loop "
+        "from 16 processes"
+    )
+
+    with schema(args.url) as url, tempfile.TemporaryDirectory() as tmp, SlackSandbox() as sandbox:
+        cluster = Cluster(sandbox, url, Path(tmp))
+        try:
+            first = cluster.start()
+            wait_for_leader(cluster)
+            single, failed_one = rest_throughput([first], 8, args.seconds)
+            second = cluster.start()
+            double, failed_two = rest_throughput([first, second], 8, args.seconds)
+            print("3. REST POST /status, 8 clients")
+            print(f"    1 instance  {single:6.0f} req/s ({failed_one} failed)")
+            print(f"    2 instances {double:6.0f} req/s ({failed_two} failed)")
+            times, lost, duplicates = failovers(cluster, args.rounds)
+            print(f"4. failover (SIGKILL leader -> survivor publishes), {args.rounds} rounds")
+            print(
+                f"    median {statistics.median(times):.2f} s  max {max(times):.2f} s  "
+                f"(goal <= {LEADER_TIMEOUT + 2:g} s); lost writes {lost}; "
+                f"duplicate alerts {duplicates}"
+            )
+        finally:
+            cluster.stop()
+
+
+if __name__ == "__main__":
+    main()

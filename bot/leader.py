@@ -1,0 +1,253 @@
+"""Leadership: which instance runs the scheduled work (SPEC §10).
+
+Every instance serves Slack and the REST API; only the *leader* runs the parts added
+with :meth:`bot.runtime.Runtime.add_leader_only` (canvas publishing, EPM polling and the
+stale rule, alert/DM delivery, close-calendar transitions).
+
+- :class:`SoleLeader` — the JSON store: one ``run`` per data directory, always leader.
+- :class:`PostgresLeadership` — a session-level advisory lock held on a dedicated
+  connection. Whoever holds it leads. The lock dies with the session, so a leader that
+  is killed (SIGKILL included) frees it as soon as the server sees the socket close; a
+  leader cut off from the server is dropped by TCP keepalives, which the connection
+  sets below the leader timeout. The leader checks its session every *beat*; the first
+  failed check stops the scheduled work at once. A new leader waits a *grace* of two
+  beats after winning the lock, so an old leader that lost its connection has noticed
+  and stopped before the new one starts.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from bot.config import Config
+from bot.errors import StoreError
+
+logger = logging.getLogger(__name__)
+
+# pg_try_advisory_lock key: "EPMLEADR" in ASCII, mixed with the schema name in SQL.
+_LOCK_SQL = "SELECT pg_try_advisory_lock(hashtext('epmpulse.leader.' || current_schema()))"
+MAX_BEAT_SECONDS = 1.0
+
+
+def instance_name() -> str:
+    """This process as ``host:pid``."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass(frozen=True)
+class Role:
+    """Whether this instance leads, and who it is."""
+
+    leader: bool
+    instance: str
+
+
+class Leadership(Protocol):
+    """Decides whether this instance is the leader and reports every change."""
+
+    instance: str
+
+    @property
+    def is_leader(self) -> bool:
+        """Whether this instance leads right now."""
+
+    def start(self, on_gain: Callable[[], None], on_loss: Callable[[], None]) -> None:
+        """Begin: call ``on_gain`` when leadership is won, ``on_loss`` when it is lost.
+
+        An instance that wins at once calls ``on_gain`` before returning.
+        """
+
+    def stop(self) -> None:
+        """Give leadership up (if held) and stop watching."""
+
+
+class SoleLeader:
+    """The only instance there is (JSON store): leader from start to stop."""
+
+    def __init__(self, instance: str | None = None) -> None:
+        self.instance = instance or instance_name()
+        self._leader = False
+
+    @property
+    def is_leader(self) -> bool:
+        """True between start and stop."""
+        return self._leader
+
+    def start(self, on_gain: Callable[[], None], on_loss: Callable[[], None]) -> None:
+        """Lead at once."""
+        self._leader = True
+        on_gain()
+
+    def stop(self) -> None:
+        """Stop leading."""
+        self._leader = False
+
+
+class PostgresLeadership:
+    """Leader election through a PostgreSQL advisory lock on a dedicated connection."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout_seconds: float = 10.0,
+        instance: str | None = None,
+        on_change: Callable[[bool], None] | None = None,
+    ) -> None:
+        self.instance = instance or instance_name()
+        self._url = url
+        self.beat = min(MAX_BEAT_SECONDS, timeout_seconds / 5)
+        self.grace = 2 * self.beat
+        self._timeout = timeout_seconds
+        self._on_change = on_change
+        self._conn: Any = None
+        self._leader = False
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._on_gain: Callable[[], None] = _nothing
+        self._on_loss: Callable[[], None] = _nothing
+
+    @property
+    def is_leader(self) -> bool:
+        """Whether this instance holds the lock (as of the last beat)."""
+        return self._leader
+
+    def start(self, on_gain: Callable[[], None], on_loss: Callable[[], None]) -> None:
+        """Try once now (leading before returning when the lock is free), then keep watching."""
+        self._on_gain, self._on_loss = on_gain, on_loss
+        self._step()
+        self._thread = threading.Thread(target=self._watch, name="leader", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop watching and release the lock by closing the session."""
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self._timeout)
+        if self._leader:
+            self._lose("stopping")
+        self._disconnect()
+
+    def _watch(self) -> None:
+        while not self._stopping.wait(self.beat):
+            self._step()
+
+    def _step(self) -> None:
+        """One beat: a leader checks its session; anybody else tries the lock."""
+        try:
+            if self._leader:
+                self._query("SELECT 1")
+                return
+            if not self._query(_LOCK_SQL):
+                return
+        except StoreError as exc:
+            self._disconnect()
+            if self._leader:
+                self._lose(f"lost the database: {exc}")
+            return
+        # Won: give an old leader that lost its session time to notice and stop.
+        if self._stopping.wait(self.grace):
+            self._disconnect()
+            return
+        try:
+            self._query("SELECT 1")
+        except StoreError:
+            self._disconnect()
+            return
+        self._gain()
+
+    def _gain(self) -> None:
+        self._leader = True
+        logger.info("leadership gained by %s", self.instance)
+        self._changed(True)
+        try:
+            self._on_gain()
+        except Exception:  # the parts could not start: let another instance try
+            logger.exception("leader parts failed to start on %s; giving leadership up", self)
+            self._lose("the leader parts failed to start")
+            self._disconnect()
+
+    def _lose(self, why: str) -> None:
+        self._leader = False
+        level = logging.INFO if self._stopping.is_set() else logging.WARNING
+        logger.log(level, "leadership lost by %s: %s", self.instance, why)
+        self._changed(False)
+        try:
+            self._on_loss()
+        except Exception:
+            logger.exception("stopping the leader parts failed on %s", self.instance)
+
+    def _changed(self, leader: bool) -> None:
+        if self._on_change is not None:
+            self._on_change(leader)
+
+    def _query(self, sql: str) -> bool:
+        import psycopg
+
+        try:
+            if self._conn is None or self._conn.closed:
+                self._conn = self._connect()
+            row = self._conn.execute(sql).fetchone()
+        except psycopg.Error as exc:
+            raise StoreError(str(exc).strip()) from exc
+        return bool(row and row[0])
+
+    def _connect(self) -> Any:
+        import psycopg
+        from psycopg.conninfo import make_conninfo
+
+        from bot.store.postgres import connection_kwargs
+
+        idle = max(1, int(self._timeout / 3))
+        settings = {
+            **connection_kwargs(self._url),
+            "keepalives_idle": idle,
+            "keepalives_interval": 1,
+            "keepalives_count": 2,
+            # Unacknowledged heartbeats fail the leader well before the server gives the
+            # lock away (its keepalives, set below, need idle + 2 intervals).
+            "tcp_user_timeout": int(self._timeout * 1000 / 3),
+            "application_name": f"epmpulse-leader {self.instance}",
+        }
+        conn = psycopg.connect(make_conninfo(self._url, **settings), autocommit=True)
+        for name, value in (
+            ("tcp_keepalives_idle", idle),
+            ("tcp_keepalives_interval", 1),
+            ("tcp_keepalives_count", 2),
+            ("statement_timeout", int(self._timeout * 1000 / 3)),
+        ):
+            conn.execute("SELECT set_config(%s, %s, false)", (name, str(value)))
+        return conn
+
+    def _disconnect(self) -> None:
+        import psycopg
+
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except psycopg.Error:  # already broken: nothing to release
+                logger.debug("leader connection was already closed")
+
+    def __repr__(self) -> str:
+        return f"PostgresLeadership({self.instance!r}, leader={self._leader})"
+
+
+def build_leadership(config: Config) -> Leadership:
+    """PostgreSQL election with ``EPMPULSE_DATABASE_URL``; otherwise this run always leads."""
+    settings = config.settings
+    if settings.database_url is None:
+        return SoleLeader()
+    return PostgresLeadership(
+        settings.database_url.get_secret_value(), timeout_seconds=settings.leader_timeout_seconds
+    )
+
+
+def _nothing() -> None:
+    return None

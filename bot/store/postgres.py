@@ -1,0 +1,533 @@
+"""The PostgreSQL store (SPEC §10): board, history and bookkeeping in one database.
+
+Tables (created or migrated at start, under an advisory lock so two instances starting
+at once do not race; the schema version is recorded in ``epmpulse_schema``):
+
+- ``epmpulse_board``: one row holding the board ``version``. Every commit takes a
+  transaction-level advisory lock (one per schema) before reading and bumping it, so
+  commits of every process and instance serialize and the history order is the commit
+  order. The lock manager hands the lock to the next waiter only; a ``FOR UPDATE`` on
+  the row would wake every waiter to race for it, and write a WAL record for the lock.
+- ``epmpulse_records`` / ``epmpulse_meta``: one row per domain record / meta value, each
+  stamped with the version that last wrote it, so a reader fetches only what changed
+  since the board it already holds. Both stay small (one row per domain or setting),
+  so ``version`` has no index: updates stay HOT and write less.
+- ``epmpulse_history``: one row per change, keyed by ``(version, idx)``.
+
+A commit is one transaction sent in two round trips (pipeline mode, on autocommit
+connections with BEGIN/COMMIT sent by hand): take the commit lock, read the board
+version and what changed since the cached board; then one statement writes the rows
+and bumps the version, and COMMIT. Arrays travel in binary (no text escaping of JSON).
+Threads of one process share a commit, as with the JSON store. Any database failure
+raises :class:`~bot.errors.StoreError` after the transaction rolled back, so a batch is
+never half-applied. The pool checks a connection before lending it, so a connection
+the server dropped is replaced instead of failing a request.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from bot.errors import StoreError
+from bot.store import files
+from bot.store.base import BoardState, JsonDict, Mutation, RecordKey, Store, WorkingState
+
+logger = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+POOL_MAX_SIZE = 8
+POOL_TIMEOUT_SECONDS = 10.0
+CONNECT_TIMEOUT_SECONDS = 5
+LOCK_TIMEOUT = "30s"  # a commit waiting longer for the board answers STORE_UNAVAILABLE
+STATEMENT_TIMEOUT = "60s"
+HISTORY_BATCH = 500
+# pg_advisory_xact_lock key guarding migrations: "EPMPULSE" in ASCII, fits a bigint.
+MIGRATION_LOCK = 0x45504D50554C5345
+T = TypeVar("T")
+
+# Each migration brings the schema from its index to index + 1.
+MIGRATIONS: list[list[str]] = [
+    [
+        """CREATE TABLE IF NOT EXISTS epmpulse_board (
+            id integer PRIMARY KEY CHECK (id = 1),
+            version bigint NOT NULL)""",
+        "INSERT INTO epmpulse_board (id, version) VALUES (1, 0) ON CONFLICT DO NOTHING",
+        """CREATE TABLE IF NOT EXISTS epmpulse_records (
+            app text NOT NULL,
+            domain text NOT NULL,
+            record jsonb NOT NULL,
+            version bigint NOT NULL,
+            PRIMARY KEY (app, domain))""",
+        """CREATE TABLE IF NOT EXISTS epmpulse_meta (
+            name text PRIMARY KEY,
+            value jsonb NOT NULL,
+            version bigint NOT NULL)""",
+        """CREATE TABLE IF NOT EXISTS epmpulse_history (
+            version bigint NOT NULL,
+            idx integer NOT NULL,
+            app text NOT NULL,
+            domain text NOT NULL,
+            entry jsonb NOT NULL,
+            PRIMARY KEY (version, idx))""",
+        """CREATE INDEX IF NOT EXISTS epmpulse_history_domain
+            ON epmpulse_history (app, domain, version, idx)""",
+    ],
+]
+
+# Commits queue on a transaction-level advisory lock (one per schema) rather than on
+# the board row: the lock manager wakes the next waiter only, where a row lock wakes
+# every waiter of the committing transaction to race for the row again. Every writer
+# takes it before reading the board version.
+_SERIALIZE = "SELECT pg_advisory_xact_lock(hashtext('epmpulse.board.' || current_schema()))"
+_READ_BOARD = "SELECT version FROM epmpulse_board WHERE id = 1"
+_CHANGED = """
+    SELECT 0, app, domain, record FROM epmpulse_records WHERE version > %(v)s
+    UNION ALL
+    SELECT 1, name, NULL, value FROM epmpulse_meta WHERE version > %(v)s
+"""
+# The same plus the board version, in one statement: one consistent read.
+_SNAPSHOT = _CHANGED + " UNION ALL SELECT 2, NULL, NULL, to_jsonb(version) FROM epmpulse_board"  # noqa: S608 - constants only
+_PUT_RECORDS = """
+    INSERT INTO epmpulse_records (app, domain, record, version)
+    SELECT a, d, r::jsonb, %(v)s FROM unnest(%(apps)b::text[], %(domains)b::text[],
+        %(records)b::text[]) AS t(a, d, r)
+    ON CONFLICT (app, domain) DO UPDATE SET record = excluded.record, version = excluded.version
+"""
+_PUT_META = """
+    INSERT INTO epmpulse_meta (name, value, version)
+    SELECT n, j::jsonb, %(v)s FROM unnest(%(names)b::text[], %(values)b::text[]) AS t(n, j)
+    ON CONFLICT (name) DO UPDATE SET value = excluded.value, version = excluded.version
+"""
+_ADD_HISTORY = """
+    INSERT INTO epmpulse_history (version, idx, app, domain, entry)
+    SELECT %(v)s, n - 1, a, d, e::jsonb
+    FROM unnest(%(apps)b::text[], %(domains)b::text[], %(entries)b::text[])
+        WITH ORDINALITY AS t(a, d, e, n)
+"""
+_BUMP = "UPDATE epmpulse_board SET version = %(v)s WHERE id = 1"
+# A whole commit's rows in one statement (empty arrays insert nothing).
+_HISTORY_ROWS = _ADD_HISTORY.replace("%(apps)b", "%(h_apps)b").replace(
+    "%(domains)b", "%(h_domains)b"
+)
+_WRITE = f"""
+    WITH records AS ({_PUT_RECORDS}), meta AS ({_PUT_META}), history AS ({_HISTORY_ROWS})
+    {_BUMP}
+"""
+
+
+@dataclass
+class _Pending:
+    mutation: Mutation[Any]
+    result: Any = None
+    error: BaseException | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+def safe_url(url: str) -> str:
+    """``url`` without its password, for logs and messages."""
+    try:
+        params = conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return "(an unparsable database URL)"
+    params.pop("password", None)
+    host, db = params.get("host", "localhost"), params.get("dbname", "")
+    return f"postgresql://{host}:{params.get('port', 5432)}/{db}"
+
+
+def connection_kwargs(url: str) -> dict[str, Any]:
+    """Connection settings that notice a dead peer within seconds, not hours."""
+    params = conninfo_to_dict(url)
+    defaults: dict[str, Any] = {
+        "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+        "keepalives": 1,
+        "keepalives_idle": 5,
+        "keepalives_interval": 2,
+        "keepalives_count": 3,
+        "application_name": "epmpulse",
+    }
+    return {k: v for k, v in defaults.items() if k not in params}
+
+
+class PostgresStore(Store):
+    """The board, history and bookkeeping in PostgreSQL, shared by every instance."""
+
+    def __init__(self, url: str, *, max_size: int = POOL_MAX_SIZE) -> None:
+        self._label = safe_url(url)
+        self._url = make_conninfo(url, **connection_kwargs(url))
+        self._pool = ConnectionPool(
+            self._url,
+            min_size=1,
+            max_size=max_size,
+            open=False,
+            kwargs={"autocommit": True},
+            configure=_configure,
+            check=ConnectionPool.check_connection,
+            timeout=POOL_TIMEOUT_SECONDS,
+            name="epmpulse",
+        )
+        try:
+            # One direct attempt first: a refused connection fails at once, with its reason.
+            psycopg.connect(self._url, autocommit=True).close()
+            self._pool.open(wait=True, timeout=POOL_TIMEOUT_SECONDS)
+        except (psycopg.Error, PoolTimeout) as exc:
+            self._pool.close()
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise StoreError(f"cannot connect to the database {self._label}: {reason}") from exc
+        self._queue: list[_Pending] = []
+        self._queue_lock = threading.Lock()
+        self._commit_lock = threading.Lock()
+        self._cache_lock = threading.Lock()
+        self._cache = BoardState.empty()
+        try:
+            self.migrate()
+            self.snapshot()
+        except BaseException:
+            self._pool.close()
+            raise
+
+    def __repr__(self) -> str:
+        return f"PostgresStore({self._label!r})"
+
+    @property
+    def url(self) -> str:
+        """The database URL (with its password: never log it; see :func:`safe_url`)."""
+        return self._url
+
+    # --- schema --------------------------------------------------------------------
+
+    def migrate(self) -> int:
+        """Create or migrate the tables; returns the schema version now recorded."""
+        with self._connection() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+            conn.execute(
+                """CREATE TABLE IF NOT EXISTS epmpulse_schema (
+                    id integer PRIMARY KEY CHECK (id = 1),
+                    version integer NOT NULL,
+                    migrated_at timestamptz NOT NULL DEFAULT now())"""
+            )
+            row = conn.execute("SELECT version FROM epmpulse_schema WHERE id = 1").fetchone()
+            current = int(row[0]) if row else 0
+            if current > SCHEMA_VERSION:
+                raise StoreError(
+                    f"the database {self._label} has schema version {current}, newer than "
+                    f"this EPMPulse understands ({SCHEMA_VERSION}); upgrade EPMPulse"
+                )
+            for step in range(current, SCHEMA_VERSION):
+                for statement in MIGRATIONS[step]:
+                    conn.execute(statement)
+                logger.info("database %s: schema migrated to version %d", self._label, step + 1)
+            conn.execute(
+                """INSERT INTO epmpulse_schema (id, version) VALUES (1, %s)
+                   ON CONFLICT (id) DO UPDATE SET version = excluded.version,
+                   migrated_at = CASE WHEN epmpulse_schema.version = excluded.version
+                       THEN epmpulse_schema.migrated_at ELSE now() END""",
+                (SCHEMA_VERSION,),
+            )
+        return SCHEMA_VERSION
+
+    # --- reading -------------------------------------------------------------------
+
+    def snapshot(self) -> BoardState:
+        """Return the latest committed board (one query fetching only what changed)."""
+        cached = self._cache
+        with self._connection() as conn:
+            rows = conn.execute(_SNAPSHOT, {"v": cached.version}).fetchall()
+        version = next((int(r[3]) for r in rows if r[0] == 2), cached.version)
+        return self._remember(_merge(cached, version, rows))
+
+    def history(
+        self, app: str | None = None, domain: str | None = None, limit: int | None = None
+    ) -> list[JsonDict]:
+        """Return history entries, oldest first, filtered by app/domain, the last ``limit``."""
+        where, params = _filter(app, domain)
+        # ``where`` holds fixed clauses; the values travel as parameters.
+        sql = f"SELECT entry FROM epmpulse_history {where} ORDER BY version DESC, idx DESC"  # noqa: S608
+        if limit:
+            sql += " LIMIT %(limit)s"
+            params["limit"] = limit
+        with self._connection() as conn:
+            rows = conn.execute(sql, params).fetchall()
+        return [row[0] for row in reversed(rows)]
+
+    def iter_history(self) -> Iterator[JsonDict]:
+        """Yield every history entry, oldest first, in batches (memory stays flat)."""
+        return self.iter_history_after(0)
+
+    def iter_history_after(self, version: int) -> Iterator[JsonDict]:
+        """Yield the entries of commits after ``version``, oldest first, in batches.
+
+        Each batch is one short query (keyset on ``(version, idx)``), so a slow consumer
+        holds no connection and no transaction open.
+        """
+        position = (version, 2**31 - 1)
+        while True:
+            with self._connection() as conn:
+                rows = conn.execute(
+                    """SELECT version, idx, entry FROM epmpulse_history
+                       WHERE (version, idx) > (%s, %s) ORDER BY version, idx LIMIT %s""",
+                    (*position, HISTORY_BATCH),
+                ).fetchall()
+            for row in rows:
+                yield row[2]
+            if len(rows) < HISTORY_BATCH:
+                return
+            position = (int(rows[-1][0]), int(rows[-1][1]))
+
+    # --- writing -------------------------------------------------------------------
+
+    def commit(self, mutation: Mutation[T]) -> T:
+        """Apply ``mutation`` in one transaction and return its result once committed."""
+        pending = _Pending(mutation)
+        with self._queue_lock:
+            self._queue.append(pending)
+        with self._commit_lock:
+            if not pending.done.is_set():
+                with self._queue_lock:
+                    batch, self._queue = self._queue, []
+                self._run_batch(batch)
+        if pending.error is not None:
+            raise pending.error
+        return pending.result
+
+    def _run_batch(self, batch: list[_Pending]) -> None:
+        failure: BaseException | None = StoreError("the commit was interrupted")
+        written: BoardState | None = None
+        try:
+            cached = self._cache
+            with self._connection() as conn, _transaction(conn):
+                conn.execute(_SERIALIZE)
+                # After the lock, in its own statement: it sees every earlier commit.
+                rows = conn.execute(_SNAPSHOT, {"v": cached.version}).fetchall()
+                version = next((int(r[3]) for r in rows if r[0] == 2), None)
+                if version is None:
+                    raise StoreError(f"the database {self._label} has no board row")
+                base = _merge(cached, version, rows)
+                self._remember(base)
+                work = WorkingState(base.version, dict(base.records), dict(base.meta))
+                for pending in batch:
+                    checkpoint = work.checkpoint()
+                    try:
+                        pending.result = pending.mutation(work)
+                    except Exception as exc:  # noqa: BLE001 - re-raised in the caller's thread
+                        work.rollback(checkpoint)
+                        pending.error = exc
+                if work.dirty:
+                    written = _write(conn, base, work)
+            failure = None
+        except psycopg.Error as exc:
+            failure = StoreError(f"the database {self._label} did not take the change: {exc}")
+            failure.__cause__ = exc
+        except StoreError as exc:
+            failure = exc
+        finally:
+            for pending in batch:
+                if failure is not None and pending.error is None:
+                    pending.error = failure
+                pending.done.set()
+        if written is not None and failure is None:
+            self._remember(written)
+
+    def load(
+        self,
+        version: int,
+        records: dict[RecordKey, JsonDict],
+        meta: dict[str, Any],
+        history: Iterable[JsonDict],
+    ) -> int:
+        """Fill an empty database with a board and its history, in one transaction.
+
+        History entries keep their own ``version`` (times and authors are part of each
+        entry); the board continues after the highest one. Returns the entries written.
+        Raises StoreError when the database already holds history (checked under the
+        board lock, so two imports cannot both run).
+        """
+        count, last = 0, 0
+        try:
+            with self._connection() as conn, conn.transaction():
+                conn.execute(_SERIALIZE)
+                conn.execute(_READ_BOARD)
+                if conn.execute("SELECT 1 FROM epmpulse_history LIMIT 1").fetchone():
+                    raise StoreError("the database already holds history; nothing imported")
+                idx = 0
+                batch: list[tuple[int, int, JsonDict]] = []
+                for entry in history:
+                    seen = int(entry.get("version", last) or last)
+                    idx = idx + 1 if seen == last else 0
+                    last = seen
+                    batch.append((seen, idx, entry))
+                    if len(batch) >= HISTORY_BATCH:
+                        count += _copy_history(conn, batch)
+                        batch = []
+                count += _copy_history(conn, batch)
+                final = max(version, last)
+                conn.execute(
+                    _PUT_RECORDS,
+                    {
+                        "v": final,
+                        "apps": [k[0] for k in records],
+                        "domains": [k[1] for k in records],
+                        "records": [files.dumps(r).decode() for r in records.values()],
+                    },
+                )
+                conn.execute(
+                    _PUT_META,
+                    {
+                        "v": final,
+                        "names": list(meta),
+                        "values": [files.dumps(v).decode() for v in meta.values()],
+                    },
+                )
+                conn.execute(_BUMP, {"v": final})
+        except psycopg.Error as exc:
+            raise StoreError(f"the database {self._label} did not take the import: {exc}") from exc
+        self.snapshot()
+        return count
+
+    @contextmanager
+    def advisory_lock(self, name: str) -> Iterator[None]:
+        """Hold a lock named ``name`` that every process and instance on this database shares.
+
+        A transaction-level advisory lock on a pooled connection: it is released when the
+        block ends, and by the server if this process dies holding it.
+        """
+        with self._connection() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (name,))
+            yield
+
+    def backup(self, keep: int = 24) -> Path | None:
+        """Nothing to do: PostgreSQL's own backups (pg_dump, WAL archiving) cover the board.
+
+        A file copy in the local data directory would not help another instance and could
+        not be consistent with the database, so it returns None.
+        """
+        return None
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self._pool.close()
+
+    # --- plumbing ------------------------------------------------------------------
+
+    @contextmanager
+    def _connection(self) -> Iterator[psycopg.Connection[Any]]:
+        """A pooled connection; database failures become :class:`StoreError`."""
+        try:
+            with self._pool.connection() as conn:
+                yield conn
+        except PoolTimeout as exc:
+            raise StoreError(f"the database {self._label} is not reachable") from exc
+        except psycopg.Error as exc:
+            raise StoreError(f"the database {self._label} failed: {exc}") from exc
+
+    def _remember(self, state: BoardState) -> BoardState:
+        with self._cache_lock:
+            if state.version >= self._cache.version:
+                self._cache = state
+            return self._cache if self._cache.version > state.version else state
+
+
+@contextmanager
+def _transaction(conn: psycopg.Connection[Any]) -> Iterator[None]:
+    """One pipelined transaction on an autocommit connection: BEGIN … COMMIT.
+
+    BEGIN and COMMIT are sent by hand, in the pipeline with the statements around them,
+    rather than with ``conn.transaction()``, which costs a round trip more. On any
+    failure the transaction is rolled back; a broken connection is left to the pool.
+    """
+    try:
+        with conn.pipeline():
+            conn.execute("BEGIN")
+            yield
+            conn.execute("COMMIT")
+    except BaseException:
+        if not conn.closed:
+            with contextlib.suppress(psycopg.Error):
+                conn.execute("ROLLBACK")
+        raise
+
+
+def _configure(conn: psycopg.Connection[Any]) -> None:
+    conn.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
+    conn.execute(f"SET statement_timeout = '{STATEMENT_TIMEOUT}'")
+
+
+def _merge(cached: BoardState, version: int, rows: list[tuple[Any, ...]]) -> BoardState:
+    """``cached`` with the changed records and meta values in ``rows`` applied."""
+    changed = [r for r in rows if r[0] != 2]
+    if not changed and version == cached.version:
+        return cached
+    records = dict(cached.records)
+    meta = dict(cached.meta)
+    for kind, name, domain, value in changed:
+        if kind == 0:
+            records[(name, domain)] = value
+        else:
+            meta[name] = value
+    return BoardState(version, MappingProxyType(records), MappingProxyType(meta))
+
+
+def _write(conn: psycopg.Connection[Any], base: BoardState, work: WorkingState) -> BoardState:
+    """Write what ``work`` changed on top of ``base`` as version + 1 (inside the transaction).
+
+    One statement: records, meta and history rows plus the version bump.
+    """
+    version = work.version + 1
+    records = [(k, r) for k, r in work.records.items() if base.records.get(k) is not r]
+    meta = [(n, v) for n, v in work.meta.items() if n not in base.meta or base.meta[n] is not v]
+    for entry in work.history:
+        entry["version"] = version
+    conn.execute(
+        _WRITE,
+        {
+            "v": version,
+            "apps": [k[0] for k, _ in records],
+            "domains": [k[1] for k, _ in records],
+            "records": [files.dumps(r).decode() for _, r in records],
+            "names": [n for n, _ in meta],
+            "values": [files.dumps(v).decode() for _, v in meta],
+            "h_apps": [str(e.get("app", "")) for e in work.history],
+            "h_domains": [str(e.get("domain", "")) for e in work.history],
+            "entries": [files.dumps(e).decode() for e in work.history],
+        },
+    )
+    return BoardState(version, MappingProxyType(work.records), MappingProxyType(work.meta))
+
+
+def _copy_history(conn: psycopg.Connection[Any], batch: list[tuple[int, int, JsonDict]]) -> int:
+    if batch:
+        conn.execute(
+            """INSERT INTO epmpulse_history (version, idx, app, domain, entry)
+               SELECT v, i, a, d, e::jsonb FROM unnest(%b::bigint[], %b::int[], %b::text[],
+                   %b::text[], %b::text[]) AS t(v, i, a, d, e)""",
+            (
+                [b[0] for b in batch],
+                [b[1] for b in batch],
+                [str(b[2].get("app", "")) for b in batch],
+                [str(b[2].get("domain", "")) for b in batch],
+                [files.dumps(b[2]).decode() for b in batch],
+            ),
+        )
+    return len(batch)
+
+
+def _filter(app: str | None, domain: str | None) -> tuple[str, dict[str, Any]]:
+    clauses, params = [], {}
+    if app is not None:
+        clauses.append("app = %(app)s")
+        params["app"] = app
+    if domain is not None:
+        clauses.append("domain = %(domain)s")
+        params["domain"] = domain
+    return ("WHERE " + " AND ".join(clauses) if clauses else ""), params

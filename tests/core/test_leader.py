@@ -1,0 +1,172 @@
+"""Leadership: leader-only parts in the runtime, and the PostgreSQL election."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import psycopg
+import pytest
+
+from bot.config import Config
+from bot.leader import PostgresLeadership, SoleLeader
+from bot.runtime import Check, Runtime
+from tests.conftest import MakeConfig
+
+TIMEOUT = 2.0  # leader timeout for these tests: beat 0.4 s, grace 0.8 s
+
+
+class _Part:
+    """A part recording its lifecycle; ``halt`` is what losing leadership calls."""
+
+    def __init__(self, name: str, log: list[str]) -> None:
+        self.name = name
+        self._log = log
+
+    def start(self) -> None:
+        self._log.append(f"start {self.name}")
+
+    def stop(self) -> None:
+        self._log.append(f"stop {self.name}")
+
+    def halt(self) -> None:
+        self._log.append(f"halt {self.name}")
+
+    def health(self) -> Check:
+        return Check(True, f"{self.name} running")
+
+
+def _wait(predicate: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return predicate()
+
+
+def test_with_the_json_store_leader_only_parts_run_in_order_from_start_to_stop(
+    config: Config,
+) -> None:
+    """A single run always leads: its leader-only parts start in place and stop cleanly."""
+    log: list[str] = []
+    runtime = Runtime(config)
+    runtime.add(_Part("slack", log))
+    runtime.add_leader_only("canvas", lambda: _Part("canvas", log))
+    runtime.add(_Part("api", log))
+    runtime.start()
+    assert isinstance(runtime.leadership, SoleLeader)
+    assert runtime.role().leader and runtime.health()["canvas"].detail == "canvas running"
+    assert b"\nepmpulse_leader 1.0\n" in runtime.metrics.render()
+    runtime.stop()
+    assert log == [
+        "start slack",
+        "start canvas",
+        "start api",
+        "stop api",
+        "stop canvas",
+        "stop slack",
+    ]
+
+
+@pytest.fixture
+def elect(pg_url: str) -> Iterator[Callable[[str], tuple[PostgresLeadership, list[str]]]]:
+    """Start electors on one database; each logs gain/loss; all stopped afterwards."""
+    started: list[PostgresLeadership] = []
+
+    def start(name: str) -> tuple[PostgresLeadership, list[str]]:
+        events: list[str] = []
+        leadership = PostgresLeadership(pg_url, timeout_seconds=TIMEOUT, instance=name)
+        leadership.start(lambda: events.append("gain"), lambda: events.append("loss"))
+        started.append(leadership)
+        return leadership, events
+
+    yield start
+    for leadership in started:
+        leadership.stop()
+
+
+def test_exactly_one_of_three_instances_leads(
+    elect: Callable[[str], tuple[PostgresLeadership, list[str]]],
+) -> None:
+    """Three electors on one database: one leader, the others keep waiting."""
+    electors = [elect(f"i{n}") for n in range(3)]
+    assert _wait(lambda: sum(e.is_leader for e, _ in electors) == 1, TIMEOUT)
+    time.sleep(3 * electors[0][0].beat)
+    assert sum(e.is_leader for e, _ in electors) == 1
+    assert sorted(events for _, events in electors) == [[], [], ["gain"]]
+
+
+def test_a_stopped_leader_is_replaced_within_the_timeout(
+    elect: Callable[[str], tuple[PostgresLeadership, list[str]]],
+) -> None:
+    """Stopping the leader hands the lock over; another instance leads within the timeout."""
+    first, first_events = elect("first")
+    assert first.is_leader  # free lock: won during start
+    second, second_events = elect("second")
+    assert not second.is_leader
+    started = time.monotonic()
+    first.stop()
+    assert first_events == ["gain", "loss"]
+    assert _wait(lambda: second.is_leader, TIMEOUT)
+    assert time.monotonic() - started <= TIMEOUT
+    assert second_events == ["gain"]
+
+
+def test_a_leader_whose_connection_is_cut_stops_at_once_and_stays_stopped(
+    pg_url: str, elect: Callable[[str], tuple[PostgresLeadership, list[str]]]
+) -> None:
+    """pg_terminate_backend of the leader's session: it loses within a beat, no overlap."""
+    leader, events = elect("cut")
+    assert leader.is_leader
+    schema = pg_url.rsplit("search_path%3D", 1)[1]
+    with psycopg.connect(pg_url, autocommit=True) as admin:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
+            ("epmpulse-leader cut",),
+        )
+        # Take the lock ourselves, as another instance would: the old leader must not lead.
+        won = admin.execute(
+            "SELECT pg_try_advisory_lock(hashtext('epmpulse.leader.' || %s))", (schema,)
+        ).fetchone()
+        assert won == (True,)
+        cut_at = time.monotonic()
+        assert _wait(lambda: not leader.is_leader, TIMEOUT)
+        assert time.monotonic() - cut_at <= 2 * leader.beat + 0.5
+        assert events == ["gain", "loss"]
+        time.sleep(4 * leader.beat)
+        assert not leader.is_leader and events == ["gain", "loss"]
+
+
+def test_a_runtime_halts_its_leader_parts_when_leadership_is_lost(
+    pg_url: str, make_config: MakeConfig
+) -> None:
+    """On loss the leader-only parts are halted (no final flush); on standby health is ok."""
+    config = make_config(EPMPULSE_DATABASE_URL=pg_url, EPMPULSE_LEADER_TIMEOUT_SECONDS="2")
+    log: list[str] = []
+    runtime = Runtime(config)
+    runtime.add_leader_only("canvas", lambda: _Part("canvas", log))
+    runtime.start()
+    other = PostgresLeadership(pg_url, timeout_seconds=TIMEOUT, instance="other")
+    gained = threading.Event()
+    try:
+        assert runtime.role().leader and log == ["start canvas"]
+        other.start(gained.set, lambda: None)
+        assert not other.is_leader
+        with psycopg.connect(pg_url, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name LIKE 'epmpulse-leader %%' AND application_name <> "
+                "'epmpulse-leader other'"
+            )
+        assert gained.wait(TIMEOUT + 1)
+        assert not runtime.role().leader
+        assert log == ["start canvas", "halt canvas"]
+        assert b"\nepmpulse_leader 0.0\n" in runtime.metrics.render()
+        health = runtime.health()["canvas"]
+        assert health.ok and health.detail.startswith("standby")
+    finally:
+        other.stop()
+        runtime.stop()
+    assert log == ["start canvas", "halt canvas"]

@@ -1,0 +1,57 @@
+"""The Slack sandbox spreads Socket Mode envelopes across open connections, as Slack does."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from slack_sdk import WebClient
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection, connect
+
+from bot.sandbox.slack import SlackSandbox
+
+
+def _acking(websocket: ClientConnection, seen: list[str]) -> threading.Thread:
+    """A thread that acks every envelope on ``websocket`` and records its type."""
+
+    def run() -> None:
+        try:
+            for raw in websocket:
+                message = json.loads(raw)
+                if "envelope_id" in message:
+                    seen.append(message["type"])
+                    websocket.send(json.dumps({"envelope_id": message["envelope_id"]}))
+        except ConnectionClosed:
+            return
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.fixture
+def sandbox() -> Iterator[SlackSandbox]:
+    """A fresh Slack sandbox on loopback."""
+    with SlackSandbox() as running:
+        yield running
+
+
+def test_envelopes_are_spread_across_every_open_connection(sandbox: SlackSandbox) -> None:
+    """Four slash commands over two connections reach each connection twice."""
+    app_client = WebClient(token=sandbox.app_token, base_url=sandbox.api_url)
+    urls = [app_client.apps_connections_open(app_token=sandbox.app_token)["url"] for _ in (1, 2)]
+    seen: list[list[str]] = [[], []]
+    with connect(urls[0], open_timeout=5) as first, connect(urls[1], open_timeout=5) as second:
+        threads = [_acking(first, seen[0]), _acking(second, seen[1])]
+        deadline = time.monotonic() + 5
+        while sandbox.connection_count < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        for _ in range(4):
+            sandbox.send_command("status", timeout=5)
+    for thread in threads:
+        thread.join(timeout=5)
+    assert seen == [["slash_commands"] * 2, ["slash_commands"] * 2]
