@@ -178,6 +178,26 @@ class Cluster:
         calls = [c for c in self.sandbox.calls("canvases.edit") if c.ok]
         return [c.args["changes"][0]["document_content"]["markdown"] for c in calls]
 
+    def last_publish_recorded(self) -> bool:
+        """Whether the store holds the hash of the last canvases.edit.
+
+        The leader records it just after the call returns: a leader killed in between
+        leaves its successor to send that content once more (SPEC §10's crash window).
+        """
+        import psycopg
+
+        from bot.canvas.publisher import PUBLISHED_META
+        from bot.canvas.render import digest
+
+        publishes = self.publishes()
+        if not publishes:
+            return False
+        with psycopg.connect(self.pg_url) as conn:
+            row = conn.execute(
+                "SELECT value->>'hash' FROM epmpulse_meta WHERE name = %s", (PUBLISHED_META,)
+            ).fetchone()
+        return row is not None and row[0] == digest(publishes[-1])
+
     def stop(self) -> None:
         """SIGTERM every live instance (SIGKILL if it does not stop in time)."""
         for instance in self.instances:

@@ -30,6 +30,9 @@ def test_two_instances_share_the_board_one_leads_and_a_killed_leader_is_replaced
         "the leader publishes both changes",
     )
     wait_until(lambda: len(cluster.alerts()) == 2, 10, "two alerts")
+    # Kill outside the crash window between a publish and its record, so that a repeated
+    # publish below can only come from two leaders at once.
+    wait_until(cluster.last_publish_recorded, 10, "the leader records its publish")
 
     killed_at = time.monotonic()
     first.kill()
