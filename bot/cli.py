@@ -33,7 +33,7 @@ ONE_SHOT = frozenset({"status", "set", "history", "render", "export", "import"})
 _COMMON_SETTINGS = """\
   EPMPULSE_CONFIG          the estate YAML (default ./epmpulse.yml, else built-in)
   EPMPULSE_DATA_DIR        state, history, backups and EPM tokens (default ./data)
-  EPMPULSE_LOG_LEVEL       DEBUG, INFO, WARNING, ERROR (default INFO)
+  EPMPULSE_LOG_LEVEL       DEBUG, INFO, WARNING, ERROR, CRITICAL (default INFO)
   EPMPULSE_LOG_FORMAT      json or text (default json)"""
 _SLACK_SETTINGS = """\
   SLACK_BOT_TOKEN          bot token xoxb-...
@@ -69,7 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="epmpulse",
         description="Oracle EPM Cloud close status for Slack.",
-        epilog="Configuration comes from the environment and EPMPULSE_CONFIG (see README).",
+        epilog="Configuration comes from the environment and EPMPULSE_CONFIG "
+        "(see docs/reference.md). Every command has --help.",
     )
     parser.add_argument("--version", action="version", version=f"epmpulse {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -134,7 +135,11 @@ def build_parser() -> argparse.ArgumentParser:
     render.set_defaults(handler=cmd_render)
 
     import_ = commands.add_parser(
-        "import", help="copy a JSON data directory into the database (EPMPULSE_DATABASE_URL)"
+        "import",
+        help="copy a JSON data directory into the database (EPMPULSE_DATABASE_URL)",
+        description="Copy a JSON data directory (board, history, bookkeeping, rotated EPM "
+        "refresh tokens) into the database named by EPMPULSE_DATABASE_URL, in one "
+        "transaction. Importing the same data again changes nothing.",
     )
     import_.add_argument("data_dir", metavar="DATA_DIR", help="the JSON store's data directory")
     import_.set_defaults(handler=cmd_import)
