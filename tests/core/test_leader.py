@@ -126,11 +126,16 @@ def test_a_leader_whose_connection_is_cut_stops_at_once_and_stays_stopped(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
             ("epmpulse-leader cut",),
         )
+
         # Take the lock ourselves, as another instance would: the old leader must not lead.
-        won = admin.execute(
-            "SELECT pg_try_advisory_lock(hashtext('epmpulse.leader.' || %s))", (schema,)
-        ).fetchone()
-        assert won == (True,)
+        # pg_terminate_backend only signals the backend; its lock goes when it has exited.
+        def take_lock() -> bool:
+            row = admin.execute(
+                "SELECT pg_try_advisory_lock(hashtext('epmpulse.leader.' || %s))", (schema,)
+            ).fetchone()
+            return row == (True,)
+
+        assert _wait(take_lock, TIMEOUT)
         cut_at = time.monotonic()
         assert _wait(lambda: not leader.is_leader, TIMEOUT)
         assert time.monotonic() - cut_at <= 2 * leader.beat + 0.5
