@@ -186,6 +186,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except ConfigError as exc:  # found at start-up, e.g. a canvas id Slack does not know
+        print(exc, file=sys.stderr)
+        return EXIT_BAD_INPUT
     except (StoreError, OSError) as exc:
         if settings.database_url is not None:  # the store is the database, not a directory
             print(f"error: {exc}", file=sys.stderr)

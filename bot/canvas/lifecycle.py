@@ -157,6 +157,10 @@ def resolve_canvas(
     return resolved
 
 
+# Slack's answers when the channel is wrong or the bot may not see it.
+_NO_CHANNEL = frozenset({"channel_not_found", "not_in_channel", "is_archived"})
+
+
 def _create_channel_canvas(
     client: WebClient, channel_id: str, title: str, markdown: str
 ) -> ResolvedCanvas:
@@ -167,6 +171,14 @@ def _create_channel_canvas(
             document_content={"type": "markdown", "markdown": markdown},
         )
     except SlackApiError as exc:
+        if _error(exc) in _NO_CHANNEL:
+            raise ConfigError(
+                [
+                    f"SLACK_CHANNEL_ID {channel_id}: Slack answered {_error(exc)}. Use the "
+                    "channel's id (C…: channel details, at the bottom of the About tab) and "
+                    "invite the bot to a private channel (/invite @EPMPulse)"
+                ]
+            ) from exc
         if _error(exc) != "channel_canvas_already_exists":
             raise CanvasError(
                 f"cannot create the channel canvas of {channel_id}: Slack answered {_error(exc)}"

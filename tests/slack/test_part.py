@@ -127,16 +127,53 @@ def test_run_fails_fast_when_auth_test_fails(
     capsys: pytest.CaptureFixture[str],
     restore_logging: None,
 ) -> None:
-    """``epmpulse run`` exits 1 with the reason when Slack rejects the bot token."""
+    """``epmpulse run`` exits 2 (configuration) with the reason when Slack rejects the bot token."""
     config = make_config()
     env = slack_env(sandbox, SLACK_BOT_TOKEN="xoxb-revoked", SLACK_CHANNEL_ID="C0ALERTS")
     env["EPMPULSE_DATA_DIR"] = str(config.settings.data_dir)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    assert cli.main(["run"]) == 1
+    assert cli.main(["run"]) == 2
     err = capsys.readouterr().err
     assert "SLACK_BOT_TOKEN: Slack refused it (auth.test: invalid_auth)" in err
     assert "Traceback" not in err
+
+
+def test_run_with_a_canvas_id_slack_does_not_know_exits_2_naming_it(
+    sandbox: SlackSandbox,
+    make_config: MakeConfig,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    restore_logging: None,
+) -> None:
+    """A SLACK_CANVAS_ID that does not exist is bad configuration: exit 2, the id named."""
+    config = make_config()
+    env = slack_env(sandbox, SLACK_CANVAS_ID="F0NOPE", EPMPULSE_HTTP_PORT="0")
+    env["EPMPULSE_DATA_DIR"] = str(config.settings.data_dir)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert cli.main(["run"]) == 2
+    err = capsys.readouterr().err
+    assert "SLACK_CANVAS_ID F0NOPE: no such canvas" in err
+    assert "Traceback" not in err
+
+
+def test_run_with_a_channel_slack_does_not_know_exits_2_naming_it(
+    sandbox: SlackSandbox,
+    make_config: MakeConfig,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    restore_logging: None,
+) -> None:
+    """A SLACK_CHANNEL_ID Slack refuses (unknown id) is bad configuration: exit 2, named."""
+    config = make_config()
+    env = slack_env(sandbox, SLACK_CHANNEL_ID="C0UNKNOWN", EPMPULSE_HTTP_PORT="0")
+    env["EPMPULSE_DATA_DIR"] = str(config.settings.data_dir)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert cli.main(["run"]) == 2
+    err = capsys.readouterr().err
+    assert "SLACK_CHANNEL_ID C0UNKNOWN: Slack answered channel_not_found" in err
 
 
 def test_run_lists_every_missing_setting(
