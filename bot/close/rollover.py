@@ -76,7 +76,9 @@ def build_archives(
             bounds = (calendar.close_start(period), calendar.close_end(period))
             if bucket is not None and bucket not in skip:
                 archives[bucket] = _archive(bucket, calendar, keys, running, ok_at)
-            bucket, ok_at = period, {}
+            # A domain that enters the close already OK (no reset) is OK from its start.
+            opened = bounds[0]
+            bucket, ok_at = period, {k: opened for k, v in running.items() if v == Status.OK}
         if new == Status.OK and entry.get("old_status") != Status.OK:
             ok_at[key] = at
         running[key] = new

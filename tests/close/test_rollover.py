@@ -200,3 +200,28 @@ def test_a_change_belongs_to_the_close_running_at_its_local_time() -> None:
             "late": True,
         }
     ]
+
+
+def test_a_domain_already_ok_when_its_close_begins_is_ok_from_the_start() -> None:
+    """Without reset, a domain OK before the close began is archived OK at the close's start."""
+    calendar = CloseCalendar(timezone="UTC", deadlines={("A", "X"): Deadline(1, time(9, 0))})
+    entries = [
+        {
+            "app": "A",
+            "domain": "X",
+            "old_status": "Pending",
+            "new_status": "OK",
+            "at": "2026-10-20T10:00:00Z",
+        },
+        {
+            "app": "A",
+            "domain": "Y",
+            "old_status": "Pending",
+            "new_status": "Error",
+            "at": "2026-11-03T10:00:00Z",
+        },
+    ]
+    archives = build_archives(entries, calendar, [("A", "X"), ("A", "Y")], "2026-11", set())
+    [x, y] = archives["2026-10"]["domains"]
+    assert (x["status"], x["ok_at"], x["late"]) == ("OK", "2026-11-01T00:00:00Z", False)
+    assert (y["status"], y["ok_at"]) == ("Error", None)
