@@ -247,7 +247,10 @@ def cmd_set(args: argparse.Namespace, config: Config) -> int:
     with open_service(config) as service:
         message = " ".join(args.message)
         change = service.set(args.app, args.domain, args.status, message, by="system")
+        waits = service.close.show_one(change.new).waiting_on if service.close.configured else []
     print(f"{change.new.app} {change.new.domain}: {change.old.status} -> {change.new.status}")
+    if waits:  # allowed, but worth saying (SPEC §11)
+        print(f"  waiting on: {', '.join(waits)}")
     return EXIT_OK
 
 

@@ -69,3 +69,7 @@ def setup_logging(level: str = "INFO", fmt: str = "json", secrets: Iterable[str]
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    # APScheduler logs every run of every job at INFO (several a second: alert delivery,
+    # canvas ticks), which drowns the one summary line per unit of work; DEBUG shows it.
+    quiet = str(level).upper() != "DEBUG"
+    logging.getLogger("apscheduler").setLevel(logging.WARNING if quiet else logging.NOTSET)

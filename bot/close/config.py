@@ -53,6 +53,12 @@ class HolidaySettings(BaseModel):
     subdivision: str | None = None
     extra: list[date] = Field(default_factory=list)
 
+    @field_validator("country")
+    @classmethod
+    def _country_code(cls, code: str | None) -> str | None:
+        # ISO 3166 codes are case-insensitive to people (gb, GB), like every other name here.
+        return code.strip().upper() if code else code
+
     @model_validator(mode="after")
     def _known_country(self) -> HolidaySettings:
         if self.subdivision and not self.country:
@@ -66,9 +72,10 @@ class HolidaySettings(BaseModel):
                 supported = holidays.list_supported_countries()
                 if self.country not in supported:
                     hint = closest_match(self.country, list(supported))
+                    guess = f"; did you mean {hint}?" if hint else ""
                     raise ValueError(
                         f"unknown holiday country '{self.country}' (an ISO 3166 code, e.g. GB, "
-                        f"US, DE; did you mean {hint}?)"
+                        f"US, DE{guess})"
                     ) from exc
                 valid = ", ".join(supported[self.country]) or "(none)"
                 raise ValueError(

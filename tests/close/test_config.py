@@ -101,6 +101,19 @@ def test_an_unknown_subdivision_names_the_valid_ones(make_config: MakeConfig) ->
     assert "unknown subdivision 'XYZ' of GB; valid: ENG, NIR, SCT, WLS" in str(caught.value)
 
 
+def test_a_holiday_country_is_case_insensitive_and_a_hint_is_given_only_when_close(
+    make_config: MakeConfig,
+) -> None:
+    """`gb` works like `GB`; a country nothing resembles gets no "did you mean None?"."""
+    config = make_config("close: {holidays: {country: gb, subdivision: ENG}}")
+    assert config.estate.close is not None
+    assert config.estate.close.holidays.country == "GB"
+    with pytest.raises(ConfigError) as caught:
+        make_config("close: {holidays: {country: QQQQ}}")
+    assert "unknown holiday country 'QQQQ'" in str(caught.value)
+    assert "None" not in str(caught.value)
+
+
 def test_a_weekend_of_every_day_is_refused(make_config: MakeConfig) -> None:
     """A calendar needs at least one working day a week."""
     days = "[Monday, Tuesday, Wednesday, Thursday, Friday, Saturday, Sunday]"

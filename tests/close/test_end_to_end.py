@@ -88,3 +88,18 @@ def test_status_of_one_domain_prints_its_deadline_and_waits(
     assert cli.main(["status", "fccs", "actuals"]) == 0
     out = capsys.readouterr().out
     assert "  Waiting on: Planning/Actuals" in out and "Due:" not in out
+
+
+def test_a_shell_set_on_a_waiting_domain_succeeds_and_says_what_it_waits_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``epmpulse set`` saves the change and adds a ``waiting on:`` line (SPEC §11)."""
+    (tmp_path / "epmpulse.yml").write_text(YAML, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("EPMPULSE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("EPMPULSE_CONFIG", raising=False)
+    assert cli.main(["set", "fccs", "actuals", "loading"]) == 0
+    out = capsys.readouterr().out
+    assert out == "FCCS Actuals: Pending -> Loading\n  waiting on: Planning/Actuals\n"
+    assert cli.main(["set", "planning", "actuals", "ok"]) == 0
+    assert capsys.readouterr().out == "Planning Actuals: Pending -> OK\n"

@@ -54,3 +54,22 @@ def test_setup_logging_installs_one_handler(capsys: pytest.CaptureFixture[str]) 
     assert "hidden" not in err
     assert err.count("shown ***") == 1
     logging.getLogger().handlers.clear()
+
+
+def test_scheduler_job_runs_are_logged_only_at_debug(capsys: pytest.CaptureFixture[str]) -> None:
+    """At INFO APScheduler's per-run lines are dropped, its warnings kept; DEBUG shows all."""
+    try:
+        setup_logging("INFO", "text")
+        scheduler_log = logging.getLogger("apscheduler.executors.default")
+        scheduler_log.info('Running job "tick" (scheduled at …)')
+        scheduler_log.warning("Run time of job was missed")
+        logging.getLogger("bot.x").info("one summary line")
+        err = capsys.readouterr().err
+        assert "Running job" not in err
+        assert "was missed" in err and "one summary line" in err
+        setup_logging("DEBUG", "text")
+        scheduler_log.info('Running job "tick" (scheduled at …)')
+        assert "Running job" in capsys.readouterr().err
+    finally:
+        logging.getLogger().handlers.clear()
+        logging.getLogger("apscheduler").setLevel(logging.NOTSET)
