@@ -49,7 +49,7 @@ _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class BasicAuth(_Strict):
@@ -158,21 +158,29 @@ class CanvasSection(_Strict):
         return name
 
 
-def _default_apps() -> dict[str, AppConfig]:
-    return {
-        "Planning": AppConfig(domains=["Actuals", "Forecast", "Budget"]),
-        "FCCS": AppConfig(domains=["Actuals", "Consolidation"]),
-        "ARCS": AppConfig(domains=["Reconciliation"]),
-    }
+# The built-in estate (SPEC §3), as the YAML file would give it.
+DEFAULT_APPS: dict[str, dict[str, Any]] = {
+    "Planning": {"domains": ["Actuals", "Forecast", "Budget"]},
+    "FCCS": {"domains": ["Actuals", "Consolidation"]},
+    "ARCS": {"domains": ["Reconciliation"]},
+}
+
+
+def _default_apps() -> dict[str, Any]:
+    return {name: dict(app) for name, app in DEFAULT_APPS.items()}
 
 
 class Estate(_Strict):
     """The shape of the estate: apps, domains and EPM servers (the YAML file)."""
 
-    apps: dict[str, AppConfig] = Field(default_factory=_default_apps, min_length=1)
-    epm: EpmSection = Field(default_factory=EpmSection)
-    staleness: Staleness = Field(default_factory=Staleness)
-    canvas: CanvasSection = Field(default_factory=CanvasSection)
+    # Defaults are given as the YAML file would give them and validated with the estate,
+    # so that no section model builds a validator of its own (start-up time, SPEC §12).
+    apps: dict[str, AppConfig] = Field(
+        default_factory=_default_apps, min_length=1, validate_default=True
+    )
+    epm: EpmSection = Field(default_factory=dict, validate_default=True)
+    staleness: Staleness = Field(default_factory=dict, validate_default=True)
+    canvas: CanvasSection = Field(default_factory=dict, validate_default=True)
     close: CloseSection | None = None
 
     @model_validator(mode="after")
@@ -369,7 +377,7 @@ def _reference_problems(document: Mapping[str, Any]) -> list[str]:
             if isinstance(app, dict) and isinstance(app.get("domains"), list)
         }
         if apps is None:
-            domains = {name: app.domains for name, app in _default_apps().items()}
+            domains = {name: list(app["domains"]) for name, app in DEFAULT_APPS.items()}
         deadlines, depends_on = close.get("deadlines"), close.get("depends_on")
         problems += close_reference_problems(
             domains,

@@ -32,7 +32,11 @@ _EDITOR_ID = re.compile(r"^[UWS][A-Z0-9]+$")
 class Settings(BaseSettings):
     """Deployment settings and secrets from the environment (SPEC §3)."""
 
-    model_config = SettingsConfigDict(extra="forbid", frozen=True, case_sensitive=True)
+    # validate_default=False as for any model: the defaults are valid, and checking the
+    # rate limits would import `limits` on every start.
+    model_config = SettingsConfigDict(
+        extra="forbid", frozen=True, case_sensitive=True, validate_default=False
+    )
 
     slack_bot_token: SecretStr | None = Field(default=None, validation_alias="SLACK_BOT_TOKEN")
     slack_app_token: SecretStr | None = Field(default=None, validation_alias="SLACK_APP_TOKEN")
