@@ -1,5 +1,7 @@
 """Typed configuration: deployment settings from the environment, the estate from YAML.
 
+The settings model (:class:`~bot.settings.Settings`, pydantic-settings) names each
+environment variable on its field; the estate models and the YAML loading live here.
 Everything is read once, at start-up, by :func:`load_config`. Every problem found in
 the environment and the YAML file is collected into one :class:`ConfigError`.
 """
@@ -25,24 +27,7 @@ from pydantic import (
 
 from bot.close.config import CloseSection, close_reference_problems
 from bot.errors import ConfigError, UnknownNameError, closest_match
-from bot.settings import DEFAULT_SLACK_API_URL, Settings, env_value, read_settings
-
-__all__ = [
-    "DEFAULT_CONFIG_FILE",
-    "DEFAULT_SLACK_API_URL",
-    "AppConfig",
-    "BasicAuth",
-    "ClientCredentialsAuth",
-    "Config",
-    "EpmAuth",
-    "EpmServer",
-    "Estate",
-    "JobParameter",
-    "JobSpec",
-    "RefreshTokenAuth",
-    "Settings",
-    "load_config",
-]
+from bot.settings import Settings, env_value, read_settings
 
 DEFAULT_CONFIG_FILE = "epmpulse.yml"
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
