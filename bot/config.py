@@ -1,5 +1,7 @@
 """Typed configuration: deployment settings from the environment, the estate from YAML.
 
+The settings model (:class:`~bot.settings.Settings`, pydantic-settings) names each
+environment variable on its field; the estate models and the YAML loading live here.
 Everything is read once, at start-up, by :func:`load_config`. Every problem found in
 the environment and the YAML file is collected into one :class:`ConfigError`.
 """
@@ -25,14 +27,14 @@ from pydantic import (
 
 from bot.close.config import CloseSection, close_reference_problems
 from bot.errors import ConfigError, UnknownNameError, closest_match
+from bot.settings import Settings, env_value, read_settings
 
 DEFAULT_CONFIG_FILE = "epmpulse.yml"
-DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class BasicAuth(_Strict):
@@ -141,44 +143,42 @@ class CanvasSection(_Strict):
         return name
 
 
-def _default_apps() -> dict[str, AppConfig]:
-    return {
-        "Planning": AppConfig(domains=["Actuals", "Forecast", "Budget"]),
-        "FCCS": AppConfig(domains=["Actuals", "Consolidation"]),
-        "ARCS": AppConfig(domains=["Reconciliation"]),
-    }
+# The built-in estate (SPEC §3), as the YAML file would give it.
+DEFAULT_APPS: dict[str, dict[str, Any]] = {
+    "Planning": {"domains": ["Actuals", "Forecast", "Budget"]},
+    "FCCS": {"domains": ["Actuals", "Consolidation"]},
+    "ARCS": {"domains": ["Reconciliation"]},
+}
+
+
+def _default_apps() -> dict[str, Any]:
+    return {name: dict(app) for name, app in DEFAULT_APPS.items()}
 
 
 class Estate(_Strict):
     """The shape of the estate: apps, domains and EPM servers (the YAML file)."""
 
-    apps: dict[str, AppConfig] = Field(default_factory=_default_apps, min_length=1)
-    epm: EpmSection = Field(default_factory=EpmSection)
-    staleness: Staleness = Field(default_factory=Staleness)
-    canvas: CanvasSection = Field(default_factory=CanvasSection)
+    # Defaults are given as the YAML file would give them and validated with the estate,
+    # so that no section model builds a validator of its own (start-up time, SPEC §12).
+    apps: dict[str, AppConfig] = Field(
+        default_factory=_default_apps, min_length=1, validate_default=True
+    )
+    epm: EpmSection = Field(default_factory=dict, validate_default=True)
+    staleness: Staleness = Field(default_factory=dict, validate_default=True)
+    canvas: CanvasSection = Field(default_factory=dict, validate_default=True)
     close: CloseSection | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Estate:
         _check_names(list(self.apps), "app")
-        for name, app in self.apps.items():
-            if app.server is not None and app.server not in self.epm.servers:
-                known = ", ".join(self.epm.servers) or "(none configured)"
-                raise ValueError(
-                    f"apps.{name}.server '{app.server}' is not a configured EPM server; "
-                    f"valid: {known}"
-                )
-        problems: list[str] = []
-        if self.close is not None:
-            close = self.close
-            domains = {name: app.domains for name, app in self.apps.items()}
-            problems += close_reference_problems(
-                domains, close.deadlines, close.depends_on, close.weekend
-            )
-        if any(app.jobs for app in self.apps.values()):
-            problems += _job_problems(self.model_dump(mode="python"))
-        if problems:
-            raise ValueError("\n".join(problems))
+        referencing = self.close is not None or any(
+            app.server is not None or app.jobs for app in self.apps.values()
+        )
+        if referencing:
+            document = self.model_dump(mode="python")
+            problems = _reference_problems(document) + _job_problems(document)
+            if problems:
+                raise ValueError("\n".join(problems))
         return self
 
     def resolve_app(self, name: str) -> str:
@@ -217,58 +217,6 @@ class Estate(_Strict):
         return [(app, d) for app, cfg in self.apps.items() for d in cfg.domains]
 
 
-class Settings(_Strict):
-    """Deployment settings and secrets from the environment (SPEC §3)."""
-
-    slack_bot_token: SecretStr | None = None
-    slack_app_token: SecretStr | None = None
-    slack_api_url: str = Field(default=DEFAULT_SLACK_API_URL, pattern=r"^https?://")
-    slack_canvas_id: str | None = None
-    slack_channel_id: str | None = None
-    config_path: Path | None = None
-    data_dir: Path = Path("data")
-    api_keys: dict[str, SecretStr] = Field(default_factory=dict)
-    editors: tuple[str, ...] = ()
-    http_host: str = "127.0.0.1"
-    http_port: int = Field(default=8080, ge=0, le=65535)
-    rate_limits: str = ""  # e.g. "status=60/minute,batch=20/minute"; parsed by bot.api
-    rate_limit_storage: str = "memory://"  # a `limits` storage URI, e.g. redis://host:6379
-    canvas_debounce_seconds: float = Field(default=3.0, gt=0, le=3600)
-    poll_interval_seconds: float | None = Field(default=None, gt=0)
-    database_url: SecretStr | None = None  # PostgreSQL (SPEC §10); None: the JSON store
-    leader_timeout_seconds: float = Field(default=10.0, ge=1, le=3600)
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
-    log_format: Literal["json", "text"] = "json"
-
-    @field_validator("slack_bot_token")
-    @classmethod
-    def _bot_token_shape(cls, token: SecretStr | None) -> SecretStr | None:
-        if token is not None and not token.get_secret_value().startswith("xoxb-"):
-            raise ValueError("must be a bot token starting with 'xoxb-'")
-        return token
-
-    @field_validator("slack_app_token")
-    @classmethod
-    def _app_token_shape(cls, token: SecretStr | None) -> SecretStr | None:
-        if token is not None and not token.get_secret_value().startswith("xapp-"):
-            raise ValueError("must be an app-level token starting with 'xapp-'")
-        return token
-
-    @field_validator("database_url")
-    @classmethod
-    def _postgres_url(cls, url: SecretStr | None) -> SecretStr | None:
-        if url is not None and not url.get_secret_value().startswith(
-            ("postgresql://", "postgres://")
-        ):
-            raise ValueError("must be a PostgreSQL URI starting with 'postgresql://'")
-        return url
-
-    @field_validator("slack_api_url")
-    @classmethod
-    def _trailing_slash(cls, url: str) -> str:
-        return url if url.endswith("/") else url + "/"
-
-
 class Config(_Strict):
     """Everything EPMPulse is configured with."""
 
@@ -303,27 +251,6 @@ def database_secrets(url: SecretStr | None) -> list[str]:
     return [text, password] if password else []
 
 
-_ENV_FIELDS = {
-    "SLACK_BOT_TOKEN": "slack_bot_token",
-    "SLACK_APP_TOKEN": "slack_app_token",
-    "SLACK_API_URL": "slack_api_url",
-    "SLACK_CANVAS_ID": "slack_canvas_id",
-    "SLACK_CHANNEL_ID": "slack_channel_id",
-    "EPMPULSE_CONFIG": "config_path",
-    "EPMPULSE_DATA_DIR": "data_dir",
-    "EPMPULSE_HTTP_HOST": "http_host",
-    "EPMPULSE_HTTP_PORT": "http_port",
-    "EPMPULSE_RATE_LIMITS": "rate_limits",
-    "EPMPULSE_RATE_LIMIT_STORAGE": "rate_limit_storage",
-    "EPMPULSE_CANVAS_DEBOUNCE_SECONDS": "canvas_debounce_seconds",
-    "EPMPULSE_POLL_INTERVAL_SECONDS": "poll_interval_seconds",
-    "EPMPULSE_DATABASE_URL": "database_url",
-    "EPMPULSE_LEADER_TIMEOUT_SECONDS": "leader_timeout_seconds",
-    "EPMPULSE_LOG_LEVEL": "log_level",
-    "EPMPULSE_LOG_FORMAT": "log_format",
-}
-
-
 def load_config(
     env: Mapping[str, str] | None = None,
     *,
@@ -336,60 +263,29 @@ def load_config(
     too. Raises ConfigError listing every problem found.
     """
     env = os.environ if env is None else env
-    problems: list[str] = []
-    raw: dict[str, Any] = {}
-    for var, field in _ENV_FIELDS.items():
-        value = env.get(var, "").strip()
-        if value:
-            raw[field] = value.upper() if field == "log_level" else value
-    if "log_format" in raw:
-        raw["log_format"] = raw["log_format"].lower()
-    raw["api_keys"] = _parse_api_keys(env.get("EPMPULSE_API_KEYS", ""), problems)
-    raw["editors"] = tuple(e for e in re.split(r"[,\s]+", env.get("EPMPULSE_EDITORS", "")) if e)
-    if "http_port" not in raw and env.get("PORT", "").strip():
-        raw["http_port"] = env["PORT"].strip()  # platforms that assign the port set PORT
-    if require_run:
-        problems.extend(_run_problems(raw))
-    problems.extend(_editor_problems(raw["editors"]))
-    problems.extend(_rate_limit_problems(raw))
-
+    problems = _run_problems(env) if require_run else []
     settings: Settings | None = None
     try:
-        settings = Settings(**raw)
+        settings = read_settings(env)
     except ValidationError as exc:
-        names = {field: var for var, field in _ENV_FIELDS.items()}
-        problems.extend(_describe(exc, rename=names))
+        problems.extend(_describe(exc))
 
-    estate = _load_estate(raw.get("config_path"), env, cwd or Path.cwd(), problems)
+    estate = _load_estate(env_value(env, "config_path"), env, cwd or Path.cwd(), problems)
     if problems or settings is None or estate is None:
         raise ConfigError(problems)
-    return Config(settings=settings, estate=estate)
+    # Both parts are validated already; the pair needs no second validation.
+    return Config.model_construct(settings=settings, estate=estate)
 
 
-def _run_problems(raw: Mapping[str, Any]) -> list[str]:
+def _run_problems(env: Mapping[str, str]) -> list[str]:
     problems = []
-    if not raw.get("slack_bot_token"):
+    if not env_value(env, "slack_bot_token"):
         problems.append("SLACK_BOT_TOKEN is required (a bot token, xoxb-…)")
-    if not raw.get("slack_app_token"):
+    if not env_value(env, "slack_app_token"):
         problems.append("SLACK_APP_TOKEN is required (an app-level token, xapp-…, for socket mode)")
-    if not raw.get("slack_canvas_id") and not raw.get("slack_channel_id"):
+    if not env_value(env, "slack_canvas_id") and not env_value(env, "slack_channel_id"):
         problems.append("SLACK_CANVAS_ID or SLACK_CHANNEL_ID is required (where the board lives)")
     return problems
-
-
-def _parse_api_keys(text: str, problems: list[str]) -> dict[str, SecretStr]:
-    keys: dict[str, SecretStr] = {}
-    for n, pair in enumerate(p.strip() for p in text.split(",")):
-        if not pair:
-            continue
-        name, sep, key = pair.partition(":")
-        if not sep or not name.strip() or not key.strip():
-            problems.append(f"EPMPULSE_API_KEYS: entry {n + 1} is not 'name:key'")
-        elif name.strip() in keys:
-            problems.append(f"EPMPULSE_API_KEYS: name '{name.strip()}' appears twice")
-        else:
-            keys[name.strip()] = SecretStr(key.strip())
-    return keys
 
 
 def _load_estate(
@@ -466,7 +362,7 @@ def _reference_problems(document: Mapping[str, Any]) -> list[str]:
             if isinstance(app, dict) and isinstance(app.get("domains"), list)
         }
         if apps is None:
-            domains = {name: app.domains for name, app in _default_apps().items()}
+            domains = {name: list(app["domains"]) for name, app in DEFAULT_APPS.items()}
         deadlines, depends_on = close.get("deadlines"), close.get("depends_on")
         problems += close_reference_problems(
             domains,
@@ -523,14 +419,12 @@ def _job_problems(document: Mapping[str, Any]) -> list[str]:
     return problems
 
 
-def _describe(exc: ValidationError, rename: Mapping[str, str] | None = None) -> list[str]:
+def _describe(exc: ValidationError) -> list[str]:
     found: list[str] = []
     for error in exc.errors():
         parts = [str(p) for p in error["loc"] if not str(p).startswith("function-")]
         # Discriminated unions add the tag ('basic', …) to the path; keep it readable.
         location = ".".join(parts) or "(top level)"
-        if rename and parts and parts[0] in rename:
-            location = rename[parts[0]]
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
             message = "unknown key"
@@ -549,36 +443,3 @@ def _check_names(names: list[str], kind: str) -> None:
         if name.lower() in seen:
             raise ValueError(f"{kind} '{name}' appears twice (names are case-insensitive)")
         seen.add(name.lower())
-
-
-# Slack member ids start with U (W on Enterprise Grid); user group ids with S.
-_EDITOR_ID = re.compile(r"^[UWS][A-Z0-9]+$")
-
-
-def _editor_problems(editors: tuple[str, ...]) -> list[str]:
-    return [
-        f"EPMPULSE_EDITORS: '{entry}' is not a Slack user id (U…, W…) or user group id (S…); "
-        "copy a member's id from their profile (⋮ → Copy member ID)"
-        for entry in editors
-        if not _EDITOR_ID.match(entry)
-    ]
-
-
-def _rate_limit_problems(raw: Mapping[str, Any]) -> list[str]:
-    limits_text, storage_uri = raw.get("rate_limits", ""), raw.get("rate_limit_storage")
-    if not limits_text and not storage_uri:
-        return []
-    # Imported only when set: the `limits` library is not needed to read the defaults.
-    from bot.ratelimit_settings import RateLimits, open_storage
-
-    problems = []
-    try:
-        RateLimits.parse(limits_text)
-    except ValueError as exc:
-        problems.append(f"EPMPULSE_RATE_LIMITS: {exc}")
-    if storage_uri:
-        try:
-            open_storage(storage_uri)
-        except ValueError as exc:
-            problems.append(f"EPMPULSE_RATE_LIMIT_STORAGE: {exc}")
-    return problems

@@ -47,7 +47,7 @@ DeadlineText = Annotated[str, AfterValidator(_deadline_text)]
 class HolidaySettings(BaseModel):
     """Public holidays from the ``holidays`` package plus extra closed dates."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     country: str | None = None
     subdivision: str | None = None
@@ -87,7 +87,7 @@ class HolidaySettings(BaseModel):
 class CloseSection(BaseModel):
     """The monthly close: where working days are counted, deadlines and dependencies."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     timezone: str | None = None
     holidays: HolidaySettings = Field(default_factory=HolidaySettings)

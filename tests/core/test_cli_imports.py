@@ -53,3 +53,6 @@ def test_one_shot_commands_import_no_slack_http_or_epm_code(tmp_path: Path) -> N
     for stage, modules in loaded.items():
         assert _heavy(modules) == [], stage
     assert "prometheus_client" not in loaded["set"]
+    # The settings' defaults are not validated: checking the rate limits imports `limits`.
+    for modules in loaded.values():
+        assert "limits" not in modules and "bot.ratelimit_settings" not in modules
