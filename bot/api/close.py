@@ -17,7 +17,7 @@ from bot.api.context import API_PREFIX, context_of
 from bot.api.errors import ApiError, ErrorCode
 from bot.api.guard import GuardedRoute, limit_group
 from bot.api.openapi import operation_id
-from bot.api.routes import _KEYED
+from bot.api.routes import KEYED_RESPONSES
 from bot.api.schemas import Ok
 from bot.close.archive import archived_periods, load_archive
 from bot.close.live import CloseSummary
@@ -103,7 +103,7 @@ Period = Annotated[
 router = APIRouter(
     prefix=API_PREFIX,
     route_class=GuardedRoute,
-    responses=_KEYED,
+    responses=KEYED_RESPONSES,
     tags=["close"],
     generate_unique_id_function=operation_id,
 )

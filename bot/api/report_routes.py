@@ -7,17 +7,17 @@ malformed one 400 ``INVALID_REQUEST``. Drawing runs in the thread pool.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from fastapi import APIRouter, Path, Request, Response
-from pydantic import BaseModel
+from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from bot.api.close import NotFound, Period
 from bot.api.context import API_PREFIX, context_of
 from bot.api.errors import ApiError, ErrorCode
 from bot.api.guard import GuardedRoute, limit_group
 from bot.api.openapi import operation_id
-from bot.api.routes import _KEYED
+from bot.api.routes import KEYED_RESPONSES
 from bot.report.chart import render_chart
 from bot.report.model import NoArchiveError, build_report, report_timezone
 from bot.service import StatusService
@@ -25,33 +25,10 @@ from bot.service import StatusService
 PNG = "image/png"
 
 
-class ChartNotFoundError(BaseModel):
-    """No archive for that period; the message lists the archived periods."""
-
-    code: Literal["NOT_FOUND"]
-    message: str
-
-
-class ChartNotFound(BaseModel):
-    """404: the period was never archived."""
-
-    ok: Literal[False] = False
-    error: ChartNotFoundError
-
-
-Period = Annotated[
-    str,
-    Path(
-        description="An archived close period, YYYY-MM",
-        examples=["2026-10"],
-        pattern=r"^\d{4}-\d{2}$",
-    ),
-]
-
 router = APIRouter(
     prefix=API_PREFIX,
     route_class=GuardedRoute,
-    responses=_KEYED,
+    responses=KEYED_RESPONSES,
     tags=["close"],
     generate_unique_id_function=operation_id,
 )
@@ -61,7 +38,7 @@ _CHART_RESPONSES: dict[int | str, dict[str, Any]] = {
         "description": "The chart: timeline of the close and the six-close trend",
         "content": {PNG: {"schema": {"type": "string", "format": "binary"}}},
     },
-    404: {"model": ChartNotFound, "description": "No archive for that period"},
+    404: {"model": NotFound, "description": "No archive for that period"},
 }
 
 

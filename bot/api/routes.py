@@ -64,7 +64,7 @@ _LIMIT_HEADERS = {
         "schema": {"type": "integer"},
     },
 }
-_KEYED: dict[int | str, dict[str, Any]] = {
+KEYED_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"headers": _LIMIT_HEADERS},
     400: {"model": BadRequest, "description": "Invalid input"},
     401: {"model": MissingAuth, "description": "No bearer key"},
@@ -80,12 +80,11 @@ _KEYED: dict[int | str, dict[str, Any]] = {
     },
     503: {"model": StoreUnavailable, "description": "The store failed; nothing changed"},
 }
-KEYED_RESPONSES = _KEYED  # every keyed route's documented answers (bot.api.jobs too)
 
 router = APIRouter(
     prefix=API_PREFIX,
     route_class=GuardedRoute,
-    responses=_KEYED,
+    responses=KEYED_RESPONSES,
     tags=["status"],
     generate_unique_id_function=operation_id,
 )
