@@ -18,7 +18,7 @@ from slack_sdk.errors import SlackApiError
 from bot.canvas.lifecycle import CANVAS_META, check_canvas
 from bot.config import Config, Settings
 from bot.epm.check import check_servers
-from bot.errors import ConfigError, EpmPulseError
+from bot.errors import ConfigError, EpmPulseError, StoreError
 from bot.runtime import Check
 from bot.service import StatusService
 from bot.slack.client import WEB_API_ERRORS, build_web_client
@@ -42,7 +42,7 @@ class _SlackReach:
 
 
 def run_checks(config: Config) -> dict[str, Check]:
-    """Every check by name, in order: config, Slack, socket mode, channel, canvas, EPM."""
+    """Every check by name, in order: config, store, Slack, socket mode, channel, canvas, EPM."""
     estate = config.estate
     checks = {
         "config": Check(
@@ -51,12 +51,13 @@ def run_checks(config: Config) -> dict[str, Check]:
             f"{len(estate.epm.servers)} EPM server(s)",
         ),
     }
+    checks["store"], stored_canvas = _check_store(config)
     client = build_web_client(config.settings, rate_limited=1, server_errors=1)
     reach = _reach_slack(config.settings, client)
     checks["slack"] = reach.check
     checks["socket mode"] = check_socket_mode(config.settings, client, reach)
     checks["channel"] = check_channel(config.settings, client, reach)
-    checks["canvas"] = _canvas_after(config, client, reach, checks["channel"])
+    checks["canvas"] = _canvas_after(config, client, reach, checks["channel"], stored_canvas)
     checks.update({f"epm {name}": c for name, c in check_servers(config).items()})
     return checks
 
@@ -135,7 +136,29 @@ def check_channel(settings: Settings, client: WebClient, reach: _SlackReach) -> 
     return Check(True, detail)
 
 
-def _canvas_after(config: Config, client: WebClient, reach: _SlackReach, channel: Check) -> Check:
+def _check_store(config: Config) -> tuple[Check, str | None]:
+    """Whether the store (data directory or database) opens; the channel canvas it knows."""
+    try:
+        store = open_store(config.settings)
+    except (StoreError, OSError) as exc:
+        return Check(False, f"cannot open the store: {exc}"), None
+    try:
+        version = store.snapshot().version
+        stored = StatusService(config.estate, store).meta(CANVAS_META) or {}
+    except (StoreError, OSError) as exc:
+        return Check(False, f"cannot read the store: {exc}"), None
+    finally:
+        store.close()
+    where = "the database" if config.settings.database_url else str(config.settings.data_dir)
+    known = None
+    if stored.get("channel_id") == config.settings.slack_channel_id and stored.get("id"):
+        known = str(stored["id"])
+    return Check(True, f"{where}: board version {version}"), known
+
+
+def _canvas_after(
+    config: Config, client: WebClient, reach: _SlackReach, channel: Check, stored: str | None
+) -> Check:
     settings = config.settings
     if not settings.slack_canvas_id and not settings.slack_channel_id:
         return Check(False, "SLACK_CANVAS_ID or SLACK_CHANNEL_ID is required (where the board is)")
@@ -143,15 +166,14 @@ def _canvas_after(config: Config, client: WebClient, reach: _SlackReach, channel
         return Check(False, f"not checked: {reach.blocked}")
     if not settings.slack_canvas_id and not channel.ok:
         return Check(False, "not checked: its channel SLACK_CHANNEL_ID is not usable")
-    return check_board_canvas(config, client)
+    return check_board_canvas(config, client, stored)
 
 
-def check_board_canvas(config: Config, client: WebClient) -> Check:
-    """The configured canvas exists, or the channel canvas is known or can be created."""
+def check_board_canvas(config: Config, client: WebClient, stored: str | None = None) -> Check:
+    """The configured canvas exists, or the channel canvas (``stored``) is known or can be made."""
     settings = config.settings
     canvas_id = settings.slack_canvas_id
     if not canvas_id and settings.slack_channel_id:
-        stored = _stored_canvas(config)
         if stored is None:
             return Check(
                 True,
@@ -167,17 +189,6 @@ def check_board_canvas(config: Config, client: WebClient) -> Check:
     except EpmPulseError as exc:
         return Check(False, str(exc))
     return Check(True, f"{canvas_id} exists")
-
-
-def _stored_canvas(config: Config) -> str | None:
-    store = open_store(config.settings)
-    try:
-        stored = StatusService(config.estate, store).meta(CANVAS_META) or {}
-    finally:
-        store.close()
-    if stored.get("channel_id") == config.settings.slack_channel_id and stored.get("id"):
-        return str(stored["id"])
-    return None
 
 
 def _error(exc: SlackApiError) -> str:

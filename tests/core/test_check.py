@@ -80,10 +80,23 @@ def test_a_working_set_up_passes_every_check(
     """Both tokens, the channel and its (future) canvas pass; exit 0."""
     code, lines = check(capsys)
     assert code == 0, lines
-    assert list(lines) == ["config", "slack", "socket mode", "channel", "canvas"]
+    assert list(lines) == ["config", "store", "slack", "socket mode", "channel", "canvas"]
+    assert lines["store"].startswith("ok ") and "data: board version" in lines["store"]
     assert lines["socket mode"] == "ok   SLACK_APP_TOKEN opens socket mode connections"
     assert lines["channel"] == "ok   #general (C0GENERAL)"
     assert lines["canvas"].startswith("ok   channel C0GENERAL: its canvas is created")
+
+
+def test_a_database_that_does_not_answer_fails_the_store_check_and_the_rest_still_print(
+    slack: SlackSandbox, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An unreachable EPMPULSE_DATABASE_URL is one FAIL line among the others; exit 1."""
+    url = f"postgresql://postgres@127.0.0.1:{free_port()}/nothing?connect_timeout=2"
+    monkeypatch.setenv("EPMPULSE_DATABASE_URL", url)
+    code, lines = check(capsys)
+    assert code == 1
+    assert lines["store"].startswith("FAIL cannot open the store")
+    assert lines["slack"].startswith("ok ") and lines["channel"].startswith("ok ")
 
 
 def test_a_wrong_app_token_fails_check_as_it_fails_run(

@@ -141,10 +141,11 @@ def test_check_reports_one_line_per_check_and_fails_without_slack(
     assert main(["check"]) == 1
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0].startswith("ok   config: 3 app(s), 6 domain(s), 0 EPM server(s)")
-    assert lines[1] == "FAIL slack: SLACK_BOT_TOKEN is not set (a bot token, xoxb-…)"
-    assert lines[2] == "FAIL socket mode: SLACK_APP_TOKEN is not set (an app-level token, xapp-…)"
-    assert lines[3] == "ok   channel: SLACK_CHANNEL_ID is not set: no alerts are posted"
-    assert lines[4] == (
+    assert lines[1].startswith("ok   store: ") and "board version" in lines[1]
+    assert lines[2] == "FAIL slack: SLACK_BOT_TOKEN is not set (a bot token, xoxb-…)"
+    assert lines[3] == "FAIL socket mode: SLACK_APP_TOKEN is not set (an app-level token, xapp-…)"
+    assert lines[4] == "ok   channel: SLACK_CHANNEL_ID is not set: no alerts are posted"
+    assert lines[5] == (
         "FAIL canvas: SLACK_CANVAS_ID or SLACK_CHANNEL_ID is required (where the board is)"
     )
 

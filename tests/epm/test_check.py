@@ -57,6 +57,7 @@ def test_check_passes_when_every_server_answers(
     assert code == 0
     assert lines[0].startswith("ok   config: 3 app(s), 6 domain(s), 3 EPM server(s)")
     assert [line.split(":")[0] for line in lines[1:]] == [
+        "ok   store",
         "ok   slack",
         "ok   socket mode",
         "ok   channel",
@@ -65,7 +66,7 @@ def test_check_passes_when_every_server_answers(
         "ok   epm di",
         "ok   epm arcs",
     ]
-    assert "oauth_refresh_token auth accepted" in lines[6]
+    assert "oauth_refresh_token auth accepted" in lines[7]
     assert (tmp_path / "data" / "tokens" / "di.json").exists()  # the rotation was kept
 
 
@@ -85,9 +86,9 @@ def test_check_fails_when_a_server_refuses_or_is_down(
     code = run_check(tmp_path, monkeypatch, servers)
     lines = capsys.readouterr().out.splitlines()
     assert code == 1
-    assert lines[5].startswith("ok   epm good")
-    assert lines[6].startswith("FAIL epm refused") and "HTTP 401" in lines[6]
-    assert lines[7].startswith("FAIL epm down") and "unreachable" in lines[7]
+    assert lines[6].startswith("ok   epm good")
+    assert lines[7].startswith("FAIL epm refused") and "HTTP 401" in lines[7]
+    assert lines[8].startswith("FAIL epm down") and "unreachable" in lines[8]
     assert "wrong-password" not in "\n".join(lines)
 
 
