@@ -11,7 +11,6 @@ import pytest
 
 from bot import cli
 from bot.app import build_runtime
-from bot.config import Config
 from bot.errors import ConfigError, SlackError
 from bot.sandbox.slack import SlackSandbox
 from bot.service import StatusService
@@ -121,58 +120,39 @@ def test_the_slack_part_starts_first(make_config: MakeConfig) -> None:
         runtime.store.close()
 
 
-def _run(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], config: Config) -> int:
-    """``epmpulse run`` with ``env`` set and ``config``'s data directory; its exit code."""
-    for name, value in {**env, "EPMPULSE_DATA_DIR": str(config.settings.data_dir)}.items():
+@pytest.mark.parametrize(
+    ("setting", "reason"),
+    [
+        (
+            {"SLACK_BOT_TOKEN": "xoxb-revoked", "SLACK_CHANNEL_ID": "C0ALERTS"},
+            "SLACK_BOT_TOKEN: Slack refused it (auth.test: invalid_auth)",
+        ),
+        ({"SLACK_CANVAS_ID": "F0NOPE"}, "SLACK_CANVAS_ID F0NOPE: no such canvas"),
+        (
+            {"SLACK_CHANNEL_ID": "C0UNKNOWN"},
+            "SLACK_CHANNEL_ID C0UNKNOWN: Slack answered channel_not_found",
+        ),
+    ],
+    ids=["revoked-token", "unknown-canvas", "unknown-channel"],
+)
+def test_run_stops_with_exit_2_on_a_setting_slack_refuses(
+    setting: dict[str, str],
+    reason: str,
+    sandbox: SlackSandbox,
+    make_config: MakeConfig,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    restore_logging: None,
+) -> None:
+    """A token, canvas id or channel Slack refuses is bad configuration: exit 2, named."""
+    env = slack_env(sandbox, EPMPULSE_HTTP_PORT="0", **setting)
+    env["EPMPULSE_DATA_DIR"] = str(make_config().settings.data_dir)
+    for name, value in env.items():
         monkeypatch.setenv(name, value)
-    return cli.main(["run"])
-
-
-def test_run_fails_fast_when_auth_test_fails(
-    sandbox: SlackSandbox,
-    make_config: MakeConfig,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    restore_logging: None,
-) -> None:
-    """``epmpulse run`` exits 2 (configuration) with the reason when Slack rejects the bot token."""
-    config = make_config()
-    env = slack_env(sandbox, SLACK_BOT_TOKEN="xoxb-revoked", SLACK_CHANNEL_ID="C0ALERTS")
-    assert _run(monkeypatch, env, config) == 2
+    assert cli.main(["run"]) == 2
     err = capsys.readouterr().err
-    assert "SLACK_BOT_TOKEN: Slack refused it (auth.test: invalid_auth)" in err
+    assert reason in err
     assert "Traceback" not in err
-
-
-def test_run_with_a_canvas_id_slack_does_not_know_exits_2_naming_it(
-    sandbox: SlackSandbox,
-    make_config: MakeConfig,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    restore_logging: None,
-) -> None:
-    """A SLACK_CANVAS_ID that does not exist is bad configuration: exit 2, the id named."""
-    config = make_config()
-    env = slack_env(sandbox, SLACK_CANVAS_ID="F0NOPE", EPMPULSE_HTTP_PORT="0")
-    assert _run(monkeypatch, env, config) == 2
-    err = capsys.readouterr().err
-    assert "SLACK_CANVAS_ID F0NOPE: no such canvas" in err
-    assert "Traceback" not in err
-
-
-def test_run_with_a_channel_slack_does_not_know_exits_2_naming_it(
-    sandbox: SlackSandbox,
-    make_config: MakeConfig,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    restore_logging: None,
-) -> None:
-    """A SLACK_CHANNEL_ID Slack refuses (unknown id) is bad configuration: exit 2, named."""
-    config = make_config()
-    env = slack_env(sandbox, SLACK_CHANNEL_ID="C0UNKNOWN", EPMPULSE_HTTP_PORT="0")
-    assert _run(monkeypatch, env, config) == 2
-    err = capsys.readouterr().err
-    assert "SLACK_CHANNEL_ID C0UNKNOWN: Slack answered channel_not_found" in err
 
 
 def test_run_lists_every_missing_setting(
