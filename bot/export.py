@@ -41,14 +41,14 @@ def parse_instant(text: str, name: str) -> datetime:
     """
     try:
         moment = datetime.fromisoformat(text.strip())
-    except ValueError:
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC)
+    except (ValueError, OverflowError):  # 0001-01-01T00:00+01:00 is before year 1 in UTC
         raise ValidationError(
             f"{name}: '{text}' is not an ISO 8601 instant; use e.g. 2026-11-01, "
             "2026-11-01T09:00:00Z or 2026-11-01T10:00:00+01:00."
         ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
 
 
 def parse_format(text: str) -> ExportFormat:

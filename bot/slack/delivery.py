@@ -53,6 +53,9 @@ MAX_BACKOFF_SECONDS = 60.0
 MAX_UNSAVED_COMMITS = 100
 
 
+_ALL_POSTS = 2**31  # stands for "every post of the commit" in cursor order
+
+
 @dataclass(frozen=True)
 class Cursor:
     """How far delivery got: every commit up to ``version``, and ``sent`` posts of ``partial``."""
@@ -64,6 +67,11 @@ class Cursor:
     def to_json(self) -> dict[str, int]:
         """The stored form."""
         return {"version": self.version, "partial": self.partial, "sent": self.sent}
+
+    def order(self) -> tuple[int, int]:
+        """Position in the change log: a later cursor has a larger order."""
+        # Every post of commit ``version`` done comes after any part of it.
+        return (self.partial, self.sent) if self.partial else (self.version, _ALL_POSTS)
 
 
 @dataclass(frozen=True)
@@ -98,6 +106,7 @@ class Delivery:
         self.last_error: str | None = None
         self.posted = 0
         self._position: Cursor | None = None  # how far this instance got, saved or not
+        self._halted = False
         self._saved = 0
 
     def cursor(self) -> Cursor:
@@ -132,19 +141,23 @@ class Delivery:
             posts = self.posts_for(entries)
             done = cursor.sent if version == cursor.partial else 0
             for index in range(done, len(posts)):
-                if not self._post(posts[index]):
+                if self._halted or not self._post(posts[index]):
                     self._position = cursor
                     return posted
                 posted += 1
                 cursor = Cursor(cursor.version, version, index + 1)
-                if index + 1 < len(posts):
-                    self._save(cursor)
+                if index + 1 < len(posts) and not self._save(cursor):
+                    return posted
             cursor = Cursor(version)
             # Commits without posts need no write of their own: they cannot be repeated.
-            if posts or version - self._saved >= MAX_UNSAVED_COMMITS:
-                self._save(cursor)
+            if (posts or version - self._saved >= MAX_UNSAVED_COMMITS) and not self._save(cursor):
+                return posted
         self._position = cursor
         return posted
+
+    def halt(self) -> None:
+        """Post nothing more (leadership lost); a tick under way stops before its next post."""
+        self._halted = True
 
     def save(self) -> None:
         """Record how far delivery got (also past commits that needed no post)."""
@@ -191,9 +204,34 @@ class Delivery:
         logger.info("posted %s to %s", post.kind, post.channel)
         return True
 
-    def _save(self, cursor: Cursor) -> None:
-        self._service.set_meta(CURSOR_META, cursor.to_json())
+    def _save(self, cursor: Cursor) -> bool:
+        """Record ``cursor`` durably; False (after backing off) when the store refuses.
+
+        What was posted stays posted: the position is kept in memory, so the next tick
+        goes on after it instead of posting it again. The stored cursor only moves
+        forward, so a late write (an old leader's) can never make a leader repeat posts.
+        """
+        self._position = cursor
+
+        def advance(work: WorkingState) -> None:
+            stored = work.meta.get(CURSOR_META)
+            if isinstance(stored, dict) and _stored_order(stored) >= cursor.order():
+                return
+            work.put_meta(CURSOR_META, cursor.to_json())
+
+        try:
+            self._service.store.commit(advance)
+        except StoreError as exc:
+            self.failures += 1
+            wait = min(MAX_BACKOFF_SECONDS, self._first_backoff * 2 ** (self.failures - 1))
+            self._retry_at = self._clock() + wait
+            self.last_error = f"cannot record the alert cursor: {exc}"
+            logger.warning(
+                "%s; retrying in %.0f s (nothing is posted twice)", self.last_error, wait
+            )
+            return False
         self._saved = cursor.version
+        return True
 
 
 class AlertsPart:
@@ -241,7 +279,8 @@ class AlertsPart:
             logger.warning("could not record the alert cursor; the next leader re-reads a little")
 
     def halt(self) -> None:
-        """Stop delivering at once (leadership lost): no more writes."""
+        """Stop delivering at once (leadership lost): no more posts, no more writes."""
+        self.delivery.halt()
         with contextlib.suppress(JobLookupError):
             self._scheduler.remove_job(JOB_ID)
         self._started = False
@@ -285,12 +324,41 @@ def _change(entry: JsonDict) -> Change | None:
     return Change(old, new)
 
 
+# Refusals that concern this one post and that no retry can change. Anything else (a
+# revoked token, Slack's own internal_error, a timeout) is retried with back-off: the
+# alert waits until it can be posted, and nothing after it is skipped.
+_FINAL_ERRORS = frozenset(
+    {
+        "channel_not_found",
+        "is_archived",
+        "not_in_channel",
+        "cannot_dm_bot",
+        "user_not_found",
+        "user_disabled",
+        "messages_tab_disabled",
+        "restricted_action",
+        "msg_too_long",
+        "no_text",
+        "invalid_blocks",
+        "invalid_blocks_format",
+    }
+)
+
+
 def _permanent(exc: Exception) -> bool:
-    """Slack answered and refused (not 429, not 5xx): retrying cannot help."""
+    """Slack refused this post for a reason no retry can change."""
     if not isinstance(exc, SlackApiError) or exc.response is None:
         return False
-    status = exc.response.status_code
-    return status < 500 and status != 429 and exc.response.get("error") != "ratelimited"
+    return exc.response.get("error") in _FINAL_ERRORS
+
+
+def _stored_order(stored: dict[str, Any]) -> tuple[int, int]:
+    try:
+        return Cursor(
+            int(stored["version"]), int(stored.get("partial", 0)), int(stored.get("sent", 0))
+        ).order()
+    except (KeyError, TypeError, ValueError):
+        return (-1, -1)
 
 
 def _retry_after(exc: Exception) -> float:

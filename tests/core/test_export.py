@@ -99,7 +99,9 @@ def test_instants_without_an_offset_are_utc() -> None:
     )
 
 
-@pytest.mark.parametrize("text", ["yesterday", "2026-13-01", "2026-11-01T25:00", ""])
+@pytest.mark.parametrize(
+    "text", ["yesterday", "2026-13-01", "2026-11-01T25:00", "", "0001-01-01T00:00:00+01:00"]
+)
 def test_a_malformed_instant_is_a_clear_error(text: str) -> None:
     """A malformed instant names the option and shows the accepted forms."""
     with pytest.raises(

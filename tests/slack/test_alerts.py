@@ -12,8 +12,9 @@ from bot.config import Config
 from bot.model import Status, Update
 from bot.sandbox.slack import PostedMessage, SlackSandbox
 from bot.service import StatusService
-from bot.slack.delivery import CURSOR_META, Delivery
+from bot.slack.delivery import CURSOR_META, Cursor, Delivery
 from bot.store import JsonStore
+from tests.conftest import DiskFullStore
 from tests.slack.conftest import ALERT_CHANNEL, ALICE, BOB, MakeRunning, Running, body_text
 
 
@@ -251,3 +252,69 @@ def test_a_crash_after_a_post_repeats_at_most_that_post(
         "Planning / Budget is now Warning",
         "Planning / Budget is now Warning",
     ]
+
+
+def _delivery_over(
+    sandbox: SlackSandbox, service: StatusService, clock: FakeClock | None = None
+) -> Delivery:
+    client = WebClient(token=sandbox.bot_token, base_url=sandbox.api_url, timeout=5)
+    delivery = Delivery(service, client, ALERT_CHANNEL, clock=clock or FakeClock())
+    delivery.cursor()
+    return delivery
+
+
+def test_an_alert_whose_cursor_cannot_be_saved_is_never_posted_again(
+    sandbox: SlackSandbox, config: Config
+) -> None:
+    """Disk full after a post: the position stays in memory, the alert is not repeated."""
+    store = DiskFullStore(config.settings.data_dir)
+    service = StatusService(config.estate, store)
+    clock = FakeClock()
+    delivery = _delivery_over(sandbox, service, clock)
+    service.set("Planning", "Actuals", "Error", by="system")
+    store.full = True
+    assert delivery.run_once() == 1
+    assert delivery.failures == 1 and "cannot record the alert cursor" in (
+        delivery.last_error or ""
+    )
+    for _ in range(3):  # ticks while the disk stays full
+        clock.now += 120
+        assert delivery.run_once() == 0
+    store.full = False
+    clock.now += 120
+    assert delivery.run_once() == 0
+    delivery.save()
+    assert [m.text for m in sandbox.messages(ALERT_CHANNEL)] == ["Planning / Actuals is now Error"]
+    assert service.meta(CURSOR_META)["version"] == service.version - 1
+    store.close()
+
+
+def test_a_revoked_token_delays_alerts_instead_of_dropping_them(
+    sandbox: SlackSandbox, service: StatusService
+) -> None:
+    """Only refusals no retry can change are passed over; token_revoked is retried."""
+    clock = FakeClock()
+    delivery = _delivery_over(sandbox, service, clock)
+    service.set("Planning", "Actuals", "Error", by="system")
+    sandbox.inject("chat.postMessage", None, error="token_revoked")
+    assert delivery.run_once() == 0
+    assert delivery.failures == 1
+    clock.now += 600
+    assert delivery.run_once() == 1
+    assert [m.text for m in sandbox.messages(ALERT_CHANNEL)] == ["Planning / Actuals is now Error"]
+
+
+def test_a_halted_delivery_posts_nothing_more_and_a_late_cursor_never_moves_back(
+    sandbox: SlackSandbox, service: StatusService
+) -> None:
+    """After halt (leadership lost) no post goes out; an older cursor write is ignored."""
+    old_leader = _delivery_over(sandbox, service)
+    new_leader = _delivery_over(sandbox, service)
+    service.set("Planning", "Actuals", "Error", by="system")
+    assert new_leader.run_once() == 1
+    ahead = service.meta(CURSOR_META)
+    old_leader.halt()
+    assert old_leader.run_once() == 0
+    old_leader._save(Cursor(ahead["version"] - 1))  # a slow old leader's last write
+    assert service.meta(CURSOR_META) == ahead
+    assert len(sandbox.messages(ALERT_CHANNEL)) == 1
