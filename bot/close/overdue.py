@@ -23,6 +23,7 @@ from slack_sdk import WebClient
 
 from bot.close.calendar import CloseCalendar, key_name
 from bot.close.live import PASSED_META, PERIOD_META, marker_keys
+from bot.errors import StoreError
 from bot.model import DomainRecord, Status
 from bot.service import Change, StatusService
 from bot.slack.client import WEB_API_ERRORS
@@ -116,9 +117,18 @@ def alert_text(calendar: CloseCalendar, record: DomainRecord, due_at: datetime |
 
 
 def send_alerts(
-    service: StatusService, calendar: CloseCalendar, client: WebClient, channel: str, period: str
+    service: StatusService,
+    calendar: CloseCalendar,
+    client: WebClient,
+    channel: str,
+    period: str,
+    posted: set[str],
 ) -> bool:
-    """Post every queued alert of ``period``; True when none is left queued."""
+    """Post every queued alert of ``period``; True when none is left queued.
+
+    ``posted`` remembers, for this process, the alerts posted but not yet recorded (the
+    store refused the write): they are recorded later, never posted again.
+    """
     queue = Alerts.read(service.store.snapshot().meta, period)
     names = {key_name(k): k for k in service.estate.domain_keys()}
     for name in queue.pending:
@@ -127,15 +137,22 @@ def send_alerts(
         key = names.get(name)
         record = service.get(*key) if key is not None else None
         # A domain that became OK before its alert went out is no longer overdue.
-        if key is not None and record is not None and record.status is not Status.OK:
+        still_due = record is not None and record.status is not Status.OK
+        if key is not None and record is not None and still_due and name not in posted:
             text = alert_text(calendar, record, calendar.due_at(period, key))
             try:
                 client.chat_postMessage(channel=channel, text=text)
             except WEB_API_ERRORS as exc:
                 logger.warning("close alert for %s not sent (%s); will retry", name, exc)
                 return False
-        _record_sent(service, period, name)
-        logger.info("close %s: overdue alert sent for %s", period, name)
+            posted.add(name)
+            logger.info("close %s: overdue alert sent for %s", period, name)
+        try:
+            _record_sent(service, period, name)
+        except StoreError as exc:
+            logger.warning("close alert for %s sent but not recorded (%s); will retry", name, exc)
+            return False
+        posted.discard(name)
     return True
 
 

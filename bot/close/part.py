@@ -62,6 +62,7 @@ class ClosePart:
         self.calendar: CloseCalendar = service.close.calendar
         self._lock = threading.Lock()  # one tick at a time (start vs. the scheduler)
         self._alerts_ok = True
+        self._posted: set[str] = set()  # overdue alerts posted but not yet recorded
         self._last_error: str | None = None
         self._started = False
         self.wakes = 0
@@ -116,7 +117,7 @@ class ClosePart:
             if self.alerting and self._client is not None and self._channel:
                 period = overdue.current_period(self._service, self.calendar, now)
                 self._alerts_ok = overdue.send_alerts(
-                    self._service, self.calendar, self._client, self._channel, period
+                    self._service, self.calendar, self._client, self._channel, period, self._posted
                 )
 
     def wake_at(self, now: datetime) -> datetime:
