@@ -135,6 +135,12 @@ class JobLauncher:
         try:
             parameters = job_parameters(spec, job_period(self.service.estate, now))
             job_id = client.start_job(spec.type, spec.name, parameters)
+        except JobStartError as exc:
+            # A start that may have gone through keeps its reservation until it expires, so
+            # a second click cannot send a second start while people check EPM.
+            if not exc.maybe_started:
+                self._release(key)
+            raise
         except BaseException:
             self._release(key)
             raise
@@ -172,8 +178,11 @@ class JobLauncher:
         held = starting.get(_name(key))
         if held is not None and not self._expired(held, now):
             raise JobRunningError(
-                f"{key[0]} / {key[1]} is already running: {held.get('by')} is starting its "
-                "job right now."
+                f"{key[0]} / {key[1]} is already running: {held.get('by')} started its job "
+                f"at {held.get('at')} and EPM has not answered (or its answer was lost). "
+                "Check the EPM job console; if the job runs, follow it with "
+                f"`/epmpulse track {key[0]} {key[1]} JOB_ID`. A new start is possible "
+                f"{int(self._reservation.total_seconds() // 60)} minutes after that one."
             )
         work.put_meta(STARTING_META, {**starting, _name(key): {"by": by, "at": format_time(now)}})
         return now, []
