@@ -40,11 +40,11 @@ from bot.slack.blocks import Message
 from bot.slack.client import WEB_API_ERRORS
 from bot.slack.subscriptions import Subscriptions
 from bot.store import WorkingState
-from bot.store.base import JsonDict
+from bot.store.base import ALERT_CURSOR_META, JsonDict
 
 logger = logging.getLogger(__name__)
 
-CURSOR_META = "alerts_cursor"
+CURSOR_META = ALERT_CURSOR_META
 JOB_ID = "alert-delivery"
 TICK_SECONDS = 1.0
 FIRST_BACKOFF_SECONDS = 1.0

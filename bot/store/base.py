@@ -17,6 +17,10 @@ from types import MappingProxyType
 from typing import Any, TypeVar
 
 RecordKey = tuple[str, str]
+
+# The meta value recording how far alert and DM delivery got in the history (the
+# delivery reads and writes it; an import sets it past the changes it brings).
+ALERT_CURSOR_META = "alerts_cursor"
 JsonDict = dict[str, Any]
 T = TypeVar("T")
 

@@ -345,19 +345,25 @@ class PostgresStore(Store):
         records: dict[RecordKey, JsonDict],
         meta: dict[str, Any],
         history: Iterable[JsonDict],
+        *,
+        delivered: str | None = None,
     ) -> int:
-        """Fill an empty database with a board and its history, in one transaction.
+        """Fill a database that has no history with a board and its history, in one transaction.
 
         History entries keep their own ``version`` (times and authors are part of each
-        entry); the board continues after the highest one. Returns the entries written.
-        Raises StoreError when the database already holds history (checked under the
-        board lock, so two imports cannot both run).
+        entry); the board continues after the highest one and after the database's own
+        version (an instance may have kept bookkeeping there), so every running process
+        sees the new board. ``delivered`` names a meta value set to ``{"version": v}`` of
+        the new board: the imported changes are the past, not news to alert about.
+        Returns the entries written. Raises StoreError when the database already holds
+        history (checked under the board lock, so two imports cannot both run).
         """
         count, last = 0, 0
         try:
             with self._connection() as conn, conn.transaction():
                 conn.execute(_SERIALIZE)
-                conn.execute(_READ_BOARD)
+                row = conn.execute(_READ_BOARD).fetchone()
+                current = int(row[0]) if row else 0
                 if conn.execute("SELECT 1 FROM epmpulse_history LIMIT 1").fetchone():
                     raise StoreError("the database already holds history; nothing imported")
                 idx = 0
@@ -371,7 +377,9 @@ class PostgresStore(Store):
                         count += _copy_history(conn, batch)
                         batch = []
                 count += _copy_history(conn, batch)
-                final = max(version, last)
+                final = max(version, last, current + 1)
+                if delivered is not None:
+                    meta = {**meta, delivered: {"version": final}}
                 conn.execute(
                     _PUT_RECORDS,
                     {

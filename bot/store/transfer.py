@@ -1,8 +1,9 @@
 """``epmpulse import DATA_DIR``: copy a JSON store into the PostgreSQL store (SPEC §9, §10).
 
-Board records, meta (canvas id, publish state, subscriptions, alert cursor) and the
-whole history — with original times, authors and versions — are copied in one
-transaction, together with rotated EPM refresh tokens from ``DATA_DIR/tokens``.
+Board records, meta (canvas id, publish state, subscriptions) and the whole history —
+with original times, authors and versions — are copied in one transaction, together
+with rotated EPM refresh tokens from ``DATA_DIR/tokens``. The alert cursor is set after
+the imported history: those changes were news when they happened, not now.
 
 Importing again changes nothing: when the database history already starts with the
 JSON history (it was imported before, and maybe grew since), the import reports that
@@ -19,7 +20,7 @@ from itertools import zip_longest
 from pathlib import Path
 
 from bot.errors import StoreError, ValidationError
-from bot.store.base import JsonDict
+from bot.store.base import ALERT_CURSOR_META, JsonDict
 from bot.store.json_store import STATE_FILE, JsonStore
 from bot.store.postgres import PostgresStore
 
@@ -66,7 +67,13 @@ def import_json_store(source: Path, target: PostgresStore) -> ImportResult:
                 "The database already holds a board but no history from this data "
                 "directory; refusing to mix them. Import into an empty database."
             )
-        copied = target.load(state.version, dict(state.records), meta, json_store.iter_history())
+        copied = target.load(
+            state.version,
+            dict(state.records),
+            meta,
+            json_store.iter_history(),
+            delivered=ALERT_CURSOR_META,
+        )
     finally:
         json_store.close()
     return ImportResult(True, len(state.records), copied, len(meta))

@@ -12,6 +12,7 @@ from bot.config import Config
 from bot.model import format_time
 from bot.service import StatusService
 from bot.store import JsonStore
+from bot.store.base import ALERT_CURSOR_META
 from bot.store.postgres import PostgresStore
 from tests.conftest import MakeConfig
 
@@ -136,3 +137,27 @@ def test_import_without_a_database_url_or_data_is_bad_input(
     empty.mkdir()
     code, _, err = _run_import(empty, pg_url, monkeypatch, capsys)
     assert code == 2 and "holds no EPMPulse data" in err
+
+
+def test_an_import_into_a_used_database_moves_the_board_forward_and_alerts_nothing_old(
+    json_dir: Path,
+    pg_url: str,
+    config: Config,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """After an instance kept bookkeeping there: running stores see the import; no old alert."""
+    running = PostgresStore(pg_url)  # an instance that started once on the new database
+    try:
+        for n in range(10):
+            running.commit(lambda work, n=n: work.put_meta("bookkeeping", n))
+        used = running.snapshot().version
+        code, _, _ = _run_import(json_dir, pg_url, monkeypatch, capsys)
+        assert code == 0
+        after = running.snapshot()
+        assert after.version > used
+        assert after.records[("Planning", "Actuals")]["status"] == "OK"
+        assert after.meta[ALERT_CURSOR_META] == {"version": after.version}
+        assert list(running.iter_history_after(after.meta[ALERT_CURSOR_META]["version"])) == []
+    finally:
+        running.close()
