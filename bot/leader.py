@@ -32,6 +32,14 @@ logger = logging.getLogger(__name__)
 
 # pg_try_advisory_lock key: "EPMLEADR" in ASCII, mixed with the schema name in SQL.
 _LOCK_SQL = "SELECT pg_try_advisory_lock(hashtext('epmpulse.leader.' || current_schema()))"
+# A leader's beat: its session is alive AND still holds the lock (a pooler that swapped
+# the session, or pg_advisory_unlock_all, must end leadership too).
+_HELD_SQL = """
+    SELECT EXISTS (
+        SELECT 1 FROM pg_locks
+        WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted
+          AND objid = hashtext('epmpulse.leader.' || current_schema())::oid
+    )"""
 MAX_BEAT_SECONDS = 1.0
 
 
@@ -142,14 +150,16 @@ class PostgresLeadership:
         """One beat: a leader checks its session; anybody else tries the lock."""
         try:
             if self._leader:
-                self._query("SELECT 1")
+                if not self._query(_HELD_SQL):
+                    self._lose("the leader lock is no longer held by this session")
+                    self._disconnect()
                 return
             if not self._query(_LOCK_SQL):
                 return
         except StoreError as exc:
-            self._disconnect()
-            if self._leader:
+            if self._leader:  # stop the scheduled work first, then let the session go
                 self._lose(f"lost the database: {exc}")
+            self._disconnect()
             return
         # Won: give an old leader that lost its session time to notice and stop.
         if self._stopping.wait(self.grace):

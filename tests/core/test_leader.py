@@ -175,3 +175,15 @@ def test_a_runtime_halts_its_leader_parts_when_leadership_is_lost(
         other.stop()
         runtime.stop()
     assert log == ["start canvas", "halt canvas"]
+
+
+def test_a_leader_whose_session_no_longer_holds_the_lock_steps_down(
+    elect: Callable[[str], tuple[PostgresLeadership, list[str]]],
+) -> None:
+    """A live session without the lock (a pooler swapped it, an unlock-all) is no leader."""
+    leader, events = elect("unlocked")
+    assert leader.is_leader
+    # What a transaction pooler or a stray pg_advisory_unlock_all() leaves behind.
+    leader._conn.execute("SELECT pg_advisory_unlock_all()")
+    assert _wait(lambda: not leader.is_leader, TIMEOUT)
+    assert events == ["gain", "loss"]
