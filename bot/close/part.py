@@ -61,6 +61,7 @@ class ClosePart:
         self._clock = clock
         self.calendar: CloseCalendar = service.close.calendar
         self._lock = threading.Lock()  # one tick at a time (start vs. the scheduler)
+        self._arming = threading.Lock()  # arming vs. stop
         self._alerts_ok = True
         self._posted: set[str] = set()  # overdue alerts posted but not yet recorded
         self._last_error: str | None = None
@@ -91,10 +92,11 @@ class ClosePart:
         self.wake()
 
     def stop(self) -> None:
-        """Disarm the wake-up job."""
-        self._started = False
-        with contextlib.suppress(JobLookupError):
-            self._scheduler.remove_job(JOB_ID)
+        """Disarm the wake-up job; a tick under way cannot arm it again."""
+        with self._arming:
+            self._started = False
+            with contextlib.suppress(JobLookupError):
+                self._scheduler.remove_job(JOB_ID)
 
     def health(self) -> Check:
         """Healthy while ticks and alert posts succeed."""
@@ -146,15 +148,16 @@ class ClosePart:
         self._arm(self.wake_at(self._clock()))
 
     def _arm(self, when: datetime) -> None:
-        if not self._started:
-            return
-        self.next_wake = when
-        self._scheduler.add_job(
-            self.wake,
-            "date",
-            run_date=when,
-            id=JOB_ID,
-            replace_existing=True,
-            misfire_grace_time=None,  # a wake-up late after a suspend still runs
-        )
+        with self._arming:  # a stop() between the check and add_job would be undone
+            if not self._started:
+                return
+            self.next_wake = when
+            self._scheduler.add_job(
+                self.wake,
+                "date",
+                run_date=when,
+                id=JOB_ID,
+                replace_existing=True,
+                misfire_grace_time=None,  # a wake-up late after a suspend still runs
+            )
         logger.debug("close calendar: next wake-up at %s", when.isoformat())
