@@ -118,6 +118,12 @@ def _archive(
     return {"period": period, "domains": domains}
 
 
+def _last_change(records: Iterable[Mapping[str, Any]]) -> datetime | None:
+    """When the board last changed (None for a board nobody has set yet)."""
+    times = (parse_time(str(r["updated_at"])) for r in records if r.get("updated_at"))
+    return max(times, default=None)
+
+
 def needs_roll_over(service: StatusService, calendar: CloseCalendar, now: datetime) -> bool:
     """Whether the board's period marker is not the close running at ``now``."""
     return service.meta(PERIOD_META) != calendar.period_at(now)
@@ -134,11 +140,6 @@ def roll_over(
     done = set(archived_periods(state.meta))
     archives = build_archives(service.store.iter_history(), calendar, keys, current, done)
     started = calendar.close_start(current)
-    last_change = max(
-        (parse_time(str(r["updated_at"])) for r in state.records.values() if r.get("updated_at")),
-        default=None,
-    )
-    do_reset = reset and new_close and last_change is not None and last_change < started
     if not new_close and not archives:
         return RollResult(current, [], 0)
 
@@ -149,7 +150,11 @@ def roll_over(
                 work.put_meta(archive_key(period), archive)
                 written.append(period)
         changes: list[Change] = []
-        if do_reset and work.meta.get(PERIOD_META) != current:
+        # Decided on the board as it is now, inside the commit: a change made while the
+        # history was read belongs to the new close and must not be reset.
+        last_change = _last_change(work.records.values())
+        new_and_untouched = last_change is not None and last_change < started
+        if reset and new_and_untouched and work.meta.get(PERIOD_META) != current:
             message = f"Close of {current} begins"
             for key in keys:
                 record = service.current(work, key)
