@@ -23,12 +23,15 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from pathlib import Path
+from typing import IO, Any, Protocol
 
 from bot.config import Config
-from bot.errors import StoreError
+from bot.errors import EpmPulseError, StoreError
 
 logger = logging.getLogger(__name__)
+
+RUN_LOCK_FILE = "run.lock"  # in the data directory: one `run` per JSON store
 
 # pg_try_advisory_lock key: "EPMLEADR" in ASCII, mixed with the schema name in SQL.
 _LOCK_SQL = "SELECT pg_try_advisory_lock(hashtext('epmpulse.leader.' || current_schema()))"
@@ -76,11 +79,18 @@ class Leadership(Protocol):
 
 
 class SoleLeader:
-    """The only instance there is (JSON store): leader from start to stop."""
+    """The only instance there is (JSON store): leader from start to stop.
 
-    def __init__(self, instance: str | None = None) -> None:
+    With ``lock_path`` it holds an exclusive lock on that file while it leads, so a
+    second ``run`` on the same data directory stops at start instead of sending every
+    alert a second time.
+    """
+
+    def __init__(self, instance: str | None = None, *, lock_path: Path | None = None) -> None:
         self.instance = instance or instance_name()
         self._leader = False
+        self._lock_path = lock_path
+        self._lock_file: IO[str] | None = None
 
     @property
     def is_leader(self) -> bool:
@@ -88,13 +98,40 @@ class SoleLeader:
         return self._leader
 
     def start(self, on_gain: Callable[[], None], on_loss: Callable[[], None]) -> None:
-        """Lead at once."""
+        """Lead at once; EpmPulseError when another run already leads this data directory."""
+        if self._lock_path is not None:
+            self._lock_file = _hold(self._lock_path, self.instance)
         self._leader = True
         on_gain()
 
     def stop(self) -> None:
-        """Stop leading."""
+        """Stop leading and let the data directory go."""
         self._leader = False
+        if self._lock_file is not None:
+            self._lock_file.close()  # closing releases the lock
+            self._lock_file = None
+
+
+def _hold(path: Path, instance: str) -> IO[str]:
+    import portalocker
+
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)  # private, like every data file
+    handle = os.fdopen(fd, "r+", encoding="utf-8")
+    try:
+        portalocker.lock(handle, portalocker.LOCK_EX | portalocker.LOCK_NB)
+    except portalocker.exceptions.LockException:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise EpmPulseError(
+            f"another epmpulse run ({holder}) already serves {path.parent}; stop it first. "
+            "Several instances need a shared database (EPMPULSE_DATABASE_URL)."
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(instance)
+    handle.flush()
+    return handle
 
 
 class PostgresLeadership:
@@ -253,7 +290,7 @@ def build_leadership(config: Config) -> Leadership:
     """PostgreSQL election with ``EPMPULSE_DATABASE_URL``; otherwise this run always leads."""
     settings = config.settings
     if settings.database_url is None:
-        return SoleLeader()
+        return SoleLeader(lock_path=settings.data_dir / RUN_LOCK_FILE)
     return PostgresLeadership(
         settings.database_url.get_secret_value(), timeout_seconds=settings.leader_timeout_seconds
     )

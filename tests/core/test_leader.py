@@ -5,11 +5,13 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
 
 from bot.config import Config
+from bot.errors import EpmPulseError
 from bot.leader import PostgresLeadership, SoleLeader
 from bot.runtime import Check, Runtime
 from tests.conftest import MakeConfig
@@ -187,3 +189,18 @@ def test_a_leader_whose_session_no_longer_holds_the_lock_steps_down(
     leader._conn.execute("SELECT pg_advisory_unlock_all()")
     assert _wait(lambda: not leader.is_leader, TIMEOUT)
     assert events == ["gain", "loss"]
+
+
+def test_a_second_run_on_the_same_json_data_directory_is_refused(tmp_path: Path) -> None:
+    """One `run` per JSON store: a second one would send every alert twice."""
+    first = SoleLeader("host:1", lock_path=tmp_path / "run.lock")
+    second = SoleLeader("host:2", lock_path=tmp_path / "run.lock")
+    gained: list[str] = []
+    first.start(lambda: gained.append("first"), lambda: None)
+    with pytest.raises(EpmPulseError, match=r"another epmpulse run \(host:1\) already serves"):
+        second.start(lambda: gained.append("second"), lambda: None)
+    assert gained == ["first"] and not second.is_leader
+    first.stop()
+    second.start(lambda: gained.append("second"), lambda: None)
+    assert gained == ["first", "second"]
+    second.stop()
