@@ -187,6 +187,8 @@ def drain(publisher: CanvasPublisher, timeout: float) -> bool:
         result = publisher.flush()
         if result is FlushResult.UP_TO_DATE and not publisher.pending:
             return True
+        if result is FlushResult.CLOSED:  # halted: the leader now publishes
+            return False
         remaining = deadline - time.monotonic()
         wait = publisher.state().retry_in_seconds
         if remaining <= 0 or wait > remaining:

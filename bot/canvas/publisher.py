@@ -65,6 +65,7 @@ class FlushResult(StrEnum):
     WAITING = "waiting"
     RATE_LIMITED = "ratelimited"
     FAILED = "failed"
+    CLOSED = "closed"
 
     @property
     def settled(self) -> bool:
@@ -109,6 +110,7 @@ class CanvasPublisher:
         self._metrics = metrics
         self._clock = clock
         self._flushing = threading.Lock()  # one flush at a time (scheduler tick vs. stop)
+        self._closed = False
         self._state = threading.Lock()  # every field below but the render cache
         self._forced = False
         self._seen_changes = 0  # changes announced by the service so far
@@ -142,7 +144,12 @@ class CanvasPublisher:
                 self._pending_since = self._clock()
 
     def close(self) -> None:
-        """Stop listening to the service (this publisher is done)."""
+        """Stop listening to the service and publish nothing more (this publisher is done).
+
+        A flush already waiting on Slack finishes (bounded by the client's timeout); no
+        flush starts a call after this.
+        """
+        self._closed = True
         self._service.remove_listener(self._on_changes)
 
     def assume_published(self, content_hash: str) -> None:
@@ -165,6 +172,8 @@ class CanvasPublisher:
     def flush(self) -> FlushResult:
         """Publish the board if it differs from the canvas and no wait is in force."""
         with self._flushing:
+            if self._closed:  # leadership lost: another instance publishes now
+                return FlushResult.CLOSED
             with self._state:
                 forced, seen = self._forced, self._seen_changes
             # Read the version before the board: a change landing in between makes the

@@ -373,3 +373,14 @@ def _no_leaked_faults(sandbox: SlackSandbox) -> Iterator[None]:
     """Each test's scripted faults are its own."""
     yield
     sandbox.clear_faults()
+
+
+def test_a_closed_publisher_sends_nothing_more(
+    sandbox: SlackSandbox, service: StatusService, make_publisher: MakePublisher
+) -> None:
+    """After close (leadership lost) a flush makes no Slack call, whatever changed."""
+    publisher = make_publisher(service)
+    service.set("Planning", "Actuals", "Error", by="system")
+    publisher.close()
+    assert publisher.flush() is FlushResult.CLOSED
+    assert sandbox.calls("canvases.edit") == []
