@@ -119,6 +119,7 @@ def test_a_mutation_that_fails_half_way_changes_nothing(open_any: OpenStore) -> 
     def half_way(work: WorkingState) -> None:
         _set(work, ("Planning", "Actuals"), "Error", "half")
         work.put_meta("marker", 1)
+        work.add_history({"app": "Planning", "domain": "Actuals", "new_status": "Error"})
         raise RuntimeError("broken on the second item")
 
     with pytest.raises(RuntimeError, match="second item"):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import random
 import signal
 import stat
@@ -21,7 +20,7 @@ from bot.config import Config
 from bot.errors import StoreError
 from bot.model import Status
 from bot.service import StatusService
-from bot.store import JsonStore, WorkingState
+from bot.store import JsonStore
 from bot.store.json_store import HISTORY_FILE, STATE_FILE
 
 WRITER = """
@@ -244,50 +243,6 @@ def test_concurrent_readers_never_see_a_partial_file(config: Config) -> None:
         thread.join(timeout=10)
     assert failures == []
     assert reads > 0
-
-
-def test_threads_share_commits_without_losing_updates(config: Config) -> None:
-    """16 threads x 25 sets: every update lands, each exactly once in the history."""
-    store = JsonStore(config.settings.data_dir)
-    service = StatusService(config.estate, store)
-    keys = config.estate.domain_keys()
-
-    def work(n: int) -> None:
-        for i in range(25):
-            app, domain = keys[(n + i) % len(keys)]
-            service.set(app, domain, "OK", f"t{n}-{i}", by="system")
-
-    threads = [threading.Thread(target=work, args=(n,)) for n in range(16)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    messages = [e["message"] for e in store.history()]
-    assert len(messages) == 400 and len(set(messages)) == 400
-    # That commits are shared is shown deterministically in test_commit_queue.py.
-    store.close()
-    assert os.path.exists(config.settings.data_dir / STATE_FILE)
-
-
-def test_a_mutation_that_fails_half_way_changes_nothing(config: Config) -> None:
-    """A mutation raising after it changed the working state is rolled back entirely."""
-    store = JsonStore(config.settings.data_dir)
-    service = StatusService(config.estate, store)
-    before = store.snapshot()
-
-    def half_way(work: WorkingState) -> None:
-        work.put_record(("Planning", "Actuals"), {"app": "Planning", "domain": "Actuals"})
-        work.put_meta("marker", 1)
-        work.add_history({"app": "Planning", "domain": "Actuals", "new_status": "Error"})
-        raise RuntimeError("broken on the second item")
-
-    with pytest.raises(RuntimeError, match="second item"):
-        store.commit(half_way)
-    assert store.snapshot().version == before.version
-    assert service.get("Planning", "Actuals").status is Status.PENDING
-    assert service.meta("marker") is None
-    assert store.history() == []
-    store.close()
 
 
 def test_a_missing_state_file_is_restored_not_started_empty(
