@@ -109,13 +109,7 @@ class RefreshTokenFile:
                 f"{exc.__class__.__name__}",
                 permanent=True,
             ) from exc
-        token = document.get("refresh_token") if isinstance(document, dict) else None
-        if not isinstance(token, str) or not token:
-            raise EpmError(f"{self.path} holds no refresh token", permanent=True)
-        if document.get("configured_sha256") != fingerprint(configured):
-            logger.info("EPM %s: the configured refresh token changed; using it", self.server)
-            return configured
-        return token
+        return _current_token(document, configured, self.server, where=str(self.path))
 
     def save(self, token: str, configured: str) -> None:
         """Durably persist ``token`` (0600) before anybody uses what came with it."""
@@ -173,13 +167,7 @@ class StoredRefreshToken:
             ) from exc
         if document is None:
             return configured
-        token = document.get("refresh_token") if isinstance(document, dict) else None
-        if not isinstance(token, str) or not token:
-            raise EpmError(f"the store holds no refresh token for {self.server}", permanent=True)
-        if document.get("configured_sha256") != fingerprint(configured):
-            logger.info("EPM %s: the configured refresh token changed; using it", self.server)
-            return configured
-        return token
+        return _current_token(document, configured, self.server, where="the store")
 
     def save(self, token: str, configured: str) -> None:
         """Commit ``token`` to the store before anybody uses what came with it."""
@@ -209,3 +197,14 @@ def token_storage(settings: Settings, server: str, store: Store | None) -> Refre
 def fingerprint(secret: str) -> str:
     """A SHA-256 hex digest that identifies ``secret`` without revealing it."""
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def _current_token(document: object, configured: str, server: str, *, where: str) -> str:
+    """The rotated token in ``document``, unless the configured one changed since."""
+    token = document.get("refresh_token") if isinstance(document, dict) else None
+    if not isinstance(document, dict) or not isinstance(token, str) or not token:
+        raise EpmError(f"{where} holds no refresh token for {server}", permanent=True)
+    if document.get("configured_sha256") != fingerprint(configured):
+        logger.info("EPM %s: the configured refresh token changed; using it", server)
+        return configured
+    return token
