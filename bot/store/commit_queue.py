@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from bot.store.base import Mutation
+from bot.store.base import Mutation, WorkingState
 
 T = TypeVar("T")
 
@@ -59,3 +59,22 @@ class GroupCommit:
             raise pending.error
         result: T = pending.result
         return result
+
+
+def apply_batch(work: WorkingState, batch: list[Pending]) -> None:
+    """Run each mutation of ``batch`` on ``work``; one that raises is undone alone."""
+    for pending in batch:
+        checkpoint = work.checkpoint()
+        try:
+            pending.result = pending.mutation(work)
+        except Exception as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            work.rollback(checkpoint)
+            pending.error = exc
+
+
+def settle(batch: list[Pending], failure: BaseException | None) -> None:
+    """Mark every pending of ``batch`` done; on ``failure`` each fails with it."""
+    for pending in batch:
+        if failure is not None and pending.error is None:
+            pending.error = failure
+        pending.done.set()

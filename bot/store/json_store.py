@@ -29,7 +29,7 @@ import portalocker
 from bot.errors import StoreError
 from bot.store import backups, files, recovery
 from bot.store.base import BoardState, JsonDict, Mutation, Store, WorkingState
-from bot.store.commit_queue import GroupCommit, Pending
+from bot.store.commit_queue import GroupCommit, Pending, apply_batch, settle
 from bot.store.encoding import RecordEncoder, lines
 from bot.store.filelock import DEFAULT_TIMEOUT_SECONDS, FileLock
 from bot.store.state_file import SCHEMA_VERSION, FileKey, file_key, parse, read_fd
@@ -206,13 +206,7 @@ class JsonStore(Store):
             with self._lock:
                 base = self._current()
                 work = WorkingState(base.version, dict(base.records), dict(base.meta))
-                for pending in batch:
-                    checkpoint = work.checkpoint()
-                    try:
-                        pending.result = pending.mutation(work)
-                    except Exception as exc:  # noqa: BLE001 - re-raised in the caller's thread
-                        work.rollback(checkpoint)
-                        pending.error = exc
+                apply_batch(work, batch)
                 if work.dirty:
                     self._write(work)
             failure = None
@@ -224,10 +218,7 @@ class JsonStore(Store):
             failure = StoreError(f"cannot write to {self.data_dir}: {exc}")
             failure.__cause__ = exc
         finally:
-            for pending in batch:
-                if failure is not None and pending.error is None:
-                    pending.error = failure
-                pending.done.set()
+            settle(batch, failure)
 
     def _write(self, work: WorkingState) -> None:
         version = work.version + 1

@@ -31,7 +31,6 @@ import logging
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypeVar
@@ -43,6 +42,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from bot.errors import StoreError
 from bot.store import files
 from bot.store.base import BoardState, JsonDict, Mutation, RecordKey, Store, WorkingState
+from bot.store.commit_queue import GroupCommit, Pending, apply_batch, settle
 
 logger = logging.getLogger(__name__)
 
@@ -127,14 +127,6 @@ _WRITE = f"""
 """
 
 
-@dataclass
-class _Pending:
-    mutation: Mutation[Any]
-    result: Any = None
-    error: BaseException | None = None
-    done: threading.Event = field(default_factory=threading.Event)
-
-
 def safe_url(url: str) -> str:
     """``url`` without its password, for logs and messages."""
     try:
@@ -185,9 +177,7 @@ class PostgresStore(Store):
             self._pool.close()
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise StoreError(f"cannot connect to the database {self._label}: {reason}") from exc
-        self._queue: list[_Pending] = []
-        self._queue_lock = threading.Lock()
-        self._commit_lock = threading.Lock()
+        self._commits = GroupCommit()
         self._cache_lock = threading.Lock()
         self._cache = BoardState.empty()
         try:
@@ -289,19 +279,9 @@ class PostgresStore(Store):
 
     def commit(self, mutation: Mutation[T]) -> T:
         """Apply ``mutation`` in one transaction and return its result once committed."""
-        pending = _Pending(mutation)
-        with self._queue_lock:
-            self._queue.append(pending)
-        with self._commit_lock:
-            if not pending.done.is_set():
-                with self._queue_lock:
-                    batch, self._queue = self._queue, []
-                self._run_batch(batch)
-        if pending.error is not None:
-            raise pending.error
-        return pending.result
+        return self._commits.submit(mutation, self._run_batch)
 
-    def _run_batch(self, batch: list[_Pending]) -> None:
+    def _run_batch(self, batch: list[Pending]) -> None:
         failure: BaseException | None = StoreError("the commit was interrupted")
         written: BoardState | None = None
         try:
@@ -316,13 +296,7 @@ class PostgresStore(Store):
                 base = _merge(cached, version, rows)
                 self._remember(base)
                 work = WorkingState(base.version, dict(base.records), dict(base.meta))
-                for pending in batch:
-                    checkpoint = work.checkpoint()
-                    try:
-                        pending.result = pending.mutation(work)
-                    except Exception as exc:  # noqa: BLE001 - re-raised in the caller's thread
-                        work.rollback(checkpoint)
-                        pending.error = exc
+                apply_batch(work, batch)
                 if work.dirty:
                     written = _write(conn, base, work)
             failure = None
@@ -332,10 +306,7 @@ class PostgresStore(Store):
         except StoreError as exc:
             failure = exc
         finally:
-            for pending in batch:
-                if failure is not None and pending.error is None:
-                    pending.error = failure
-                pending.done.set()
+            settle(batch, failure)
         if written is not None and failure is None:
             self._remember(written)
 
