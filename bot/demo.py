@@ -185,16 +185,7 @@ def tracked_job(app: str, domain: str, job_id: int, details: str) -> Step:
         demo.epm.add_job(EPM_SERVER, job_id, script("ok", running=2), details=details)
         started = time.monotonic()
         reply = demo.command(f"track {app} {domain} {job_id}")
-        timeout = JOB_WAIT_POLLS * POLL_SECONDS
-        record = demo.runtime.service.get(app, domain)
-        while record.status is not Status.OK:
-            if time.monotonic() - started > timeout:
-                raise TimeoutError(
-                    f"{app} {domain} was not OK {timeout:g} s after tracking EPM job {job_id} "
-                    f"(now {record.status.value}: {record.message})"
-                )
-            time.sleep(0.05)
-            record = demo.runtime.service.get(app, domain)
+        record = _wait_for_ok(demo, app, domain, started, f"tracking EPM job {job_id}")
         polls = demo.epm.job_polls(EPM_SERVER, job_id)
         return (
             f"{reply}\n{app} {domain} is {record.status.value} ({record.message}, by "
