@@ -1,12 +1,18 @@
-"""The status model: statuses, tracked jobs, domain records and history entries."""
+"""The status model: statuses, tracked jobs, domain records and history entries.
+
+Plain dataclasses, not pydantic models: every one-shot command (``epmpulse set`` in a
+script's loop) reads and writes them, and importing pydantic alone costs more than the
+rest of such a command (SPEC §12). What comes from outside is validated where it comes
+in: REST bodies by pydantic in :mod:`bot.api.schemas`, the YAML file by
+:mod:`bot.config`; :meth:`DomainRecord.from_json` checks what the store hands back.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated
-
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from typing import Any
 
 from bot.errors import UnknownNameError
 
@@ -23,7 +29,14 @@ def format_time(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-UtcTime = Annotated[datetime, PlainSerializer(format_time, return_type=str)]
+def parse_time(text: object) -> datetime:
+    """An ISO 8601 time as written by :func:`format_time`; ValueError otherwise."""
+    if not isinstance(text, str):
+        raise ValueError(f"a time must be an ISO 8601 string, not {text!r}")
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise ValueError(f"time '{text}' has no UTC offset")
+    return moment.astimezone(UTC)
 
 
 class Status(StrEnum):
@@ -71,60 +84,175 @@ _EMOJI = {
 }
 
 
+_BY_VALUE = {status.value: status for status in Status}
+
+
 def most_severe(statuses: list[Status]) -> Status:
     """Return the most severe of ``statuses`` (OK when empty)."""
     return max(statuses, key=lambda s: s.severity, default=Status.OK)
 
 
-class JobRef(BaseModel):
+@dataclass(frozen=True)
+class JobRef:
     """An EPM job a domain follows: the configured server's name and the job id."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    server: str
+    job_id: str
 
-    server: str = Field(min_length=1, max_length=100)
-    job_id: str = Field(min_length=1, max_length=100)
+    def to_json(self) -> dict[str, str]:
+        """The stored form."""
+        return {"server": self.server, "job_id": self.job_id}
+
+    @classmethod
+    def from_json(cls, data: object) -> JobRef:
+        """A stored job reference; ValueError when it is not one."""
+        fields = _fields(data, "job", required=("server", "job_id"), allowed=("server", "job_id"))
+        return cls(server=_text(fields, "server"), job_id=_text(fields, "job_id"))
 
 
-class DomainRecord(BaseModel):
+_RECORD_FIELDS = (
+    "app",
+    "domain",
+    "status",
+    "message",
+    "updated_at",
+    "updated_by",
+    "jobs",
+    "since",
+)
+
+
+@dataclass
+class DomainRecord:
     """The current status of one domain of one app (SPEC §2)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     app: str
     domain: str
     status: Status = Status.PENDING
     message: str = ""
-    updated_at: UtcTime | None = None
+    updated_at: datetime | None = None
     updated_by: str = "system"
-    jobs: list[JobRef] = Field(default_factory=list)
-    since: UtcTime | None = None
+    jobs: list[JobRef] = field(default_factory=list)
+    since: datetime | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The stored (and REST) form: times as ISO 8601 UTC with ``Z`` (SPEC §2)."""
+        return {
+            "app": self.app,
+            "domain": self.domain,
+            "status": self.status.value,
+            "message": self.message,
+            "updated_at": _time_or_none(self.updated_at),
+            "updated_by": self.updated_by,
+            "jobs": [job.to_json() for job in self.jobs],
+            "since": _time_or_none(self.since),
+        }
+
+    @classmethod
+    def from_json(cls, data: object) -> DomainRecord:
+        """A stored record; ValueError naming the first problem when it is not one."""
+        fields = _fields(data, "record", required=("app", "domain"), allowed=_RECORD_FIELDS)
+        jobs = fields.get("jobs", [])
+        if not isinstance(jobs, list):
+            raise ValueError(f"record jobs must be a list, not {jobs!r}")
+        return cls(
+            app=_text(fields, "app"),
+            domain=_text(fields, "domain"),
+            status=_status(fields.get("status", Status.PENDING.value)),
+            message=_text(fields, "message", ""),
+            updated_at=_optional_time(fields.get("updated_at")),
+            updated_by=_text(fields, "updated_by", "system"),
+            jobs=[JobRef.from_json(job) for job in jobs],
+            since=_optional_time(fields.get("since")),
+        )
 
 
-class HistoryEntry(BaseModel):
+@dataclass(frozen=True)
+class HistoryEntry:
     """One change: old and new status, message, who and when."""
-
-    model_config = ConfigDict(extra="ignore")
 
     app: str
     domain: str
     old_status: Status | None
     new_status: Status
-    message: str = ""
     by: str
-    at: UtcTime
+    at: datetime
+    message: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """The stored form (the store adds the board ``version`` it belongs to)."""
+        return {
+            "app": self.app,
+            "domain": self.domain,
+            "old_status": None if self.old_status is None else self.old_status.value,
+            "new_status": self.new_status.value,
+            "message": self.message,
+            "by": self.by,
+            "at": format_time(self.at),
+        }
+
+    @classmethod
+    def from_json(cls, data: object) -> HistoryEntry:
+        """A stored history line (other keys, such as ``version``, are ignored)."""
+        required = ("app", "domain", "new_status", "at")
+        fields = _fields(data, "history entry", required=required, allowed=None)
+        old = fields.get("old_status")
+        return cls(
+            app=_text(fields, "app"),
+            domain=_text(fields, "domain"),
+            old_status=None if old is None else _status(old),
+            new_status=_status(fields["new_status"]),
+            message=_text(fields, "message", ""),
+            by=_text(fields, "by", "system"),
+            at=parse_time(fields["at"]),
+        )
 
 
-class Update(BaseModel):
+@dataclass
+class Update:
     """A requested change to one domain, as given by a user, script or the poller.
 
     ``jobs`` None leaves tracked jobs alone only for system updates; a manual
     update clears them (SPEC §6), which the service decides.
     """
 
-    model_config = ConfigDict(extra="forbid")
-
     app: str
     domain: str
     status: Status | str
     message: str = ""
     jobs: list[JobRef] | None = None
+
+
+def _fields(
+    data: object, what: str, *, required: tuple[str, ...], allowed: tuple[str, ...] | None
+) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise ValueError(f"a {what} must be an object, not {type(data).__name__}")
+    missing = [name for name in required if name not in data]
+    if missing:
+        raise ValueError(f"{what} field {missing[0]} is missing")
+    unknown = [] if allowed is None else [name for name in data if name not in allowed]
+    if unknown:
+        raise ValueError(f"{what} field {unknown[0]} is not known")
+    return data
+
+
+def _text(fields: dict[str, Any], name: str, default: str | None = None) -> str:
+    value = fields.get(name, default)
+    if not isinstance(value, str):
+        raise ValueError(f"{name} must be a string, not {value!r}")
+    return value
+
+
+def _status(value: object) -> Status:
+    if isinstance(value, str) and value in _BY_VALUE:
+        return _BY_VALUE[value]
+    raise ValueError(f"{value!r} is not a status")
+
+
+def _optional_time(value: object) -> datetime | None:
+    return None if value is None else parse_time(value)
+
+
+def _time_or_none(moment: datetime | None) -> str | None:
+    return None if moment is None else format_time(moment)

@@ -118,7 +118,7 @@ class StatusService:
             raise ValidationError(f"The number of changes must be at least 1, not {limit}.")
         canonical_app, canonical_domain = self.estate.resolve_domain(app, domain)
         entries = self.store.history(canonical_app, canonical_domain, limit)
-        return [HistoryEntry.model_validate(e) for e in reversed(entries)]
+        return [HistoryEntry.from_json(e) for e in reversed(entries)]
 
     def meta(self, name: str, default: Any = None) -> Any:
         """Read one bookkeeping value kept with the board (canvas id, subscriptions, …)."""
@@ -265,7 +265,7 @@ class StatusService:
 def _record(key: RecordKey, data: dict[str, Any] | None) -> DomainRecord:
     if data is None:
         return DomainRecord(app=key[0], domain=key[1])
-    return DomainRecord.model_validate(data)
+    return DomainRecord.from_json(data)
 
 
 def _apply(work: WorkingState, item: _Prepared, by: str, now: datetime) -> Change:
@@ -281,7 +281,7 @@ def _apply(work: WorkingState, item: _Prepared, by: str, now: datetime) -> Chang
         jobs=item.jobs,
         since=since,
     )
-    work.put_record(item.key, new.model_dump(mode="json"))
+    work.put_record(item.key, new.to_json())
     entry = HistoryEntry(
         app=new.app,
         domain=new.domain,
@@ -291,5 +291,5 @@ def _apply(work: WorkingState, item: _Prepared, by: str, now: datetime) -> Chang
         by=by,
         at=now,
     )
-    work.add_history(entry.model_dump(mode="json"))
+    work.add_history(entry.to_json())
     return Change(old, new)

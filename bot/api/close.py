@@ -18,12 +18,12 @@ from bot.api.errors import ApiError, ErrorCode
 from bot.api.guard import GuardedRoute, limit_group
 from bot.api.openapi import operation_id
 from bot.api.routes import KEYED_RESPONSES
-from bot.api.schemas import Ok
+from bot.api.schemas import Ok, UtcTime
 from bot.close.archive import archived_periods, load_archive
 from bot.close.live import CloseSummary
 from bot.close.periods import parse_period
 from bot.errors import ValidationError
-from bot.model import Status, UtcTime
+from bot.model import Status
 from bot.service import StatusService
 
 PERIOD_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 
+from bot import model
 from bot.api.auth import caller_of
 from bot.api.context import API_PREFIX, context_of
 from bot.api.guard import GuardedRoute, limit_group
@@ -29,6 +30,8 @@ from bot.api.schemas import (
     BatchResponse,
     BoardResponse,
     ChangeResponse,
+    CloseRecord,
+    HistoryEntry,
     HistoryResponse,
     InvalidKey,
     MissingAuth,
@@ -38,9 +41,8 @@ from bot.api.schemas import (
     StoreUnavailable,
     TooLarge,
 )
-from bot.close.live import CloseRecord
 from bot.errors import ValidationError
-from bot.model import HistoryEntry, Update, most_severe
+from bot.model import Update, most_severe
 from bot.service import StatusService
 
 AppName = Annotated[
@@ -184,19 +186,22 @@ def _history(
     if domain is not None:
         if app is None:
             raise ValidationError("Give 'app' together with 'domain'.")
-        return service.history(app, domain, limit)
+        return [HistoryEntry.of(e) for e in service.history(app, domain, limit)]
     canonical = service.estate.resolve_app(app) if app is not None else None
     entries = service.store.history(canonical, None, limit)
-    return [HistoryEntry.model_validate(e) for e in reversed(entries)]
+    return [HistoryEntry.of(model.HistoryEntry.from_json(e)) for e in reversed(entries)]
 
 
 def _shown_board(service: StatusService, app: str | None = None) -> dict[str, list[CloseRecord]]:
     board = service.board() if app is None else {app: service.app_board(app)}
-    return {name: service.close.show(records) for name, records in board.items()}
+    return {
+        name: [CloseRecord.from_record(r) for r in service.close.show(records)]
+        for name, records in board.items()
+    }
 
 
 def _shown_record(service: StatusService, app: str, domain: str) -> CloseRecord:
-    return service.close.show_one(service.get(app, domain))
+    return CloseRecord.from_record(service.close.show_one(service.get(app, domain)))
 
 
 def _apply(service: StatusService, updates: list[Update], by: str) -> list[AppliedChange]:

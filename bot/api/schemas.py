@@ -7,17 +7,105 @@ codes it can carry, so the OpenAPI document says which code comes with which sta
 
 from __future__ import annotations
 
-from typing import Generic, Literal, TypeVar
+from datetime import datetime
+from typing import Annotated, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
-from bot.close.live import CloseRecord
+from bot import model
+from bot.close import live
 from bot.epm.tracking import MAX_TRACKED_JOBS
-from bot.model import MESSAGE_LIMIT, HistoryEntry, JobRef, Status, Update
+from bot.model import MESSAGE_LIMIT, Status, Update, format_time
 from bot.service import Change
 
 MAX_BATCH = 50
 T = TypeVar("T")
+
+# A time on the wire: ISO 8601 UTC with a trailing Z, to the second (SPEC §2).
+UtcTime = Annotated[datetime, PlainSerializer(format_time, return_type=str)]
+
+# --- records on the wire ------------------------------------------------------------------
+# The status model (bot.model) is plain dataclasses, so one-shot commands never import
+# pydantic; these are its public JSON shapes, validated and documented by pydantic.
+
+
+class JobRef(BaseModel):
+    """An EPM job a domain follows: the configured server's name and the job id."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    server: str = Field(min_length=1, max_length=100)
+    job_id: str = Field(min_length=1, max_length=100)
+
+    def to_model(self) -> model.JobRef:
+        """The status model's job reference."""
+        return model.JobRef(server=self.server, job_id=self.job_id)
+
+
+class CloseRecord(BaseModel):
+    """A domain record as shown: with this close's deadline and what it waits on."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    app: str
+    domain: str
+    status: Status = Status.PENDING
+    message: str = ""
+    updated_at: UtcTime | None = None
+    updated_by: str = "system"
+    jobs: list[JobRef] = Field(default_factory=list)
+    since: UtcTime | None = None
+    due_at: UtcTime | None = Field(
+        default=None, description="This close's deadline (UTC), or null without one."
+    )
+    overdue: bool = Field(default=False, description="Not OK and the deadline has passed.")
+    waiting_on: list[str] = Field(
+        default_factory=list, description="APP/DOMAIN of upstream domains not yet OK."
+    )
+
+    @classmethod
+    def from_record(cls, record: model.DomainRecord) -> CloseRecord:
+        """The wire form of a record (with its close fields when it has them)."""
+        shown = record if isinstance(record, live.CloseRecord) else None
+        return cls(
+            app=record.app,
+            domain=record.domain,
+            status=record.status,
+            message=record.message,
+            updated_at=record.updated_at,
+            updated_by=record.updated_by,
+            jobs=[JobRef(server=j.server, job_id=j.job_id) for j in record.jobs],
+            since=record.since,
+            due_at=shown.due_at if shown else None,
+            overdue=shown.overdue if shown else False,
+            waiting_on=list(shown.waiting_on) if shown else [],
+        )
+
+
+class HistoryEntry(BaseModel):
+    """One change: old and new status, message, who and when."""
+
+    app: str
+    domain: str
+    old_status: Status | None
+    new_status: Status
+    message: str = ""
+    by: str
+    at: UtcTime
+
+    @classmethod
+    def of(cls, entry: model.HistoryEntry) -> HistoryEntry:
+        """The wire form of a history entry."""
+        return cls(
+            app=entry.app,
+            domain=entry.domain,
+            old_status=entry.old_status,
+            new_status=entry.new_status,
+            message=entry.message,
+            by=entry.by,
+            at=entry.at,
+        )
+
 
 # --- requests --------------------------------------------------------------------------
 
@@ -61,7 +149,7 @@ class StatusUpdate(BaseModel):
             domain=self.domain,
             status=self.status,
             message=self.message or "",
-            jobs=self.jobs or [],
+            jobs=[job.to_model() for job in self.jobs or []],
         )
 
 
@@ -98,10 +186,10 @@ class AppliedChange(CloseRecord):
     status_changed: bool = Field(description="False when the status was already this one.")
 
     @classmethod
-    def of(cls, change: Change, shown: CloseRecord | None = None) -> AppliedChange:
+    def of(cls, change: Change, shown: live.CloseRecord | None = None) -> AppliedChange:
         """The answer for one change the service applied (``shown``: with its close fields)."""
         return cls(
-            **dict(shown if shown is not None else change.new),
+            **dict(CloseRecord.from_record(shown if shown is not None else change.new)),
             previous_status=change.old.status,
             status_changed=change.status_changed,
         )

@@ -13,15 +13,13 @@ board. Two readings of "overdue" exist on purpose:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
-from pydantic import Field
-
 from bot.close.calendar import CloseCalendar, Deadline, RecordKey, key_name
 from bot.config import Estate
-from bot.model import DomainRecord, Status, UtcTime
+from bot.model import DomainRecord, Status
 from bot.store import BoardState, Store
 
 PERIOD_META = "close.period"  # the period the board belongs to (written at roll-over)
@@ -30,16 +28,13 @@ ALERTED_META = "close.alerted"  # {"period", "keys": [APP/DOMAIN alerted as over
 NEXT_DEADLINES = 3
 
 
+@dataclass
 class CloseRecord(DomainRecord):
     """A domain record as shown: with this close's deadline and what it waits on."""
 
-    due_at: UtcTime | None = Field(
-        default=None, description="This close's deadline (UTC), or null without one."
-    )
-    overdue: bool = Field(default=False, description="Not OK and the deadline has passed.")
-    waiting_on: list[str] = Field(
-        default_factory=list, description="APP/DOMAIN of upstream domains not yet OK."
-    )
+    due_at: datetime | None = None  # this close's deadline, None without one
+    overdue: bool = False  # not OK and the deadline has passed
+    waiting_on: list[str] = field(default_factory=list)  # APP/DOMAIN upstream, not yet OK
 
 
 @dataclass(frozen=True)
@@ -183,7 +178,7 @@ class CloseTracker:
             due = self.calendar.due_at(period, key)
             shown.append(
                 CloseRecord(
-                    **dict(record),
+                    **{f.name: getattr(record, f.name) for f in fields(DomainRecord)},
                     due_at=due,
                     overdue=due is not None and due <= now and record.status is not Status.OK,
                     waiting_on=self.calendar.waiting_on(key, statuses),

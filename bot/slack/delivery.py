@@ -26,13 +26,11 @@ from typing import Any
 
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.base import BaseScheduler
-from pydantic import ValidationError as PydanticValidationError
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.errors import StoreError
-from bot.errors import ValidationError as EpmValidationError
-from bot.model import DomainRecord, Status
+from bot.model import DomainRecord, HistoryEntry, Status
 from bot.runtime import Check, Runtime
 from bot.service import Change, StatusService
 from bot.slack.alerts import alert_messages, dm_messages, is_alert
@@ -305,22 +303,21 @@ def _commits(entries: Iterable[JsonDict]) -> Iterator[tuple[int, list[JsonDict]]
 def _change(entry: JsonDict) -> Change | None:
     """The change one history entry records (None for an entry that cannot be read)."""
     try:
-        old = DomainRecord(
-            app=entry["app"],
-            domain=entry["domain"],
-            status=Status.parse(entry.get("old_status") or "Pending"),
-        )
-        new = DomainRecord(
-            app=entry["app"],
-            domain=entry["domain"],
-            status=Status.parse(entry["new_status"]),
-            message=entry.get("message", ""),
-            updated_at=entry.get("at"),
-            updated_by=entry.get("by", "system"),
-        )
-    except (KeyError, ValueError, PydanticValidationError, EpmValidationError):
+        change = HistoryEntry.from_json(entry)
+    except ValueError:
         logger.warning("an entry of version %s cannot be read; not alerted", entry.get("version"))
         return None
+    old = DomainRecord(
+        app=change.app, domain=change.domain, status=change.old_status or Status.PENDING
+    )
+    new = DomainRecord(
+        app=change.app,
+        domain=change.domain,
+        status=change.new_status,
+        message=change.message,
+        updated_at=change.at,
+        updated_by=change.by,
+    )
     return Change(old, new)
 
 

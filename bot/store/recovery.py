@@ -13,9 +13,7 @@ import logging
 import os
 from pathlib import Path
 
-from pydantic import ValidationError as PydanticValidationError
-
-from bot.model import DomainRecord
+from bot.model import DomainRecord, HistoryEntry
 from bot.store import files
 from bot.store.base import JsonDict, RecordKey
 from bot.store.encoding import lines
@@ -101,19 +99,20 @@ def records_from_history(
     when its status holds."""
     for entry in entries:
         try:
-            key = (str(entry["app"]), str(entry["domain"]))
-            record = DomainRecord(
-                app=key[0],
-                domain=key[1],
-                status=entry["new_status"],
-                message=entry.get("message", ""),
-                updated_at=entry["at"],
-                updated_by=entry.get("by", "system"),
-            )
-        except (KeyError, PydanticValidationError):
+            change = HistoryEntry.from_json(entry)
+        except ValueError:
             continue
+        key = (change.app, change.domain)
+        record = DomainRecord(
+            app=change.app,
+            domain=change.domain,
+            status=change.new_status,
+            message=change.message,
+            updated_at=change.at,
+            updated_by=change.by,
+        )
         previous = records.get(key)
-        same = previous is not None and previous["status"] == record.status.value
-        record.since = DomainRecord.model_validate(previous).since if same else record.updated_at
-        records[key] = record.model_dump(mode="json")
+        same = previous is not None and previous.get("status") == record.status.value
+        record.since = DomainRecord.from_json(previous).since if same else record.updated_at
+        records[key] = record.to_json()
     return records

@@ -7,9 +7,6 @@ import os
 from types import MappingProxyType
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic import ValidationError as PydanticValidationError
-
 from bot.model import DomainRecord
 from bot.store.base import BoardState, JsonDict, RecordKey
 
@@ -17,16 +14,38 @@ SCHEMA_VERSION = 1
 FileKey = tuple[int, int, int]
 
 
-class StateFile(BaseModel):
-    """What a valid ``state.json`` looks like; used to validate on open."""
+STATE_FIELDS = ("schema_version", "version", "records", "meta", "last_changes")
 
-    model_config = ConfigDict(extra="forbid")
 
-    schema_version: int = Field(ge=SCHEMA_VERSION, le=SCHEMA_VERSION)
-    version: int = Field(ge=0)
-    records: dict[str, dict[str, DomainRecord]]
-    meta: dict[str, Any]
-    last_changes: list[dict[str, Any]]
+def check_document(document: dict[str, Any]) -> None:
+    """Check every field of a parsed ``state.json``; ValueError names the first problem."""
+    unknown = sorted(set(document) - set(STATE_FIELDS))
+    missing = [name for name in STATE_FIELDS if name not in document]
+    if unknown or missing:
+        raise ValueError(
+            f"field {(unknown or missing)[0]} is {'not known' if unknown else 'missing'}"
+        )
+    if document["schema_version"] != SCHEMA_VERSION:
+        raise ValueError(f"schema_version {document['schema_version']!r} is not {SCHEMA_VERSION}")
+    version = document["version"]
+    if not isinstance(version, int) or isinstance(version, bool) or version < 0:
+        raise ValueError(f"version {version!r} is not a whole number >= 0")
+    if not isinstance(document["meta"], dict):
+        raise ValueError("meta is not an object")
+    changes = document["last_changes"]
+    if not isinstance(changes, list) or not all(isinstance(c, dict) for c in changes):
+        raise ValueError("last_changes is not a list of objects")
+    records = document["records"]
+    if not isinstance(records, dict):
+        raise ValueError("records is not an object")
+    for app, domains in records.items():
+        if not isinstance(domains, dict):
+            raise ValueError(f"records.{app} is not an object")
+        for domain, record in domains.items():
+            try:
+                DomainRecord.from_json(record)
+            except ValueError as exc:
+                raise ValueError(f"records.{app}.{domain}: {exc}") from None
 
 
 def file_key(stat: os.stat_result) -> FileKey:
@@ -52,9 +71,9 @@ def parse(data: bytes, *, validate: bool) -> tuple[BoardState, list[JsonDict]]:
         raise ValueError("the top level is not an object")
     if validate:
         try:
-            StateFile.model_validate(document)
-        except PydanticValidationError as exc:
-            raise ValueError(f"invalid state: {exc.errors()[0]['msg']}") from exc
+            check_document(document)
+        except ValueError as exc:
+            raise ValueError(f"invalid state: {exc}") from None
     elif document.get("schema_version") != SCHEMA_VERSION or not isinstance(
         document.get("records"), dict
     ):

@@ -23,7 +23,7 @@ def _update(domain: str, status: str = "OK", app: str = "Planning") -> dict[str,
 
 def _state(service: StatusService) -> tuple[int, list[dict[str, Any]], int]:
     """The board version, every record and the history length."""
-    board = [r.model_dump(mode="json") for records in service.board().values() for r in records]
+    board = [r.to_json() for records in service.board().values() for r in records]
     return service.version, board, len(service.store.history())
 
 
