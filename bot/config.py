@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -26,7 +27,8 @@ from pydantic import (
 )
 
 from bot.close.config import CloseSection, close_reference_problems
-from bot.errors import ConfigError, UnknownNameError, closest_match
+from bot.errors import ConfigError, closest_match
+from bot.layout import AppLayout, Layout
 from bot.settings import Settings, env_value, read_settings
 
 DEFAULT_CONFIG_FILE = "epmpulse.yml"
@@ -168,6 +170,19 @@ class Estate(_Strict):
     canvas: CanvasSection = Field(default_factory=dict, validate_default=True)
     close: CloseSection | None = None
 
+    @cached_property
+    def layout(self) -> Layout:
+        """Apps, domains, server names, canvas and close rules as plain data."""
+        return Layout(
+            apps={
+                name: AppLayout(tuple(app.domains), app.server) for name, app in self.apps.items()
+            },
+            servers=tuple(self.epm.servers),
+            canvas_title=self.canvas.title,
+            canvas_timezone=self.canvas.timezone,
+            close=None if self.close is None else self.close.rules(),
+        )
+
     @model_validator(mode="after")
     def _consistent(self) -> Estate:
         _check_names(list(self.apps), "app")
@@ -183,38 +198,23 @@ class Estate(_Strict):
 
     def resolve_app(self, name: str) -> str:
         """Return the canonical app name for ``name`` (case-insensitive)."""
-        for app in self.apps:
-            if app.lower() == name.strip().lower():
-                return app
-        raise UnknownNameError("app", name, list(self.apps), code="INVALID_APP")
+        return self.layout.resolve_app(name)
 
     def resolve_domain(self, app: str, name: str) -> tuple[str, str]:
         """Return canonical ``(app, domain)``; raise UnknownNameError naming the choices."""
-        canonical_app = self.resolve_app(app)
-        domains = self.apps[canonical_app].domains
-        for domain in domains:
-            if domain.lower() == name.strip().lower():
-                return canonical_app, domain
-        raise UnknownNameError(
-            "domain", name, domains, context=canonical_app, code="INVALID_DOMAIN"
-        )
+        return self.layout.resolve_domain(app, name)
 
     def resolve_server(self, name: str) -> str:
         """Return the canonical EPM server name for ``name``."""
-        for server in self.epm.servers:
-            if server.lower() == name.strip().lower():
-                return server
-        raise UnknownNameError("EPM server", name, list(self.epm.servers))
+        return self.layout.resolve_server(name)
 
     def close_timezone(self) -> str:
         """Where working days, deadlines and periods are counted (SPEC §11)."""
-        if self.close is not None and self.close.timezone:
-            return self.close.timezone
-        return self.canvas.timezone
+        return self.layout.close_timezone()
 
     def domain_keys(self) -> list[tuple[str, str]]:
         """Every ``(app, domain)`` in configuration order."""
-        return [(app, d) for app, cfg in self.apps.items() for d in cfg.domains]
+        return self.layout.domain_keys()
 
 
 class Config(_Strict):

@@ -16,8 +16,8 @@ from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from bot.config import Estate
 from bot.errors import MessageTooLongError, StoreError, ValidationError
+from bot.layout import Layout
 from bot.model import (
     MESSAGE_LIMIT,
     DomainRecord,
@@ -36,6 +36,7 @@ if TYPE_CHECKING:  # prometheus_client loads only where metrics are kept (run)
 
 if TYPE_CHECKING:
     from bot.close.live import CloseTracker
+    from bot.config import Estate
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -66,17 +67,23 @@ class _Prepared:
 
 
 class StatusService:
-    """Reads and changes domain statuses through a :class:`~bot.store.Store`."""
+    """Reads and changes domain statuses through a :class:`~bot.store.Store`.
+
+    It needs only the board's :class:`~bot.layout.Layout`; given the whole validated
+    :class:`~bot.config.Estate` (``run``), the parts built on it (jobs, Slack, reports)
+    read that through :attr:`estate`. The one-shot commands give the layout alone.
+    """
 
     def __init__(
         self,
-        estate: Estate,
+        estate: Estate | Layout,
         store: Store,
         *,
         clock: Callable[[], datetime] = utcnow,
         metrics: Metrics | None = None,
     ) -> None:
-        self.estate = estate
+        self.layout = estate if isinstance(estate, Layout) else estate.layout
+        self._estate = None if isinstance(estate, Layout) else estate
         self.store = store
         self._clock = clock
         self._metrics = metrics
@@ -92,31 +99,38 @@ class StatusService:
         if listener in self._listeners:
             self._listeners.remove(listener)
 
+    @property
+    def estate(self) -> Estate:
+        """The whole validated estate (job specs, server settings, …)."""
+        if self._estate is None:
+            raise RuntimeError("this service was opened with the board's layout only")
+        return self._estate
+
     # --- reading -------------------------------------------------------------------
 
     def get(self, app: str, domain: str) -> DomainRecord:
         """Return one domain's record (names are matched case-insensitively)."""
-        key = self.estate.resolve_domain(app, domain)
+        key = self.layout.resolve_domain(app, domain)
         return _record(key, self.store.snapshot().records.get(key))
 
     def board(self) -> dict[str, list[DomainRecord]]:
         """Every configured app with its domains' records, in configuration order."""
         records = self.store.snapshot().records
         board: dict[str, list[DomainRecord]] = {}
-        for key in self.estate.domain_keys():
+        for key in self.layout.domain_keys():
             board.setdefault(key[0], []).append(_record(key, records.get(key)))
         return board
 
     def app_board(self, app: str) -> list[DomainRecord]:
         """One app's records, in configuration order."""
-        canonical = self.estate.resolve_app(app)
+        canonical = self.layout.resolve_app(app)
         return self.board()[canonical]
 
     def history(self, app: str, domain: str, limit: int = 10) -> list[HistoryEntry]:
         """The last ``limit`` changes of one domain, newest first."""
         if limit < 1:
             raise ValidationError(f"The number of changes must be at least 1, not {limit}.")
-        canonical_app, canonical_domain = self.estate.resolve_domain(app, domain)
+        canonical_app, canonical_domain = self.layout.resolve_domain(app, domain)
         entries = self.store.history(canonical_app, canonical_domain, limit)
         return [HistoryEntry.from_json(e) for e in reversed(entries)]
 
@@ -138,7 +152,7 @@ class StatusService:
         """The close calendar read against this board (SPEC §11)."""
         from bot.close.live import CloseTracker  # the close model loads only when asked
 
-        return CloseTracker(self.estate, self.store, self._clock)
+        return CloseTracker(self.layout, self.store, self._clock)
 
     # --- writing -------------------------------------------------------------------
 
@@ -241,7 +255,7 @@ class StatusService:
             self._metrics.count_update(by, result, n)
 
     def _prepare(self, update: Update) -> _Prepared:
-        key = self.estate.resolve_domain(update.app, update.domain)
+        key = self.layout.resolve_domain(update.app, update.domain)
         status = update.status if isinstance(update.status, Status) else Status.parse(update.status)
         message = update.message.strip()
         if len(message) > MESSAGE_LIMIT:
@@ -249,7 +263,7 @@ class StatusService:
         if "\x00" in message:  # no store should keep it (PostgreSQL's jsonb cannot)
             raise ValidationError("A message cannot contain NUL characters.")
         jobs = [
-            JobRef(server=self.estate.resolve_server(j.server), job_id=j.job_id)
+            JobRef(server=self.layout.resolve_server(j.server), job_id=j.job_id)
             for j in update.jobs or []
         ]
         return _Prepared(key, status, message, jobs)

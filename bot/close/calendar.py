@@ -22,7 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.close import periods
-from bot.close.config import WEEKDAYS, CloseSection, parse_deadline
+from bot.close.rules import WEEKDAYS, CloseRules, parse_deadline
 
 RecordKey = tuple[str, str]
 
@@ -74,7 +74,7 @@ class CloseCalendar:
 
     @classmethod
     def from_config(
-        cls, close: CloseSection | None, apps: Mapping[str, Sequence[str]], canvas_tz: str
+        cls, close: CloseRules | None, apps: Mapping[str, Sequence[str]], canvas_tz: str
     ) -> CloseCalendar:
         """The calendar of a validated ``close:`` section (None: no deadlines, Mon-Fri)."""
         if close is None:
@@ -89,9 +89,9 @@ class CloseCalendar:
         return cls(
             timezone=close.timezone or canvas_tz,
             weekend=close.weekend,
-            country=close.holidays.country,
-            subdivision=close.holidays.subdivision,
-            extra_holidays=close.holidays.extra,
+            country=close.country,
+            subdivision=close.subdivision,
+            extra_holidays=close.extra_holidays,
             deadlines=deadlines,
             depends_on=depends,
         )

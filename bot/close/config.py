@@ -8,32 +8,17 @@ Checks that need the apps (unknown names, dependency cycles) are in
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, time
+from datetime import date
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from bot.close.rules import DEADLINE_PATTERN, WEEKDAYS, CloseRules, parse_deadline
 from bot.errors import closest_match
 
-WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 LONGEST_MONTH_DAYS = 31
-_DEADLINE = re.compile(r"^\s*WD(\d+)\s+(\d{1,2}):(\d{2})\s*$", re.IGNORECASE)
-
-
-def parse_deadline(text: str) -> tuple[int, time]:
-    """``"WD2 12:00"`` -> ``(2, time(12, 0))``; ValueError says what is wrong."""
-    match = _DEADLINE.match(text)
-    if not match:
-        raise ValueError(f"deadline '{text}' is not 'WD<n> HH:MM', e.g. 'WD2 12:00'")
-    day, hour, minute = (int(g) for g in match.groups())
-    if day < 1:
-        raise ValueError(f"deadline '{text}': working days count from WD1")
-    if hour > 23 or minute > 59:
-        raise ValueError(f"deadline '{text}': {hour:02d}:{minute:02d} is not a time of day")
-    return day, time(hour, minute)
 
 
 def _deadline_text(text: str) -> str:
@@ -124,6 +109,19 @@ class CloseSection(BaseModel):
             raise ValueError("every day is a weekend day: no working day is left")
         return canonical
 
+    def rules(self) -> CloseRules:
+        """The validated section as plain data (what the calendar reads)."""
+        return CloseRules(
+            timezone=self.timezone,
+            weekend=tuple(self.weekend),
+            country=self.holidays.country,
+            subdivision=self.holidays.subdivision,
+            extra_holidays=tuple(self.holidays.extra),
+            reset=self.reset,
+            deadlines=dict(self.deadlines),
+            depends_on={name: tuple(up) for name, up in self.depends_on.items()},
+        )
+
 
 def most_working_days(weekend: Iterable[str]) -> int:
     """The most working days a month can have with ``weekend`` (holidays aside)."""
@@ -162,7 +160,7 @@ def close_reference_problems(
     most = most_working_days(off)
     for name, text in deadlines.items():
         resolve(name, "close.deadlines")
-        match = _DEADLINE.match(text) if isinstance(text, str) else None
+        match = DEADLINE_PATTERN.match(text) if isinstance(text, str) else None
         if match and int(match.group(1)) > most:
             problems.append(
                 f"close.deadlines.{name}: '{text}' is a working day no month has "

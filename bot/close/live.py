@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.close.calendar import CloseCalendar, Deadline, RecordKey, key_name
-from bot.config import Estate
+from bot.layout import Layout
 from bot.model import DomainRecord, Status
 from bot.store import BoardState, Store
 
@@ -97,17 +97,17 @@ def statuses_of(records: Mapping[RecordKey, Mapping[str, Any]]) -> dict[RecordKe
 class CloseTracker:
     """Reads the current close from the store with the calendar and a clock."""
 
-    def __init__(self, estate: Estate, store: Store, clock: Callable[[], datetime]) -> None:
-        self.estate = estate
+    def __init__(self, layout: Layout, store: Store, clock: Callable[[], datetime]) -> None:
+        self.layout = layout
         self.store = store
         self.clock = clock
-        apps = {name: app.domains for name, app in estate.apps.items()}
-        self.calendar = CloseCalendar.from_config(estate.close, apps, estate.canvas.timezone)
+        apps = {name: app.domains for name, app in layout.apps.items()}
+        self.calendar = CloseCalendar.from_config(layout.close, apps, layout.canvas_timezone)
 
     @property
     def configured(self) -> bool:
         """Whether the YAML file has a ``close:`` section."""
-        return self.estate.close is not None
+        return self.layout.close is not None
 
     # --- at the time of asking -------------------------------------------------------
 
@@ -127,7 +127,7 @@ class CloseTracker:
         statuses = statuses_of(state.records)
         marked = set(passed) if passed is not None else None
         found = []
-        for key in self.estate.domain_keys():
+        for key in self.layout.domain_keys():
             status = statuses.get(key, Status.PENDING)
             rule = self.calendar.deadline(key)
             due = self.calendar.due_for(period, rule) if rule is not None else None

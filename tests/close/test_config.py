@@ -45,7 +45,7 @@ def test_a_valid_close_section_builds_the_calendar(make_config: MakeConfig) -> N
     estate = make_config(GOOD).estate
     assert estate.close is not None and estate.close.reset is True
     apps = {name: app.domains for name, app in estate.apps.items()}
-    cal = CloseCalendar.from_config(estate.close, apps, estate.canvas.timezone)
+    cal = CloseCalendar.from_config(estate.layout.close, apps, estate.canvas.timezone)
     assert cal.timezone == "Europe/London"
     assert cal.deadlines[("Planning", "Actuals")].label == "WD2 12:00"
     assert cal.due_at("2026-11", ("FCCS", "Consolidation")) == datetime(

@@ -1,0 +1,73 @@
+"""The ``close:`` section as plain data, and the deadline syntax (SPEC §11).
+
+:class:`~bot.close.config.CloseSection` validates the YAML with pydantic and hands its
+values over as :class:`CloseRules`, which the calendar and the one-shot commands read:
+they never import pydantic (SPEC §12).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, time
+from typing import Any
+
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+DEADLINE_PATTERN = re.compile(r"^\s*WD(\d+)\s+(\d{1,2}):(\d{2})\s*$", re.IGNORECASE)
+
+
+def parse_deadline(text: str) -> tuple[int, time]:
+    """``"WD2 12:00"`` -> ``(2, time(12, 0))``; ValueError says what is wrong."""
+    match = DEADLINE_PATTERN.match(text)
+    if not match:
+        raise ValueError(f"deadline '{text}' is not 'WD<n> HH:MM', e.g. 'WD2 12:00'")
+    day, hour, minute = (int(g) for g in match.groups())
+    if day < 1:
+        raise ValueError(f"deadline '{text}': working days count from WD1")
+    if hour > 23 or minute > 59:
+        raise ValueError(f"deadline '{text}': {hour:02d}:{minute:02d} is not a time of day")
+    return day, time(hour, minute)
+
+
+@dataclass(frozen=True)
+class CloseRules:
+    """A validated ``close:`` section: where working days are counted, deadlines, waits."""
+
+    timezone: str | None = None
+    weekend: tuple[str, ...] = ("Saturday", "Sunday")
+    country: str | None = None
+    subdivision: str | None = None
+    extra_holidays: tuple[date, ...] = ()
+    reset: bool = False
+    # "APP/DOMAIN" (as written in the YAML file) -> "WD2 12:00"
+    deadlines: Mapping[str, str] = field(default_factory=dict)
+    # "APP/DOMAIN" -> the "APP/DOMAIN" names it waits on
+    depends_on: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON form :meth:`from_json` reads back."""
+        return {
+            "timezone": self.timezone,
+            "weekend": list(self.weekend),
+            "country": self.country,
+            "subdivision": self.subdivision,
+            "extra_holidays": [day.isoformat() for day in self.extra_holidays],
+            "reset": self.reset,
+            "deadlines": dict(self.deadlines),
+            "depends_on": {name: list(up) for name, up in self.depends_on.items()},
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> CloseRules:
+        """The rules :meth:`to_json` wrote."""
+        return cls(
+            timezone=data["timezone"],
+            weekend=tuple(data["weekend"]),
+            country=data["country"],
+            subdivision=data["subdivision"],
+            extra_holidays=tuple(date.fromisoformat(day) for day in data["extra_holidays"]),
+            reset=bool(data["reset"]),
+            deadlines=dict(data["deadlines"]),
+            depends_on={name: tuple(up) for name, up in data["depends_on"].items()},
+        )

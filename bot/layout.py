@@ -1,0 +1,109 @@
+"""The board's layout: apps, their domains and EPM servers, the canvas and the close.
+
+This is what reading and changing statuses needs of the configuration. It is plain
+data, so the one-shot commands (``epmpulse status``, ``set``, …) run without importing
+pydantic (SPEC §12): :class:`~bot.config.Estate` validates the YAML file and gives its
+layout (:attr:`~bot.config.Estate.layout`), and :mod:`bot.oneshot` keeps that layout
+between runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.close.rules import CloseRules
+from bot.errors import UnknownNameError
+
+RecordKey = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class AppLayout:
+    """One app: its domains in configuration order and the EPM server it runs on."""
+
+    domains: tuple[str, ...]
+    server: str | None = None
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Apps, domains, EPM server names, the canvas's title and timezone, the close rules."""
+
+    apps: Mapping[str, AppLayout]
+    servers: tuple[str, ...] = ()
+    canvas_title: str = "EPM Status"
+    canvas_timezone: str = "UTC"
+    close: CloseRules | None = None
+    _domain_keys: tuple[RecordKey, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        keys = tuple((app, d) for app, cfg in self.apps.items() for d in cfg.domains)
+        object.__setattr__(self, "_domain_keys", keys)
+
+    def resolve_app(self, name: str) -> str:
+        """Return the canonical app name for ``name`` (case-insensitive)."""
+        wanted = name.strip().lower()
+        for app in self.apps:
+            if app.lower() == wanted:
+                return app
+        raise UnknownNameError("app", name, list(self.apps), code="INVALID_APP")
+
+    def resolve_domain(self, app: str, name: str) -> RecordKey:
+        """Return canonical ``(app, domain)``; raise UnknownNameError naming the choices."""
+        canonical_app = self.resolve_app(app)
+        domains = self.apps[canonical_app].domains
+        wanted = name.strip().lower()
+        for domain in domains:
+            if domain.lower() == wanted:
+                return canonical_app, domain
+        raise UnknownNameError(
+            "domain", name, list(domains), context=canonical_app, code="INVALID_DOMAIN"
+        )
+
+    def resolve_server(self, name: str) -> str:
+        """Return the canonical EPM server name for ``name``."""
+        wanted = name.strip().lower()
+        for server in self.servers:
+            if server.lower() == wanted:
+                return server
+        raise UnknownNameError("EPM server", name, list(self.servers))
+
+    def domain_keys(self) -> list[RecordKey]:
+        """Every ``(app, domain)`` in configuration order."""
+        return list(self._domain_keys)
+
+    def close_timezone(self) -> str:
+        """Where working days, deadlines and periods are counted (SPEC §11)."""
+        if self.close is not None and self.close.timezone:
+            return self.close.timezone
+        return self.canvas_timezone
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON form :meth:`from_json` reads back."""
+        return {
+            "apps": {
+                name: {"domains": list(app.domains), "server": app.server}
+                for name, app in self.apps.items()
+            },
+            "servers": list(self.servers),
+            "canvas_title": self.canvas_title,
+            "canvas_timezone": self.canvas_timezone,
+            "close": None if self.close is None else self.close.to_json(),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Layout:
+        """The layout :meth:`to_json` wrote."""
+        close = data["close"]
+        return cls(
+            apps={
+                name: AppLayout(tuple(app["domains"]), app["server"])
+                for name, app in data["apps"].items()
+            },
+            servers=tuple(data["servers"]),
+            canvas_title=data["canvas_title"],
+            canvas_timezone=data["canvas_timezone"],
+            close=None if close is None else CloseRules.from_json(close),
+        )
