@@ -19,7 +19,6 @@ Third-party errors are translated at the boundary with ``raise … from exc``.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Sequence
 
 # How similar (difflib ratio, 0..1) a choice must be to be offered as "Did you mean …?".
@@ -157,5 +156,7 @@ def closest_match(given: str, choices: Sequence[str]) -> str | None:
     for low, original in lowered.items():
         if low.startswith(needle) or needle.startswith(low):
             return original
+    import difflib  # only a wrong name pays for it (one-shot start-up, SPEC §12)
+
     close = difflib.get_close_matches(needle, list(lowered), n=1, cutoff=SUGGESTION_CUTOFF)
     return lowered[close[0]] if close else None
