@@ -1,10 +1,11 @@
 """The ``epmpulse`` command line: parse arguments, load config, wire parts, print.
 
 One-shot commands (``status``, ``set``, ``history``, ``render``, ``export``) are run
-by scripts in loops, so start-up time is their cost: this module imports only the
-configuration, the status service and the store at the top, and every heavier part
-(Bolt, slack_sdk, FastAPI, uvicorn, the EPM client, the sandboxes) inside the
-command that needs it. ``tests/core/test_cli_imports.py`` keeps it that way.
+by scripts in loops, so start-up time is their cost: they read the configuration
+through :mod:`bot.oneshot` (validated once, then kept) and import no pydantic, and
+every heavier part (Bolt, slack_sdk, FastAPI, uvicorn, the EPM client, the sandboxes)
+is imported inside the command that needs it. ``tests/core/test_cli_imports.py``
+keeps it that way.
 """
 
 from __future__ import annotations
@@ -14,14 +15,16 @@ import logging
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from bot import __version__
-from bot.config import Config, load_config
+from bot import __version__, oneshot
 from bot.errors import ConfigError, EpmPulseError, StoreError, ValidationError
 from bot.logs import setup_logging
+from bot.oneshot import OneShotConfig
 
 if TYPE_CHECKING:
+    from bot.config import Config
     from bot.model import DomainRecord
     from bot.service import StatusService
 
@@ -29,6 +32,8 @@ logger = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
 ONE_SHOT = frozenset({"status", "set", "history", "render", "export", "import"})
+# One-shot commands that need only the board's layout: they run on OneShotConfig.
+LAYOUT_ONLY = ONE_SHOT - {"import"}
 
 _COMMON_SETTINGS = """\
   EPMPULSE_CONFIG          the estate YAML (default ./epmpulse.yml, else built-in)
@@ -170,17 +175,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 ok, 1 failure, 2 bad input)."""
     args = parse_args(argv)
     try:
-        config = load_config(require_run=args.command == "run")
+        config = _configure(args.command)
     except ConfigError as exc:
         if args.command == "check":
             print(f"FAIL config: {exc}")
             return EXIT_FAILURE
         print(exc, file=sys.stderr)
         return EXIT_BAD_INPUT
-    settings = config.settings
-    if args.command != "demo":  # the demo sets up its own logging, once
-        setup_logging(_log_level(args.command, config), settings.log_format, config.secret_values())
-    handler: Callable[[argparse.Namespace, Config], int] = args.handler
+    handler: Callable[[argparse.Namespace, Any], int] = args.handler
     try:
         return handler(args, config)
     except ValidationError as exc:
@@ -190,14 +192,44 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(exc, file=sys.stderr)
         return EXIT_BAD_INPUT
     except (StoreError, OSError) as exc:
-        if settings.database_url is not None:  # the store is the database, not a directory
+        data_dir = _data_dir(config)
+        if data_dir is None:  # the store is the database, not a directory
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_FAILURE
-        print(f"error: cannot use the data directory {settings.data_dir}: {exc}", file=sys.stderr)
+        print(f"error: cannot use the data directory {data_dir}: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     except EpmPulseError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILURE
+
+
+def _configure(command: str) -> Config | OneShotConfig:
+    """The configuration ``command`` runs on, with logging set up (ConfigError: invalid).
+
+    Layout-only commands read :mod:`bot.oneshot`'s kept validation when nothing changed
+    since; every other command validates everything with pydantic.
+    """
+    if command in LAYOUT_ONLY:
+        quick = oneshot.load()
+        # One-shot commands log only warnings and errors, unless EPMPULSE_LOG_LEVEL says.
+        setup_logging(quick.log_level or "WARNING", quick.log_format, quick.secrets)
+        return quick
+    from bot.config import load_config
+
+    config = load_config(require_run=command == "run")
+    if command != "demo":  # the demo sets up its own logging, once
+        setup_logging(
+            _log_level(command, config), config.settings.log_format, config.secret_values()
+        )
+    return config
+
+
+def _data_dir(config: Config | OneShotConfig) -> Path | None:
+    """The JSON store's data directory (None when the store is the database)."""
+    if isinstance(config, OneShotConfig):
+        return None if config.database_url is not None else config.data_dir
+    settings = config.settings
+    return None if settings.database_url is not None else settings.data_dir
 
 
 def _log_level(command: str, config: Config) -> str:
@@ -209,19 +241,19 @@ def _log_level(command: str, config: Config) -> str:
 
 
 @contextmanager
-def open_service(config: Config) -> Iterator[StatusService]:
+def open_service(config: OneShotConfig) -> Iterator[StatusService]:
     """The status service over the configured store (the database, or the data directory)."""
     from bot.service import StatusService
-    from bot.store.factory import open_store
+    from bot.store.factory import open_store_at
 
-    store = open_store(config.settings)
+    store = open_store_at(config.data_dir, config.database_url)
     try:
-        yield StatusService(config.estate, store)
+        yield StatusService(config.layout, store)
     finally:
         store.close()
 
 
-def cmd_status(args: argparse.Namespace, config: Config) -> int:
+def cmd_status(args: argparse.Namespace, config: OneShotConfig) -> int:
     """``epmpulse status [APP [DOMAIN]]``."""
     from bot import textviews
 
@@ -229,7 +261,7 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
         if args.app is None:
             lines = textviews.board_lines(service.board())
         elif args.domain is None:
-            app = config.estate.resolve_app(args.app)
+            app = config.layout.resolve_app(args.app)
             lines = textviews.board_lines({app: service.app_board(app)})
         else:
             record = service.get(args.app, args.domain)
@@ -242,19 +274,21 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
     return EXIT_OK
 
 
-def cmd_set(args: argparse.Namespace, config: Config) -> int:
+def cmd_set(args: argparse.Namespace, config: OneShotConfig) -> int:
     """``epmpulse set APP DOMAIN STATUS [MESSAGE…]``."""
     with open_service(config) as service:
         message = " ".join(args.message)
         change = service.set(args.app, args.domain, args.status, message, by="system")
-        waits = service.close.show_one(change.new).waiting_on if service.close.configured else []
+        # The close model loads only with a close: section (start-up time, SPEC §12).
+        closing = config.layout.close is not None
+        waits = service.close.show_one(change.new).waiting_on if closing else []
     print(f"{change.new.app} {change.new.domain}: {change.old.status} -> {change.new.status}")
     if waits:  # allowed, but worth saying (SPEC §11)
         print(f"  waiting on: {', '.join(waits)}")
     return EXIT_OK
 
 
-def cmd_history(args: argparse.Namespace, config: Config) -> int:
+def cmd_history(args: argparse.Namespace, config: OneShotConfig) -> int:
     """``epmpulse history APP DOMAIN [N]`` (or ``-n N``, but not both)."""
     from bot import textviews
 
@@ -269,16 +303,16 @@ def cmd_history(args: argparse.Namespace, config: Config) -> int:
     return EXIT_OK
 
 
-def cmd_export(args: argparse.Namespace, config: Config) -> int:
+def cmd_export(args: argparse.Namespace, config: OneShotConfig) -> int:
     """``epmpulse export [--since ISO] [--until ISO] [--format csv|jsonl]``: streams stdout."""
     from bot import export
-    from bot.store.factory import open_store
+    from bot.store.factory import open_store_at
 
     since = export.parse_instant(args.since, "--since") if args.since else None
     until = export.parse_instant(args.until, "--until") if args.until else None
     export.check_window(since, until)
     fmt = export.parse_format(args.format)
-    store = open_store(config.settings)
+    store = open_store_at(config.data_dir, config.database_url)
     chunks = export.export_chunks(store.iter_history(), fmt, since=since, until=until)
     try:
         _write_stream(chunks)
@@ -315,15 +349,16 @@ def cmd_run(args: argparse.Namespace, config: Config) -> int:
     return EXIT_OK
 
 
-def cmd_render(args: argparse.Namespace, config: Config) -> int:
+def cmd_render(args: argparse.Namespace, config: OneShotConfig) -> int:
     """``epmpulse render``: the canvas markdown of the current board."""
     from bot.canvas.render import render_board
 
-    canvas = config.estate.canvas
+    layout = config.layout
     with open_service(config) as service:
         board = service.board()
         close = service.close.canvas()
-    sys.stdout.write(render_board(board, title=canvas.title, timezone=canvas.timezone, close=close))
+    title, timezone = layout.canvas_title, layout.canvas_timezone
+    sys.stdout.write(render_board(board, title=title, timezone=timezone, close=close))
     return EXIT_OK
 
 
@@ -351,8 +386,6 @@ def _close_lines(service: StatusService, record: DomainRecord) -> list[str]:
 
 def cmd_import(args: argparse.Namespace, config: Config) -> int:
     """``epmpulse import DATA_DIR``: copy a JSON store into the database (idempotent)."""
-    from pathlib import Path
-
     # Imported here: only this command needs the transfer code (and psycopg).
     from bot.store.postgres import PostgresStore, safe_url
     from bot.store.transfer import import_json_store

@@ -29,10 +29,8 @@ from pydantic import (
 from bot.close.config import CloseSection, close_reference_problems
 from bot.errors import ConfigError, closest_match
 from bot.layout import AppLayout, Layout
+from bot.oneshot import ENV_REFERENCE, database_secrets, estate_file
 from bot.settings import Settings, env_value, read_settings
-
-DEFAULT_CONFIG_FILE = "epmpulse.yml"
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 class _Strict(BaseModel):
@@ -232,23 +230,13 @@ class Config(_Strict):
             for name in ("password", "client_secret", "refresh_token"):
                 found.append(getattr(auth, name, None))
         values = [s.get_secret_value() for s in found if s is not None]
-        return values + database_secrets(settings.database_url)
+        url = settings.database_url
+        return values + database_secrets(None if url is None else url.get_secret_value())
 
     @property
     def poll_interval_seconds(self) -> float:
         """The EPM poll period: environment first, then YAML, then 30 s."""
         return self.settings.poll_interval_seconds or self.estate.epm.poll_interval_seconds or 30.0
-
-
-def database_secrets(url: SecretStr | None) -> list[str]:
-    """The password inside a database URL, and the URL itself, to mask in logs."""
-    if url is None:
-        return []
-    text = url.get_secret_value()
-    _, _, netloc = text.partition("://")
-    userinfo, at, _ = netloc.partition("@")
-    password = userinfo.partition(":")[2] if at else ""
-    return [text, password] if password else []
 
 
 def load_config(
@@ -270,7 +258,7 @@ def load_config(
     except ValidationError as exc:
         problems.extend(_describe(exc))
 
-    estate = _load_estate(env_value(env, "config_path"), env, cwd or Path.cwd(), problems)
+    estate = _load_estate(env, cwd or Path.cwd(), problems)
     if problems or settings is None or estate is None:
         raise ConfigError(problems)
     # Both parts are validated already; the pair needs no second validation.
@@ -288,11 +276,9 @@ def _run_problems(env: Mapping[str, str]) -> list[str]:
     return problems
 
 
-def _load_estate(
-    path_text: str | None, env: Mapping[str, str], cwd: Path, problems: list[str]
-) -> Estate | None:
-    path = Path(path_text) if path_text else cwd / DEFAULT_CONFIG_FILE
-    if not path_text and not path.exists():
+def _load_estate(env: Mapping[str, str], cwd: Path, problems: list[str]) -> Estate | None:
+    path = estate_file(env, cwd)
+    if path is None:
         return Estate()
     import yaml
 
@@ -337,7 +323,7 @@ def _interpolate(node: Any, env: Mapping[str, str], where: str, problems: list[s
                 return match.group(0)  # keep it, so no second problem is reported for it
             return env[name]
 
-        return _VAR.sub(replace, node)
+        return ENV_REFERENCE.sub(replace, node)
     return node
 
 

@@ -1,0 +1,233 @@
+"""What the one-shot commands read of the configuration, without importing pydantic.
+
+``epmpulse status``, ``set``, ``history``, ``export`` and ``render`` are run by scripts
+in loops, so their start-up is their cost (SPEC §12). Importing pydantic and validating
+the settings and the YAML file takes longer than the command's own work, so a command
+validates them fully once (:func:`bot.config.load_config`, every problem reported as
+always) and keeps the result in ``DATA_DIR/.config-cache.json``: the board's
+:class:`~bot.layout.Layout` and a digest of everything that was validated. The next
+command whose inputs give the same digest reads the layout and its few settings
+(where the store is, how to log) from there.
+
+The digest covers the package version, every environment variable the settings read,
+the YAML file's path and bytes, and every variable the file names as ``${VAR}``: change
+any of them and the next command validates everything again. The digest is a BLAKE2b
+keyed with a random salt, so the cache names no secret; the layout itself holds none
+(EPM credentials are not part of it). Without a data directory (a database store and
+no ``data/``), nothing is kept and every command validates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bot import __version__
+from bot.layout import Layout
+
+if TYPE_CHECKING:
+    from bot.config import Config
+
+logger = logging.getLogger(__name__)
+
+CACHE_FILE = ".config-cache.json"
+CACHE_FORMAT = 1
+DEFAULT_CONFIG_FILE = "epmpulse.yml"
+DEFAULT_DATA_DIR = "data"
+# ${VAR} in the YAML file is replaced from the environment.
+ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# Every variable bot.settings.Settings reads (tests/core/test_oneshot.py keeps them equal).
+SETTINGS_ENV_VARS = (
+    "SLACK_BOT_TOKEN",
+    "SLACK_APP_TOKEN",
+    "SLACK_API_URL",
+    "SLACK_CANVAS_ID",
+    "SLACK_CHANNEL_ID",
+    "EPMPULSE_CONFIG",
+    "EPMPULSE_DATA_DIR",
+    "EPMPULSE_API_KEYS",
+    "EPMPULSE_EDITORS",
+    "EPMPULSE_HTTP_HOST",
+    "EPMPULSE_HTTP_PORT",
+    "PORT",
+    "EPMPULSE_RATE_LIMITS",
+    "EPMPULSE_RATE_LIMIT_STORAGE",
+    "EPMPULSE_CANVAS_DEBOUNCE_SECONDS",
+    "EPMPULSE_POLL_INTERVAL_SECONDS",
+    "EPMPULSE_DATABASE_URL",
+    "EPMPULSE_LEADER_TIMEOUT_SECONDS",
+    "EPMPULSE_LOG_LEVEL",
+    "EPMPULSE_LOG_FORMAT",
+)
+
+
+@dataclass(frozen=True)
+class OneShotConfig:
+    """The layout and the settings a one-shot command uses, already validated."""
+
+    layout: Layout
+    data_dir: Path
+    database_url: str | None = field(repr=False)
+    log_level: str | None  # EPMPULSE_LOG_LEVEL when it is set (one-shot default: WARNING)
+    log_format: str
+    secrets: tuple[str, ...] = field(repr=False)  # values to mask in log lines
+
+    @classmethod
+    def of(cls, config: Config) -> OneShotConfig:
+        """The one-shot part of a fully validated configuration."""
+        settings = config.settings
+        url = settings.database_url
+        return cls(
+            layout=config.estate.layout,
+            data_dir=settings.data_dir,
+            database_url=None if url is None else url.get_secret_value(),
+            log_level=settings.log_level if "log_level" in settings.model_fields_set else None,
+            log_format=settings.log_format,
+            secrets=tuple(config.secret_values()),
+        )
+
+
+def load(env: Mapping[str, str] | None = None, cwd: Path | None = None) -> OneShotConfig:
+    """The one-shot configuration: kept from an earlier run with the same inputs, else
+    fully validated now (raising ConfigError listing every problem) and kept."""
+    env = os.environ if env is None else env
+    cwd = cwd or Path.cwd()
+    inputs = _Inputs.read(env, cwd)
+    cache = inputs.data_dir / CACHE_FILE
+    kept = _read(cache, inputs, env)
+    if kept is not None:
+        return kept
+    from bot.config import load_config  # pydantic and the YAML parser load only here
+
+    config = OneShotConfig.of(load_config(env, cwd=cwd))
+    _write(cache, inputs, config.layout)
+    return config
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    """Everything validation read: the settings' variables and the YAML file."""
+
+    env: dict[str, str | None]
+    config_path: Path | None  # None: the built-in estate
+    config_bytes: bytes
+    data_dir: Path
+
+    @classmethod
+    def read(cls, env: Mapping[str, str], cwd: Path) -> _Inputs:
+        path = estate_file(env, cwd)
+        data = b""
+        if path is not None:
+            try:
+                data = path.read_bytes()
+            except OSError:
+                data = b"\0unreadable"  # validation reports it; never matches a kept digest
+        names = set(SETTINGS_ENV_VARS)
+        names.update(ENV_REFERENCE.findall(data.decode("utf-8", "replace")))
+        return cls(
+            env={name: env.get(name) for name in sorted(names)},
+            config_path=None if path is None else path.absolute(),
+            config_bytes=data,
+            data_dir=Path(_text(env, "EPMPULSE_DATA_DIR") or DEFAULT_DATA_DIR),
+        )
+
+    def digest(self, salt: bytes) -> str:
+        described = json.dumps(
+            {
+                "format": CACHE_FORMAT,
+                "version": __version__,
+                "env": self.env,
+                "config": None if self.config_path is None else str(self.config_path),
+            },
+            sort_keys=True,
+        )
+        keyed = hashlib.blake2b(described.encode(), key=salt, digest_size=32)
+        keyed.update(b"\0" + self.config_bytes)
+        return keyed.hexdigest()
+
+
+def estate_file(env: Mapping[str, str], cwd: Path) -> Path | None:
+    """The YAML file to read: ``EPMPULSE_CONFIG``, else ``./epmpulse.yml`` when it exists
+    (None: the built-in estate)."""
+    given = _text(env, "EPMPULSE_CONFIG")
+    if given:
+        return Path(given)
+    default = cwd / DEFAULT_CONFIG_FILE
+    return default if default.exists() else None
+
+
+def database_secrets(url: str | None) -> list[str]:
+    """The password inside a database URL, and the URL itself, to mask in logs."""
+    if url is None:
+        return []
+    _, _, netloc = url.partition("://")
+    userinfo, at, _ = netloc.partition("@")
+    password = userinfo.partition(":")[2] if at else ""
+    return [url, password] if password else []
+
+
+def _read(cache: Path, inputs: _Inputs, env: Mapping[str, str]) -> OneShotConfig | None:
+    try:
+        kept = json.loads(cache.read_bytes())
+        digest = inputs.digest(bytes.fromhex(kept["salt"]))
+        if digest != kept["digest"]:
+            return None
+        layout = Layout.from_json(kept["layout"])
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        logger.debug("%s not used: %s", cache, exc)
+        return None
+    url = _text(env, "EPMPULSE_DATABASE_URL")
+    level = _text(env, "EPMPULSE_LOG_LEVEL")
+    return OneShotConfig(
+        layout=layout,
+        data_dir=inputs.data_dir,
+        database_url=url,
+        log_level=level.upper() if level else None,
+        log_format=(_text(env, "EPMPULSE_LOG_FORMAT") or "json").lower(),
+        secrets=tuple(_env_secrets(env) + database_secrets(url)),
+    )
+
+
+def _write(cache: Path, inputs: _Inputs, layout: Layout) -> None:
+    """Keep ``layout`` with the digest of ``inputs``; quietly not when it cannot."""
+    if not cache.parent.is_dir():
+        return
+    salt = os.urandom(16)
+    document = {
+        "format": CACHE_FORMAT,
+        "salt": salt.hex(),
+        "digest": inputs.digest(salt),
+        "layout": layout.to_json(),
+    }
+    temporary = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(document, handle)
+        os.replace(temporary, cache)  # readers see the old file or the new one, whole
+    except OSError as exc:
+        logger.debug("cannot keep the validated configuration in %s: %s", cache, exc)
+        temporary.unlink(missing_ok=True)
+
+
+def _env_secrets(env: Mapping[str, str]) -> list[str]:
+    """The Slack tokens and REST API keys in the environment (what one-shot logs could hold)."""
+    found = [_text(env, "SLACK_BOT_TOKEN"), _text(env, "SLACK_APP_TOKEN")]
+    for pair in (_text(env, "EPMPULSE_API_KEYS") or "").split(","):
+        found.append(pair.partition(":")[2].strip())
+    return [value for value in found if value]
+
+
+def _text(env: Mapping[str, str], name: str) -> str | None:
+    """A variable's value, stripped; None when unset or blank (as the settings read it)."""
+    value = env.get(name, "").strip()
+    return value or None

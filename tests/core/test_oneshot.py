@@ -1,0 +1,342 @@
+"""One-shot commands keep a validated layout and import no pydantic while nothing changed."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import bot.config
+from bot import oneshot
+from bot.close.rules import CloseRules
+from bot.errors import ConfigError
+from bot.layout import AppLayout, Layout
+from bot.oneshot import CACHE_FILE, SETTINGS_ENV_VARS, OneShotConfig
+from bot.service import StatusService
+from bot.settings import env_var_names
+from bot.store import JsonStore
+
+ESTATE = """\
+apps:
+  Planning:
+    domains: [Actuals, Forecast]
+    server: epm1
+  FCCS:
+    domains: [Consolidation]
+epm:
+  servers:
+    epm1:
+      kind: planning
+      base_url: https://epm.example.com
+      application: Vision
+      auth:
+        type: basic
+        username: svc_epmpulse
+        password: ${EPM_PASSWORD}
+canvas:
+  title: ${BOARD_TITLE}
+  timezone: Europe/London
+close:
+  weekend: [Saturday, Sunday]
+  holidays:
+    extra: [2026-12-28]
+  deadlines:
+    Planning/Actuals: WD2 12:00
+  depends_on:
+    FCCS/Consolidation: [Planning/Actuals]
+"""
+PASSWORD = "hunter2-very-secret-password"
+BOT_TOKEN = "xoxb-1234-secret-bot-token"
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    """A data directory and a YAML file naming two environment variables."""
+    (tmp_path / "data").mkdir(mode=0o700)
+    (tmp_path / "estate.yml").write_text(ESTATE, encoding="utf-8")
+    return {
+        "EPMPULSE_DATA_DIR": str(tmp_path / "data"),
+        "EPMPULSE_CONFIG": str(tmp_path / "estate.yml"),
+        "EPM_PASSWORD": PASSWORD,
+        "BOARD_TITLE": "Close board",
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+    }
+
+
+@pytest.fixture
+def validations(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, str]]:
+    """Each full validation :func:`oneshot.load` asks for, by the environment it read."""
+    calls: list[dict[str, str]] = []
+    real = bot.config.load_config
+
+    def counting(env: Any = None, **kwargs: Any) -> bot.config.Config:
+        calls.append(dict(env))
+        return real(env, **kwargs)
+
+    monkeypatch.setattr(bot.config, "load_config", counting)
+    return calls
+
+
+def test_the_second_run_reads_the_layout_the_first_one_validated(
+    env: dict[str, str], tmp_path: Path, validations: list[dict[str, str]]
+) -> None:
+    """The first command validates everything; the next one with the same inputs does not,
+    and gets the same layout, close rules included."""
+    first = oneshot.load(env, tmp_path)
+    second = oneshot.load(env, tmp_path)
+    assert len(validations) == 1
+    assert second.layout == first.layout
+    assert second.layout == Layout(
+        apps={
+            "Planning": AppLayout(("Actuals", "Forecast"), "epm1"),
+            "FCCS": AppLayout(("Consolidation",)),
+        },
+        servers=("epm1",),
+        canvas_title="Close board",
+        canvas_timezone="Europe/London",
+        close=CloseRules(
+            extra_holidays=(date(2026, 12, 28),),
+            deadlines={"Planning/Actuals": "WD2 12:00"},
+            depends_on={"FCCS/Consolidation": ("Planning/Actuals",)},
+        ),
+    )
+    assert (second.data_dir, second.database_url, second.log_level) == (
+        Path(env["EPMPULSE_DATA_DIR"]),
+        None,
+        None,
+    )
+
+
+def _edit_yaml(env: dict[str, str]) -> None:
+    path = Path(env["EPMPULSE_CONFIG"])
+    path.write_text(path.read_text().replace("Forecast]", "Forecast, Budget]"))
+
+
+def _other_yaml(env: dict[str, str]) -> None:
+    other = Path(env["EPMPULSE_CONFIG"]).with_name("other.yml")
+    other.write_text(ESTATE)
+    env["EPMPULSE_CONFIG"] = str(other)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param(_edit_yaml, id="the YAML file's content"),
+        pytest.param(_other_yaml, id="the YAML file's path"),
+        pytest.param(lambda env: env.update(BOARD_TITLE="Month end"), id="a ${VAR} it names"),
+        pytest.param(lambda env: env.update(EPM_PASSWORD="changed-password"), id="a ${VAR} secret"),
+        pytest.param(lambda env: env.update(EPMPULSE_HTTP_PORT="9090"), id="a setting"),
+        pytest.param(lambda env: env.update(PORT="9090"), id="PORT"),
+        pytest.param(lambda env: env.pop("SLACK_BOT_TOKEN"), id="an unset setting"),
+    ],
+)
+def test_any_change_to_what_was_validated_validates_again(
+    env: dict[str, str],
+    tmp_path: Path,
+    validations: list[dict[str, str]],
+    change: Callable[[dict[str, str]], object],
+) -> None:
+    """The kept layout is used only for exactly the inputs it was validated with."""
+    oneshot.load(env, tmp_path)
+    change(env)
+    changed = oneshot.load(env, tmp_path)
+    assert len(validations) == 2
+    assert oneshot.load(env, tmp_path).layout == changed.layout
+    assert len(validations) == 2  # and the new inputs are kept in turn
+
+
+def test_the_new_layout_is_the_one_used_after_an_edit(env: dict[str, str], tmp_path: Path) -> None:
+    """A domain added to the YAML file can be set by the very next command."""
+    oneshot.load(env, tmp_path)
+    _edit_yaml(env)
+    assert oneshot.load(env, tmp_path).layout.resolve_domain("planning", "budget") == (
+        "Planning",
+        "Budget",
+    )
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "named"),
+    [
+        ("EPMPULSE_LOG_LEVEL", "LOUD", "EPMPULSE_LOG_LEVEL"),
+        ("EPMPULSE_EDITORS", "alice", "EPMPULSE_EDITORS"),
+        ("EPMPULSE_DATABASE_URL", "mysql://db", "EPMPULSE_DATABASE_URL"),
+    ],
+)
+def test_a_setting_made_invalid_after_a_good_run_is_still_refused(
+    env: dict[str, str], tmp_path: Path, variable: str, value: str, named: str
+) -> None:
+    """A kept validation never hides a new mistake: the command fails as it always did."""
+    oneshot.load(env, tmp_path)
+    with pytest.raises(ConfigError, match=named):
+        oneshot.load({**env, variable: value}, tmp_path)
+
+
+def test_a_yaml_file_made_invalid_after_a_good_run_is_still_refused(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """An edit that breaks the file is reported, and the broken file is not kept."""
+    oneshot.load(env, tmp_path)
+    path = Path(env["EPMPULSE_CONFIG"])
+    path.write_text(ESTATE.replace("WD2 12:00", "WD2 noon"))
+    for _ in range(2):
+        with pytest.raises(ConfigError, match="'WD2 noon' is not 'WD<n> HH:MM'"):
+            oneshot.load(env, tmp_path)
+
+
+def test_a_variable_the_yaml_file_needs_going_unset_is_refused(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """Unsetting ${EPM_PASSWORD} fails the command, as without a kept layout."""
+    oneshot.load(env, tmp_path)
+    del env["EPM_PASSWORD"]
+    with pytest.raises(ConfigError, match="environment variable EPM_PASSWORD is not set"):
+        oneshot.load(env, tmp_path)
+
+
+def test_the_kept_file_is_private_and_names_no_secret(env: dict[str, str], tmp_path: Path) -> None:
+    """Mode 0600; no password, token or key in it, only a keyed digest of them."""
+    oneshot.load({**env, "EPMPULSE_API_KEYS": "ci:key-abcdefghijklmnop"}, tmp_path)
+    cache = Path(env["EPMPULSE_DATA_DIR"]) / CACHE_FILE
+    assert stat.S_IMODE(cache.stat().st_mode) == 0o600
+    text = cache.read_text()
+    for secret in (PASSWORD, BOT_TOKEN, "key-abcdefghijklmnop", "svc_epmpulse"):
+        assert secret not in text
+    assert set(json.loads(text)) == {"format", "salt", "digest", "layout"}
+
+
+def test_a_kept_run_still_masks_the_secrets_of_the_environment(
+    env: dict[str, str], tmp_path: Path, validations: list[dict[str, str]]
+) -> None:
+    """Tokens, API keys and the database password are masked in log lines either way."""
+    env["EPMPULSE_API_KEYS"] = "ci:key-abcdefghijklmnop, ops:key-qrstuvwxyz0123"
+    env["EPMPULSE_DATABASE_URL"] = "postgresql://epm:db-password-42@127.0.0.1/epm"
+    first = oneshot.load(env, tmp_path)
+    kept = oneshot.load(env, tmp_path)
+    assert len(validations) == 1
+    wanted = {BOT_TOKEN, "key-abcdefghijklmnop", "key-qrstuvwxyz0123", "db-password-42"}
+    assert wanted <= set(kept.secrets)
+    assert wanted | {PASSWORD} <= set(first.secrets)
+    assert kept.database_url == env["EPMPULSE_DATABASE_URL"]
+    assert "db-password-42" not in repr(kept) and BOT_TOKEN not in repr(kept)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"{not json", b'{"format": 1}', b'{"salt": "zz", "digest": "", "layout": {}}', b"[]"],
+)
+def test_a_damaged_kept_file_is_validated_again_and_replaced(
+    env: dict[str, str], tmp_path: Path, validations: list[dict[str, str]], content: bytes
+) -> None:
+    """Whatever is in the file, the command validates and works, and keeps a good file."""
+    cache = Path(env["EPMPULSE_DATA_DIR"]) / CACHE_FILE
+    cache.write_bytes(content)
+    assert oneshot.load(env, tmp_path).layout.resolve_app("fccs") == "FCCS"
+    assert len(validations) == 1
+    oneshot.load(env, tmp_path)
+    assert len(validations) == 1
+
+
+def test_a_kept_layout_from_another_version_is_not_used(
+    env: dict[str, str], tmp_path: Path, validations: list[dict[str, str]], monkeypatch: Any
+) -> None:
+    """An upgrade validates again: the version is part of the digest."""
+    oneshot.load(env, tmp_path)
+    monkeypatch.setattr(oneshot, "__version__", "99.0.0")
+    oneshot.load(env, tmp_path)
+    assert len(validations) == 2
+
+
+def test_without_a_data_directory_nothing_is_kept(
+    env: dict[str, str], tmp_path: Path, validations: list[dict[str, str]]
+) -> None:
+    """No directory is created for the cache (a database store has no data directory)."""
+    env["EPMPULSE_DATA_DIR"] = str(tmp_path / "absent")
+    oneshot.load(env, tmp_path)
+    oneshot.load(env, tmp_path)
+    assert len(validations) == 2
+    assert not (tmp_path / "absent").exists()
+
+
+def test_the_settings_variables_listed_here_are_those_the_settings_read() -> None:
+    """The digest covers every variable bot.settings reads, and only those."""
+    assert sorted(SETTINGS_ENV_VARS) == sorted(env_var_names())
+
+
+def test_a_service_opened_with_the_layout_alone_says_it_has_no_estate(tmp_path: Path) -> None:
+    """Statuses work; asking for the whole estate is a clear error, not an AttributeError."""
+    layout = Layout(apps={"ARCS": AppLayout(("Reconciliation",))})
+    store = JsonStore(tmp_path / "data")
+    try:
+        service = StatusService(layout, store)
+        assert service.set("arcs", "reconciliation", "ok", by="system").new.status.value == "OK"
+        with pytest.raises(RuntimeError, match="layout only"):
+            _ = service.estate
+    finally:
+        store.close()
+
+
+_HEAVY = ("pydantic", "pydantic_core", "pydantic_settings", "yaml", "annotated_types")
+_SCRIPT = """
+import contextlib, io, json, sys
+import bot.cli
+argv = json.loads(sys.argv[1])
+with contextlib.redirect_stdout(io.StringIO()):
+    code = bot.cli.main(argv)
+print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
+"""
+
+
+def _run(argv: list[str], env: dict[str, str], cwd: Path) -> dict[str, Any]:
+    result = subprocess.run(
+        [sys.executable, "-c", _SCRIPT, json.dumps(argv)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=cwd,
+        env={**os.environ, **env},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    loaded: dict[str, Any] = json.loads(result.stdout)
+    return loaded
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["status"],
+        ["status", "Planning", "Actuals"],
+        ["set", "FCCS", "Consolidation", "OK", "done"],
+        ["history", "Planning", "Actuals"],
+        ["export"],
+        ["render"],
+    ],
+    ids=" ".join,
+)
+def test_after_one_validating_run_one_shot_commands_import_no_pydantic_or_yaml(
+    env: dict[str, str], tmp_path: Path, argv: list[str]
+) -> None:
+    """What makes them fast (SPEC §12): the second command loads neither pydantic nor YAML."""
+    first = _run(["status"], env, tmp_path)
+    assert "pydantic" in first["modules"] and "yaml" in first["modules"]  # it validated
+    again = _run(argv, env, tmp_path)
+    assert again["code"] == 0
+    assert [m for m in again["modules"] if m.split(".")[0] in _HEAVY] == []
+
+
+def test_one_shot_config_of_a_validated_config_keeps_the_log_level_only_when_set(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """EPMPULSE_LOG_LEVEL given wins; not given, the command picks its own default."""
+    given = OneShotConfig.of(bot.config.load_config({**env, "EPMPULSE_LOG_LEVEL": "debug"}))
+    assert given.log_level == "DEBUG"
+    assert OneShotConfig.of(bot.config.load_config(env)).log_level is None
