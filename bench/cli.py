@@ -124,6 +124,13 @@ def peak_kib(argv: list[str], env: dict[str, str]) -> int:
     return int(result.stderr.strip().splitlines()[-1])
 
 
+def cli_command() -> list[str]:
+    """``epmpulse`` as users run it: the console script beside this interpreter, when
+    installed (``pip install -e .`` puts it there), else ``python -m bot``."""
+    script = Path(sys.executable).with_name("epmpulse")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "bot"]
+
+
 def median_time(args: list[str], env: dict[str, str], runs: int, *, vary: bool = False) -> float:
     """The median wall time of ``runs`` fresh processes.
 
@@ -148,7 +155,8 @@ def main() -> None:
     make_history(small, 1_000)
     env = {**os.environ, "EPMPULSE_DATA_DIR": str(big)}
     env.pop("EPMPULSE_LOG_LEVEL", None)
-    cli = [sys.executable, "-m", "bot"]
+    cli = cli_command()
+    print(f"running {' '.join(cli)}")
     runs = options.runs
     compileall.compile_dir(Path(__file__).resolve().parent.parent / "bot", quiet=1)
 

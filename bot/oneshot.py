@@ -19,7 +19,6 @@ no ``data/``), nothing is kept and every command validates.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -31,6 +30,11 @@ from typing import TYPE_CHECKING
 
 from bot import __version__
 from bot.layout import Layout
+
+try:  # hashlib.blake2b itself; importing hashlib also loads OpenSSL (~6 ms, bench/cli.py)
+    from _blake2 import blake2b
+except ImportError:  # an interpreter without CPython's built-in module
+    from hashlib import blake2b
 
 if TYPE_CHECKING:
     from bot.config import Config
@@ -107,7 +111,8 @@ def load(env: Mapping[str, str] | None = None, cwd: Path | None = None) -> OneSh
     from bot.config import load_config  # pydantic and the YAML parser load only here
 
     config = OneShotConfig.of(load_config(env, cwd=cwd))
-    _write(cache, inputs, config.layout)
+    if _Inputs.read(env, cwd) == inputs:  # not edited while it was being validated
+        _write(cache, inputs, config.layout)
     return config
 
 
@@ -148,7 +153,7 @@ class _Inputs:
             },
             sort_keys=True,
         )
-        keyed = hashlib.blake2b(described.encode(), key=salt, digest_size=32)
+        keyed = blake2b(described.encode(), key=salt, digest_size=32)
         keyed.update(b"\0" + self.config_bytes)
         return keyed.hexdigest()
 

@@ -222,7 +222,7 @@ def test_the_entry_point_is_the_installed_console_script(docker: list[tuple[str,
     argv = exec_form(last(docker, "ENTRYPOINT")) + exec_form(last(docker, "CMD"))
     assert argv == ["epmpulse", "run"]
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    assert project["project"]["scripts"]["epmpulse"] == "bot.cli:main"
+    assert project["project"]["scripts"]["epmpulse"] == "bot.cli:console"
 
 
 @pytest.mark.slow

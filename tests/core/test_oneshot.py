@@ -340,3 +340,21 @@ def test_one_shot_config_of_a_validated_config_keeps_the_log_level_only_when_set
     given = OneShotConfig.of(bot.config.load_config({**env, "EPMPULSE_LOG_LEVEL": "debug"}))
     assert given.log_level == "DEBUG"
     assert OneShotConfig.of(bot.config.load_config(env)).log_level is None
+
+
+def test_a_file_edited_while_it_is_validated_is_not_kept(
+    env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The layout kept is always the one of the bytes its digest covers."""
+    real = bot.config.load_config
+
+    def edited_meanwhile(*args: Any, **kwargs: Any) -> bot.config.Config:
+        config = real(*args, **kwargs)
+        _edit_yaml(env)  # saved by an editor after validation read it
+        return config
+
+    monkeypatch.setattr(bot.config, "load_config", edited_meanwhile)
+    assert "Budget" not in oneshot.load(env, tmp_path).layout.apps["Planning"].domains
+    assert not (Path(env["EPMPULSE_DATA_DIR"]) / CACHE_FILE).exists()
+    monkeypatch.setattr(bot.config, "load_config", real)
+    assert "Budget" in oneshot.load(env, tmp_path).layout.apps["Planning"].domains
