@@ -11,10 +11,14 @@ command whose inputs give the same digest reads the layout and its few settings
 
 The digest covers the package version, every environment variable the settings read,
 the YAML file's path and bytes, and every variable the file names as ``${VAR}``: change
-any of them and the next command validates everything again. The digest is a BLAKE2b
-keyed with a random salt, so the cache names no secret; the layout itself holds none
-(EPM credentials are not part of it). Without a data directory (a database store and
-no ``data/``), nothing is kept and every command validates.
+any of them and the next command validates everything again. A close calendar that
+names a holiday country keeps that country's public holidays of last year, this year
+and next year too (importing the ``holidays`` package costs more than a whole
+command); the digest then also covers which ``holidays`` release is installed.
+
+The digest is a BLAKE2b keyed with a random salt, so the cache names no secret; the
+layout itself holds none (EPM credentials are not part of it). Without a data directory
+(a database store and no ``data/``), nothing is kept and every command validates.
 """
 
 from __future__ import annotations
@@ -24,12 +28,13 @@ import logging
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot import __version__
 from bot.layout import Layout
+from bot.model import utcnow
 
 try:  # hashlib.blake2b itself; importing hashlib also loads OpenSSL (~6 ms, bench/cli.py)
     from _blake2 import blake2b
@@ -110,10 +115,25 @@ def load(env: Mapping[str, str] | None = None, cwd: Path | None = None) -> OneSh
         return kept
     from bot.config import load_config  # pydantic and the YAML parser load only here
 
-    config = OneShotConfig.of(load_config(env, cwd=cwd))
+    validated = OneShotConfig.of(load_config(env, cwd=cwd))
+    config = replace(validated, layout=with_known_holidays(validated.layout, utcnow().year))
     if _Inputs.read(env, cwd) == inputs:  # not edited while it was being validated
         _write(cache, inputs, config.layout)
     return config
+
+
+def with_known_holidays(layout: Layout, year: int) -> Layout:
+    """``layout`` with its close calendar's public holidays of ``year`` and either side."""
+    close = layout.close
+    if close is None or close.country is None:
+        return layout
+    from bot.close.calendar import public_holidays
+
+    known = {
+        y: tuple(sorted(public_holidays(close.country, close.subdivision, y)))
+        for y in (year - 1, year, year + 1)
+    }
+    return replace(layout, close=replace(close, known_holidays=known))
 
 
 @dataclass(frozen=True)
@@ -124,6 +144,7 @@ class _Inputs:
     config_path: Path | None  # None: the built-in estate
     config_bytes: bytes
     data_dir: Path
+    holidays_release: str | None  # when the file may name a holiday country
 
     @classmethod
     def read(cls, env: Mapping[str, str], cwd: Path) -> _Inputs:
@@ -141,6 +162,7 @@ class _Inputs:
             config_path=None if path is None else path.absolute(),
             config_bytes=data,
             data_dir=Path(_text(env, "EPMPULSE_DATA_DIR") or DEFAULT_DATA_DIR),
+            holidays_release=_holidays_release() if b"country" in data else None,
         )
 
     def digest(self, salt: bytes) -> str:
@@ -150,6 +172,7 @@ class _Inputs:
                 "version": __version__,
                 "env": self.env,
                 "config": None if self.config_path is None else str(self.config_path),
+                "holidays": self.holidays_release,
             },
             sort_keys=True,
         )
@@ -166,6 +189,19 @@ def estate_file(env: Mapping[str, str], cwd: Path) -> Path | None:
         return Path(given)
     default = cwd / DEFAULT_CONFIG_FILE
     return default if default.exists() else None
+
+
+def _holidays_release() -> str | None:
+    """Which ``holidays`` package is installed (where, and its files' size and time), found
+    without importing it: an upgrade rewrites the files, and the known holidays are
+    worked out again."""
+    from importlib.util import find_spec
+
+    spec = find_spec("holidays")
+    if spec is None or spec.origin is None:
+        return None
+    found = os.stat(spec.origin)
+    return f"{spec.origin}:{found.st_size}:{found.st_mtime_ns}"
 
 
 def database_secrets(url: str | None) -> list[str]:

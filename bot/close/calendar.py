@@ -45,6 +45,13 @@ class Deadline:
         return f"WD{self.day} {self.at.strftime('%H:%M')}"
 
 
+def public_holidays(country: str, subdivision: str | None, year: int) -> frozenset[date]:
+    """A country's (or subdivision's) public holidays in ``year``, from ``holidays``."""
+    import holidays  # loaded only by calendars that name a country (about 150 ms)
+
+    return frozenset(holidays.country_holidays(country, subdiv=subdivision, years=year))
+
+
 class CloseCalendar:
     """Working days, deadlines and dependencies of the monthly close."""
 
@@ -58,7 +65,10 @@ class CloseCalendar:
         extra_holidays: Iterable[date] = (),
         deadlines: Mapping[RecordKey, Deadline] | None = None,
         depends_on: Mapping[RecordKey, Sequence[RecordKey]] | None = None,
+        known_holidays: Mapping[int, Iterable[date]] | None = None,
     ) -> None:
+        """``known_holidays``: the country's public holidays of some years, worked out in
+        advance; other years are asked of the ``holidays`` package when needed."""
         self.timezone = timezone
         self.zone = ZoneInfo(timezone)
         self.weekend = frozenset(WEEKDAYS.index(d) for d in weekend)
@@ -69,7 +79,9 @@ class CloseCalendar:
         self.depends_on: dict[RecordKey, tuple[RecordKey, ...]] = {
             k: tuple(v) for k, v in (depends_on or {}).items()
         }
-        self._holiday_years: dict[int, frozenset[date]] = {}
+        self._holiday_years: dict[int, frozenset[date]] = {
+            year: frozenset(days) for year, days in (known_holidays or {}).items()
+        }
         self._working_days = lru_cache(maxsize=64)(self._compute_working_days)
 
     @classmethod
@@ -94,6 +106,7 @@ class CloseCalendar:
             extra_holidays=close.extra_holidays,
             deadlines=deadlines,
             depends_on=depends,
+            known_holidays=close.known_holidays,
         )
 
     # --- days -------------------------------------------------------------------------
@@ -121,10 +134,7 @@ class CloseCalendar:
         if self._country is None:
             return frozenset()
         if year not in self._holiday_years:
-            import holidays  # loaded only by calendars that name a country
-
-            found = holidays.country_holidays(self._country, subdiv=self._subdivision, years=year)
-            self._holiday_years[year] = frozenset(found)
+            self._holiday_years[year] = public_holidays(self._country, self._subdivision, year)
         return self._holiday_years[year]
 
     # --- the close ----------------------------------------------------------------------

@@ -44,6 +44,9 @@ class CloseRules:
     deadlines: Mapping[str, str] = field(default_factory=dict)
     # "APP/DOMAIN" -> the "APP/DOMAIN" names it waits on
     depends_on: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # The country's public holidays of some years, worked out in advance (the one-shot
+    # commands keep them, bot.oneshot); the calendar asks `holidays` for any other year.
+    known_holidays: Mapping[int, tuple[date, ...]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON form :meth:`from_json` reads back."""
@@ -56,6 +59,10 @@ class CloseRules:
             "reset": self.reset,
             "deadlines": dict(self.deadlines),
             "depends_on": {name: list(up) for name, up in self.depends_on.items()},
+            "known_holidays": {
+                str(year): [day.isoformat() for day in days]
+                for year, days in self.known_holidays.items()
+            },
         }
 
     @classmethod
@@ -70,4 +77,8 @@ class CloseRules:
             reset=bool(data["reset"]),
             deadlines=dict(data["deadlines"]),
             depends_on={name: tuple(up) for name, up in data["depends_on"].items()},
+            known_holidays={
+                int(year): tuple(date.fromisoformat(day) for day in days)
+                for year, days in data["known_holidays"].items()
+            },
         )

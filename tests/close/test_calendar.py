@@ -133,3 +133,12 @@ def test_the_next_close_starts_at_local_midnight_on_the_first() -> None:
     cal = calendar(timezone="Europe/London")
     after = cal.next_close_start(datetime(2026, 6, 15, tzinfo=UTC))
     assert after == datetime(2026, 6, 30, 23, 0, tzinfo=UTC)
+
+
+def test_holidays_known_in_advance_are_used_and_other_years_are_asked_for() -> None:
+    """A year given in ``known_holidays`` is taken as given (no package lookup); any other
+    year comes from the ``holidays`` package."""
+    cal = CloseCalendar(country="GB", subdivision="ENG", known_holidays={2026: [date(2026, 12, 1)]})
+    assert not cal.is_working_day(date(2026, 12, 1))  # given: a Tuesday, closed
+    assert cal.is_working_day(date(2026, 12, 25))  # not given for 2026, so open
+    assert not cal.is_working_day(date(2027, 12, 27))  # 2027: from the package (observed)

@@ -16,9 +16,11 @@ import pytest
 
 import bot.config
 from bot import oneshot
+from bot.close.calendar import CloseCalendar
 from bot.close.rules import CloseRules
 from bot.errors import ConfigError
 from bot.layout import AppLayout, Layout
+from bot.model import utcnow
 from bot.oneshot import CACHE_FILE, SETTINGS_ENV_VARS, OneShotConfig
 from bot.service import StatusService
 from bot.settings import env_var_names
@@ -358,3 +360,77 @@ def test_a_file_edited_while_it_is_validated_is_not_kept(
     assert not (Path(env["EPMPULSE_DATA_DIR"]) / CACHE_FILE).exists()
     monkeypatch.setattr(bot.config, "load_config", real)
     assert "Budget" in oneshot.load(env, tmp_path).layout.apps["Planning"].domains
+
+
+HOLIDAY_ESTATE = """\
+close:
+  timezone: Europe/London
+  holidays: {country: GB, subdivision: ENG}
+  deadlines:
+    Planning/Actuals: WD2 12:00
+    FCCS/Consolidation: WD4 17:00
+"""
+
+
+@pytest.fixture
+def holiday_env(env: dict[str, str]) -> dict[str, str]:
+    """A close calendar that counts English public holidays."""
+    Path(env["EPMPULSE_CONFIG"]).write_text(HOLIDAY_ESTATE, encoding="utf-8")
+    return env
+
+
+def test_a_holiday_country_keeps_three_years_of_public_holidays(
+    holiday_env: dict[str, str], tmp_path: Path, validations: list[dict[str, str]]
+) -> None:
+    """Last year, this year and next year; every deadline is the one the package gives."""
+    oneshot.load(holiday_env, tmp_path)
+    kept = oneshot.load(holiday_env, tmp_path).layout
+    assert len(validations) == 1
+    assert kept.close is not None
+    year = utcnow().year
+    assert sorted(kept.close.known_holidays) == [year - 1, year, year + 1]
+    assert date(year, 12, 25) in kept.close.known_holidays[year]
+    apps = {name: app.domains for name, app in kept.apps.items()}
+    from_kept = CloseCalendar.from_config(kept.close, apps, "UTC")
+    config = bot.config.load_config(holiday_env)
+    asked = CloseCalendar.from_config(config.estate.layout.close, apps, "UTC")
+    for period in [f"{y}-{m:02d}" for y in (year - 1, year) for m in range(1, 13)]:
+        for key in (("Planning", "Actuals"), ("FCCS", "Consolidation")):
+            assert from_kept.due_at(period, key) == asked.due_at(period, key), (period, key)
+
+
+def test_another_holidays_release_validates_again(
+    holiday_env: dict[str, str],
+    tmp_path: Path,
+    validations: list[dict[str, str]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Upgrading the ``holidays`` package (new public holidays) works them out again."""
+    oneshot.load(holiday_env, tmp_path)
+    oneshot.load(holiday_env, tmp_path)
+    assert len(validations) == 1
+    monkeypatch.setattr(oneshot, "_holidays_release", lambda: "holidays-upgraded")
+    oneshot.load(holiday_env, tmp_path)
+    assert len(validations) == 2
+
+
+def test_the_installed_holidays_release_is_named_by_its_files() -> None:
+    """Where the package is and its size and time, found without importing it."""
+    release = oneshot._holidays_release()
+    assert release is not None and "holidays" in release
+    assert release == oneshot._holidays_release()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["status", "Planning", "Actuals"], ["set", "Planning", "Actuals", "OK"], ["render"]],
+    ids=" ".join,
+)
+def test_after_one_validating_run_deadlines_need_no_holidays_import(
+    holiday_env: dict[str, str], tmp_path: Path, argv: list[str]
+) -> None:
+    """The commands that show deadlines read the kept holidays instead of the package."""
+    assert "holidays" in _run(["status", "Planning", "Actuals"], holiday_env, tmp_path)["modules"]
+    again = _run(argv, holiday_env, tmp_path)
+    assert again["code"] == 0
+    assert [m for m in again["modules"] if m.split(".")[0] in (*_HEAVY, "holidays")] == []
