@@ -1,17 +1,17 @@
 """The board's layout: apps, their domains and EPM servers, the canvas and the close.
 
 This is what reading and changing statuses needs of the configuration. It is plain
-data, so the one-shot commands (``epmpulse status``, ``set``, …) run without importing
-pydantic (SPEC §12): :class:`~bot.config.Estate` validates the YAML file and gives its
-layout (:attr:`~bot.config.Estate.layout`), and :mod:`bot.oneshot` keeps that layout
-between runs.
+data (named tuples, like :mod:`bot.model`), so the one-shot commands (``epmpulse
+status``, ``set``, …) run without importing pydantic (SPEC §12):
+:class:`~bot.config.Estate` validates the YAML file and gives its layout
+(:attr:`~bot.config.Estate.layout`), and :mod:`bot.oneshot` keeps that layout between
+runs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from bot.close.rules import CloseRules
 from bot.errors import UnknownNameError
@@ -19,16 +19,14 @@ from bot.errors import UnknownNameError
 RecordKey = tuple[str, str]
 
 
-@dataclass(frozen=True)
-class AppLayout:
+class AppLayout(NamedTuple):
     """One app: its domains in configuration order and the EPM server it runs on."""
 
     domains: tuple[str, ...]
     server: str | None = None
 
 
-@dataclass(frozen=True)
-class Layout:
+class Layout(NamedTuple):
     """Apps, domains, EPM server names, the canvas's title and timezone, the close rules."""
 
     apps: Mapping[str, AppLayout]
@@ -36,11 +34,6 @@ class Layout:
     canvas_title: str = "EPM Status"
     canvas_timezone: str = "UTC"
     close: CloseRules | None = None
-    _domain_keys: tuple[RecordKey, ...] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        keys = tuple((app, d) for app, cfg in self.apps.items() for d in cfg.domains)
-        object.__setattr__(self, "_domain_keys", keys)
 
     def resolve_app(self, name: str) -> str:
         """Return the canonical app name for ``name`` (case-insensitive)."""
@@ -72,7 +65,7 @@ class Layout:
 
     def domain_keys(self) -> list[RecordKey]:
         """Every ``(app, domain)`` in configuration order."""
-        return list(self._domain_keys)
+        return [(app, domain) for app, cfg in self.apps.items() for domain in cfg.domains]
 
     def close_timezone(self) -> str:
         """Where working days, deadlines and periods are counted (SPEC §11)."""

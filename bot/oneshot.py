@@ -28,9 +28,8 @@ import logging
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from bot import __version__
 from bot.layout import Layout
@@ -77,16 +76,22 @@ SETTINGS_ENV_VARS = (
 )
 
 
-@dataclass(frozen=True)
-class OneShotConfig:
+class OneShotConfig(NamedTuple):
     """The layout and the settings a one-shot command uses, already validated."""
 
     layout: Layout
     data_dir: Path
-    database_url: str | None = field(repr=False)
+    database_url: str | None  # a secret: not in the repr
     log_level: str | None  # EPMPULSE_LOG_LEVEL when it is set (one-shot default: WARNING)
     log_format: str
-    secrets: tuple[str, ...] = field(repr=False)  # values to mask in log lines
+    secrets: tuple[str, ...]  # values to mask in log lines; not in the repr
+
+    def __repr__(self) -> str:
+        return (
+            f"OneShotConfig(layout={self.layout!r}, data_dir={self.data_dir!r}, "
+            f"database={self.database_url is not None}, log_level={self.log_level!r}, "
+            f"log_format={self.log_format!r})"
+        )
 
     @classmethod
     def of(cls, config: Config) -> OneShotConfig:
@@ -116,7 +121,7 @@ def load(env: Mapping[str, str] | None = None, cwd: Path | None = None) -> OneSh
     from bot.config import load_config  # pydantic and the YAML parser load only here
 
     validated = OneShotConfig.of(load_config(env, cwd=cwd))
-    config = replace(validated, layout=with_known_holidays(validated.layout, utcnow().year))
+    config = validated._replace(layout=with_known_holidays(validated.layout, utcnow().year))
     if _Inputs.read(env, cwd) == inputs:  # not edited while it was being validated
         _write(cache, inputs, config.layout)
     return config
@@ -133,11 +138,10 @@ def with_known_holidays(layout: Layout, year: int) -> Layout:
         y: tuple(sorted(public_holidays(close.country, close.subdivision, y)))
         for y in (year - 1, year, year + 1)
     }
-    return replace(layout, close=replace(close, known_holidays=known))
+    return layout._replace(close=close._replace(known_holidays=known))
 
 
-@dataclass(frozen=True)
-class _Inputs:
+class _Inputs(NamedTuple):
     """Everything validation read: the settings' variables and the YAML file."""
 
     env: dict[str, str | None]

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from bot.errors import MessageTooLongError, StoreError, ValidationError
 from bot.layout import Layout
@@ -42,8 +41,7 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class Change:
+class Change(NamedTuple):
     """One applied change: the record before and after."""
 
     old: DomainRecord
@@ -58,8 +56,7 @@ class Change:
 Listener = Callable[[list[Change]], None]
 
 
-@dataclass(frozen=True)
-class _Prepared:
+class _Prepared(NamedTuple):
     key: RecordKey
     status: Status
     message: str
@@ -292,7 +289,7 @@ def _apply(work: WorkingState, item: _Prepared, by: str, now: datetime) -> Chang
         message=item.message,
         updated_at=now,
         updated_by=by,
-        jobs=item.jobs,
+        jobs=tuple(item.jobs),
         since=since,
     )
     work.put_record(item.key, new.to_json())

@@ -159,7 +159,7 @@ def live_close(summary: CloseSummary) -> LiveClose:
             status=d.status,
             due_at=d.due_at,
             overdue=d.overdue,
-            waiting_on=d.waiting_on,
+            waiting_on=list(d.waiting_on),
         )
         for d in summary.domains
     ]

@@ -64,9 +64,10 @@ class CloseRecord(BaseModel):
     )
 
     @classmethod
-    def from_record(cls, record: model.DomainRecord) -> CloseRecord:
+    def from_record(cls, given: model.DomainRecord | live.CloseRecord) -> CloseRecord:
         """The wire form of a record (with its close fields when it has them)."""
-        shown = record if isinstance(record, live.CloseRecord) else None
+        shown = given if isinstance(given, live.CloseRecord) else None
+        record = given.record if isinstance(given, live.CloseRecord) else given
         return cls(
             app=record.app,
             domain=record.domain,

@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from bot.close import periods
@@ -32,8 +31,7 @@ def key_name(key: RecordKey) -> str:
     return f"{key[0]}/{key[1]}"
 
 
-@dataclass(frozen=True)
-class Deadline:
+class Deadline(NamedTuple):
     """A deadline rule: the ``day``-th working day of the close month at ``at`` local time."""
 
     day: int

@@ -13,9 +13,8 @@ board. Two readings of "overdue" exist on purpose:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from bot.close.calendar import CloseCalendar, Deadline, RecordKey, key_name
 from bot.layout import Layout
@@ -28,17 +27,26 @@ ALERTED_META = "close.alerted"  # {"period", "keys": [APP/DOMAIN alerted as over
 NEXT_DEADLINES = 3
 
 
-@dataclass
-class CloseRecord(DomainRecord):
+class CloseRecord(NamedTuple):
     """A domain record as shown: with this close's deadline and what it waits on."""
 
+    record: DomainRecord
     due_at: datetime | None = None  # this close's deadline, None without one
     overdue: bool = False  # not OK and the deadline has passed
-    waiting_on: list[str] = field(default_factory=list)  # APP/DOMAIN upstream, not yet OK
+    waiting_on: Sequence[str] = ()  # APP/DOMAIN upstream, not yet OK
+
+    @property
+    def app(self) -> str:
+        """The record's app."""
+        return self.record.app
+
+    @property
+    def domain(self) -> str:
+        """The record's domain."""
+        return self.record.domain
 
 
-@dataclass(frozen=True)
-class DomainClose:
+class DomainClose(NamedTuple):
     """One domain in one close."""
 
     app: str
@@ -47,7 +55,7 @@ class DomainClose:
     deadline: Deadline | None
     due_at: datetime | None
     overdue: bool
-    waiting_on: list[str] = field(default_factory=list)
+    waiting_on: Sequence[str] = ()
     timezone: str = "UTC"
 
     @property
@@ -56,8 +64,7 @@ class DomainClose:
         return f"{self.app}/{self.domain}"
 
 
-@dataclass(frozen=True)
-class CloseSummary:
+class CloseSummary(NamedTuple):
     """The live close: SPEC §11's ``GET /api/v1/close`` plus the next deadlines."""
 
     period: str
@@ -178,7 +185,7 @@ class CloseTracker:
             due = self.calendar.due_at(period, key)
             shown.append(
                 CloseRecord(
-                    **{f.name: getattr(record, f.name) for f in fields(DomainRecord)},
+                    record,
                     due_at=due,
                     overdue=due is not None and due <= now and record.status is not Status.OK,
                     waiting_on=self.calendar.waiting_on(key, statuses),

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import date, time
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 DEADLINE_PATTERN = re.compile(r"^\s*WD(\d+)\s+(\d{1,2}):(\d{2})\s*$", re.IGNORECASE)
@@ -30,8 +30,7 @@ def parse_deadline(text: str) -> tuple[int, time]:
     return day, time(hour, minute)
 
 
-@dataclass(frozen=True)
-class CloseRules:
+class CloseRules(NamedTuple):
     """A validated ``close:`` section: where working days are counted, deadlines, waits."""
 
     timezone: str | None = None
@@ -41,12 +40,12 @@ class CloseRules:
     extra_holidays: tuple[date, ...] = ()
     reset: bool = False
     # "APP/DOMAIN" (as written in the YAML file) -> "WD2 12:00"
-    deadlines: Mapping[str, str] = field(default_factory=dict)
+    deadlines: Mapping[str, str] = MappingProxyType({})
     # "APP/DOMAIN" -> the "APP/DOMAIN" names it waits on
-    depends_on: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    depends_on: Mapping[str, tuple[str, ...]] = MappingProxyType({})
     # The country's public holidays of some years, worked out in advance (the one-shot
     # commands keep them, bot.oneshot); the calendar asks `holidays` for any other year.
-    known_holidays: Mapping[int, tuple[date, ...]] = field(default_factory=dict)
+    known_holidays: Mapping[int, tuple[date, ...]] = MappingProxyType({})
 
     def to_json(self) -> dict[str, Any]:
         """A JSON form :meth:`from_json` reads back."""

@@ -140,7 +140,7 @@ class Poller:
         self.last = summary
         return summary
 
-    def _tracked(self) -> dict[RecordKey, list[JobRef]]:
+    def _tracked(self) -> dict[RecordKey, tuple[JobRef, ...]]:
         board = self.service.board()
         return {(r.app, r.domain): r.jobs for rs in board.values() for r in rs if r.jobs}
 

@@ -9,6 +9,7 @@ The Slack command, the CLI and tests all call :func:`track`.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import datetime
 
 from bot.errors import ValidationError
@@ -40,13 +41,13 @@ def track(
     job = JobRef(server=_server_for(service, key[0], server), job_id=_job_id(job_id))
 
     def mutation(work: WorkingState, now: datetime) -> tuple[Change, list[Change]]:
-        jobs = service.current(work, key).jobs
+        jobs: Sequence[JobRef] = service.current(work, key).jobs
         if job not in jobs and len(jobs) >= MAX_TRACKED_JOBS:
             raise ValidationError(
                 f"{key[0]} / {key[1]} already tracks {len(jobs)} EPM jobs, the limit is "
                 f"{MAX_TRACKED_JOBS}; set its status to stop tracking them first."
             )
-        jobs = [*jobs, job] if job not in jobs else list(jobs)
+        jobs = [*jobs, job] if job not in jobs else jobs
         change = service.record_change(
             work, key, Status.LOADING, tracking_message(jobs), by, now, jobs=jobs
         )
@@ -55,7 +56,7 @@ def track(
     return service.transact(mutation)
 
 
-def tracking_message(jobs: list[JobRef]) -> str:
+def tracking_message(jobs: Sequence[JobRef]) -> str:
     """The message of a domain that waits for ``jobs``."""
     if len(jobs) == 1:
         return f"Tracking EPM job {jobs[0].job_id} on {jobs[0].server}"

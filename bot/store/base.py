@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 RecordKey = tuple[str, str]
 
@@ -25,8 +24,7 @@ JsonDict = dict[str, Any]
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class BoardState:
+class BoardState(NamedTuple):
     """A consistent, read-only snapshot of the board at ``version``.
 
     Records and meta values are plain JSON values; treat them as immutable.
@@ -42,7 +40,6 @@ class BoardState:
         return cls(version, MappingProxyType({}), MappingProxyType({}))
 
 
-@dataclass
 class WorkingState:
     """The state a mutation edits inside a commit.
 
@@ -51,11 +48,16 @@ class WorkingState:
     raises is rolled back, so nothing it changed is written.
     """
 
-    version: int
-    records: dict[RecordKey, JsonDict]
-    meta: dict[str, Any]
-    history: list[JsonDict] = field(default_factory=list)
-    dirty: bool = False
+    __slots__ = ("dirty", "history", "meta", "records", "version")
+
+    def __init__(
+        self, version: int, records: dict[RecordKey, JsonDict], meta: dict[str, Any]
+    ) -> None:
+        self.version = version
+        self.records = records
+        self.meta = meta
+        self.history: list[JsonDict] = []
+        self.dirty = False
 
     def put_record(self, key: RecordKey, record: JsonDict) -> None:
         """Replace the record at ``key``."""
@@ -84,8 +86,7 @@ class WorkingState:
         self.dirty = checkpoint.dirty
 
 
-@dataclass(frozen=True)
-class Checkpoint:
+class Checkpoint(NamedTuple):
     """What :meth:`WorkingState.rollback` restores."""
 
     records: dict[RecordKey, JsonDict]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from bot.store.base import Mutation, WorkingState
@@ -18,14 +17,16 @@ from bot.store.base import Mutation, WorkingState
 T = TypeVar("T")
 
 
-@dataclass
 class Pending:
     """One queued mutation and, once its batch ran, its result or error."""
 
-    mutation: Mutation[Any]
-    result: Any = None
-    error: BaseException | None = None
-    done: threading.Event = field(default_factory=threading.Event)
+    __slots__ = ("done", "error", "mutation", "result")
+
+    def __init__(self, mutation: Mutation[Any]) -> None:
+        self.mutation = mutation
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.done = threading.Event()
 
 
 class GroupCommit:

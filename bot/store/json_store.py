@@ -19,10 +19,9 @@ import json
 import logging
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 import portalocker
 
@@ -43,8 +42,7 @@ BACKUP_DIR = backups.BACKUP_DIR
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class _Loaded:
+class _Loaded(NamedTuple):
     key: FileKey
     state: BoardState
     last_changes: list[JsonDict]

@@ -103,6 +103,8 @@ def records_from_history(
         except ValueError:
             continue
         key = (change.app, change.domain)
+        previous = records.get(key)
+        same = previous is not None and previous.get("status") == change.new_status.value
         record = DomainRecord(
             app=change.app,
             domain=change.domain,
@@ -110,9 +112,7 @@ def records_from_history(
             message=change.message,
             updated_at=change.at,
             updated_by=change.by,
+            since=DomainRecord.from_json(previous).since if same else change.at,
         )
-        previous = records.get(key)
-        same = previous is not None and previous.get("status") == record.status.value
-        record.since = DomainRecord.from_json(previous).since if same else record.updated_at
         records[key] = record.to_json()
     return records

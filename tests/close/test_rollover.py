@@ -89,7 +89,7 @@ close: {reset: true}
     close.clock.now = DECEMBER_START
     close.part.tick()
     record = close.service.get("Planning", "Actuals")
-    assert (record.status, record.jobs) == (Status.PENDING, [])
+    assert (record.status, record.jobs) == (Status.PENDING, ())
 
 
 def test_without_reset_the_board_keeps_its_statuses(make_close: MakeClose) -> None:

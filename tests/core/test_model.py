@@ -99,7 +99,7 @@ def test_a_record_round_trips_through_its_stored_form() -> None:
         message="run 3 of 4",
         updated_at=at,
         updated_by="api:gl",
-        jobs=[JobRef(server="epm1", job_id="42")],
+        jobs=(JobRef(server="epm1", job_id="42"),),
         since=at,
     )
     assert DomainRecord.from_json(record.to_json()) == record

@@ -126,9 +126,9 @@ def test_it_replaces_tracked_jobs_on_a_manual_set(make_config: object) -> None:
     service.set(
         "Planning", "Actuals", "Loading", by="api:ci", jobs=[JobRef(server="P", job_id="7")]
     )
-    assert service.get("Planning", "Actuals").jobs == [JobRef(server="p", job_id="7")]
+    assert service.get("Planning", "Actuals").jobs == (JobRef(server="p", job_id="7"),)
     service.set("Planning", "Actuals", "OK", by="slack:U1")
-    assert service.get("Planning", "Actuals").jobs == []
+    assert service.get("Planning", "Actuals").jobs == ()
     with pytest.raises(UnknownNameError, match="Unknown EPM server 'q'"):
         service.set(
             "Planning", "Actuals", "Loading", by="api:ci", jobs=[JobRef(server="q", job_id="1")]

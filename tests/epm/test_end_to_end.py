@@ -52,7 +52,7 @@ def test_tracking_a_job_in_slack_shows_loading_then_its_result_on_the_canvas(
                 timeout=15,
             )
             record = runtime.service.get("Planning", "Actuals")
-            assert (record.status, record.jobs) == (Status.OK, [])
+            assert (record.status, record.jobs) == (Status.OK, ())
             assert epm.job_polls("planning", JOB_ID) == 3
         finally:
             runtime.stop()
@@ -82,6 +82,6 @@ def test_running_a_job_from_slack_shows_loading_then_its_result_on_the_canvas(
             )
             (start,) = epm.starts()
             assert start.body["jobName"] == "Aggregate Budget"
-            assert runtime.service.get("Planning", "Budget").jobs == []
+            assert runtime.service.get("Planning", "Budget").jobs == ()
         finally:
             runtime.stop()

@@ -124,7 +124,7 @@ def test_run_starts_the_job_once_and_sets_loading_in_one_commit(
     assert record.status is Status.LOADING
     assert record.message == "Started Aggregate Actuals (job 1001)"
     assert record.updated_by == "slack:U1"
-    assert record.jobs == [JobRef(server="planning", job_id="1001")]
+    assert record.jobs == (JobRef(server="planning", job_id="1001"),)
     # The clock says 31 March 2025: the close of February.
     assert epm.starts()[0].body["parameters"] == {"Period": "Feb-25"}
     history = launcher.service.history("Planning", "Actuals")
@@ -152,7 +152,7 @@ def test_the_poller_resolves_a_started_job(
     assert launcher.service.get("Data", "GL").status is Status.LOADING
     poller.run_cycle()
     record = launcher.service.get("Data", "GL")
-    assert (record.status, record.message, record.jobs) == (status, message, [])
+    assert (record.status, record.message, record.jobs) == (status, message, ())
     assert epm.starts()[0].body["periodName"] == "{Feb-25}"
 
 
@@ -236,7 +236,7 @@ def test_a_failed_or_lost_start_sends_one_post_and_changes_nothing(
     assert caught.value.maybe_started is maybe_started
     assert posts(epm) == 1
     record = launcher.service.get("Planning", "Actuals")
-    assert (record.status, record.jobs) == (Status.PENDING, [])
+    assert (record.status, record.jobs) == (Status.PENDING, ())
     # A start that may have gone through stays reserved: a second click sends nothing.
     reserved = launcher.service.meta(STARTING_META)
     assert bool(reserved) is maybe_started

@@ -59,7 +59,7 @@ def test_tracked_jobs_survive_a_restart_and_polling_resumes(
     restarted, _ = start_runtime(config)  # its first cycle runs on start, not in an hour
     wait_for(lambda: restarted.service.get("Planning", "Actuals").status is Status.OK)
     record = restarted.service.get("Planning", "Actuals")
-    assert (record.message, record.jobs, record.updated_by) == ("Loaded", [], "epm:planning")
+    assert (record.message, record.jobs, record.updated_by) == ("Loaded", (), "epm:planning")
     assert epm.job_polls("planning", 42) == 2
 
 

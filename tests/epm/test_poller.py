@@ -79,7 +79,7 @@ def test_a_finished_job_resolves_its_domain_and_clears_tracking(
     assert service.get("Planning", "Actuals").status is Status.LOADING
     poller.run_cycle()
     record = service.get("Planning", "Actuals")
-    assert (record.status, record.message, record.jobs) == (Status.OK, "Cube refreshed", [])
+    assert (record.status, record.message, record.jobs) == (Status.OK, "Cube refreshed", ())
     assert record.updated_by == "epm:planning"
     assert service.history("Planning", "Actuals")[0].by == "epm:planning"
     poller.run_cycle()
@@ -115,7 +115,7 @@ def test_a_domain_waits_for_jobs_on_three_servers_and_takes_the_most_severe(
     assert statuses == [Status.LOADING, Status.LOADING, Status.ERROR]
     record = service.get("FCCS", "Consolidation")
     assert record.message == "di job 2: Load failed: 3 rows"
-    assert record.updated_by == "epm:di" and record.jobs == []
+    assert record.updated_by == "epm:di" and record.jobs == ()
     assert [planning.job_polls("planning", 1), di.job_polls("data_integration", 2)] == [1, 2]
 
 
@@ -186,7 +186,7 @@ def test_a_job_epm_does_not_know_resolves_as_error(
     track(service, "Planning", "Budget", "999", by="slack:U1")
     make_poller(config, service).run_cycle()
     record = service.get("Planning", "Budget")
-    assert record.status is Status.ERROR and record.jobs == []
+    assert record.status is Status.ERROR and record.jobs == ()
     assert "404" in record.message
 
 
@@ -352,7 +352,7 @@ def test_jobs_on_a_server_no_longer_configured_are_reported_not_failed(
         poller.run_cycle()
     record = service.get("Planning", "Actuals")
     assert record.status is Status.LOADING
-    assert record.jobs == [JobRef(server="planning", job_id="1")]
+    assert record.jobs == (JobRef(server="planning", job_id="1"),)
     assert "not configured" in record.message
 
 
@@ -435,7 +435,7 @@ def test_a_cycle_whose_commit_fails_keeps_its_results_for_the_next_one(
         store.full = False
         poller.run_cycle()
         record = service.get("Planning", "Actuals")
-        assert (record.status, record.message, record.jobs) == (Status.OK, "Cube refreshed", [])
+        assert (record.status, record.message, record.jobs) == (Status.OK, "Cube refreshed", ())
         assert epm.job_polls("planning", 42) == 1  # the result was remembered, not lost
     finally:
         store.close()

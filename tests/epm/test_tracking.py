@@ -28,7 +28,7 @@ def test_track_sets_loading_and_follows_the_job_on_the_apps_server(
     service = open_service(config)
     change = track(service, "planning", "actuals", "42", by="slack:U1")
     assert change.new.status is Status.LOADING
-    assert change.new.jobs == [JobRef(server="planning", job_id="42")]
+    assert change.new.jobs == (JobRef(server="planning", job_id="42"),)
     assert change.new.message == "Tracking EPM job 42 on planning"
     assert service.get("Planning", "Actuals").jobs == change.new.jobs
     assert service.history("Planning", "Actuals")[0].by == "slack:U1"
@@ -39,7 +39,7 @@ def test_a_named_server_is_matched_case_insensitively(
 ) -> None:
     """``track FCCS Actuals 7 ARCS`` follows job 7 on server ``arcs``."""
     change = track(open_service(config), "FCCS", "Actuals", "7", "ARCS", by="api:ci")
-    assert change.new.jobs == [JobRef(server="arcs", job_id="7")]
+    assert change.new.jobs == (JobRef(server="arcs", job_id="7"),)
 
 
 def test_an_app_without_a_default_server_needs_one_named(
@@ -77,10 +77,10 @@ def test_tracking_more_jobs_adds_them_once(
     track(service, "Planning", "Actuals", "1", by="slack:U1")
     track(service, "Planning", "Actuals", "2", "arcs", by="slack:U1")
     change = track(service, "Planning", "Actuals", "1", by="slack:U1")
-    assert change.new.jobs == [
+    assert change.new.jobs == (
         JobRef(server="planning", job_id="1"),
         JobRef(server="arcs", job_id="2"),
-    ]
+    )
     assert change.new.message == "Tracking 2 EPM jobs: planning 1, arcs 2"
 
 
@@ -91,7 +91,7 @@ def test_a_manual_set_clears_tracked_jobs(
     service = open_service(config)
     track(service, "Planning", "Actuals", "1", by="slack:U1")
     service.set("Planning", "Actuals", "OK", by="slack:U2")
-    assert service.get("Planning", "Actuals").jobs == []
+    assert service.get("Planning", "Actuals").jobs == ()
 
 
 def test_a_domain_tracks_at_most_the_rest_apis_number_of_jobs(
