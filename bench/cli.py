@@ -198,7 +198,9 @@ def main() -> None:
     print(f"python -c pass in a loop: {1 / baseline:.1f}/s")
 
     for label, data_dir in (("1k", small), ("100k", big)):
-        rss = peak_kib(["export"], {**env, "EPMPULSE_DATA_DIR": str(data_dir)})
+        dir_env = {**env, "EPMPULSE_DATA_DIR": str(data_dir)}
+        run([*cli, "status"], dir_env)  # validates once, as any first command does
+        rss = peak_kib(["export"], dir_env)
         print(f"export peak memory, {label}-line history: {rss / 1024:.1f} MiB (VmHWM)")
 
 
