@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -168,7 +167,7 @@ class Estate(_Strict):
     canvas: CanvasSection = Field(default_factory=dict, validate_default=True)
     close: CloseSection | None = None
 
-    @cached_property
+    @property
     def layout(self) -> Layout:
         """Apps, domains, server names, canvas and close rules as plain data."""
         return Layout(
@@ -244,11 +243,13 @@ def load_config(
     *,
     cwd: Path | None = None,
     require_run: bool = False,
+    variables: set[str] | None = None,
 ) -> Config:
     """Read settings from ``env`` (default ``os.environ``) and the YAML estate file.
 
     With ``require_run`` the settings ``epmpulse run`` cannot do without are required
-    too. Raises ConfigError listing every problem found.
+    too. ``variables`` collects the names of the environment variables the file names
+    as ``${VAR}``. Raises ConfigError listing every problem found.
     """
     env = os.environ if env is None else env
     problems = _run_problems(env) if require_run else []
@@ -258,7 +259,7 @@ def load_config(
     except ValidationError as exc:
         problems.extend(_describe(exc))
 
-    estate = _load_estate(env, cwd or Path.cwd(), problems)
+    estate = _load_estate(env, cwd or Path.cwd(), problems, variables)
     if problems or settings is None or estate is None:
         raise ConfigError(problems)
     # Both parts are validated already; the pair needs no second validation.
@@ -276,7 +277,9 @@ def _run_problems(env: Mapping[str, str]) -> list[str]:
     return problems
 
 
-def _load_estate(env: Mapping[str, str], cwd: Path, problems: list[str]) -> Estate | None:
+def _load_estate(
+    env: Mapping[str, str], cwd: Path, problems: list[str], variables: set[str] | None
+) -> Estate | None:
     path = estate_file(env, cwd)
     if path is None:
         return Estate()
@@ -295,7 +298,8 @@ def _load_estate(env: Mapping[str, str], cwd: Path, problems: list[str]) -> Esta
     if not isinstance(document, dict):
         problems.append(f"{path}: the top level must be a mapping")
         return None
-    document = _interpolate(document, env, "", problems)
+    named: set[str] = set() if variables is None else variables
+    document = _interpolate(document, env, "", problems, named)
     try:
         return Estate(**document)
     except ValidationError as exc:
@@ -307,17 +311,21 @@ def _load_estate(env: Mapping[str, str], cwd: Path, problems: list[str]) -> Esta
         return None
 
 
-def _interpolate(node: Any, env: Mapping[str, str], where: str, problems: list[str]) -> Any:
+def _interpolate(
+    node: Any, env: Mapping[str, str], where: str, problems: list[str], named: set[str]
+) -> Any:
     if isinstance(node, dict):
         return {
-            k: _interpolate(v, env, f"{where}.{k}".lstrip("."), problems) for k, v in node.items()
+            k: _interpolate(v, env, f"{where}.{k}".lstrip("."), problems, named)
+            for k, v in node.items()
         }
     if isinstance(node, list):
-        return [_interpolate(v, env, f"{where}[{i}]", problems) for i, v in enumerate(node)]
+        return [_interpolate(v, env, f"{where}[{i}]", problems, named) for i, v in enumerate(node)]
     if isinstance(node, str):
 
         def replace(match: re.Match[str]) -> str:
             name = match.group(1)
+            named.add(name)
             if name not in env:
                 problems.append(f"{where}: environment variable {name} is not set")
                 return match.group(0)  # keep it, so no second problem is reported for it

@@ -27,6 +27,7 @@ import json
 import logging
 import os
 import re
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
@@ -46,7 +47,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 CACHE_FILE = ".config-cache.json"
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 DEFAULT_CONFIG_FILE = "epmpulse.yml"
 DEFAULT_DATA_DIR = "data"
 # ${VAR} in the YAML file is replaced from the environment.
@@ -120,10 +121,13 @@ def load(env: Mapping[str, str] | None = None, cwd: Path | None = None) -> OneSh
         return kept
     from bot.config import load_config  # pydantic and the YAML parser load only here
 
-    validated = OneShotConfig.of(load_config(env, cwd=cwd))
-    config = validated._replace(layout=with_known_holidays(validated.layout, utcnow().year))
-    if _Inputs.read(env, cwd) == inputs:  # not edited while it was being validated
-        _write(cache, inputs, config.layout)
+    variables: set[str] = set()
+    validated = OneShotConfig.of(load_config(env, cwd=cwd, variables=variables))
+    config = validated._replace(layout=with_known_holidays(validated.layout, inputs.year))
+    again = _Inputs.read(env, cwd)
+    edited = (again.config_path, again.config_bytes) != (inputs.config_path, inputs.config_bytes)
+    if not edited and _keeps_cache(env):  # a file saved during validation is read next time
+        _write(cache, inputs, config, sorted(variables))
     return config
 
 
@@ -142,13 +146,14 @@ def with_known_holidays(layout: Layout, year: int) -> Layout:
 
 
 class _Inputs(NamedTuple):
-    """Everything validation read: the settings' variables and the YAML file."""
+    """Everything validation reads: the settings' variables and the YAML file."""
 
-    env: dict[str, str | None]
+    env: Mapping[str, str]
     config_path: Path | None  # None: the built-in estate
     config_bytes: bytes
     data_dir: Path
     holidays_release: str | None  # when the file may name a holiday country
+    year: int  # the known holidays are this year's and either side's
 
     @classmethod
     def read(cls, env: Mapping[str, str], cwd: Path) -> _Inputs:
@@ -159,24 +164,29 @@ class _Inputs(NamedTuple):
                 data = path.read_bytes()
             except OSError:
                 data = b"\0unreadable"  # validation reports it; never matches a kept digest
-        names = set(SETTINGS_ENV_VARS)
-        names.update(ENV_REFERENCE.findall(data.decode("utf-8", "replace")))
         return cls(
-            env={name: env.get(name) for name in sorted(names)},
+            env=env,
             config_path=None if path is None else path.absolute(),
             config_bytes=data,
             data_dir=Path(_text(env, "EPMPULSE_DATA_DIR") or DEFAULT_DATA_DIR),
             holidays_release=_holidays_release() if b"country" in data else None,
+            year=utcnow().year,
         )
 
-    def digest(self, salt: bytes) -> str:
+    def digest(self, salt: bytes, variables: list[str], code: list[str] | None = None) -> str:
+        """What was validated, keyed with ``salt``: ``variables`` are those the YAML file
+        names (as validation found them), ``code`` the source files that validated."""
+        names = set(SETTINGS_ENV_VARS) | set(variables)
+        # A ${VAR} is also looked for in the raw file, in case it was edited since.
+        names.update(ENV_REFERENCE.findall(self.config_bytes.decode("utf-8", "replace")))
         described = json.dumps(
             {
                 "format": CACHE_FORMAT,
                 "version": __version__,
-                "env": self.env,
+                "code": [_file_stamp(path) for path in code or []],
+                "env": {name: self.env.get(name) for name in sorted(names)},
                 "config": None if self.config_path is None else str(self.config_path),
-                "holidays": self.holidays_release,
+                "holidays": [self.holidays_release, self.year] if self.holidays_release else None,
             },
             sort_keys=True,
         )
@@ -195,6 +205,12 @@ def estate_file(env: Mapping[str, str], cwd: Path) -> Path | None:
     return default if default.exists() else None
 
 
+def _keeps_cache(env: Mapping[str, str]) -> bool:
+    """The JSON store's data directory is ours to write; with a database store, only a
+    data directory named by EPMPULSE_DATA_DIR is (not whatever ``./data`` is there)."""
+    return _text(env, "EPMPULSE_DATABASE_URL") is None or bool(_text(env, "EPMPULSE_DATA_DIR"))
+
+
 def _holidays_release() -> str | None:
     """Which ``holidays`` package is installed (where, and its files' size and time), found
     without importing it: an upgrade rewrites the files, and the known holidays are
@@ -204,8 +220,26 @@ def _holidays_release() -> str | None:
     spec = find_spec("holidays")
     if spec is None or spec.origin is None:
         return None
-    found = os.stat(spec.origin)
-    return f"{spec.origin}:{found.st_size}:{found.st_mtime_ns}"
+    return _file_stamp(spec.origin)
+
+
+def _file_stamp(path: str) -> str:
+    """A file's path, size and modification time ("missing" when it is gone)."""
+    try:
+        found = os.stat(path)
+    except OSError:
+        return f"{path}:missing"
+    return f"{path}:{found.st_size}:{found.st_mtime_ns}"
+
+
+def _validating_code() -> list[str]:
+    """The source files of EPMPulse's modules loaded so far (after a validation: those that
+    validated); a new release, or an edit, makes the kept validation stale."""
+    return sorted(
+        str(module.__file__)
+        for name, module in sys.modules.items()
+        if (name == "bot" or name.startswith("bot.")) and getattr(module, "__file__", None)
+    )
 
 
 def database_secrets(url: str | None) -> list[str]:
@@ -221,47 +255,67 @@ def database_secrets(url: str | None) -> list[str]:
 def _read(cache: Path, inputs: _Inputs, env: Mapping[str, str]) -> OneShotConfig | None:
     try:
         kept = json.loads(cache.read_bytes())
-        digest = inputs.digest(bytes.fromhex(kept["salt"]))
-        if digest != kept["digest"]:
+        salt = bytes.fromhex(kept["salt"])
+        if inputs.digest(salt, kept["variables"], kept["code"]) != kept["digest"]:
             return None
         layout = Layout.from_json(kept["layout"])
+        settings = kept["settings"]
+        secret_variables = [env.get(name, "") for name in kept["secret_variables"]]
     except FileNotFoundError:
         return None
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         logger.debug("%s not used: %s", cache, exc)
         return None
     url = _text(env, "EPMPULSE_DATABASE_URL")
-    level = _text(env, "EPMPULSE_LOG_LEVEL")
+    secrets = _env_secrets(env) + database_secrets(url) + [v for v in secret_variables if v]
     return OneShotConfig(
         layout=layout,
         data_dir=inputs.data_dir,
         database_url=url,
-        log_level=level.upper() if level else None,
-        log_format=(_text(env, "EPMPULSE_LOG_FORMAT") or "json").lower(),
-        secrets=tuple(_env_secrets(env) + database_secrets(url)),
+        log_level=settings["log_level"],
+        log_format=settings["log_format"],
+        secrets=tuple(secrets),
     )
 
 
-def _write(cache: Path, inputs: _Inputs, layout: Layout) -> None:
-    """Keep ``layout`` with the digest of ``inputs``; quietly not when it cannot."""
+def _write(cache: Path, inputs: _Inputs, config: OneShotConfig, variables: list[str]) -> None:
+    """Keep ``config`` with the digest of ``inputs``; quietly not when it cannot."""
     if not cache.parent.is_dir():
         return
+    import tempfile  # only when something is kept
+
     salt = os.urandom(16)
+    code = _validating_code()
     document = {
         "format": CACHE_FORMAT,
         "salt": salt.hex(),
-        "digest": inputs.digest(salt),
-        "layout": layout.to_json(),
+        "digest": inputs.digest(salt, variables, code),
+        "variables": variables,
+        "code": code,
+        # Names (never values) of the variables that hold a secret, to mask them.
+        "secret_variables": [
+            name for name in variables if _holds_secret(inputs.env.get(name), config.secrets)
+        ],
+        "settings": {"log_level": config.log_level, "log_format": config.log_format},
+        "layout": config.layout.to_json(),
     }
-    temporary = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
     try:
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        fd, temporary = tempfile.mkstemp(prefix=f"{CACHE_FILE}.", dir=cache.parent)
+    except OSError as exc:
+        logger.debug("cannot keep the validated configuration in %s: %s", cache, exc)
+        return
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:  # mkstemp: mode 0600
             json.dump(document, handle)
         os.replace(temporary, cache)  # readers see the old file or the new one, whole
     except OSError as exc:
         logger.debug("cannot keep the validated configuration in %s: %s", cache, exc)
-        temporary.unlink(missing_ok=True)
+        Path(temporary).unlink(missing_ok=True)
+
+
+def _holds_secret(value: str | None, secrets: tuple[str, ...]) -> bool:
+    """Whether ``value`` is (part of) a secret, e.g. a password given as ${EPM_PASSWORD}."""
+    return value is not None and value != "" and any(value in secret for secret in secrets)
 
 
 def _env_secrets(env: Mapping[str, str]) -> list[str]:

@@ -25,7 +25,7 @@ T = TypeVar("T")
 UtcTime = Annotated[datetime, PlainSerializer(format_time, return_type=str)]
 
 # --- records on the wire ------------------------------------------------------------------
-# The status model (bot.model) is plain dataclasses, so one-shot commands never import
+# The status model (bot.model) is named tuples, so one-shot commands never import
 # pydantic; these are its public JSON shapes, validated and documented by pydantic.
 
 
