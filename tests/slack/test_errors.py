@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, Future
+from typing import Any
 
 import pytest
 from slack_sdk import WebClient
@@ -182,3 +184,30 @@ def test_a_submission_that_cannot_save_says_so_on_the_form(
         assert errors == {MESSAGE_BLOCK: nothing_saved(StoreError("x", reason="disk full"))}
     finally:
         full.close()
+
+
+class _Inline(Executor):
+    """Runs each listener at once, in the caller's thread."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        future.set_result(fn(*args, **kwargs))
+        return future
+
+
+def test_a_command_that_fails_after_its_ack_is_still_acknowledged(
+    make_running: MakeRunning,
+) -> None:
+    """Bolt's error path clears an ack already given (slack_bolt 1.30), so a listener that
+    raised after ``ack()`` went unacknowledged whenever that path finished before Bolt
+    looked for the ack, and Slack showed the user an error besides our apology. The
+    failure is now reported inside the listener. Running listeners inline makes Bolt
+    look last: deterministic.
+    """
+    running = make_running(extra_subcommands=(BOOM,))
+    assert running.part.app is not None
+    running.part.app.listener_runner.listener_executor = _Inline()
+    ack = running.sandbox.send_command("boom", with_response_url=False)
+    assert ack.type == "slash_commands" and ack.refusal is None
+    call = running.sandbox.wait_for_call("chat.postEphemeral")
+    assert call.args["text"] == APOLOGY

@@ -13,6 +13,7 @@ from bot.slack.blocks import Message, text_messages
 from bot.slack.deps import SlackDeps
 from bot.slack.home import home_view
 from bot.slack.jobs import RUN_JOB_ACTION, parse_run_value, run_job
+from bot.slack.listeners.errors import reported
 from bot.slack.text import escape
 
 logger = logging.getLogger(__name__)
@@ -27,13 +28,14 @@ def register(app: App, deps: SlackDeps) -> None:
     ) -> None:
         # Slack showed the confirmation dialog already; ack at once, the start may take a while.
         ack()
-        user_id = body["user"]["id"]
-        messages = _run(deps, user_id, str(action.get("value") or ""))
-        # The Home tab has no response_url: the outcome goes to the user's DM with the app.
-        for message in messages:
-            client.chat_postMessage(channel=user_id, text=message.text, blocks=message.blocks)
-        can_run = deps.launcher is not None and deps.editors.is_editor(user_id)
-        client.views_publish(user_id=user_id, view=home_view(deps.service, can_run=can_run))
+        with reported(body, client):
+            user_id = body["user"]["id"]
+            messages = _run(deps, user_id, str(action.get("value") or ""))
+            # The Home tab has no response_url: the outcome goes to the user's DM with the app.
+            for message in messages:
+                client.chat_postMessage(channel=user_id, text=message.text, blocks=message.blocks)
+            can_run = deps.launcher is not None and deps.editors.is_editor(user_id)
+            client.views_publish(user_id=user_id, view=home_view(deps.service, can_run=can_run))
 
 
 def _run(deps: SlackDeps, user_id: str, value: str) -> list[Message]:

@@ -8,6 +8,7 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from bot.slack.deps import SlackDeps
+from bot.slack.listeners.errors import reported
 from bot.slack.report import send_report_to_user
 from bot.slack.report_home import REPORT_ACTION
 
@@ -20,5 +21,6 @@ def register(app: App, deps: SlackDeps) -> None:
         ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
     ) -> None:
         ack()
-        period = action.get("value") or None
-        send_report_to_user(client, deps.service, body["user"]["id"], period)
+        with reported(body, client):
+            period = action.get("value") or None
+            send_report_to_user(client, deps.service, body["user"]["id"], period)

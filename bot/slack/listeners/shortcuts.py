@@ -9,6 +9,7 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from bot.slack.deps import SlackDeps
+from bot.slack.listeners.errors import reported
 from bot.slack.modal import CALLBACK_ID, not_allowed_modal, update_modal
 
 logger = logging.getLogger(__name__)
@@ -28,4 +29,5 @@ def register(app: App, deps: SlackDeps) -> None:
     @app.shortcut(CALLBACK_ID)
     def update_shortcut(ack: Ack, shortcut: dict[str, Any], client: WebClient) -> None:
         ack()
-        open_update_modal(deps, client, shortcut["trigger_id"], shortcut["user"]["id"])
+        with reported(shortcut, client):
+            open_update_modal(deps, client, shortcut["trigger_id"], shortcut["user"]["id"])
