@@ -280,7 +280,7 @@ def close_report(demo: Demo) -> str:
     service = demo.runtime.service
     tz = report_timezone(service.estate)
     last = shift(period_at(utcnow(), tz), -1)  # the latest close that has finished
-    archives = sample_archives(service.estate.domain_keys(), last, closes=SAMPLE_CLOSES, tz=tz)
+    archives = sample_archives(service.layout.domain_keys(), last, closes=SAMPLE_CLOSES, tz=tz)
 
     def seed(work: WorkingState) -> None:
         for period, archive in archives.items():

@@ -189,6 +189,18 @@ class HistoryEntry(NamedTuple):
             "at": format_time(self.at),
         }
 
+    def record(self, since: datetime | None = None) -> DomainRecord:
+        """The domain's record as this change left it (no tracked jobs)."""
+        return DomainRecord(
+            app=self.app,
+            domain=self.domain,
+            status=self.new_status,
+            message=self.message,
+            updated_at=self.at,
+            updated_by=self.by,
+            since=since,
+        )
+
     @classmethod
     def from_json(cls, data: object) -> HistoryEntry:
         """A stored history line (other keys, such as ``version``, are ignored)."""

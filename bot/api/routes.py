@@ -114,7 +114,7 @@ async def get_board(request: Request) -> BoardResponse:
 async def get_app(app: AppName, request: Request) -> AppResponse:
     """One app (matched case-insensitively) with each domain's record."""
     service = context_of(request).service
-    canonical = service.estate.resolve_app(app)
+    canonical = service.layout.resolve_app(app)
     records = await run_in_threadpool(_shown_board, service, canonical)
     return AppResponse(data=_app_board(canonical, records[canonical]))
 
@@ -187,7 +187,7 @@ def _history(
         if app is None:
             raise ValidationError("Give 'app' together with 'domain'.")
         return [HistoryEntry.of(e) for e in service.history(app, domain, limit)]
-    canonical = service.estate.resolve_app(app) if app is not None else None
+    canonical = service.layout.resolve_app(app) if app is not None else None
     entries = service.store.history(canonical, None, limit)
     return [HistoryEntry.of(model.HistoryEntry.from_json(e)) for e in reversed(entries)]
 

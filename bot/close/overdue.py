@@ -130,7 +130,7 @@ def send_alerts(
     store refused the write): they are recorded later, never posted again.
     """
     queue = Alerts.read(service.store.snapshot().meta, period)
-    names = {key_name(k): k for k in service.estate.domain_keys()}
+    names = {key_name(k): k for k in service.layout.domain_keys()}
     for name in queue.pending:
         if name in queue.sent:
             continue

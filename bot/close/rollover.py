@@ -136,7 +136,7 @@ def roll_over(
     state = service.store.snapshot()
     current = calendar.period_at(now)
     new_close = state.meta.get(PERIOD_META) != current
-    keys = service.estate.domain_keys()
+    keys = service.layout.domain_keys()
     done = set(archived_periods(state.meta))
     archives = build_archives(service.store.iter_history(), calendar, keys, current, done)
     started = calendar.close_start(current)

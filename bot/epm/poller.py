@@ -222,7 +222,7 @@ class Poller:
         """The cycle's mutation: changes only ``work``; returns the changes and used-up jobs."""
         changes: list[Change] = []
         resolved: list[JobRef] = []
-        for key in self.service.estate.domain_keys():
+        for key in self.service.layout.domain_keys():
             record = self.service.current(work, key)
             if record.jobs:
                 change, used = self._resolve(work, record, now)

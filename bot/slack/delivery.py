@@ -310,15 +310,7 @@ def _change(entry: JsonDict) -> Change | None:
     old = DomainRecord(
         app=change.app, domain=change.domain, status=change.old_status or Status.PENDING
     )
-    new = DomainRecord(
-        app=change.app,
-        domain=change.domain,
-        status=change.new_status,
-        message=change.message,
-        updated_at=change.at,
-        updated_by=change.by,
-    )
-    return Change(old, new)
+    return Change(old, change.record())
 
 
 # Refusals that concern this one post and that no retry can change. Anything else (a

@@ -52,7 +52,7 @@ def status(ctx: CommandContext, args: Sequence[str]) -> list[Message]:
         blocks = paragraph_blocks(board_paragraphs(service.board()))
         return to_messages(blocks, "EPM status board", f"Ask for one app: `{COMMAND} status APP`.")
     if len(args) == 1:
-        app = service.estate.resolve_app(args[0])
+        app = service.layout.resolve_app(args[0])
         blocks = paragraph_blocks(board_paragraphs({app: service.app_board(app)}))
         return to_messages(blocks, f"EPM status of {app}")
     if len(args) == 2:
@@ -146,10 +146,10 @@ def unsubscribe(ctx: CommandContext, args: Sequence[str]) -> list[Message]:
 
 
 def _target(ctx: CommandContext, args: Sequence[str]) -> tuple[str, str | None]:
-    estate = ctx.service.estate
+    layout = ctx.service.layout
     if len(args) == 1:
-        return estate.resolve_app(args[0]), None
-    return estate.resolve_domain(args[0], args[1])
+        return layout.resolve_app(args[0]), None
+    return layout.resolve_domain(args[0], args[1])
 
 
 def refresh(ctx: CommandContext, args: Sequence[str]) -> list[Message]:

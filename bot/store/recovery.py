@@ -105,14 +105,6 @@ def records_from_history(
         key = (change.app, change.domain)
         previous = records.get(key)
         same = previous is not None and previous.get("status") == change.new_status.value
-        record = DomainRecord(
-            app=change.app,
-            domain=change.domain,
-            status=change.new_status,
-            message=change.message,
-            updated_at=change.at,
-            updated_by=change.by,
-            since=DomainRecord.from_json(previous).since if same else change.at,
-        )
-        records[key] = record.to_json()
+        since = DomainRecord.from_json(previous).since if same else change.at
+        records[key] = change.record(since).to_json()
     return records
