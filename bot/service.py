@@ -40,6 +40,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
+# Job starts under way (bot.epm.launch), ``{"APP/DOMAIN": {"by", "at"[, "server", "job"]}}``.
+# A start whose job id EPM answered is held until a change tracks that job (SPEC §15).
+JOB_STARTS_META = "jobs.starting"
+
 
 class Change(NamedTuple):
     """One applied change: the record before and after."""
@@ -293,6 +297,8 @@ def _apply(work: WorkingState, item: _Prepared, by: str, now: datetime) -> Chang
         since=since,
     )
     work.put_record(item.key, new.to_json())
+    if item.jobs:
+        _end_job_start(work, item.key, item.jobs)
     entry = HistoryEntry(
         app=new.app,
         domain=new.domain,
@@ -304,3 +310,20 @@ def _apply(work: WorkingState, item: _Prepared, by: str, now: datetime) -> Chang
     )
     work.add_history(entry.to_json())
     return Change(old, new)
+
+
+def _end_job_start(work: WorkingState, key: RecordKey, jobs: Sequence[JobRef]) -> None:
+    """Drop the start reservation of ``key`` whose started job ``jobs`` now tracks.
+
+    ``/epmpulse track``, a REST status with jobs and the launcher's own commit all end it
+    here; a reservation whose job id is unknown is left to expire.
+    """
+    starting = work.meta.get(JOB_STARTS_META)
+    if not isinstance(starting, dict):
+        return
+    name = f"{key[0]}/{key[1]}"
+    held = starting.get(name)
+    if not isinstance(held, dict) or "job" not in held:
+        return
+    if JobRef(server=str(held.get("server")), job_id=str(held["job"])) in jobs:
+        work.put_meta(JOB_STARTS_META, {n: v for n, v in starting.items() if n != name})

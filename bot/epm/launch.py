@@ -9,9 +9,16 @@
 2. reserve the start durably (store meta ``jobs.starting``), so two clicks, also on
    two instances sharing a database, never send two starts;
 3. send the start once (:meth:`EpmClient.start_job`); on :class:`JobStartError` the
-   reservation is released and the status stays as it was;
+   reservation is released (kept while the job may have started) and the status stays
+   as it was;
 4. one commit: the domain becomes Loading, ``Started <name> (job <id>)``, by the
    caller, tracking the job, which the poller resolves like any tracked job.
+
+Once EPM has answered with a job id the reservation is kept until that job is tracked
+(SPEC §15): when the commit of step 4 fails, the job id is written into the reservation
+if the store allows, so a second click is refused naming the job, and
+``/epmpulse track APP DOMAIN JOB_ID`` (or any change tracking it) ends the reservation.
+Reservation times come from :meth:`Store.now`, one clock for every instance.
 
 The editor check belongs to the caller (Slack knows editors, the REST API keys).
 """
@@ -29,15 +36,16 @@ from bot.close.periods import epm_period_name, period_at
 from bot.config import Estate, JobParameter, JobSpec
 from bot.errors import JobRunningError, JobStartError, NoJobError, StoreError
 from bot.model import JobRef, Status, format_time
-from bot.service import Change, StatusService
+from bot.service import JOB_STARTS_META, Change, StatusService
 from bot.store import WorkingState
 from bot.store.base import RecordKey
 
 logger = logging.getLogger(__name__)
 
-STARTING_META = "jobs.starting"
+STARTING_META = JOB_STARTS_META
 PERIOD_PLACEHOLDER = "$PERIOD"
-# A reservation older than this is from a start that died (a crash mid-request).
+# A reservation older than this without a job id is from a start that died (a crash
+# mid-request, or a lost answer); one naming its job waits for that job to be tracked.
 RESERVATION_SECONDS = 600.0
 
 
@@ -131,18 +139,20 @@ class JobLauncher:
                 "not started",
                 maybe_started=False,
             )
-        now = self.service.transact(lambda work, at: self._reserve(work, at, key, by))
+        # The store's clock, not this host's: instances on several hosts compare these times.
+        reserved_at = self.service.store.now()
+        held = self.service.transact(lambda work, _at: self._reserve(work, reserved_at, key, by))
         try:
-            parameters = job_parameters(spec, job_period(self.service.estate, now))
+            parameters = job_parameters(spec, job_period(self.service.estate, self.service.now()))
             job_id = client.start_job(spec.type, spec.name, parameters)
         except JobStartError as exc:
             # A start that may have gone through keeps its reservation until it expires, so
             # a second click cannot send a second start while people check EPM.
             if not exc.maybe_started:
-                self._release(key)
+                self._release(key, held)
             raise
         except BaseException:
-            self._release(key)
+            self._release(key, held)
             raise
         job = JobRef(server=server, job_id=job_id)
         message = f"Started {spec.name} (job {job_id})"
@@ -152,7 +162,8 @@ class JobLauncher:
             )
         except StoreError as exc:
             logger.error("EPM %s: started job %s for %s but could not save it", server, job_id, key)
-            self._release(key)
+            # The reservation stays: without it a second click would start a second job.
+            self._name_job(key, held, job)
             raise JobNotRecordedError(
                 f"EPM started {spec.name} as job {job_id}, but EPMPulse could not save it; "
                 f"follow it with `/epmpulse track {key[0]} {key[1]} {job_id}` once the store "
@@ -165,7 +176,7 @@ class JobLauncher:
 
     def _reserve(
         self, work: WorkingState, now: datetime, key: RecordKey, by: str
-    ) -> tuple[datetime, list[Change]]:
+    ) -> tuple[dict[str, str], list[Change]]:
         record = self.service.current(work, key)
         if record.jobs:
             running = ", ".join(j.job_id for j in record.jobs)
@@ -176,6 +187,13 @@ class JobLauncher:
             )
         starting = _starting(work)
         held = starting.get(_name(key))
+        if isinstance(held, dict) and held.get("job"):
+            raise JobRunningError(
+                f"{key[0]} / {key[1]} is already running: EPM started job {held['job']} "
+                f"({held.get('by')}, {held.get('at')}), but EPMPulse could not save it. Follow "
+                f"it with `/epmpulse track {key[0]} {key[1]} {held['job']}`; EPMPulse then sets "
+                "the result when it ends."
+            )
         if held is not None and not self._expired(held, now):
             raise JobRunningError(
                 f"{key[0]} / {key[1]} is already running: {held.get('by')} started its job "
@@ -184,8 +202,9 @@ class JobLauncher:
                 f"`/epmpulse track {key[0]} {key[1]} JOB_ID`. A new start is possible "
                 f"{int(self._reservation.total_seconds() // 60)} minutes after that one."
             )
-        work.put_meta(STARTING_META, {**starting, _name(key): {"by": by, "at": format_time(now)}})
-        return now, []
+        mine = {"by": by, "at": format_time(now)}
+        work.put_meta(STARTING_META, {**starting, _name(key): mine})
+        return mine, []
 
     def _track(
         self,
@@ -203,9 +222,10 @@ class JobLauncher:
         )
         return change, [change]
 
-    def _release(self, key: RecordKey) -> None:
+    def _release(self, key: RecordKey, held: Mapping[str, str]) -> None:
         def release(work: WorkingState, _now: datetime) -> tuple[None, list[Change]]:
-            _drop_reservation(work, key)
+            if _starting(work).get(_name(key)) == held:  # not one that replaced an expired one
+                _drop_reservation(work, key)
             return None, []
 
         try:
@@ -213,6 +233,26 @@ class JobLauncher:
         except StoreError:
             # The reservation then expires by itself after RESERVATION_SECONDS.
             logger.warning("could not release the job start reservation of %s / %s", *key)
+
+    def _name_job(self, key: RecordKey, held: Mapping[str, str], job: JobRef) -> None:
+        """Best effort: write the started job into this start's reservation.
+
+        Only while the reservation is still this start's own: one a change has ended
+        (the job is tracked) stays ended.
+        """
+
+        def name(work: WorkingState, _now: datetime) -> tuple[None, list[Change]]:
+            starting = _starting(work)
+            if starting.get(_name(key)) == held:
+                entry = {**held, "server": job.server, "job": job.job_id}
+                work.put_meta(STARTING_META, {**starting, _name(key): entry})
+            return None, []
+
+        try:
+            self.service.transact(name)
+        except StoreError:
+            # The reservation stays as it was and expires after RESERVATION_SECONDS.
+            logger.warning("could not note job %s in the reservation of %s / %s", job.job_id, *key)
 
     def _expired(self, held: Mapping[str, Any], now: datetime) -> bool:
         try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NamedTuple, TypeVar
@@ -135,6 +136,15 @@ class Store(ABC):
         skip the old part of the history instead of reading it all.
         """
         return (e for e in self.iter_history() if int(e.get("version", 0)) > version)
+
+    def now(self) -> datetime:
+        """The store's clock (aware, UTC), shared by every process that uses this store.
+
+        Times that several processes compare (job start reservations) come from here.
+        A file store lives on one host, so that host's clock serves; a database store
+        overrides this with the database's clock.
+        """
+        return datetime.now(UTC)
 
     @abstractmethod
     def backup(self, keep: int = 24) -> Path | None:

@@ -31,6 +31,7 @@ import logging
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypeVar
@@ -384,6 +385,14 @@ class PostgresStore(Store):
         with self._connection() as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (name,))
             yield
+
+    def now(self) -> datetime:
+        """The database's clock (``now()``, in UTC): one clock for every instance and host."""
+        with self._connection() as conn:
+            row = conn.execute("SELECT now()").fetchone()
+        if row is None or not isinstance(row[0], datetime):
+            raise StoreError(f"the database {self._label} did not tell the time")
+        return row[0].astimezone(UTC)
 
     def backup(self, keep: int = 24) -> Path | None:
         """Nothing to do: PostgreSQL's own backups (pg_dump, WAL archiving) cover the board.

@@ -74,18 +74,30 @@ def estate(make_estate: MakeEstate, epm: EpmSandbox) -> Config:
     )
 
 
+class ClockedStore(JsonStore):
+    """A JSON store whose own clock (:meth:`Store.now`, job start reservations) is ``clock``."""
+
+    def __init__(self, data_dir: Path, clock: Callable[[], datetime]) -> None:
+        super().__init__(data_dir)
+        self.clock = clock
+
+    def now(self) -> datetime:
+        """The injected time."""
+        return self.clock()
+
+
 @pytest.fixture
 def launch(
-    estate: Config,
-    open_service: Callable[[Config], StatusService],
-    make_client: Callable[..., EpmClient],
+    estate: Config, clock: Clock, make_client: Callable[..., EpmClient]
 ) -> Iterator[tuple[JobLauncher, Poller]]:
-    """A launcher and a poller sharing real clients of the estate's servers."""
-    service = open_service(estate)
+    """A launcher and a poller sharing real clients; the store and the service share ``clock``."""
+    store = ClockedStore(estate.settings.data_dir, clock)
+    service = StatusService(estate.estate, store, clock=clock)
     clients = {n: make_client(n, s) for n, s in estate.estate.epm.servers.items()}
     poller = Poller(service, clients)
     yield JobLauncher(service, clients), poller
     poller.close()
+    store.close()
 
 
 def test_period_is_the_month_before_the_local_month_of_the_canvas_timezone(
@@ -265,7 +277,11 @@ class FlakyStore(JsonStore):
 def test_a_started_job_that_cannot_be_saved_is_named_with_how_to_track_it(
     estate: Config, epm: EpmSandbox, make_client: Callable[..., EpmClient], clock: Clock
 ) -> None:
-    """EPM started it but the commit failed: the error names the job and the track command."""
+    """EPM started it but the commit failed: the error names the job and the track command.
+
+    The reservation stays (nothing could be written to it here), so a second click sends
+    nothing.
+    """
     store = FlakyStore(estate.settings.data_dir, fail_from=2)
     try:
         service = StatusService(estate.estate, store, clock=clock)
@@ -276,5 +292,10 @@ def test_a_started_job_that_cannot_be_saved_is_named_with_how_to_track_it(
         assert "`/epmpulse track Planning Actuals 1001`" in str(caught.value)
         assert posts(epm) == 1
         assert service.get("Planning", "Actuals").status is Status.PENDING
+        assert "Planning/Actuals" in service.meta(STARTING_META)
+        store.fail_from = 1_000  # the disk has room again
+        with pytest.raises(JobRunningError, match="already running"):
+            JobLauncher(service, clients).run("Planning", "Actuals", by="slack:U2")
+        assert posts(epm) == 1
     finally:
         store.close()
