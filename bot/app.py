@@ -10,6 +10,7 @@ from bot.epm import EpmPart
 from bot.epm.launch import JobLauncher
 from bot.epm.part import build_clients, close_clients
 from bot.runtime import Runtime
+from bot.slack.client import build_leased_client
 from bot.slack.delivery import AlertsPart
 from bot.slack.part import SlackPart
 from bot.store import Store
@@ -33,13 +34,15 @@ def build_runtime(config: Config, *, store: Store | None = None) -> Runtime:
     runtime.add_leader_only("canvas", canvas.build)
     # After Slack and canvas: /health sees them.
     runtime.add(ApiPart.from_runtime(runtime, launcher=launcher))
-    runtime.add_leader_only("alerts", lambda: AlertsPart.from_runtime(runtime, slack.alerts_client))
+    # The leader's posts go through a client that checks the lease before every call.
+    posting = build_leased_client(config.settings, runtime.lease)
+    runtime.add_leader_only("alerts", lambda: AlertsPart.from_runtime(runtime, posting))
     runtime.add_leader_only("epm", lambda: EpmPart.from_runtime(runtime, clients))  # polls last
     if config.estate.close is not None:
         from bot.close.part import ClosePart  # only estates with a close calendar
 
         # Deadlines, overdue alerts and roll-over.
-        runtime.add_leader_only("close", lambda: ClosePart.from_runtime(runtime, slack.client))
+        runtime.add_leader_only("close", lambda: ClosePart.from_runtime(runtime, posting))
     return runtime
 
 

@@ -8,11 +8,15 @@ stale rule, alert/DM delivery, close-calendar transitions).
 - :class:`PostgresLeadership` — a session-level advisory lock held on a dedicated
   connection. Whoever holds it leads. The lock dies with the session, so a leader that
   is killed (SIGKILL included) frees it as soon as the server sees the socket close; a
-  leader cut off from the server is dropped by TCP keepalives, which the connection
-  sets below the leader timeout. The leader checks its session every *beat*; the first
-  failed check stops the scheduled work at once. A new leader waits a *grace* of two
-  beats after winning the lock, so an old leader that lost its connection has noticed
-  and stopped before the new one starts.
+  leader cut off from the server is dropped by TCP keepalives and ``tcp_user_timeout``,
+  set on both ends below the leader timeout.
+
+The heartbeat runs on a thread of its own, which starting or running the leader's parts
+never blocks (``on_gain`` and ``on_loss`` must return at once). Each confirmed beat
+renews the :class:`~bot.lease.Lease` to the moment the beat was sent plus a third of the
+timeout; the first failed beat ends it and stops the scheduled work. A new leader waits
+that same third after winning the lock before it acts: by then the lease of any old
+leader, whose last beat was sent before its session died, has run out.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +33,7 @@ from typing import IO, Any, Protocol
 
 from bot.config import Config
 from bot.errors import EpmPulseError, StoreError
+from bot.lease import Lease
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +69,7 @@ class Leadership(Protocol):
     """Decides whether this instance is the leader and reports every change."""
 
     instance: str
+    lease: Lease
 
     @property
     def is_leader(self) -> bool:
@@ -71,8 +78,12 @@ class Leadership(Protocol):
     def start(self, on_gain: Callable[[], None], on_loss: Callable[[], None]) -> None:
         """Begin: call ``on_gain`` when leadership is won, ``on_loss`` when it is lost.
 
-        An instance that wins at once calls ``on_gain`` before returning.
+        An instance that wins at once calls ``on_gain`` before returning. Both callbacks
+        must return at once: they run on the heartbeat.
         """
+
+    def step_down(self, why: str) -> None:
+        """Give leadership up (the leader's parts could not start) and let another win."""
 
     def stop(self) -> None:
         """Give leadership up (if held) and stop watching."""
@@ -91,6 +102,8 @@ class SoleLeader:
         self._leader = False
         self._lock_path = lock_path
         self._lock_file: IO[str] | None = None
+        self.lease = Lease()
+        self._on_loss: Callable[[], None] = _nothing
 
     @property
     def is_leader(self) -> bool:
@@ -102,11 +115,22 @@ class SoleLeader:
         if self._lock_path is not None:
             self._lock_file = _hold(self._lock_path, self.instance)
         self._leader = True
+        self._on_loss = on_loss
+        self.lease.hold_forever()
         on_gain()
+
+    def step_down(self, why: str) -> None:
+        """Stop leading; with no other instance to take over, nothing runs the parts."""
+        if self._leader:
+            logger.error("leadership given up by %s: %s", self.instance, why)
+            self._leader = False
+            self.lease.end()
+            self._on_loss()
 
     def stop(self) -> None:
         """Stop leading and let the data directory go."""
         self._leader = False
+        self.lease.end()
         if self._lock_file is not None:
             self._lock_file.close()  # closing releases the lock
             self._lock_file = None
@@ -144,15 +168,22 @@ class PostgresLeadership:
         timeout_seconds: float = 10.0,
         instance: str | None = None,
         on_change: Callable[[bool], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.instance = instance or instance_name()
         self._url = url
         self.beat = min(MAX_BEAT_SECONDS, timeout_seconds / 5)
-        self.grace = 2 * self.beat
+        # How long a confirmed beat lets the leader act, and how long a new leader waits
+        # after winning the lock: the same third of the timeout (see the module docs).
+        self.lease_seconds = timeout_seconds / 3
+        self.grace = self.lease_seconds
         self._timeout = timeout_seconds
         self._on_change = on_change
+        self._clock = clock
+        self.lease = Lease(clock)
         self._conn: Any = None
         self._leader = False
+        self._changing = threading.RLock()  # one beat or step-down at a time
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._on_gain: Callable[[], None] = _nothing
@@ -170,57 +201,69 @@ class PostgresLeadership:
         self._thread = threading.Thread(target=self._watch, name="leader", daemon=True)
         self._thread.start()
 
+    def step_down(self, why: str) -> None:
+        """End the lease, stop the parts and close the session, so another instance wins."""
+        with self._changing:
+            if self._leader:
+                self._lose(why)
+                self._disconnect()
+
     def stop(self) -> None:
         """Stop watching and release the lock by closing the session."""
         self._stopping.set()
         if self._thread is not None:
             self._thread.join(timeout=self._timeout)
-        if self._leader:
-            self._lose("stopping")
-        self._disconnect()
+        with self._changing:
+            if self._leader:
+                self._lose("stopping")
+            self._disconnect()
 
     def _watch(self) -> None:
         while not self._stopping.wait(self.beat):
             self._step()
 
     def _step(self) -> None:
-        """One beat: a leader checks its session; anybody else tries the lock."""
-        try:
-            if self._leader:
-                if not self._query(_HELD_SQL):
-                    self._lose("the leader lock is no longer held by this session")
-                    self._disconnect()
+        """One beat: a leader checks its session and renews its lease; others try the lock."""
+        with self._changing:
+            sent = self._clock()
+            try:
+                if self._leader:
+                    if not self._query(_HELD_SQL):
+                        self._lose("the leader lock is no longer held by this session")
+                        self._disconnect()
+                        return
+                    self.lease.renew(sent + self.lease_seconds)
+                    return
+                if not self._query(_LOCK_SQL):
+                    return
+            except StoreError as exc:
+                if self._leader:  # stop the scheduled work first, then let the session go
+                    self._lose(f"lost the database: {exc}")
+                self._disconnect()
                 return
-            if not self._query(_LOCK_SQL):
-                return
-        except StoreError as exc:
-            if self._leader:  # stop the scheduled work first, then let the session go
-                self._lose(f"lost the database: {exc}")
-            self._disconnect()
-            return
-        # Won: give an old leader that lost its session time to notice and stop.
+        # Won: wait until the lease of any old leader has run out (outside the lock, so
+        # stop() is not held up).
         if self._stopping.wait(self.grace):
             self._disconnect()
             return
-        try:
-            self._query("SELECT 1")
-        except StoreError:
-            self._disconnect()
-            return
-        self._gain()
+        with self._changing:
+            sent = self._clock()
+            try:
+                self._query("SELECT 1")
+            except StoreError:
+                self._disconnect()
+                return
+            self.lease.renew(sent + self.lease_seconds)
+            self._gain()
 
     def _gain(self) -> None:
         self._leader = True
         logger.info("leadership gained by %s", self.instance)
         self._changed(True)
-        try:
-            self._on_gain()
-        except Exception:  # the parts could not start: let another instance try
-            logger.exception("leader parts failed to start on %s; giving leadership up", self)
-            self._lose("the leader parts failed to start")
-            self._disconnect()
+        self._on_gain()
 
     def _lose(self, why: str) -> None:
+        self.lease.end()  # first: nothing is sent from here on
         self._leader = False
         level = logging.INFO if self._stopping.is_set() else logging.WARNING
         logger.log(level, "leadership lost by %s: %s", self.instance, why)
@@ -267,6 +310,9 @@ class PostgresLeadership:
             ("tcp_keepalives_idle", idle),
             ("tcp_keepalives_interval", 1),
             ("tcp_keepalives_count", 2),
+            # The server's side of a vanished host with data in flight: without it the
+            # lock would stay held for the kernel's retransmission time (~15 min).
+            ("tcp_user_timeout", int(self._timeout * 1000 / 3)),
             ("statement_timeout", int(self._timeout * 1000 / 3)),
         ):
             conn.execute("SELECT set_config(%s, %s, false)", (name, str(value)))

@@ -3,6 +3,11 @@
 A *part* is one boundary of the running process (Slack socket mode, the canvas
 publisher, the REST API, the EPM poller). Parts are started in the order they were
 added and stopped in reverse; each reports its own health.
+
+Leader-only parts are started on a thread of their own each time leadership is won,
+after a new epoch was claimed (:mod:`bot.lease`), so a slow start never holds up the
+heartbeat; when leadership is lost they are halted at once, and a part still starting
+then is halted as soon as its start returns.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from bot.config import Config
 from bot.errors import StoreError
 from bot.leader import Leadership, Role, build_leadership
+from bot.lease import Lease, claim_epoch
 from bot.metrics import Metrics
 from bot.service import StatusService
 from bot.store import Store
@@ -68,8 +74,13 @@ class Runtime:
         self.leadership = leadership if leadership is not None else build_leadership(config)
         self._leader_parts: list[LeaderOnly] = []
         self._closers: list[Callable[[], None]] = []
-        self._roles = threading.RLock()
+        self._roles = threading.Lock()  # guards the term below
+        self._term = 0  # grows with every gain and loss of leadership
         self._leading = False
+        self._ready = threading.Event()  # every part is started (leader-only ones armed)
+        self._activation: threading.Thread | None = None
+        self._activation_error: BaseException | None = None
+        self._starting = True  # start() is under way and reports a failed activation
         self.service = StatusService(config.estate, self.store, metrics=self.metrics)
         self.metrics.watch_board(self.service.board)
         self.scheduler = BackgroundScheduler(
@@ -113,6 +124,11 @@ class Runtime:
         """Whether this instance runs the leader-only parts right now."""
         return self._leading
 
+    @property
+    def lease(self) -> Lease:
+        """The lease every side effect of a leader-only part is checked against."""
+        return self.leadership.lease
+
     def role(self) -> Role:
         """Whether this instance leads, and its ``host:pid`` (for /health)."""
         return Role(self._leading, self.leadership.instance)
@@ -123,13 +139,23 @@ class Runtime:
         self.scheduler.start()
         started: list[Part] = []
         try:
-            with self._roles:  # a leadership change waits until every part started
-                self.leadership.start(self._lead, self._follow)
-                for part in self.parts:
-                    part.start()
-                    started.append(part)
-                    logger.info("%s started", part.name)
+            self.leadership.start(self._lead, self._follow)
+            for part in self.parts:
+                part.start()
+                started.append(part)
+                logger.info("%s started", part.name)
+            self._ready.set()
+            # Leading from the start: the leader-only parts run when start returns, and
+            # one that cannot start (a canvas that does not exist) stops start-up.
+            activation = self._activation
+            if activation is not None:
+                activation.join()
+            if self._activation_error is not None:
+                raise self._activation_error
+            self._starting = False
         except BaseException:
+            self._ready.set()
+            self._follow()
             for part in reversed(started):
                 part.stop()
             self.leadership.stop()
@@ -137,18 +163,48 @@ class Runtime:
             raise
 
     def _lead(self) -> None:
+        """Leadership won (on the heartbeat): start the leader-only parts on their own thread."""
         with self._roles:
+            self._term += 1
             self._leading = True
-            self.metrics.leader.set(1)
+            self._activation_error = None
+            term = self._term
+        self.metrics.leader.set(1)
+        self._activation = threading.Thread(
+            target=self._activate, args=(term,), name="leader-parts", daemon=True
+        )
+        self._activation.start()
+
+    def _activate(self, term: int) -> None:
+        self._ready.wait()
+        try:
+            epoch = claim_epoch(self.store)
+            if not self._in_term(term):
+                return
+            self.lease.epoch = epoch
+            logger.info("leading with epoch %d", epoch)
             for part in self._leader_parts:
-                part.activate()
+                if not part.activate(lambda: self._in_term(term)):
+                    return
+        except Exception as exc:  # the parts could not start: let another instance try
+            if self._starting:  # start() re-raises it: a clear message, then exit
+                self._activation_error = exc
+            else:
+                logger.exception("leader parts failed to start; giving leadership up")
+            self.leadership.step_down(f"the leader parts failed to start: {exc}")
+
+    def _in_term(self, term: int) -> bool:
+        with self._roles:
+            return self._term == term and self._leading
 
     def _follow(self) -> None:
+        """Leadership lost (on the heartbeat): halt every leader-only part at once."""
         with self._roles:
+            self._term += 1
             self._leading = False
-            self.metrics.leader.set(0)
-            for part in reversed(self._leader_parts):
-                part.deactivate()
+        self.metrics.leader.set(0)
+        for part in reversed(self._leader_parts):
+            part.deactivate()
 
     def stop(self) -> None:
         """Stop every part (reverse order), then the scheduler; back up and close the store."""
@@ -227,27 +283,35 @@ class LeaderOnly:
         self.current: Part | None = None
 
     def start(self) -> None:
-        """Take part from now on; start at once when this instance leads."""
+        """Take part from now on (the runtime starts it whenever this instance leads)."""
         self._armed = True
-        if self._runtime.leading:
-            self.activate()
 
-    def activate(self) -> None:
-        """Build and start the part (leadership won); raises when it cannot start."""
+    def activate(self, still_leading: Callable[[], bool]) -> bool:
+        """Build and start the part (leadership won); raises when it cannot start.
+
+        The start runs outside the lock, so a loss of leadership meanwhile is not held
+        up; a part whose term ended while it started is halted at once. Returns whether
+        this instance still leads.
+        """
         with self._lock:
             if not self._armed or self.current is not None:
-                return
-            part = self._factory()
-            part.start()
-            self.current = part
+                return still_leading()
+        part = self._factory()
+        part.start()
+        with self._lock:
+            if still_leading() and self._armed:
+                self.current = part
+                return True
+        _halt(part)
+        logger.info("%s halted as soon as it started: this instance no longer leads", self.name)
+        return False
 
     def deactivate(self) -> None:
         """Halt the part at once (leadership lost): no final flush, no waiting."""
         with self._lock:
             part, self.current = self.current, None
         if part is not None:
-            halt = getattr(part, "halt", None)
-            (halt if callable(halt) else part.stop)()
+            _halt(part)
             logger.info("%s halted: this instance no longer leads", self.name)
 
     def stop(self) -> None:
@@ -267,3 +331,8 @@ class LeaderOnly:
             instance = self._runtime.role().instance
             return Check(True, f"standby on {instance}: another instance leads")
         return Check(False, "not started")
+
+
+def _halt(part: Part) -> None:
+    halt = getattr(part, "halt", None)
+    (halt if callable(halt) else part.stop)()

@@ -4,9 +4,8 @@ This module builds the messages; :mod:`bot.slack.delivery` posts them from the d
 change log on the leader, so a slow or rate-limited Slack never delays the reply to the
 user and never undoes a change.
 
-The WebClient should not sleep through a long Retry-After (see
-:data:`MAX_RETRY_AFTER_SECONDS`), or one alert could hold up shutdown for minutes; the
-delivery retries it on a later tick instead.
+They are posted through the leader's :class:`~bot.slack.client.LeasedWebClient`, which
+never sleeps through a Retry-After in place: the delivery retries on a later tick.
 """
 
 from __future__ import annotations
@@ -17,9 +16,6 @@ from bot.slack.blocks import Message, section_blocks, to_messages
 from bot.slack.text import author, escape
 
 ALERT_STATUSES = frozenset({Status.ERROR, Status.WARNING})
-# The longest Retry-After the alerts client waits out in place; a longer one is retried
-# by the delivery on a later tick.
-MAX_RETRY_AFTER_SECONDS = 5.0
 
 
 def is_alert(change: Change) -> bool:

@@ -16,6 +16,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from bot.config import Settings
+from bot.lease import Lease
 
 TIMEOUT_SECONDS = 10
 
@@ -107,4 +108,32 @@ def build_web_client(
         retry_handlers=retry_handlers(
             rate_limited=rate_limited, server_errors=server_errors, max_retry_after=max_retry_after
         ),
+    )
+
+
+class LeasedWebClient(WebClient):
+    """The WebClient of leader-only parts: each call is checked against the lease first.
+
+    It never retries in place (a retry after a sleep would go out unchecked): the parts
+    back off on their own schedule and check the lease again. A call made without a
+    fresh lease raises :class:`~bot.lease.LeaseLostError` and reaches no one.
+    """
+
+    def __init__(self, lease: Lease, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.lease = lease
+
+    def api_call(self, api_method: str, **kwargs: Any) -> Any:
+        """Check the lease, then call ``api_method``."""
+        self.lease.check(api_method)
+        return super().api_call(api_method, **kwargs)
+
+
+def build_leased_client(
+    settings: Settings, lease: Lease, *, timeout: int = TIMEOUT_SECONDS
+) -> LeasedWebClient:
+    """A :class:`LeasedWebClient` for ``SLACK_API_URL`` with no in-place retries."""
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    return LeasedWebClient(
+        lease, token=token, base_url=settings.slack_api_url, timeout=timeout, retry_handlers=[]
     )

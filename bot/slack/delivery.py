@@ -1,16 +1,20 @@
-"""Alerts and subscription DMs delivered from the durable change log (SPEC §10).
+"""Alerts and subscription DMs delivered from the durable change log (SPEC §10, §15).
 
 The leader reads the history after a cursor kept in the store's meta and posts, per
 commit, the channel alert (changes to Error/Warning, recoveries to OK) and one DM per
 subscriber, in commit order. Whoever made the change — this process, another instance,
 ``epmpulse set`` from a shell — it is announced once.
 
-The cursor ``{"version": V, "partial": W, "sent": K}`` says: every commit up to version
-``V`` is delivered, and of commit ``W`` the first ``K`` posts are. It is advanced after
-every post, so a crash between a post and its record repeats that one post, nothing
-else. A post Slack cannot take right now (network, 429, 5xx) is retried with back-off
-and nothing after it is skipped; a post Slack refuses for good (an archived channel, a
-deleted user) is logged and passed, or it would block every later alert.
+The cursor ``{"version": V, "partial": W, "sent": [keys]}`` says: every commit up to
+version ``V`` is delivered, and of commit ``W`` the posts named in ``sent`` are (a key is
+the recipient and the message's place among that recipient's messages, so a subscribe or
+unsubscribe in between neither repeats nor skips a DM). It is saved after every post,
+fenced by the leader's epoch, so a crash between a post and its record repeats that one
+post and nothing else. While the cursor cannot be saved, delivery pauses: nothing more
+is posted until the position is recorded. The position used is always the furthest of
+the one in memory and the one stored (an ``epmpulse import`` moves the stored one past
+the changes it brings). Failed posts are retried with back-off; a post Slack refuses
+for good is logged and passed (:mod:`bot.slack.posting`).
 """
 
 from __future__ import annotations
@@ -18,8 +22,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import groupby
 from typing import Any
@@ -27,15 +31,15 @@ from typing import Any
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.base import BaseScheduler
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 
 from bot.errors import StoreError
+from bot.lease import FencedError, Lease
 from bot.model import DomainRecord, HistoryEntry, Status
 from bot.runtime import Check, Runtime
 from bot.service import Change, StatusService
 from bot.slack.alerts import alert_messages, dm_messages, is_alert
 from bot.slack.blocks import Message
-from bot.slack.client import WEB_API_ERRORS
+from bot.slack.posting import FIRST_BACKOFF_SECONDS, Backoff, Outcome, post_message
 from bot.slack.subscriptions import Subscriptions
 from bot.store import WorkingState
 from bot.store.base import ALERT_CURSOR_META, JsonDict
@@ -45,40 +49,59 @@ logger = logging.getLogger(__name__)
 CURSOR_META = ALERT_CURSOR_META
 JOB_ID = "alert-delivery"
 TICK_SECONDS = 1.0
-FIRST_BACKOFF_SECONDS = 1.0
-MAX_BACKOFF_SECONDS = 60.0
 # Commits that needed no post are recorded in the cursor at least this often.
 MAX_UNSAVED_COMMITS = 100
-
 
 _ALL_POSTS = 2**31  # stands for "every post of the commit" in cursor order
 
 
 @dataclass(frozen=True)
 class Cursor:
-    """How far delivery got: every commit up to ``version``, and ``sent`` posts of ``partial``."""
+    """How far delivery got: every commit up to ``version``; of ``partial``, the ``sent`` posts."""
 
     version: int
     partial: int = 0
-    sent: int = 0
+    sent: frozenset[str] = field(default_factory=frozenset)
 
-    def to_json(self) -> dict[str, int]:
+    @classmethod
+    def parse(cls, stored: Any) -> Cursor | None:
+        """The cursor kept in the store's meta; None when there is none (or it is unreadable).
+
+        A cursor written by an older release counts ``sent`` posts instead of naming
+        them: of its partial commit it is read as "none sent" (at most those posts repeat).
+        """
+        if not isinstance(stored, Mapping):
+            return None
+        try:
+            version, partial = int(stored["version"]), int(stored.get("partial", 0))
+        except (KeyError, TypeError, ValueError):
+            return None
+        sent = stored.get("sent")
+        keys = frozenset(str(k) for k in sent) if isinstance(sent, list) else frozenset()
+        return cls(version, partial if partial > version else 0, keys if partial else frozenset())
+
+    def to_json(self) -> dict[str, Any]:
         """The stored form."""
-        return {"version": self.version, "partial": self.partial, "sent": self.sent}
+        return {"version": self.version, "partial": self.partial, "sent": sorted(self.sent)}
 
     def order(self) -> tuple[int, int]:
         """Position in the change log: a later cursor has a larger order."""
         # Every post of commit ``version`` done comes after any part of it.
-        return (self.partial, self.sent) if self.partial else (self.version, _ALL_POSTS)
+        return (self.partial, len(self.sent)) if self.partial else (self.version, _ALL_POSTS)
+
+    def sent_in(self, version: int) -> frozenset[str]:
+        """The posts of commit ``version`` already delivered."""
+        return self.sent if version == self.partial else frozenset()
 
 
 @dataclass(frozen=True)
 class Post:
-    """One chat.postMessage: where, what, and what kind (for logs)."""
+    """One chat.postMessage: where, what, what kind (for logs) and its key in the cursor."""
 
     channel: str
     message: Message
     kind: str
+    key: str
 
 
 class Delivery:
@@ -90,6 +113,7 @@ class Delivery:
         client: WebClient,
         channel_id: str | None,
         *,
+        lease: Lease | None = None,
         clock: Callable[[], float] = time.monotonic,
         first_backoff: float = FIRST_BACKOFF_SECONDS,
     ) -> None:
@@ -97,59 +121,74 @@ class Delivery:
         self._client = client
         self._channel_id = channel_id
         self._subscriptions = Subscriptions(service)
-        self._clock = clock
-        self._first_backoff = first_backoff
-        self._retry_at = 0.0
-        self.failures = 0
+        self._lease = lease if lease is not None else Lease.held()
+        self._backoff = Backoff(clock, first_backoff)
         self.last_error: str | None = None
         self.posted = 0
         self._position: Cursor | None = None  # how far this instance got, saved or not
+        self._unsaved: Cursor | None = None  # a position posted but not yet recorded
         self._halted = False
-        self._saved = 0
+
+    @property
+    def failures(self) -> int:
+        """Consecutive failed posts or cursor writes."""
+        return self._backoff.failures
 
     def cursor(self) -> Cursor:
         """The durable cursor; set to the current board on first use (no past alerts)."""
-        raw = self._service.meta(CURSOR_META)
-        if isinstance(raw, dict) and isinstance(raw.get("version"), int):
-            self._saved = max(self._saved, int(raw["version"]))
-            return Cursor(int(raw["version"]), int(raw.get("partial", 0)), int(raw.get("sent", 0)))
+        stored = Cursor.parse(self._service.meta(CURSOR_META))
+        if stored is not None:
+            return stored
 
         def start(work: WorkingState) -> Cursor:
-            existing = work.meta.get(CURSOR_META)
-            if isinstance(existing, dict) and isinstance(existing.get("version"), int):
-                return Cursor(int(existing["version"]), existing.get("partial", 0), 0)
+            existing = Cursor.parse(work.meta.get(CURSOR_META))
+            if existing is not None:
+                return existing
             cursor = Cursor(work.version)
             work.put_meta(CURSOR_META, cursor.to_json())
             return cursor
 
-        cursor = self._service.store.commit(start)
-        self._saved = cursor.version
+        cursor = self._service.store.commit(self._lease.fenced(start))
         logger.info("alert delivery starts after board version %d", cursor.version)
         return cursor
 
     def run_once(self) -> int:
-        """Deliver everything pending (unless backing off); returns the posts made."""
-        if self._clock() < self._retry_at:
+        """Deliver everything pending (unless backing off or halted); returns the posts made."""
+        if self._halted or self._backoff.waiting:
             return 0
-        cursor = self._position or self.cursor()
+        if self._unsaved is not None and not self._save(self._unsaved):
+            return 0  # paused: nothing more is posted until the position is recorded
+        cursor = self._furthest()
         if self._service.version <= cursor.version:
             return 0
         posted = 0
+        unsaved_commits = 0
         for version, entries in _commits(self._service.store.iter_history_after(cursor.version)):
             posts = self.posts_for(entries)
-            done = cursor.sent if version == cursor.partial else 0
-            for index in range(done, len(posts)):
-                if self._halted or not self._post(posts[index]):
+            sent = set(cursor.sent_in(version))
+            to_send = [p for p in posts if p.key not in sent]
+            for number, post in enumerate(to_send, start=1):
+                if self._halted or not self._post(post):
                     self._position = cursor
                     return posted
                 posted += 1
-                cursor = Cursor(cursor.version, version, index + 1)
-                if index + 1 < len(posts) and not self._save(cursor):
+                sent.add(post.key)
+                last = number == len(to_send)
+                cursor = (
+                    Cursor(version) if last else Cursor(cursor.version, version, frozenset(sent))
+                )
+                if not self._save(cursor):
                     return posted
-            cursor = Cursor(version)
-            # Commits without posts need no write of their own: they cannot be repeated.
-            if (posts or version - self._saved >= MAX_UNSAVED_COMMITS) and not self._save(cursor):
-                return posted
+            unsaved_commits += 1
+            if not to_send:
+                cursor = Cursor(version)
+                # Commits without posts need no write of their own: they cannot be repeated.
+                if unsaved_commits >= MAX_UNSAVED_COMMITS:
+                    if not self._save(cursor):
+                        return posted
+                    unsaved_commits = 0
+            else:
+                unsaved_commits = 0
         self._position = cursor
         return posted
 
@@ -159,8 +198,9 @@ class Delivery:
 
     def save(self) -> None:
         """Record how far delivery got (also past commits that needed no post)."""
-        if self._position is not None and self._position.version > self._saved:
-            self._save(self._position)
+        position = self._unsaved or self._position
+        if position is not None and not self._halted:
+            self._save(position)
 
     def posts_for(self, entries: list[JsonDict]) -> list[Post]:
         """The channel alert and the subscribers' DMs of one commit, in order."""
@@ -168,67 +208,65 @@ class Delivery:
         posts: list[Post] = []
         alerts = [c for c in changes if is_alert(c)]
         if alerts and self._channel_id:
-            posts += [Post(self._channel_id, m, "an alert") for m in alert_messages(alerts)]
+            posts += _keyed(self._channel_id, alert_messages(alerts), "an alert")
         for user, theirs in self._subscriptions.subscribers(changes).items():
-            posts += [Post(user, m, "a subscription DM") for m in dm_messages(theirs)]
+            posts += _keyed(user, dm_messages(theirs), "a subscription DM")
         return posts
 
+    def _furthest(self) -> Cursor:
+        """The furthest of this instance's position and the stored cursor (never backwards)."""
+        stored = self.cursor()
+        mine = self._position
+        return mine if mine is not None and mine.order() >= stored.order() else stored
+
     def _post(self, post: Post) -> bool:
-        try:
-            self._client.chat_postMessage(
-                channel=post.channel, text=post.message.text, blocks=post.message.blocks
-            )
-        except WEB_API_ERRORS as exc:
-            if _permanent(exc):
-                logger.exception(
-                    "could not post %s to %s; Slack refuses it for good, so it is passed",
-                    post.kind,
-                    post.channel,
-                )
-                return True
-            self.failures += 1
-            wait = min(MAX_BACKOFF_SECONDS, self._first_backoff * 2 ** (self.failures - 1))
-            self._retry_at = self._clock() + max(wait, _retry_after(exc))
-            self.last_error = f"{type(exc).__name__}: {exc}"
-            logger.exception(
-                "could not post %s to %s; retrying in %.0f s (nothing after it is skipped)",
-                post.kind,
-                post.channel,
-                self._retry_at - self._clock(),
-            )
+        message = post.message
+        result = post_message(
+            self._client, post.channel, message.text, blocks=message.blocks, what=post.kind
+        )
+        if result.outcome is Outcome.NO_LEASE:
+            self.halt()
             return False
-        self.failures, self.last_error = 0, None
-        self.posted += 1
-        logger.info("posted %s to %s", post.kind, post.channel)
+        if result.outcome is Outcome.FAILED:
+            wait = self._backoff.failed(at_least=result.retry_after)
+            self.last_error = result.error
+            logger.warning("next attempt in %.0f s (nothing after it is skipped)", wait)
+            return False
+        self._backoff.succeeded()
+        self.last_error = None
+        self.posted += result.outcome is Outcome.SENT
         return True
 
     def _save(self, cursor: Cursor) -> bool:
-        """Record ``cursor`` durably; False (after backing off) when the store refuses.
+        """Record ``cursor`` durably; False (pausing delivery) when the store refuses.
 
-        What was posted stays posted: the position is kept in memory, so the next tick
-        goes on after it instead of posting it again. The stored cursor only moves
-        forward, so a late write (an old leader's) can never make a leader repeat posts.
+        The stored cursor only moves forward, and only under this leader's epoch: an old
+        leader's late write can never make a leader repeat or skip posts.
         """
-        self._position = cursor
+        self._unsaved = cursor
 
         def advance(work: WorkingState) -> None:
-            stored = work.meta.get(CURSOR_META)
-            if isinstance(stored, dict) and _stored_order(stored) >= cursor.order():
-                return
-            work.put_meta(CURSOR_META, cursor.to_json())
+            stored = Cursor.parse(work.meta.get(CURSOR_META))
+            if stored is None or stored.order() < cursor.order():
+                work.put_meta(CURSOR_META, cursor.to_json())
 
         try:
-            self._service.store.commit(advance)
+            self._service.store.commit(self._lease.fenced(advance))
+        except FencedError as exc:
+            logger.warning("alert delivery stops: %s", exc)
+            self.halt()
+            return False
         except StoreError as exc:
-            self.failures += 1
-            wait = min(MAX_BACKOFF_SECONDS, self._first_backoff * 2 ** (self.failures - 1))
-            self._retry_at = self._clock() + wait
+            wait = self._backoff.failed()
             self.last_error = f"cannot record the alert cursor: {exc}"
             logger.warning(
-                "%s; retrying in %.0f s (nothing is posted twice)", self.last_error, wait
+                "%s; delivery paused, retrying in %.0f s (nothing is posted twice)",
+                self.last_error,
+                wait,
             )
             return False
-        self._saved = cursor.version
+        self._unsaved = None
+        self._position = cursor
         return True
 
 
@@ -249,7 +287,8 @@ class AlertsPart:
     def from_runtime(cls, runtime: Runtime, client: WebClient) -> AlertsPart:
         """Delivery to ``SLACK_CHANNEL_ID`` and subscribers through ``client``."""
         settings = runtime.config.settings
-        return cls(Delivery(runtime.service, client, settings.slack_channel_id), runtime.scheduler)
+        delivery = Delivery(runtime.service, client, settings.slack_channel_id, lease=runtime.lease)
+        return cls(delivery, runtime.scheduler)
 
     def start(self) -> None:
         """Set the cursor (first run) and deliver every ``tick`` seconds, first run now."""
@@ -300,6 +339,10 @@ def _commits(entries: Iterable[JsonDict]) -> Iterator[tuple[int, list[JsonDict]]
         yield version, list(group)
 
 
+def _keyed(recipient: str, messages: list[Message], kind: str) -> list[Post]:
+    return [Post(recipient, m, kind, f"{recipient}:{n}") for n, m in enumerate(messages)]
+
+
 def _change(entry: JsonDict) -> Change | None:
     """The change one history entry records (None for an entry that cannot be read)."""
     try:
@@ -311,51 +354,3 @@ def _change(entry: JsonDict) -> Change | None:
         app=change.app, domain=change.domain, status=change.old_status or Status.PENDING
     )
     return Change(old, change.record())
-
-
-# Refusals that concern this one post and that no retry can change. Anything else (a
-# revoked token, Slack's own internal_error, a timeout) is retried with back-off: the
-# alert waits until it can be posted, and nothing after it is skipped.
-_FINAL_ERRORS = frozenset(
-    {
-        "channel_not_found",
-        "is_archived",
-        "not_in_channel",
-        "cannot_dm_bot",
-        "user_not_found",
-        "user_disabled",
-        "messages_tab_disabled",
-        "restricted_action",
-        "msg_too_long",
-        "no_text",
-        "invalid_blocks",
-        "invalid_blocks_format",
-    }
-)
-
-
-def _permanent(exc: Exception) -> bool:
-    """Slack refused this post for a reason no retry can change."""
-    if not isinstance(exc, SlackApiError) or exc.response is None:
-        return False
-    return exc.response.get("error") in _FINAL_ERRORS
-
-
-def _stored_order(stored: dict[str, Any]) -> tuple[int, int]:
-    try:
-        return Cursor(
-            int(stored["version"]), int(stored.get("partial", 0)), int(stored.get("sent", 0))
-        ).order()
-    except (KeyError, TypeError, ValueError):
-        return (-1, -1)
-
-
-def _retry_after(exc: Exception) -> float:
-    if not isinstance(exc, SlackApiError) or exc.response is None:
-        return 0.0
-    headers: Any = exc.response.headers or {}
-    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
-    try:
-        return float(value) if value is not None else 0.0
-    except (TypeError, ValueError):
-        return 0.0

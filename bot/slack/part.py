@@ -18,7 +18,6 @@ from bot.errors import ConfigError, SlackError
 from bot.metrics import Metrics
 from bot.runtime import Check
 from bot.service import StatusService
-from bot.slack.alerts import MAX_RETRY_AFTER_SECONDS
 from bot.slack.app import build_app
 from bot.slack.client import build_web_client
 from bot.slack.commandline import CommandLine, SubCommand
@@ -79,13 +78,6 @@ class SlackPart:
             metrics=metrics,
             on_refresh=on_refresh,
             launcher=launcher,
-        )
-        # Its own client, so a long Retry-After cannot keep the alert job (and shutdown)
-        # asleep: the leader's delivery (bot.slack.delivery) retries it on a later tick.
-        self.alerts_client = (
-            client
-            if client is not None
-            else build_web_client(settings, max_retry_after=MAX_RETRY_AFTER_SECONDS)
         )
         self._executor = ThreadPoolExecutor(LISTENER_WORKERS, thread_name_prefix="slack-listener")
         # Bolt insists on a token when the app is built, so that happens in start().

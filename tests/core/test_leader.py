@@ -51,7 +51,8 @@ def _wait(predicate: Callable[[], bool], timeout: float) -> bool:
 def test_with_the_json_store_leader_only_parts_run_in_order_from_start_to_stop(
     config: Config,
 ) -> None:
-    """A single run always leads: its leader-only parts start in place and stop cleanly."""
+    """A single run always leads: its leader-only parts start once every other part has
+    started, before start returns, and stop cleanly."""
     log: list[str] = []
     runtime = Runtime(config)
     runtime.add(_Part("slack", log))
@@ -64,8 +65,8 @@ def test_with_the_json_store_leader_only_parts_run_in_order_from_start_to_stop(
     runtime.stop()
     assert log == [
         "start slack",
-        "start canvas",
         "start api",
+        "start canvas",
         "stop api",
         "stop canvas",
         "stop slack",

@@ -10,15 +10,18 @@ from typing import Any
 
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
+from slack_sdk import WebClient
 
 from bot.config import Config
 from bot.epm.client import EpmClient
 from bot.epm.launch import JobLauncher
 from bot.epm.part import build_clients
+from bot.lease import Lease
 from bot.metrics import Metrics
 from bot.model import utcnow
 from bot.sandbox.slack import DEFAULT_USER_ID, ResponsePost, SlackSandbox
 from bot.service import StatusService
+from bot.slack.client import build_leased_client
 from bot.slack.commandline import SubCommand
 from bot.slack.delivery import AlertsPart, Delivery
 from bot.slack.part import SlackPart
@@ -164,7 +167,7 @@ def make_running(
         # Alert delivery as the leader runs it, ticking fast for the tests.
         scheduler = BackgroundScheduler()
         delivery = Delivery(
-            service, part.alerts_client, config.settings.slack_channel_id, first_backoff=0.2
+            service, alerts_client(config), config.settings.slack_channel_id, first_backoff=0.2
         )
         alerts = AlertsPart(delivery, scheduler, tick=0.05)
         scheduler.start()
@@ -188,3 +191,8 @@ def make_running(
 def running(make_running: MakeRunning) -> Running:
     """The Slack part with the default estate, everyone an editor, alerts to C0ALERTS."""
     return make_running(SLACK_CHANNEL_ID=ALERT_CHANNEL)
+
+
+def alerts_client(config: Config) -> WebClient:
+    """A client for alert delivery outside a runtime: no lease, and no in-place retries."""
+    return build_leased_client(config.settings, Lease.held())

@@ -1,0 +1,136 @@
+"""One chat.postMessage from a leader-only part, and what its failure means.
+
+Alert delivery and overdue alerts post through :func:`post_message` and wait out
+failures with a :class:`Backoff`, so both classify Slack's answers the same way:
+
+- **sent**;
+- **refused** for good (:data:`FINAL_ERRORS`: an archived channel, a deleted user…):
+  logged and passed, or it would block every later post;
+- **failed** for now (network, 429, 5xx, a revoked token): retried with back-off,
+  honouring ``Retry-After``, and nothing after it is skipped;
+- **no lease**: this instance no longer leads (:class:`~bot.lease.LeaseLostError`);
+  nothing was sent and the part stops.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.lease import LeaseLostError
+from bot.slack.client import WEB_API_ERRORS, retry_after_seconds
+
+logger = logging.getLogger(__name__)
+
+FIRST_BACKOFF_SECONDS = 1.0
+MAX_BACKOFF_SECONDS = 60.0
+
+# Refusals that concern this one post and that no retry can change. Anything else (a
+# revoked token, Slack's own internal_error, a timeout) is retried with back-off.
+FINAL_ERRORS = frozenset(
+    {
+        "channel_not_found",
+        "is_archived",
+        "not_in_channel",
+        "cannot_dm_bot",
+        "user_not_found",
+        "user_disabled",
+        "messages_tab_disabled",
+        "restricted_action",
+        "msg_too_long",
+        "no_text",
+        "invalid_blocks",
+        "invalid_blocks_format",
+    }
+)
+
+
+class Outcome(StrEnum):
+    """What became of one post."""
+
+    SENT = "sent"
+    REFUSED = "refused"
+    FAILED = "failed"
+    NO_LEASE = "no_lease"
+
+
+@dataclass(frozen=True)
+class Posted:
+    """The outcome of one post; for a failure, why, and how long Slack asked to wait."""
+
+    outcome: Outcome
+    error: str | None = None
+    retry_after: float = 0.0
+
+
+def post_message(
+    client: WebClient, channel: str, text: str, *, blocks: Any = None, what: str
+) -> Posted:
+    """Post once to ``channel``; every failure is logged (with its traceback) and classified."""
+    try:
+        client.chat_postMessage(channel=channel, text=text, blocks=blocks)
+    except LeaseLostError:
+        logger.info("%s to %s not posted: this instance no longer leads", what, channel)
+        return Posted(Outcome.NO_LEASE)
+    except WEB_API_ERRORS as exc:
+        error = f"{type(exc).__name__}: {exc}"
+        if _final(exc):
+            logger.exception(
+                "could not post %s to %s; Slack refuses it for good, so it is passed",
+                what,
+                channel,
+            )
+            return Posted(Outcome.REFUSED, error)
+        logger.exception("could not post %s to %s; it will be retried", what, channel)
+        return Posted(Outcome.FAILED, error, _retry_after(exc))
+    logger.info("posted %s to %s", what, channel)
+    return Posted(Outcome.SENT)
+
+
+class Backoff:
+    """Consecutive failures and the time before which no new attempt is made."""
+
+    def __init__(self, clock: Callable[[], float], first: float = FIRST_BACKOFF_SECONDS) -> None:
+        self._clock = clock
+        self._first = first
+        self.failures = 0
+        self.retry_at = 0.0
+
+    @property
+    def waiting(self) -> bool:
+        """Whether the next attempt must wait."""
+        return self._clock() < self.retry_at
+
+    def failed(self, at_least: float = 0.0) -> float:
+        """Count a failure; returns the seconds until the next attempt (doubling, capped)."""
+        self.failures += 1
+        wait = min(MAX_BACKOFF_SECONDS, self._first * 2 ** (self.failures - 1))
+        wait = max(wait, at_least)
+        self.retry_at = self._clock() + wait
+        return wait
+
+    def succeeded(self) -> None:
+        """Reset after a success."""
+        self.failures = 0
+        self.retry_at = 0.0
+
+
+def _final(exc: Exception) -> bool:
+    if not isinstance(exc, SlackApiError) or exc.response is None:
+        return False
+    return exc.response.get("error") in FINAL_ERRORS
+
+
+def _retry_after(exc: Exception) -> float:
+    if not isinstance(exc, SlackApiError) or exc.response is None:
+        return 0.0
+    try:
+        return retry_after_seconds(exc.response.headers) or 0.0
+    except ValueError:
+        return 0.0
