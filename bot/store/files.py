@@ -36,17 +36,48 @@ def atomic_write(path: Path, data: bytes, dir_fd: int) -> os.stat_result:
 
     Returns the new file's stat (inode, size and mtime identify this version).
     """
+    tmp, stat = write_temp(path, data)
+    try:
+        publish(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.fsync(dir_fd)
+    return stat
+
+
+def write_temp(path: Path, data: bytes) -> tuple[Path, os.stat_result]:
+    """Write ``data`` to a fsynced temp file beside ``path``, not yet visible as ``path``.
+
+    Returns the temp file and its stat, which :func:`publish` keeps. A failed write
+    leaves no temp file behind.
+    """
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
     try:
         write_all(fd, data)
         os.fsync(fd)
         stat = os.fstat(fd)
-    finally:
+    except OSError:
         os.close(fd)
+        tmp.unlink(missing_ok=True)
+        raise
+    os.close(fd)
+    return tmp, stat
+
+
+def publish(tmp: Path, path: Path) -> None:
+    """Rename ``tmp`` over ``path`` atomically: the moment readers see the new version.
+
+    The caller fsyncs the directory afterwards to make the rename itself durable.
+    """
     os.replace(tmp, path)
-    os.fsync(dir_fd)
-    return stat
+
+
+def truncate_durably(fd: int, size: int) -> None:
+    """Cut the file ``fd`` back to ``size`` bytes and fsync it."""
+    os.ftruncate(fd, size)
+    os.fsync(fd)
 
 
 def append_durably(fd: int, data: bytes) -> None:

@@ -2,15 +2,17 @@
 
 Every commit takes an exclusive portalocker lock on ``.lock`` (a bounded wait, see
 :mod:`bot.store.filelock`), re-reads the state if another process changed it, applies
-the mutations, writes a temp file, fsyncs it, renames it over ``state.json``, fsyncs the
-directory and then appends the history lines (fsynced). Threads of one process share one
-commit (:mod:`bot.store.commit_queue`).
+the mutations, writes and fsyncs a temp file, appends the commit's history lines
+(fsynced), renames the temp file over ``state.json`` and fsyncs the directory. Threads
+of one process share one commit (:mod:`bot.store.commit_queue`).
 
-``state.json`` carries the history entries of its last commit, so a crash between
-the rename and the history append is repaired on the next load
-(:mod:`bot.store.recovery`). The other seams: :mod:`bot.store.state_file` (reading
-and validating the state), :mod:`bot.store.encoding` (writing it),
-:mod:`bot.store.backups`.
+The rename is the commit point, and the history is written before it. Readers take no
+lock: they read the board version first and then yield only history entries up to it,
+so a commit's lines appear all at once (SPEC §15). A failed append or rename cuts the
+history back to where it was; lines left by a process that died between the append and
+the rename are cut under the lock before the next commit (:mod:`bot.store.recovery`).
+The other seams: :mod:`bot.store.state_file` (reading and validating the state),
+:mod:`bot.store.encoding` (writing it), :mod:`bot.store.backups`.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from bot.store.base import BoardState, JsonDict, Mutation, Store, WorkingState
 from bot.store.commit_queue import GroupCommit, Pending, apply_batch, settle
 from bot.store.encoding import RecordEncoder, lines
 from bot.store.filelock import DEFAULT_TIMEOUT_SECONDS, FileLock
+from bot.store.recovery import version_of
 from bot.store.state_file import SCHEMA_VERSION, FileKey, file_key, parse, read_fd
 
 logger = logging.getLogger(__name__)
@@ -46,6 +49,7 @@ class _Loaded(NamedTuple):
     key: FileKey
     state: BoardState
     last_changes: list[JsonDict]
+    history_size: int | None  # checked under the lock; None when read without it
 
 
 class JsonStore(Store):
@@ -105,7 +109,7 @@ class JsonStore(Store):
         except ValueError:
             with self._commits.lock, self._lock:
                 return self._current()
-        self._loaded = _Loaded(key, state, last_changes)
+        self._loaded = _Loaded(key, state, last_changes, None)
         return state
 
     def history(
@@ -116,6 +120,12 @@ class JsonStore(Store):
         With a limit the file is read backwards in growing windows, so asking for the
         last few changes costs the same however long the history is.
         """
+        return self._history(self.snapshot().version, app, domain, limit)
+
+    def _history(
+        self, through: int | None, app: str | None, domain: str | None, limit: int | None
+    ) -> list[JsonDict]:
+        """:meth:`history` up to board version ``through`` (None: every line in the file)."""
         try:
             fd = os.open(self._history_path, os.O_RDONLY)
         except FileNotFoundError:
@@ -129,7 +139,8 @@ class JsonStore(Store):
                 selected = [
                     e
                     for e in entries
-                    if (app is None or e.get("app") == app)
+                    if (through is None or version_of(e) <= through)
+                    and (app is None or e.get("app") == app)
                     and (domain is None or e.get("domain") == domain)
                 ]
                 if from_start or (limit and len(selected) >= limit):
@@ -139,11 +150,12 @@ class JsonStore(Store):
             os.close(fd)
 
     def iter_history(self) -> Iterator[JsonDict]:
-        """Yield every history entry, oldest first, one line at a time.
+        """Yield every committed history entry, oldest first, one line at a time.
 
-        Lines appended while iterating may or may not be seen; a torn or unreadable
-        line is skipped with a warning, as everywhere else.
+        Commits made while iterating are not seen; a torn or unreadable line is skipped
+        with a warning, as everywhere else.
         """
+        through = self.snapshot().version
         try:
             handle = open(self._history_path, "rb")  # noqa: SIM115 - closed in finally
         except FileNotFoundError:
@@ -161,7 +173,7 @@ class JsonStore(Store):
                 except ValueError:
                     logger.warning("%s: skipped an unreadable line (%d)", HISTORY_FILE, number)
                     continue
-                if isinstance(entry, dict):
+                if isinstance(entry, dict) and version_of(entry) <= through:
                     yield entry
         finally:
             handle.close()
@@ -170,8 +182,12 @@ class JsonStore(Store):
         """Yield the entries of commits after ``version``, reading the tail backwards.
 
         Versions only grow along the file, so growing tail windows stop at the first
-        entry at or below ``version``: a reader that keeps up reads a few lines.
+        entry at or below ``version``: a reader that keeps up reads a few lines, and one
+        that is up to date with the board reads none.
         """
+        through = self.snapshot().version
+        if through <= version:
+            return iter(())
         try:
             fd = os.open(self._history_path, os.O_RDONLY)
         except FileNotFoundError:
@@ -182,8 +198,8 @@ class JsonStore(Store):
             while True:
                 data, from_start = files.read_tail(fd, size, wanted)
                 entries = files.parse_lines(data, source=HISTORY_FILE, from_start=from_start)
-                if from_start or (entries and int(entries[0].get("version", 0)) <= version):
-                    return iter([e for e in entries if int(e.get("version", 0)) > version])
+                if from_start or (entries and version_of(entries[0]) <= version):
+                    return iter([e for e in entries if version < version_of(e) <= through])
                 wanted *= 4
         finally:
             os.close(fd)
@@ -219,6 +235,7 @@ class JsonStore(Store):
             settle(batch, failure)
 
     def _write(self, work: WorkingState) -> None:
+        """Commit ``work`` as the next version: history lines first, then the rename."""
         version = work.version + 1
         for entry in work.history:
             entry["version"] = version
@@ -233,22 +250,30 @@ class JsonStore(Store):
                 b"}",
             ]
         )
-        stat = files.atomic_write(self._state_path, document, self._dir_fd)
+        history = lines(work.history)
+        tmp, stat = files.write_temp(self._state_path, document)
+        committed_size = os.fstat(self._history_fd).st_size
+        try:
+            if history:
+                files.append_durably(self._history_fd, history)
+            files.publish(tmp, self._state_path)
+        except OSError:
+            tmp.unlink(missing_ok=True)
+            self._take_back_history(committed_size)
+            raise
         state = BoardState(version, MappingProxyType(work.records), MappingProxyType(work.meta))
-        self._loaded = _Loaded(file_key(stat), state, work.history)
-        if work.history:
-            try:
-                files.append_durably(self._history_fd, lines(work.history))
-            except OSError:
-                # The change is durable in state.json, which carries these entries; the
-                # next load re-appends them (see recovery.repair_history).
-                self._loaded = None
-                logger.exception(
-                    "%s: append failed; the change is saved and the history will be "
-                    "repaired from %s on the next write",
-                    HISTORY_FILE,
-                    STATE_FILE,
-                )
+        self._loaded = _Loaded(file_key(stat), state, work.history, committed_size + len(history))
+        # The commit is visible from here on; only the rename's durability is left.
+        os.fsync(self._dir_fd)
+
+    def _take_back_history(self, size: int) -> None:
+        """Cut the lines of a commit that failed, which no reader yielded (under the lock)."""
+        try:
+            files.truncate_durably(self._history_fd, size)
+        except OSError:
+            # The lines stay ahead of state.json, where readers skip them; the next
+            # commit's load cuts them (its history size differs from the one recorded).
+            logger.exception("%s: could not cut the lines of a failed commit", HISTORY_FILE)
 
     def backup(self, keep: int = 24) -> Path | None:
         """Copy ``state.json`` into ``backups/`` (durably) and keep only the newest ``keep``."""
@@ -274,28 +299,37 @@ class JsonStore(Store):
     # --- loading, validation and repair (all under the file lock) -------------------
 
     def _current(self) -> BoardState:
-        """Return the state on disk, re-reading and repairing it when it changed."""
+        """Return the state on disk, re-reading and repairing it when it changed.
+
+        The history is checked too when its size is not the one this store left: a
+        process that died between its append and its rename leaves lines to cut.
+        """
         try:
             key = file_key(os.stat(self._state_path))
         except FileNotFoundError:
             if self._has_past():
                 return self._restore_from_backup("state.json is missing")
             return self._start_empty("no state file yet")
-        if self._loaded is not None and self._loaded.key == key:
-            return self._loaded.state
-        fd = os.open(self._state_path, os.O_RDONLY)
-        try:
-            key = file_key(os.fstat(fd))
-            data = read_fd(fd)
-        finally:
-            os.close(fd)
-        try:
-            state, last_changes = parse(data, validate=self._loaded is None)
-        except ValueError as exc:
-            return self._restore_from_backup(str(exc))
-        self._loaded = _Loaded(key, state, last_changes)
-        recovery.repair_history(self._history_fd, self._history_path, state.version, last_changes)
-        return state
+        loaded = self._loaded
+        if loaded is None or loaded.key != key:
+            fd = os.open(self._state_path, os.O_RDONLY)
+            try:
+                key = file_key(os.fstat(fd))
+                data = read_fd(fd)
+            finally:
+                os.close(fd)
+            try:
+                state, last_changes = parse(data, validate=loaded is None)
+            except ValueError as exc:
+                return self._restore_from_backup(str(exc))
+            loaded = _Loaded(key, state, last_changes, None)
+        if loaded.history_size != os.fstat(self._history_fd).st_size:
+            size = recovery.repair_history(
+                self._history_fd, loaded.state.version, loaded.last_changes
+            )
+            loaded = loaded._replace(history_size=size)
+        self._loaded = loaded
+        return loaded.state
 
     def _start_empty(self, why: str) -> BoardState:
         version = recovery.history_version(self._history_fd)
@@ -321,7 +355,9 @@ class JsonStore(Store):
                 logger.warning("backup %s is not valid either; trying an older one", candidate)
                 continue
             # Changes made after the backup are in the history: replay them on top.
-            newer = [e for e in self.history() if int(e.get("version", 0)) > state.version]
+            newer = [
+                e for e in self._history(None, None, None, None) if version_of(e) > state.version
+            ]
             records = recovery.records_from_history(newer, dict(state.records))
             # Continue numbering after the history so versions stay unique.
             version = max(state.version, recovery.history_version(self._history_fd))
@@ -338,7 +374,7 @@ class JsonStore(Store):
             )
             assert self._loaded is not None
             return self._loaded.state
-        records = recovery.records_from_history(self.history(), {})
+        records = recovery.records_from_history(self._history(None, None, None, None), {})
         self._write(WorkingState(recovery.history_version(self._history_fd), records, {}))
         logger.error(
             "state.json was unusable (%s); no valid backup, rebuilt %d record(s) from %s "

@@ -113,8 +113,9 @@ def test_a_torn_last_history_line_is_skipped_and_reported(
     assert "torn last line" in caplog.text
 
 
-def test_a_crash_between_rename_and_history_append_is_repaired(config: Config) -> None:
-    """History lines missing after a crash are re-appended from the state on open."""
+def test_history_lines_an_older_version_lost_in_a_crash_are_re_appended(config: Config) -> None:
+    """Lines of the state's last commit missing from the history (an older EPMPulse renamed
+    state.json before appending, and could crash in between) are re-appended on open."""
     data_dir = config.settings.data_dir
     store = JsonStore(data_dir)
     service = StatusService(config.estate, store)
