@@ -22,10 +22,9 @@ from slack_sdk import WebClient
 from bot.canvas.lifecycle import resolve_canvas
 from bot.canvas.publisher import MIN_PUBLISH_INTERVAL_SECONDS, CanvasPublisher, FlushResult
 from bot.canvas.render import render_board
-from bot.config import Settings
 from bot.runtime import Check, Runtime
 from bot.service import StatusService
-from bot.slack.client import build_web_client
+from bot.slack.client import build_leased_client
 from bot.store import WorkingState
 
 logger = logging.getLogger(__name__)
@@ -38,11 +37,6 @@ STOP_TIMEOUT_SECONDS = 10.0
 STALE_AFTER_DEBOUNCES = 10
 STALE_AFTER_MIN_SECONDS = 60.0
 DRAIN_MIN_SLEEP_SECONDS = 0.05  # between flushes at stop, so a wait of ~0 cannot spin
-
-
-def publishing_client(settings: Settings) -> WebClient:
-    """A WebClient that leaves 429s and 5xx to the publisher's own tick-level back-off."""
-    return build_web_client(settings, rate_limited=0, server_errors=0)
 
 
 class CanvasPart:
@@ -60,11 +54,10 @@ class CanvasPart:
     ) -> None:
         settings = runtime.config.settings
         self._runtime = runtime
-        self._client = client if client is not None else publishing_client(settings)
-        # Start-up calls may retry in place: nothing else is running yet.
-        self._startup_client = (
-            startup_client if startup_client is not None else (build_web_client(settings))
-        )
+        # Every call of the leader's canvas is checked against its lease (SPEC §15).
+        leased = build_leased_client(settings, runtime.lease)
+        self._client = client if client is not None else leased
+        self._startup_client = startup_client if startup_client is not None else leased
         self._stop_timeout = stop_timeout
         self._refresh_requested = threading.Event()
         self._refreshes_seen: object = 0
@@ -96,6 +89,7 @@ class CanvasPart:
             timezone=canvas.timezone,
             debounce_seconds=config.settings.canvas_debounce_seconds,
             metrics=self._runtime.metrics,
+            lease=self._runtime.lease,
         )
         if resolved.published_with is not None:
             publisher.assume_published(resolved.published_with)

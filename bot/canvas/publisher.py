@@ -20,9 +20,11 @@ Failures never lose a change, because the board in the store *is* the pending wo
 - any other failure: the next attempt waits ``debounce * 2^(n-1)`` seconds after the
   n-th consecutive failure, at most :data:`MAX_BACKOFF_SECONDS`.
 
-The publisher's WebClient should not retry 429s or 5xx itself (see
-:func:`bot.canvas.part.publishing_client`): the tick-level back-off does that without
-blocking a scheduler thread or a clean shutdown.
+The publisher's WebClient should not retry in place (the leader's
+:class:`~bot.slack.client.LeasedWebClient` never does): the tick-level back-off does that
+without blocking a scheduler thread or a clean shutdown, and every attempt is checked
+against the lease. The published hash is recorded under the leader's epoch, so an old
+leader's late record is refused and cannot make a stale canvas look current.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.canvas.render import digest, render_board
 from bot.errors import StoreError
+from bot.lease import FencedError, Lease, LeaseLostError
 from bot.metrics import Metrics
 from bot.service import Change, StatusService
 from bot.slack.client import WEB_API_ERRORS, retry_after_seconds
@@ -100,8 +103,10 @@ class CanvasPublisher:
         metrics: Metrics | None = None,
         clock: Callable[[], float] = time.monotonic,
         per_minute: int = TIER_3_PER_MINUTE,
+        lease: Lease | None = None,
     ) -> None:
         self.canvas_id = canvas_id
+        self._lease = lease if lease is not None else Lease.held()
         self._service = service
         self._client = client
         self._title = title
@@ -233,6 +238,10 @@ class CanvasPublisher:
         try:
             replace_document(self._client, self.canvas_id, markdown)
             published = True
+        except LeaseLostError:
+            logger.info("canvas %s: not published, this instance no longer leads", self.canvas_id)
+            self.close()
+            return FlushResult.CLOSED
         except WEB_API_ERRORS as exc:
             return self._failed(exc, coalesced, started, len(markdown))
         finally:
@@ -288,8 +297,13 @@ class CanvasPublisher:
 
     def _record_published(self, content_hash: str, version: int) -> None:
         value = {"canvas_id": self.canvas_id, "hash": content_hash, "board_version": version}
+        record = self._lease.fenced(lambda work: work.put_meta(PUBLISHED_META, value))
         try:
-            self._service.set_meta(PUBLISHED_META, value)
+            self._service.transact(lambda work, _now: (record(work), []))
+        except FencedError as exc:
+            # A newer leader publishes now; its own record is the one that counts.
+            logger.warning("canvas %s: publishing stops: %s", self.canvas_id, exc)
+            self.close()
         except StoreError:
             # The canvas is right; only a restart would re-send the same content once.
             logger.exception("canvas published but its hash could not be saved")

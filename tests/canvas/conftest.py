@@ -10,12 +10,14 @@ from pathlib import Path
 import pytest
 from slack_sdk import WebClient
 
-from bot.canvas.part import STOP_TIMEOUT_SECONDS, CanvasPart, publishing_client
+from bot.canvas.part import STOP_TIMEOUT_SECONDS, CanvasPart
 from bot.canvas.publisher import CanvasPublisher
 from bot.config import Config, load_config
+from bot.lease import Lease
 from bot.runtime import Runtime
 from bot.sandbox.slack import SlackSandbox
 from bot.service import StatusService
+from bot.slack.client import build_leased_client
 from bot.store import JsonStore
 from tests.conftest import FakeClock, wait_until
 
@@ -30,7 +32,7 @@ def running(
     """A started runtime with only the canvas part; stopped on exit."""
     runtime = Runtime(config)
     part = CanvasPart(runtime, stop_timeout=stop_timeout)
-    runtime.add(part)
+    runtime.add_leader_only("canvas", lambda: part)
     runtime.start()
     try:
         yield runtime, part
@@ -98,8 +100,8 @@ def slack_config(make_slack_config: MakeSlackConfig, canvas_id: str) -> Config:
 
 @pytest.fixture
 def client(slack_config: Config) -> WebClient:
-    """The publisher's real WebClient (no in-place 429/5xx retries) against the sandbox."""
-    return publishing_client(slack_config.settings)
+    """The publisher's real WebClient (no in-place retries) against the sandbox."""
+    return build_leased_client(slack_config.settings, Lease.held())
 
 
 @pytest.fixture

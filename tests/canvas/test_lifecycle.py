@@ -52,7 +52,7 @@ def test_without_the_lookup_method_a_missing_canvas_still_stops_start_up(
     """``canvas_not_found`` from the checking publish stops start-up with the usual message."""
     sandbox.inject(LOOKUP, status, error=error)
     runtime = Runtime(make_slack_config(SLACK_CANVAS_ID="F0DOESNOTEXIST"))
-    runtime.add(CanvasPart(runtime))
+    runtime.add_leader_only("canvas", lambda: CanvasPart(runtime))
     with pytest.raises(ConfigError) as raised:
         runtime.start()
     assert "SLACK_CANVAS_ID F0DOESNOTEXIST: no such canvas (canvas_not_found)" in str(raised.value)
@@ -67,7 +67,7 @@ def test_without_any_way_to_check_start_up_fails_with_both_answers(
     sandbox.inject(LOOKUP, 200, error="unknown_method")
     sandbox.inject("canvases.edit", 403, error="restricted_action")
     runtime = Runtime(make_slack_config(SLACK_CANVAS_ID=canvas_id))
-    runtime.add(CanvasPart(runtime))
+    runtime.add_leader_only("canvas", lambda: CanvasPart(runtime))
     with pytest.raises(CanvasError) as raised:
         runtime.start()
     assert str(raised.value) == (

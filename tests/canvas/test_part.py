@@ -24,7 +24,7 @@ def test_start_fails_clearly_when_the_canvas_does_not_exist(
 ) -> None:
     """A SLACK_CANVAS_ID Slack does not know stops start-up, naming the variable and id."""
     runtime = Runtime(make_slack_config(SLACK_CANVAS_ID="F0DOESNOTEXIST"))
-    runtime.add(CanvasPart(runtime))
+    runtime.add_leader_only("canvas", lambda: CanvasPart(runtime))
     with pytest.raises(ConfigError) as raised:
         runtime.start()
     message = str(raised.value)
@@ -184,7 +184,7 @@ def test_a_refresh_requested_before_start_is_honoured(
     published = len(sandbox.calls("canvases.edit"))
     runtime = Runtime(slack_config)
     part = CanvasPart(runtime)
-    runtime.add(part)
+    runtime.add_leader_only("canvas", lambda: part)
     part.request_refresh()
     runtime.start()
     try:
