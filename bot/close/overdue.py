@@ -5,17 +5,22 @@ has passed (:data:`~bot.close.live.PASSED_META`; the canvas shows such a row as 
 while it is not OK, so this commit is the board change that republishes it) and queues
 an alert for each of those domains that is not OK (:data:`ALERTS_META` ``pending``).
 
-:func:`send_alerts` posts each queued alert to the channel, then moves it to ``sent``:
-send, then record. A crash in between may repeat that one alert; none is lost, and a
-restart never alerts a domain again. Both markers name their period, so a new close
-starts with none.
+:class:`OverdueAlerts` sends them (SPEC §15): each alert is first **claimed** in a commit
+fenced by the leader's epoch (``claimed``: name → epoch), then posted through the
+leader's leased client, then recorded as ``sent``. A leader whose epoch is over cannot
+claim, so it posts nothing. A claim left by a crash (or an older leader) is posted again
+by the next leader: a crash between sending and recording may repeat that one alert,
+and none is lost. An alert Slack refuses for good (``channel_not_found``,
+``is_archived``…) is logged and recorded as ``dropped``, so it blocks no other; a
+transient failure leaves it claimed for a retry. Both markers name their period, so a
+new close starts with none.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -24,15 +29,18 @@ from slack_sdk import WebClient
 from bot.close.calendar import CloseCalendar, key_name
 from bot.close.live import PASSED_META, PERIOD_META, marker_keys
 from bot.errors import StoreError
+from bot.lease import FencedError, Lease
 from bot.model import DomainRecord, Status
 from bot.service import Change, StatusService
-from bot.slack.client import WEB_API_ERRORS
+from bot.slack.posting import Outcome, post_message
 from bot.slack.text import escape, slack_date
 from bot.store import WorkingState
 
 logger = logging.getLogger(__name__)
 
-ALERTS_META = "close.alerts"  # {"period", "pending": [APP/DOMAIN], "sent": [APP/DOMAIN]}
+# {"period", "pending": [APP/DOMAIN], "claimed": {APP/DOMAIN: epoch}, "sent": [...],
+#  "dropped": [...]}
+ALERTS_META = "close.alerts"
 
 
 @dataclass(frozen=True)
@@ -42,18 +50,40 @@ class Alerts:
     period: str
     pending: list[str]
     sent: list[str]
+    claimed: dict[str, int] = field(default_factory=dict)
+    dropped: list[str] = field(default_factory=list)
 
     @classmethod
     def read(cls, meta: Mapping[str, Any], period: str) -> Alerts:
         """The queue kept in ``meta`` for ``period`` (empty for another period)."""
         value = meta.get(ALERTS_META)
         if isinstance(value, Mapping) and value.get("period") == period:
-            return cls(period, list(value.get("pending") or []), list(value.get("sent") or []))
+            claimed = value.get("claimed")
+            return cls(
+                period,
+                list(value.get("pending") or []),
+                list(value.get("sent") or []),
+                dict(claimed) if isinstance(claimed, Mapping) else {},
+                list(value.get("dropped") or []),
+            )
         return cls(period, [], [])
+
+    @property
+    def queued(self) -> list[str]:
+        """Alerts still to send: claimed ones first (a retry), then the pending ones."""
+        done = {*self.sent, *self.dropped}
+        names = [*self.claimed, *(n for n in self.pending if n not in self.claimed)]
+        return [n for n in names if n not in done]
 
     def to_json(self) -> dict[str, Any]:
         """The meta value."""
-        return {"period": self.period, "pending": self.pending, "sent": self.sent}
+        return {
+            "period": self.period,
+            "pending": self.pending,
+            "claimed": self.claimed,
+            "sent": self.sent,
+            "dropped": self.dropped,
+        }
 
 
 def current_period(service: StatusService, calendar: CloseCalendar, now: datetime) -> str:
@@ -91,9 +121,7 @@ def mark_passed(
                 and key_name(key) not in queue.sent
             ]
             if late:
-                work.put_meta(
-                    ALERTS_META, Alerts(period, queue.pending + late, queue.sent).to_json()
-                )
+                work.put_meta(ALERTS_META, replace(queue, pending=queue.pending + late).to_json())
         return [key_name(k) for k in new], []
 
     marked = service.transact(mutation)
@@ -116,51 +144,90 @@ def alert_text(calendar: CloseCalendar, record: DomainRecord, due_at: datetime |
     return text
 
 
-def send_alerts(
-    service: StatusService,
-    calendar: CloseCalendar,
-    client: WebClient,
-    channel: str,
-    period: str,
-    posted: set[str],
-) -> bool:
-    """Post every queued alert of ``period``; True when none is left queued.
+class OverdueAlerts:
+    """Sends the queued overdue alerts of a close: claim, post, record (see the module docs)."""
 
-    ``posted`` remembers, for this process, the alerts posted but not yet recorded (the
-    store refused the write): they are recorded later, never posted again.
-    """
-    queue = Alerts.read(service.store.snapshot().meta, period)
-    names = {key_name(k): k for k in service.layout.domain_keys()}
-    for name in queue.pending:
-        if name in queue.sent:
-            continue
-        key = names.get(name)
-        record = service.get(*key) if key is not None else None
-        # A domain that became OK before its alert went out is no longer overdue.
-        still_due = record is not None and record.status is not Status.OK
-        if key is not None and record is not None and still_due and name not in posted:
-            text = alert_text(calendar, record, calendar.due_at(period, key))
-            try:
-                client.chat_postMessage(channel=channel, text=text)
-            except WEB_API_ERRORS as exc:
-                logger.warning("close alert for %s not sent (%s); will retry", name, exc)
-                return False
-            posted.add(name)
-            logger.info("close %s: overdue alert sent for %s", period, name)
+    def __init__(
+        self,
+        service: StatusService,
+        calendar: CloseCalendar,
+        client: WebClient,
+        channel: str,
+        *,
+        lease: Lease | None = None,
+    ) -> None:
+        self._service = service
+        self._calendar = calendar
+        self._client = client
+        self._channel = channel
+        self._lease = lease if lease is not None else Lease.held()
+        self._posted: set[str] = set()  # posted, but the record failed: record, never re-post
+        self._halted = False
+
+    def halt(self) -> None:
+        """Post nothing more (leadership lost); a send under way stops before its next post."""
+        self._halted = True
+
+    def send(self, period: str) -> bool:
+        """Post every queued alert of ``period``; True when none is left queued."""
         try:
-            _record_sent(service, period, name)
-        except StoreError as exc:
-            logger.warning("close alert for %s sent but not recorded (%s); will retry", name, exc)
+            for name in list(self._posted):  # first what went out but was not recorded
+                self._finish(period, name, "sent")
+            for name in Alerts.read(self._service.store.snapshot().meta, period).queued:
+                if self._halted or not self._send_one(period, name):
+                    return False
+        except FencedError as exc:
+            logger.warning("overdue alerts stop: %s", exc)
+            self.halt()
             return False
-        posted.discard(name)
-    return True
+        except StoreError as exc:
+            logger.warning("overdue alerts paused: cannot record them (%s); will retry", exc)
+            return False
+        return True
 
+    def _send_one(self, period: str, name: str) -> bool:
+        key = next((k for k in self._service.layout.domain_keys() if key_name(k) == name), None)
+        record = self._service.get(*key) if key is not None else None
+        # A domain that became OK before its alert went out is no longer overdue.
+        if key is None or record is None or record.status is Status.OK:
+            self._finish(period, name, "sent")
+            return True
+        self._claim(period, name)
+        text = alert_text(self._calendar, record, self._calendar.due_at(period, key))
+        result = post_message(
+            self._client, self._channel, text, what=f"the overdue alert of {name}"
+        )
+        if result.outcome is Outcome.NO_LEASE:
+            self.halt()
+            return False
+        if result.outcome is Outcome.FAILED:
+            return False
+        if result.outcome is Outcome.SENT:
+            self._posted.add(name)
+            logger.info("close %s: overdue alert sent for %s", period, name)
+        self._finish(period, name, "sent" if result.outcome is Outcome.SENT else "dropped")
+        return True
 
-def _record_sent(service: StatusService, period: str, name: str) -> None:
-    def mutation(work: WorkingState) -> None:
-        queue = Alerts.read(work.meta, period)
-        pending = [n for n in queue.pending if n != name]
-        sent = queue.sent if name in queue.sent else [*queue.sent, name]
-        work.put_meta(ALERTS_META, Alerts(period, pending, sent).to_json())
+    def _claim(self, period: str, name: str) -> None:
+        epoch = self._lease.epoch
 
-    service.store.commit(mutation)
+        def claim(work: WorkingState) -> None:
+            queue = Alerts.read(work.meta, period)
+            if queue.claimed.get(name) != epoch:
+                claimed = {**queue.claimed, name: epoch}
+                work.put_meta(ALERTS_META, replace(queue, claimed=claimed).to_json())
+
+        self._service.store.commit(self._lease.fenced(claim))
+
+    def _finish(self, period: str, name: str, outcome: str) -> None:
+        def finish(work: WorkingState) -> None:
+            queue = Alerts.read(work.meta, period)
+            value = queue.to_json()
+            value["pending"] = [n for n in queue.pending if n != name]
+            value["claimed"] = {n: e for n, e in queue.claimed.items() if n != name}
+            if name not in value[outcome]:
+                value[outcome] = [*value[outcome], name]
+            work.put_meta(ALERTS_META, value)
+
+        self._service.store.commit(self._lease.fenced(finish))
+        self._posted.discard(name)

@@ -7,7 +7,8 @@ deadlines. A run (:meth:`ClosePart.tick`):
 
 1. rolls over when the board belongs to an earlier close (archive, reset);
 2. records passed deadlines (the canvas republishes) and queues overdue alerts;
-3. posts queued alerts to ``SLACK_CHANNEL_ID``; a failure re-arms a retry soon.
+3. posts queued alerts to ``SLACK_CHANNEL_ID`` (claimed first, see
+   :mod:`bot.close.overdue`); a failure re-arms a retry soon.
 
 Start runs one tick at once, so a deadline or a roll-over that passed while nothing
 ran is handled then. The clock is injected; tests call :meth:`tick` directly.
@@ -28,6 +29,7 @@ from slack_sdk import WebClient
 from bot.close import overdue, rollover
 from bot.close.calendar import CloseCalendar, key_name
 from bot.close.live import PASSED_META, marker_keys
+from bot.lease import Lease
 from bot.model import utcnow
 from bot.runtime import Check, Runtime
 from bot.service import StatusService
@@ -52,18 +54,21 @@ class ClosePart:
         channel_id: str | None,
         reset: bool,
         clock: Callable[[], datetime] = utcnow,
+        lease: Lease | None = None,
     ) -> None:
         self._service = service
         self._scheduler = scheduler
-        self._client = client
-        self._channel = channel_id
         self._reset = reset
         self._clock = clock
         self.calendar: CloseCalendar = service.close.calendar
         self._lock = threading.Lock()  # one tick at a time (start vs. the scheduler)
         self._arming = threading.Lock()  # arming vs. stop
         self._alerts_ok = True
-        self._posted: set[str] = set()  # overdue alerts posted but not yet recorded
+        self._alerts = (
+            overdue.OverdueAlerts(service, self.calendar, client, channel_id, lease=lease)
+            if client is not None and channel_id
+            else None
+        )
         self._last_error: str | None = None
         self._started = False
         self.wakes = 0
@@ -79,12 +84,13 @@ class ClosePart:
             client=client,
             channel_id=runtime.config.settings.slack_channel_id,
             reset=bool(close and close.reset),
+            lease=runtime.lease,
         )
 
     @property
     def alerting(self) -> bool:
         """Whether overdue alerts have somewhere to go."""
-        return self._client is not None and bool(self._channel)
+        return self._alerts is not None
 
     def start(self) -> None:
         """Catch up at once (roll-over, passed deadlines, queued alerts), then arm the job."""
@@ -97,6 +103,12 @@ class ClosePart:
             self._started = False
             with contextlib.suppress(JobLookupError):
                 self._scheduler.remove_job(JOB_ID)
+
+    def halt(self) -> None:
+        """Stop at once (leadership lost): disarm, and a tick under way posts nothing more."""
+        if self._alerts is not None:
+            self._alerts.halt()
+        self.stop()
 
     def health(self) -> Check:
         """Healthy while ticks and alert posts succeed."""
@@ -116,11 +128,9 @@ class ClosePart:
                 rollover.roll_over(self._service, self.calendar, now, reset=self._reset)
             overdue.mark_passed(self._service, self.calendar, now, alerting=self.alerting)
             self._alerts_ok = True
-            if self.alerting and self._client is not None and self._channel:
+            if self._alerts is not None:
                 period = overdue.current_period(self._service, self.calendar, now)
-                self._alerts_ok = overdue.send_alerts(
-                    self._service, self.calendar, self._client, self._channel, period, self._posted
-                )
+                self._alerts_ok = self._alerts.send(period)
 
     def wake_at(self, now: datetime) -> datetime:
         """The next moment anything can happen after ``now``."""

@@ -8,7 +8,7 @@ from typing import TypeVar
 
 from bot.canvas.render import render_board
 from bot.close.live import PASSED_META
-from bot.close.overdue import ALERTS_META, send_alerts
+from bot.close.overdue import ALERTS_META, OverdueAlerts
 from bot.errors import StoreError
 from bot.service import StatusService
 from bot.slack.client import build_web_client
@@ -180,27 +180,28 @@ def test_a_crash_between_sending_and_recording_repeats_that_alert_once(
     assert len(third.alerts()) == 2
 
 
-def test_an_alert_the_store_cannot_record_is_recorded_later_and_never_posted_twice(
+def test_an_alert_the_store_cannot_claim_is_not_posted_until_it_can(
     make_close: MakeClose,
 ) -> None:
-    """Disk full after the post: retries record it and post nothing more (SPEC §10, §11)."""
+    """Disk full: the alert cannot be claimed, so nothing is posted; then once (SPEC §15)."""
     close = make_close(now=ACTUALS_DUE)
     close.sandbox.inject("chat.postMessage", 500, times=1)
     close.part.start()  # the alert is queued, Slack failed once
     assert close.service.meta(ALERTS_META)["pending"] == ["Planning/Actuals"]
+    assert len(close.sandbox.calls("chat.postMessage")) == 1
     full = DiskFullStore(close.config.settings.data_dir)
     service = StatusService(close.config.estate, full, clock=close.clock)
     client = build_web_client(close.config.settings, server_errors=0)
-    posted: set[str] = set()
+    alerts = OverdueAlerts(service, close.part.calendar, client, CHANNEL)
     full.full = True
     for _ in range(3):
-        assert (
-            send_alerts(service, close.part.calendar, client, CHANNEL, "2026-11", posted) is False
-        )
-    assert len(close.alerts()) == 1
+        assert alerts.send("2026-11") is False
+    assert len(close.sandbox.calls("chat.postMessage")) == 1 and close.alerts() == []
     full.full = False
-    assert send_alerts(service, close.part.calendar, client, CHANNEL, "2026-11", posted) is True
+    assert alerts.send("2026-11") is True
     assert len(close.alerts()) == 1
     assert service.meta(ALERTS_META)["pending"] == []
+    assert service.meta(ALERTS_META)["claimed"] == {}
     assert service.meta(ALERTS_META)["sent"] == ["Planning/Actuals"]
+    assert alerts.send("2026-11") is True and len(close.alerts()) == 1
     full.close()
