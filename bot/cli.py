@@ -346,9 +346,18 @@ def cmd_check(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_run(args: argparse.Namespace, config: Config) -> int:
-    """``epmpulse run``: every part in one process until SIGTERM/SIGINT."""
+    """``epmpulse run``: every part in one process until SIGTERM/SIGINT.
+
+    With a database, first check that its session is stable: behind a transaction-mode
+    pooler leader election cannot work (ConfigError, exit 2).
+    """
     from bot.app import build_runtime
 
+    url = config.settings.database_url
+    if url is not None:
+        from bot.store.pooler import check_stable_session
+
+        check_stable_session(url.get_secret_value())
     runtime = build_runtime(config)
     try:
         runtime.start()
