@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.sandbox.slack.channels import Channel
-from bot.sandbox.slack.faults import Fault, FaultPlan
+from bot.sandbox.slack.faults import Fault, FaultPlan, Gate
 from bot.sandbox.slack.ratelimit import METHOD_LIMITS, RateLimiter
 from bot.sandbox.slack.records import User
 from bot.sandbox.slack.workspace import Workspace
@@ -101,6 +101,17 @@ class SandboxControl:
             raise ValueError(f"the sandbox does not implement {method!r}")
         fault = Fault(status=status, retry_after=retry_after, delay=delay, error=error)
         self._faults.add(method, fault, times)
+
+    def hold(self, method: str, *, times: int = 1) -> Gate:
+        """Hold the next ``times`` calls of ``method`` until the returned gate is released.
+
+        The call is then handled as usual (authentication, rate limits, the answer).
+        """
+        if method not in METHOD_LIMITS:
+            raise ValueError(f"the sandbox does not implement {method!r}")
+        gate = Gate()
+        self._faults.add(method, Fault(status=None, gate=gate), times)
+        return gate
 
     def clear_faults(self) -> None:
         """Drop every scripted fault that has not fired yet."""

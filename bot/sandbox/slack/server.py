@@ -110,6 +110,8 @@ class ApiBackend:
         fault = self.faults.take(method)
         if fault is not None:
             self.stopping.wait(fault.delay)
+            if fault.gate is not None:
+                fault.gate.pass_through(self.stopping)
             if fault.answers:
                 return self._faulty(fault)
         caller = self._authenticate(method, token, via_header)
