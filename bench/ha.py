@@ -8,10 +8,18 @@ Prints, in one run:
      JSON store on the same machine;
   3. REST throughput with 8 clients spread over 2 instances vs 1 instance;
   4. failover: SIGKILL of the leader until the survivor publishes a new change on the
-     canvas, median of 5 — and, across them, lost writes and duplicate alerts.
+     canvas, median of 5 — and, across them, lost writes and duplicate alerts;
+  5. failover when the leader's database session is terminated (pg_terminate_backend),
+     median of 5;
+  6. the overlap of two leaders' side effects while the first one's parts start slowly
+     (Slack answering its start-up call in 5 s, its session terminated meanwhile);
+  7. duplicates across 20 failovers (10 SIGKILL, 10 terminated sessions) with 200
+     alerts in flight;
+  8. the first successful write after 45 s and 130 s database outages (bench/outage.py).
 
 Goals: 1 writer within 2x of the bare loop's latency; 16 writers at >= 80% of its rate;
-failover <= EPMPULSE_LEADER_TIMEOUT_SECONDS + 2 s; zero lost writes, zero duplicates.
+failover <= EPMPULSE_LEADER_TIMEOUT_SECONDS + 2 s; zero lost writes, zero duplicates
+(beyond one per crash); 0 ms overlap; first write after an outage within 15 s.
 
 On a small machine (2 cores shared with other work) writers in separate processes hand
 the commit lock over through the scheduler, so their rate is bounded by the bare loop
@@ -366,6 +374,129 @@ def failovers(cluster: Cluster, rounds: int) -> tuple[list[float], int, int]:
     return times, lost, duplicates
 
 
+def terminate_session(cluster: Cluster, port: int) -> None:
+    """pg_terminate_backend on one instance's leader session (the process lives on)."""
+    name = f"epmpulse-leader {socket.gethostname()}:{cluster.procs[port].pid}"
+    with psycopg.connect(cluster.url, autocommit=True) as admin:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
+            (name,),
+        )
+
+
+def session_failovers(cluster: Cluster, rounds: int) -> list[float]:
+    """Terminate the leader's session ``rounds`` times: seconds until a change is published."""
+    session = requests.Session()
+    times = []
+    for n in range(rounds):
+        leader = wait_for_leader(cluster)
+        other = next(p for p, proc in cluster.procs.items() if proc.poll() is None and p != leader)
+        marker = f"session-{n}-{uuid.uuid4().hex[:6]}"
+        cut = time.monotonic()
+        terminate_session(cluster, leader)
+        while post(session, other, "Forecast", "Loading", marker) != 200:
+            time.sleep(0.05)
+        wait(lambda m=marker: m in cluster.sandbox.canvas_markdown(cluster.canvas_id), 60)
+        times.append(time.monotonic() - cut)
+        wait(lambda p=leader: cluster.leader() not in (None, p) or cluster.leader() == p, 30)
+    return times
+
+
+def alerts_across_failovers(cluster: Cluster, alerts: int, failovers: int) -> tuple[int, int, int]:
+    """Post ``alerts`` changes while failing the leader over: (posted, distinct, crashes)."""
+    session = requests.Session()
+    before = len(cluster.sandbox.calls("chat.postMessage"))
+    per_round = alerts // failovers
+    crashes = 0
+    sent = 0
+    for n in range(failovers):
+        leader = wait_for_leader(cluster)
+        writer = next(p for p, proc in cluster.procs.items() if proc.poll() is None and p != leader)
+        for i in range(per_round):
+            status = ("Error", "Warning")[sent % 2]
+            while post(session, writer, "Actuals", status, f"flip {sent}") != 200:
+                time.sleep(0.05)
+            sent += 1
+            if i == per_round // 2:  # fail over with alerts in flight
+                if n % 2 == 0:
+                    cluster.kill(leader)
+                    crashes += 1
+                    cluster.start()
+                else:
+                    terminate_session(cluster, leader)
+    wait_for_leader(cluster)
+    wait(lambda: len(_alert_bodies(cluster, before)) >= sent, 120)
+    time.sleep(3)  # any duplicate would arrive now
+    bodies = _alert_bodies(cluster, before)
+    return len(bodies), len(set(bodies)), crashes
+
+
+def _alert_bodies(cluster: Cluster, skip: int) -> list[str]:
+    calls = cluster.sandbox.calls("chat.postMessage")[skip:]
+    return [
+        str(c.args.get("blocks")) for c in calls if c.ok and c.args.get("channel") == ALERT_CHANNEL
+    ]
+
+
+def overlap_while_starting_slowly(url: str, slow: float = 5.0) -> float:
+    """Milliseconds during which two leaders both made canvas edits (goal 0).
+
+    Instance A's canvas start-up call is answered after ``slow`` seconds; A's session is
+    terminated 1 s into that start, B starts and leads. Each instance's canvas title names
+    it, so every edit the sandbox received is attributed.
+    """
+    from bot.canvas.part import CanvasPart
+    from bot.leader import PostgresLeadership
+    from bot.runtime import Runtime
+
+    with tempfile.TemporaryDirectory() as tmp, SlackSandbox() as sandbox:
+        canvas_id = sandbox.create_canvas("")
+
+        def runtime(name: str) -> Runtime:
+            folder = Path(tmp) / name
+            folder.mkdir()
+            (folder / "epmpulse.yml").write_text(f"canvas: {{title: {name}}}\n")
+            config = load_config(
+                {
+                    "EPMPULSE_CONFIG": str(folder / "epmpulse.yml"),
+                    "EPMPULSE_DATA_DIR": str(folder / "data"),
+                    "EPMPULSE_DATABASE_URL": url,
+                    "SLACK_BOT_TOKEN": sandbox.bot_token,
+                    "SLACK_API_URL": sandbox.api_url,
+                    "SLACK_CANVAS_ID": canvas_id,
+                    "EPMPULSE_CANVAS_DEBOUNCE_SECONDS": "0.2",
+                }
+            )
+            leadership = PostgresLeadership(url, timeout_seconds=LEADER_TIMEOUT, instance=name)
+            built = Runtime(config, leadership=leadership)
+            built.add_leader_only("canvas", lambda: CanvasPart(built))
+            return built
+
+        a, b = runtime("Leader-A"), runtime("Leader-B")
+        sandbox.inject("canvases.sections.lookup", None, delay=slow)
+        starting = threading.Thread(target=a.start)
+        starting.start()
+        time.sleep(1.0)
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = 'epmpulse-leader Leader-A'"
+            )
+        b.start()
+        starting.join()
+        for n in range(3):  # B keeps publishing; A must not
+            b.service.set("Planning", "Actuals", "Loading", f"after {n}", by="system")
+            time.sleep(1.0)
+        edits = sandbox.calls("canvases.edit")
+        b.stop()
+        a.stop()
+    by_a = [c.at for c in edits if "Leader-A" in str(c.args)]
+    by_b = [c.at for c in edits if "Leader-B" in str(c.args)]
+    if not by_a or not by_b:
+        return 0.0
+    return max(0.0, min(max(by_a), max(by_b)) - max(min(by_a), min(by_b))) * 1000
+
+
 def wait_for_leader(cluster: Cluster) -> int:
     """The leader's port, once there is one."""
     found: list[int] = []
@@ -387,6 +518,12 @@ def main() -> None:
     parser.add_argument("--updates", type=int, default=800, help="sets per measurement")
     parser.add_argument("--seconds", type=float, default=5.0, help="REST measurement length")
     parser.add_argument("--rounds", type=int, default=5, help="failovers to measure")
+    parser.add_argument(
+        "--outages",
+        type=lambda text: [float(v) for v in text.split(",") if v],
+        default=[45.0, 130.0],
+        help="database outages to measure, seconds (empty to skip)",
+    )
     args = parser.parse_args()
     print(f"estate: {len(Estate().domain_keys())} domains (built-in default)")
 
@@ -451,8 +588,32 @@ def main() -> None:
                 f"(goal <= {LEADER_TIMEOUT + 2:g} s); lost writes {lost}; "
                 f"duplicate alerts {duplicates}"
             )
+            terminated = session_failovers(cluster, args.rounds)
+            print(f"5. failover (leader's session terminated -> published), {args.rounds} rounds")
+            print(
+                f"    median {statistics.median(terminated):.2f} s  max {max(terminated):.2f} s  "
+                f"(goal <= {LEADER_TIMEOUT + 2:g} s)"
+            )
+            posted, distinct, crashes = alerts_across_failovers(cluster, 200, 20)
+            print("7. 200 alerts across 20 failovers (10 SIGKILL, 10 terminated sessions)")
+            print(
+                f"    {posted} posted for {distinct} distinct changes: "
+                f"{posted - distinct} duplicate(s) after {crashes} crash(es) "
+                "(goal: at most one per crash)"
+            )
         finally:
             cluster.stop()
+    with schema(args.url) as url:
+        overlap = overlap_while_starting_slowly(url)
+    print("6. two leaders' side effects while parts start slowly (Slack answering in 5 s)")
+    print(f"    overlap {overlap:.0f} ms (goal 0 ms)")
+    if args.outages:
+        from outage import busy  # bench/outage.py, beside this script
+
+        print("8. first successful write after an outage (goal <= 15 s)")
+        for outage in args.outages:
+            with schema(args.url) as url:
+                print(f"    {outage:g} s outage: {busy(url, outage):.1f} s")
 
 
 if __name__ == "__main__":

@@ -66,6 +66,12 @@ class Lease:
             self._until = -math.inf
 
     @property
+    def expires_at(self) -> float:
+        """When the lease runs out (this lease's clock); -inf once ended."""
+        with self._lock:
+            return self._until
+
+    @property
     def fresh(self) -> bool:
         """Whether the lease still holds."""
         with self._lock:
