@@ -149,6 +149,13 @@ def _check_store(config: Config) -> tuple[Check, str | None]:
         return Check(False, f"cannot read the store: {exc}"), None
     finally:
         store.close()
+    if config.settings.database_url is not None:
+        from bot.store.pooler import check_stable_session
+
+        try:  # what `run` checks first: leader election needs a real session
+            check_stable_session(config.settings.database_url.get_secret_value())
+        except (ConfigError, StoreError) as exc:
+            return Check(False, str(exc)), None
     where = "the database" if config.settings.database_url else str(config.settings.data_dir)
     known = None
     if stored.get("channel_id") == config.settings.slack_channel_id and stored.get("id"):

@@ -141,3 +141,21 @@ def test_an_unreachable_database_is_a_store_error_without_the_password() -> None
         check_stable_session(url)
     assert "cannot check the database session at postgresql://127.0.0.1:" in str(raised.value)
     assert PASSWORD not in str(raised.value)
+
+
+def test_check_reports_a_transaction_pooler_on_its_store_line(
+    start_bouncer: StartBouncer, database: str, tmp_path: Path
+) -> None:
+    """``epmpulse check`` fails the store check behind a transaction pooler, as run would."""
+    from bot.checks import run_checks
+    from bot.config import load_config
+
+    url = with_password(start_bouncer("transaction").url(database))
+    config = load_config(
+        {"EPMPULSE_DATABASE_URL": url, "EPMPULSE_DATA_DIR": str(tmp_path / "data")},
+        cwd=tmp_path,
+    )
+    store = run_checks(config)["store"]
+    assert not store.ok
+    assert "transaction-mode pooler" in store.detail and ADVICE in store.detail
+    assert PASSWORD not in store.detail
