@@ -13,9 +13,11 @@ import pytest
 from bot.canvas.part import CanvasPart
 from bot.config import Config, load_config
 from bot.leader import PostgresLeadership
+from bot.lease import LeaseLostError
 from bot.runtime import Runtime
 from bot.sandbox.slack import SlackSandbox
-from tests.conftest import wait_until
+from bot.slack.client import LeasedWebClient
+from tests.conftest import FakeClock, wait_until
 
 TIMEOUT = 3.0  # lease and grace 1 s, a beat every 0.6 s
 
@@ -100,3 +102,53 @@ def test_a_slow_start_keeps_the_heartbeat_and_the_old_leader_never_edits_late(
         starting_a.join(10)
         b.stop()
         a.stop()
+
+
+def test_a_leader_whose_heartbeat_cannot_run_sends_nothing_once_its_lease_runs_out(
+    pg_url: str, sandbox: SlackSandbox
+) -> None:
+    """The beat is stuck (a named point): no confirmed beat, so the lease runs out by time."""
+    clock = FakeClock()
+    leadership = PostgresLeadership(pg_url, timeout_seconds=TIMEOUT, instance="stuck", clock=clock)
+    leadership.start(lambda: None, lambda: None)
+    stuck, release = threading.Event(), threading.Event()
+    beat = leadership._query
+
+    def stuck_beat(sql: str) -> bool:
+        stuck.set()
+        release.wait(10)
+        return beat(sql)
+
+    leadership._query = stuck_beat  # type: ignore[method-assign]
+    client = LeasedWebClient(leadership.lease, token=sandbox.bot_token, base_url=sandbox.api_url)
+    try:
+        assert leadership.is_leader and leadership.lease.fresh
+        assert stuck.wait(5), "the next beat never started"
+        clock.advance(leadership.lease_seconds / 2)
+        client.chat_postMessage(channel="C0GENERAL", text="within the lease")
+        clock.advance(leadership.lease_seconds / 2)
+        with pytest.raises(LeaseLostError):
+            client.chat_postMessage(channel="C0GENERAL", text="after the lease")
+        assert [c.args["text"] for c in sandbox.calls("chat.postMessage")] == ["within the lease"]
+    finally:
+        release.set()
+        leadership.stop()
+
+
+def test_the_leader_session_sets_tcp_user_timeout_on_both_ends(pg_url: str) -> None:
+    """A vanished host with data in flight frees the lock within the timeout, not ~15 min."""
+    leadership = PostgresLeadership(pg_url, timeout_seconds=TIMEOUT, instance="tcp")
+    leadership.start(lambda: None, lambda: None)
+    try:
+        conn = leadership._conn
+        assert conn.info.get_parameters()["tcp_user_timeout"] == "1000"
+        assert conn.execute("SHOW tcp_user_timeout").fetchone()[0] == "1000"  # ms, server side
+    finally:
+        leadership.stop()
+
+
+def test_a_new_leader_waits_at_least_the_old_leaders_lease() -> None:
+    """The wait after winning the lock covers any lease an old leader can still hold."""
+    leadership = PostgresLeadership("postgresql://unused", timeout_seconds=10.0)
+    assert leadership.grace >= leadership.lease_seconds
+    assert leadership.beat < leadership.lease_seconds
