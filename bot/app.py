@@ -34,15 +34,16 @@ def build_runtime(config: Config, *, store: Store | None = None) -> Runtime:
     runtime.add_leader_only("canvas", canvas.build)
     # After Slack and canvas: /health sees them.
     runtime.add(ApiPart.from_runtime(runtime, launcher=launcher))
-    # The leader's posts go through a client that checks the lease before every call.
-    posting = build_leased_client(config.settings, runtime.lease)
-    runtime.add_leader_only("alerts", lambda: AlertsPart.from_runtime(runtime, posting))
+    # The leader's posts go through clients that check the lease before every call.
+    alerts_client = build_leased_client(config.settings, runtime.lease)
+    runtime.add_leader_only("alerts", lambda: AlertsPart.from_runtime(runtime, alerts_client))
     runtime.add_leader_only("epm", lambda: EpmPart.from_runtime(runtime, clients))  # polls last
     if config.estate.close is not None:
         from bot.close.part import ClosePart  # only estates with a close calendar
 
         # Deadlines, overdue alerts and roll-over.
-        runtime.add_leader_only("close", lambda: ClosePart.from_runtime(runtime, posting))
+        close_client = build_leased_client(config.settings, runtime.lease)
+        runtime.add_leader_only("close", lambda: ClosePart.from_runtime(runtime, close_client))
     return runtime
 
 

@@ -14,9 +14,10 @@ stale rule, alert/DM delivery, close-calendar transitions).
 The heartbeat runs on a thread of its own, which starting or running the leader's parts
 never blocks (``on_gain`` and ``on_loss`` must return at once). Each confirmed beat
 renews the :class:`~bot.lease.Lease` to the moment the beat was sent plus a third of the
-timeout; the first failed beat ends it and stops the scheduled work. A new leader waits
-that same third after winning the lock before it acts: by then the lease of any old
-leader, whose last beat was sent before its session died, has run out.
+timeout; the first failed beat ends it and stops the scheduled work, and so does a beat
+that comes back after the lease ran out. A new leader waits two thirds after winning the
+lock before it acts: by then the lease of any old leader, whose last beat was sent
+before its session died, has run out, and so has the wait of any write it sent last.
 """
 
 from __future__ import annotations
@@ -117,6 +118,7 @@ class SoleLeader:
         self._leader = True
         self._on_loss = on_loss
         self.lease.hold_forever()
+        self.lease.on_lost = self.step_down
         on_gain()
 
     def step_down(self, why: str) -> None:
@@ -173,14 +175,17 @@ class PostgresLeadership:
         self.instance = instance or instance_name()
         self._url = url
         self.beat = min(MAX_BEAT_SECONDS, timeout_seconds / 5)
-        # How long a confirmed beat lets the leader act, and how long a new leader waits
-        # after winning the lock: the same third of the timeout (see the module docs).
+        # How long a confirmed beat lets the leader act (see the module docs). A new
+        # leader waits twice that after winning the lock: an old leader's lease has run
+        # out, and so has any write it sent just before (the leased client caps a write's
+        # wait at the lease left).
         self.lease_seconds = timeout_seconds / 3
-        self.grace = self.lease_seconds
+        self.grace = 2 * self.lease_seconds
         self._timeout = timeout_seconds
         self._on_change = on_change
         self._clock = clock
         self.lease = Lease(clock)
+        self.lease.on_lost = self.step_down
         self._conn: Any = None
         self._leader = False
         self._changing = threading.RLock()  # one beat or step-down at a time
@@ -232,6 +237,12 @@ class PostgresLeadership:
                         self._lose("the leader lock is no longer held by this session")
                         self._disconnect()
                         return
+                    if not self.lease.fresh:
+                        # The lease ran out before this beat came back: the parts may have
+                        # stopped on it. Start over, with a new epoch and fresh parts.
+                        self._lose("the lease ran out before the heartbeat was confirmed")
+                        self._disconnect()
+                        return
                     self.lease.renew(sent + self.lease_seconds)
                     return
                 if not self._query(_LOCK_SQL):
@@ -249,8 +260,10 @@ class PostgresLeadership:
         with self._changing:
             sent = self._clock()
             try:
-                self._query("SELECT 1")
+                held = self._query(_HELD_SQL)
             except StoreError:
+                held = False
+            if not held:  # the session died while waiting (a reconnect holds no lock)
                 self._disconnect()
                 return
             self.lease.renew(sent + self.lease_seconds)

@@ -43,6 +43,8 @@ class Lease:
         self._lock = threading.Lock()
         self._until = -math.inf
         self.epoch = 0
+        # Set by leadership: give leadership up (a part found that a newer leader exists).
+        self.on_lost: Callable[[str], None] | None = None
 
     @classmethod
     def held(cls) -> Lease:
@@ -74,8 +76,18 @@ class Lease:
     @property
     def fresh(self) -> bool:
         """Whether the lease still holds."""
+        return self.remaining() > 0
+
+    def remaining(self) -> float:
+        """Seconds the lease still holds (0 once it ran out or ended)."""
         with self._lock:
-            return self._clock() < self._until
+            return max(0.0, self._until - self._clock())
+
+    def lost(self, why: str) -> None:
+        """A part learnt that this instance no longer leads: end the lease, step down."""
+        self.end()
+        if self.on_lost is not None:
+            self.on_lost(why)
 
     def check(self, what: str) -> None:
         """Raise :class:`LeaseLostError` unless the lease holds (call just before ``what``)."""

@@ -170,13 +170,18 @@ class Runtime:
             self._activation_error = None
             term = self._term
         self.metrics.leader.set(1)
+        previous = self._activation
         self._activation = threading.Thread(
-            target=self._activate, args=(term,), name="leader-parts", daemon=True
+            target=self._activate, args=(term, previous), name="leader-parts", daemon=True
         )
         self._activation.start()
 
-    def _activate(self, term: int) -> None:
+    def _activate(self, term: int, previous: threading.Thread | None) -> None:
         self._ready.wait()
+        if previous is not None:
+            # The parts of an earlier term may still be starting (a slow Slack): they are
+            # halted as soon as their start returns, and only then do this term's start.
+            previous.join()
         try:
             epoch = claim_epoch(self.store)
             if not self._in_term(term):
@@ -187,6 +192,9 @@ class Runtime:
                 if not part.activate(lambda: self._in_term(term)):
                     return
         except Exception as exc:  # the parts could not start: let another instance try
+            if not self._in_term(term):  # leadership already moved on: nothing to give up
+                logger.info("leader parts of an ended term stopped starting: %s", exc)
+                return
             if self._starting:  # start() re-raises it: a clear message, then exit
                 self._activation_error = exc
             else:

@@ -304,6 +304,7 @@ class CanvasPublisher:
             # A newer leader publishes now; its own record is the one that counts.
             logger.warning("canvas %s: publishing stops: %s", self.canvas_id, exc)
             self.close()
+            self._lease.lost(str(exc))
         except StoreError:
             # The canvas is right; only a restart would re-send the same content once.
             logger.exception("canvas published but its hash could not be saved")

@@ -179,6 +179,7 @@ class OverdueAlerts:
         except FencedError as exc:
             logger.warning("overdue alerts stop: %s", exc)
             self.halt()
+            self._lease.lost(str(exc))
             return False
         except StoreError as exc:
             logger.warning("overdue alerts paused: cannot record them (%s); will retry", exc)

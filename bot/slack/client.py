@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from http.client import HTTPException
 from typing import Any
@@ -19,6 +20,8 @@ from bot.config import Settings
 from bot.lease import Lease
 
 TIMEOUT_SECONDS = 10
+# The longest Retry-After a leader's read waits out in place (start-up lookups).
+MAX_READ_RETRY_AFTER_SECONDS = 5.0
 
 # What a Web API call may raise besides a result: Slack's own errors, urllib's URLError
 # and timeouts (OSErrors), and a malformed or cut-off answer (e.g. IncompleteRead).
@@ -111,29 +114,91 @@ def build_web_client(
     )
 
 
+# Calls whose effect people see: sent only under a fresh lease, and never retried in place.
+WRITE_METHODS = frozenset(
+    {
+        "chat.postMessage",
+        "chat.update",
+        "chat.delete",
+        "canvases.create",
+        "canvases.edit",
+        "conversations.canvases.create",
+    }
+)
+
+
+class ReadsOnly(RetryHandler):
+    """``inner``'s retries for reads only: a write retried after a sleep would go out
+    without a fresh lease check (the part backs off and checks again instead)."""
+
+    def __init__(self, inner: RetryHandler) -> None:
+        super().__init__(inner.max_retry_count, inner.interval_calculator)
+        self._inner = inner
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        method = request.url.rstrip("/").rsplit("/", 1)[-1]
+        return method not in WRITE_METHODS and self._inner.can_retry(
+            state=state, request=request, response=response, error=error
+        )
+
+    def prepare_for_next_attempt(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        """Wait as ``inner`` would (Retry-After for a 429)."""
+        self._inner.prepare_for_next_attempt(
+            state=state, request=request, response=response, error=error
+        )
+
+
 class LeasedWebClient(WebClient):
     """The WebClient of leader-only parts: each call is checked against the lease first.
 
-    It never retries in place (a retry after a sleep would go out unchecked): the parts
-    back off on their own schedule and check the lease again. A call made without a
-    fresh lease raises :class:`~bot.lease.LeaseLostError` and reaches no one.
+    A write (:data:`WRITE_METHODS`) waits for its answer at most the lease left, so it
+    cannot land after the next leader's wait, and is never retried in place; reads keep
+    the usual bounded retries. A call made without a fresh lease raises
+    :class:`~bot.lease.LeaseLostError` and reaches no one. One call at a time per client
+    (each leader-only part has its own).
     """
 
     def __init__(self, lease: Lease, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.lease = lease
+        self._timeout = self.timeout
+        self._one_call = threading.Lock()
 
     def api_call(self, api_method: str, **kwargs: Any) -> Any:
         """Check the lease, then call ``api_method``."""
-        self.lease.check(api_method)
-        return super().api_call(api_method, **kwargs)
+        with self._one_call:
+            left = self.lease.remaining()
+            if left <= 0:
+                self.lease.check(api_method)  # raises LeaseLostError
+            wait = min(self._timeout, left) if api_method in WRITE_METHODS else self._timeout
+            self.timeout = wait  # type: ignore[assignment]  # urllib takes a float; slack_sdk says int
+            return super().api_call(api_method, **kwargs)
 
 
 def build_leased_client(
     settings: Settings, lease: Lease, *, timeout: int = TIMEOUT_SECONDS
 ) -> LeasedWebClient:
-    """A :class:`LeasedWebClient` for ``SLACK_API_URL`` with no in-place retries."""
+    """A :class:`LeasedWebClient` for ``SLACK_API_URL``: retries for reads only."""
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    handlers = retry_handlers(max_retry_after=MAX_READ_RETRY_AFTER_SECONDS)
     return LeasedWebClient(
-        lease, token=token, base_url=settings.slack_api_url, timeout=timeout, retry_handlers=[]
+        lease,
+        token=token,
+        base_url=settings.slack_api_url,
+        timeout=timeout,
+        retry_handlers=[ReadsOnly(h) for h in handlers],
     )

@@ -255,6 +255,7 @@ class Delivery:
         except FencedError as exc:
             logger.warning("alert delivery stops: %s", exc)
             self.halt()
+            self._lease.lost(str(exc))
             return False
         except StoreError as exc:
             wait = self._backoff.failed()

@@ -20,6 +20,7 @@ from itertools import zip_longest
 from pathlib import Path
 
 from bot.errors import StoreError, ValidationError
+from bot.lease import EPOCH_META
 from bot.store.base import ALERT_CURSOR_META, JsonDict
 from bot.store.json_store import STATE_FILE, JsonStore
 from bot.store.postgres import PostgresStore
@@ -58,6 +59,8 @@ def import_json_store(source: Path, target: PostgresStore) -> ImportResult:
     try:
         state = json_store.snapshot()
         meta = dict(state.meta)
+        # The epoch belongs to the leaders of this database, not to the old `run`.
+        meta.pop(EPOCH_META, None)
         meta.update(_tokens(source))
         counted = _compare(json_store.iter_history(), target.iter_history())
         if counted is not None:

@@ -167,6 +167,8 @@ def test_an_old_leaders_late_cursor_write_is_refused_and_it_posts_nothing_more(
     store = JsonStore(slack_config.settings.data_dir)
     service = StatusService(slack_config.estate, store)
     old_lease, new_lease = Lease.held(), Lease.held()
+    stepped_down: list[str] = []
+    old_lease.on_lost = stepped_down.append
     old_lease.epoch = claim_epoch(store)
     old = Delivery(service, client, ALERT_CHANNEL, lease=old_lease)
     old.cursor()
@@ -175,6 +177,8 @@ def test_an_old_leaders_late_cursor_write_is_refused_and_it_posts_nothing_more(
     stored = service.meta(CURSOR_META)
     assert old.run_once() == 1  # its lease was still fresh when it posted
     assert service.meta(CURSOR_META) == stored  # but its record was refused
+    assert len(stepped_down) == 1 and "epoch" in stepped_down[0]  # so it gives leadership up
+    assert not old_lease.fresh
     service.set("Planning", "Budget", "Error", by="system")
     assert old.run_once() == 0  # and it posts nothing more
     new = Delivery(service, client, ALERT_CHANNEL, lease=new_lease)
@@ -202,12 +206,17 @@ def test_an_import_into_a_running_deployment_alerts_no_one(
     client: WebClient,
     sandbox: Any,  # noqa: F811
 ) -> None:
-    """``epmpulse import`` of past Error changes beside a running leader posts nothing."""
-    delivery = Delivery(pg_service, client, ALERT_CHANNEL)
+    """``epmpulse import`` of past Error changes beside a running leader posts nothing,
+    and the old ``run``'s epoch does not fence the running leader."""
+    lease = Lease.held()
+    lease.epoch = claim_epoch(pg_service.store)
+    delivery = Delivery(pg_service, client, ALERT_CHANNEL, lease=lease)
     delivery.cursor()
     pg_service.set_meta("warm-up", 1)  # the leader has ticked: it holds a position
     assert delivery.run_once() == 0
     source = JsonStore(tmp_path / "old")
+    for _ in range(3):  # every `run` on the old data directory claimed an epoch
+        claim_epoch(source)
     old = StatusService(pg_service.layout, source)
     for domain in ("Actuals", "Forecast", "Budget"):
         old.set("Planning", domain, "Error", by="system")
@@ -219,3 +228,6 @@ def test_an_import_into_a_running_deployment_alerts_no_one(
     pg_service.set("FCCS", "Actuals", "Error", by="system")  # news after the import
     assert delivery.run_once() == 1
     assert posts(sandbox) == [f"{ALERT_CHANNEL}: FCCS / Actuals is now Error"]
+    # Still the leader: its cursor write was taken, not fenced by the old run's epoch.
+    assert lease.fresh
+    assert pg_service.meta(CURSOR_META)["version"] == pg_service.store.history()[-1]["version"]

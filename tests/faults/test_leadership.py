@@ -4,6 +4,7 @@ leader that lost its lease sends nothing, however late its start returns."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,15 +12,16 @@ import psycopg
 import pytest
 
 from bot.canvas.part import CanvasPart
+from bot.canvas.publisher import replace_document
 from bot.config import Config, load_config
 from bot.leader import PostgresLeadership
-from bot.lease import LeaseLostError
-from bot.runtime import Runtime
+from bot.lease import Lease, LeaseLostError
+from bot.runtime import Check, Runtime
 from bot.sandbox.slack import SlackSandbox
-from bot.slack.client import LeasedWebClient
-from tests.conftest import FakeClock, wait_until
+from bot.slack.client import WEB_API_ERRORS, LeasedWebClient
+from tests.conftest import FakeClock, MakeConfig, wait_until
 
-TIMEOUT = 3.0  # lease and grace 1 s, a beat every 0.6 s
+TIMEOUT = 3.0  # a lease of 1 s, a wait of 2 s after winning, a beat every 0.6 s
 
 
 @pytest.fixture
@@ -147,8 +149,115 @@ def test_the_leader_session_sets_tcp_user_timeout_on_both_ends(pg_url: str) -> N
         leadership.stop()
 
 
-def test_a_new_leader_waits_at_least_the_old_leaders_lease() -> None:
-    """The wait after winning the lock covers any lease an old leader can still hold."""
+def test_a_new_leader_waits_out_the_old_lease_and_its_last_write() -> None:
+    """The wait after winning the lock covers an old lease plus a write sent at its end."""
     leadership = PostgresLeadership("postgresql://unused", timeout_seconds=10.0)
-    assert leadership.grace >= leadership.lease_seconds
+    longest_write = leadership.lease_seconds  # the leased client caps a write's wait at it
+    assert leadership.grace >= leadership.lease_seconds + longest_write
     assert leadership.beat < leadership.lease_seconds
+
+
+def test_a_write_still_unanswered_when_the_lease_runs_out_is_abandoned(
+    sandbox: SlackSandbox,
+) -> None:
+    """A canvas edit waits for Slack no longer than the lease left, then gives up."""
+    lease = Lease()
+    lease.renew(time.monotonic() + 0.5)
+    canvas_id = sandbox.create_canvas("")
+    gate = sandbox.hold("canvases.edit")
+    client = LeasedWebClient(lease, token=sandbox.bot_token, base_url=sandbox.api_url, timeout=30)
+    try:
+        with pytest.raises(WEB_API_ERRORS):
+            replace_document(client, canvas_id, "# late")
+        assert gate.arrived.is_set()
+    finally:
+        gate.release()
+
+
+def test_a_beat_that_comes_back_after_the_lease_ran_out_ends_leadership_and_it_is_won_anew(
+    pg_url: str,
+) -> None:
+    """A lapse without a loss would leave stopped parts behind: it counts as a loss."""
+    clock = FakeClock()
+    events: list[str] = []
+    leadership = PostgresLeadership(pg_url, timeout_seconds=TIMEOUT, instance="lapse", clock=clock)
+    leadership.start(lambda: events.append("gain"), lambda: events.append("loss"))
+    slow, release = threading.Event(), threading.Event()
+    beat = leadership._query
+
+    def slow_beat(sql: str) -> bool:
+        if not release.is_set():
+            slow.set()
+            release.wait(10)
+        return beat(sql)
+
+    leadership._query = slow_beat  # type: ignore[method-assign]
+    try:
+        assert slow.wait(5)
+        clock.advance(leadership.lease_seconds + 0.1)  # the beat is slower than the lease
+        release.set()
+        wait_until(lambda: events[:2] == ["gain", "loss"], "the lapse to count as a loss", 10)
+        wait_until(lambda: events == ["gain", "loss", "gain"], "leadership won anew", 10)
+        assert leadership.lease.fresh
+    finally:
+        release.set()
+        leadership.stop()
+
+
+class _SlowFirstStart:
+    """A leader-only part whose first start blocks until released; logs its life."""
+
+    starts = 0
+
+    def __init__(self, log: list[str], release: threading.Event) -> None:
+        _SlowFirstStart.starts += 1
+        self.number = _SlowFirstStart.starts
+        self.name = "slow"
+        self._log = log
+        self._release = release
+
+    def start(self) -> None:
+        self._log.append(f"start {self.number}")
+        if self.number == 1:
+            self._release.wait(10)
+        self._log.append(f"started {self.number}")
+
+    def stop(self) -> None:
+        self._log.append(f"stop {self.number}")
+
+    def halt(self) -> None:
+        self._log.append(f"halt {self.number}")
+
+    def health(self) -> Check:
+        return Check(True, "running")
+
+
+def test_the_same_instance_winning_again_waits_for_the_earlier_terms_start(
+    pg_url: str, make_config: MakeConfig
+) -> None:
+    """Lost and won again while a part still starts: the old part is halted before the new
+    one starts, so two terms never run side by side in one process."""
+    _SlowFirstStart.starts = 0
+    config = make_config(EPMPULSE_DATABASE_URL=pg_url)
+    log: list[str] = []
+    release = threading.Event()
+    leadership = PostgresLeadership(pg_url, timeout_seconds=TIMEOUT, instance="again")
+    runtime = Runtime(config, leadership=leadership)
+    runtime.add_leader_only("slow", lambda: _SlowFirstStart(log, release))
+    starting = threading.Thread(target=runtime.start, name="start")
+    starting.start()
+    try:
+        wait_until(lambda: log == ["start 1"], "the first start to hang", 10)
+        terminate_leader_session(pg_url, "again")
+        wait_until(lambda: not leadership.is_leader, "the loss", 10)
+        wait_until(lambda: leadership.is_leader, "the same instance to win again", 10)
+        assert log == ["start 1"]  # the new term waits for the old start
+        release.set()
+        wait_until(lambda: "started 2" in log, "the new term's part", 10)
+        assert log == ["start 1", "started 1", "halt 1", "start 2", "started 2"]
+        starting.join(10)
+        assert runtime.leader_part("slow") is not None
+    finally:
+        release.set()
+        starting.join(10)
+        runtime.stop()

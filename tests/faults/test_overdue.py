@@ -6,7 +6,10 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
-from bot.close.overdue import ALERTS_META, OverdueAlerts
+import pytest
+from slack_sdk import WebClient
+
+from bot.close.overdue import ALERTS_META, OverdueAlerts, mark_passed
 from bot.lease import Lease
 from bot.slack.client import build_leased_client
 from tests.close.conftest import (  # noqa: F401 - fixtures
@@ -16,6 +19,7 @@ from tests.close.conftest import (  # noqa: F401 - fixtures
     make_close,
     sandbox,
 )
+from tests.faults.faulty import Crash, CrashingClient
 
 BOTH_LATE = CONSOLIDATION_DUE + timedelta(hours=1)  # Planning/Actuals and FCCS/Consolidation
 
@@ -44,8 +48,6 @@ def test_a_sender_whose_lease_ran_out_mid_send_posts_nothing_more(
     """Each post is checked against the lease just before it is sent."""
     close = make_close(now=BOTH_LATE)
     close.part.stop()
-    from bot.close.overdue import mark_passed
-
     mark_passed(close.service, close.part.calendar, BOTH_LATE, alerting=True)
     lease = Lease.held()
     client = build_leased_client(close.config.settings, lease)
@@ -84,14 +86,17 @@ def test_a_permanent_refusal_drops_that_alert_and_the_next_one_goes_out(
 def test_a_crash_after_the_claim_sends_the_alert_on_the_next_start(
     make_close: MakeClose,  # noqa: F811
 ) -> None:
-    """Killed between claim and post: the next leader posts it (none is lost)."""
+    """Killed between the claim and the post: the next leader posts it (none is lost)."""
     close = make_close(now=BOTH_LATE)
     close.part.stop()
-    close.sandbox.inject("chat.postMessage", 500, times=1)  # the first start cannot post
-    close.part.start()
-    assert close.alerts() == []
-    claimed = close.service.meta(ALERTS_META)["claimed"]
-    assert list(claimed) == ["Planning/Actuals"]
+    mark_passed(close.service, close.part.calendar, BOTH_LATE, alerting=True)
+    client = WebClient(token=close.sandbox.bot_token, base_url=close.sandbox.api_url)
+    crashing = CrashingClient(client, crash_on_post=1)
+    with pytest.raises(Crash):
+        OverdueAlerts(close.service, close.part.calendar, crashing, CHANNEL).send("2026-11")
+    assert list(close.service.meta(ALERTS_META)["claimed"]) == ["Planning/Actuals"]
+    assert close.sandbox.calls("chat.postMessage") == []
     again = close.restart()
     again.part.start()
-    assert sorted(again.alerts()) == sorted(set(again.alerts())) and len(again.alerts()) == 2
+    assert len(again.alerts()) == 2 and len(set(again.alerts())) == 2
+    assert close.service.meta(ALERTS_META)["claimed"] == {}
