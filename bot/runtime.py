@@ -154,8 +154,8 @@ class Runtime:
                 raise self._activation_error
             self._starting = False
         except BaseException:
+            self._follow()  # first: a waiting activation then finds its term over
             self._ready.set()
-            self._follow()
             for part in reversed(started):
                 part.stop()
             self.leadership.stop()
@@ -182,6 +182,8 @@ class Runtime:
             # The parts of an earlier term may still be starting (a slow Slack): they are
             # halted as soon as their start returns, and only then do this term's start.
             previous.join()
+        if not self._in_term(term):  # start-up failed, or leadership already moved on
+            return
         try:
             epoch = claim_epoch(self.store)
             if not self._in_term(term):

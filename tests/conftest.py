@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import functools
+import logging
 import os
 import time
 import uuid
@@ -46,6 +47,17 @@ class DiskFullStore(JsonStore):
             cause = OSError(errno.ENOSPC, "No space left on device")
             raise StoreError(f"cannot write to {self.data_dir}: {cause}") from cause
         return super().commit(mutation)
+
+
+@pytest.fixture(autouse=True)
+def restore_logging() -> Iterator[None]:
+    """Put the root logger back after every test: a CLI run replaces its handlers with
+    one writing to the test's captured stderr, which is closed once the test ends."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture

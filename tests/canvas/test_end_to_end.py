@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import subprocess
@@ -94,17 +93,6 @@ def test_the_health_check_includes_the_canvas(app: Runtime, canvas_id: str) -> N
     assert canvas_id in check.detail
 
 
-@pytest.fixture
-def restore_logging() -> Iterator[None]:
-    """Put the root logger back after a CLI run replaced its handlers."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-
-
-@pytest.mark.usefixtures("restore_logging")
 def test_epmpulse_render_prints_the_canvas_markdown(
     config: Config, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

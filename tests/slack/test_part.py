@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import logging
 import socket
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -25,16 +23,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-@pytest.fixture
-def restore_logging() -> Iterator[None]:
-    """Undo the CLI's logging set-up after the test."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 def start_part(make_config: MakeConfig, **env: str) -> tuple[SlackPart, JsonStore]:
@@ -142,7 +130,6 @@ def test_run_stops_with_exit_2_on_a_setting_slack_refuses(
     make_config: MakeConfig,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
-    restore_logging: None,
 ) -> None:
     """A token, canvas id or channel Slack refuses is bad configuration: exit 2, named."""
     env = slack_env(sandbox, EPMPULSE_HTTP_PORT="0", **setting)
@@ -159,7 +146,6 @@ def test_run_lists_every_missing_setting(
     make_config: MakeConfig,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
-    restore_logging: None,
 ) -> None:
     """``epmpulse run`` without tokens exits 2 (bad input) naming each missing setting."""
     for name in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_CANVAS_ID", "SLACK_CHANNEL_ID"):
