@@ -151,7 +151,7 @@ class EpmClient:
                 raise EpmError(
                     f"EPM {self.name}: job {job_id} answer is not JSON", permanent=False
                 ) from exc
-            return parse_job(body)
+            return parse_job(body, self.server.kind)
         except EpmError as exc:
             if self._metrics is not None:
                 self._metrics.epm_errors.labels(

@@ -1,4 +1,6 @@
-"""How an EPM "Retrieve Job Status" answer maps onto a domain status (SPEC §6).
+"""How an EPM "Retrieve Job Status" answer maps onto a domain status (SPEC §6, §16).
+
+Planning, FCCS and Data Integration:
 
 | ``status``            | result                                                  |
 |-----------------------|---------------------------------------------------------|
@@ -10,6 +12,10 @@
 Data Integration may send the numbers as strings and adds ``jobStatus``
 (RUNNING / SUCCESS / FAILED / WARNING), which decides only when ``status`` is
 missing. Any other number is treated like "unknown": keep polling.
+
+ARCS follows Oracle's migration status codes instead: 0 OK, -1 still running,
+any positive code Error (see :func:`_migration_result` and
+``docs/oracle/arcs-job-status.md``).
 """
 
 from __future__ import annotations
@@ -48,8 +54,8 @@ class JobResult:
         return self.status is not None
 
 
-def parse_job(body: Any) -> JobResult:
-    """Map a job-status JSON body of any server kind to a :class:`JobResult`.
+def parse_job(body: Any, kind: str = "planning") -> JobResult:
+    """Map a job-status JSON body from a server of ``kind`` to a :class:`JobResult`.
 
     Raises a permanent :class:`EpmError` when the body carries no usable status.
     """
@@ -65,6 +71,8 @@ def parse_job(body: Any) -> JobResult:
                 permanent=True,
             )
         return JobResult(_JOB_STATUS[job_status], message)
+    if kind == "arcs":  # Oracle: migration status codes, see docs/oracle/arcs-job-status.md
+        return _migration_result(code, message)
     if code == 0:
         says = f"{body.get('descriptiveStatus') or ''} {job_status}".lower()
         return JobResult(Status.WARNING if "warning" in says else Status.OK, message, code)
@@ -72,6 +80,26 @@ def parse_job(body: Any) -> JobResult:
         return JobResult(_FINISHED[code], message, code)
     if code not in RUNNING_CODES:
         logger.warning("EPM job status code %d is not documented; polling on", code)
+    return JobResult(None, message, code)
+
+
+def _migration_result(code: int, message: str) -> JobResult:
+    """Map an ARCS ``status``: Oracle's migration status codes, not Planning's (SPEC §16).
+
+    Oracle's "Retrieve Job Status for Account Reconciliation" says of ``status``
+    "See Migration Status Codes", and "Migration Status Codes" reads 0 success,
+    -1 in progress, +ve failed
+    (docs.oracle.com/en/cloud/saas/enterprise-performance-management-common/prest/
+    arcs_get_job_status.html and .../prest/lcm_status_codes.html). So 2, 3 or 5 is a
+    failure here, never "cancel pending" or "cancelled". Negative codes other than -1
+    are undocumented; our reading is to keep polling and let the stale rule decide.
+    """
+    if code == 0:
+        return JobResult(Status.OK, message, code)
+    if code > 0:
+        return JobResult(Status.ERROR, message or f"ARCS job failed with status {code}", code)
+    if code != -1:
+        logger.warning("ARCS job status code %d is not documented; polling on", code)
     return JobResult(None, message, code)
 
 

@@ -1,4 +1,4 @@
-"""Every status code and answer shape of every server kind maps as SPEC §6 says."""
+"""Every status code and answer shape of every server kind maps as SPEC §6 and §16 say."""
 
 from __future__ import annotations
 
@@ -25,8 +25,10 @@ EXPECTED: dict[str, Status | None] = {
     "invalid": Status.ERROR,
     "unknown": RUNNING,
 }
-# ARCS sends neither descriptiveStatus nor jobStatus, so its "warning" is status 0: OK.
-EXPECTED_ARCS = {**EXPECTED, "warning": Status.OK}
+# ARCS answers Oracle's migration status codes (SPEC §16): the sandbox sends -1 for
+# cancel_pending and unknown, and a positive code, an Error, for cancelled. It sends
+# neither descriptiveStatus nor jobStatus, so its "warning" is status 0: OK.
+EXPECTED_ARCS = {**EXPECTED, "warning": Status.OK, "cancelled": Status.ERROR}
 KINDS = ("planning", "fccs", "data_integration", "arcs")
 
 
@@ -90,8 +92,33 @@ def test_an_undocumented_code_keeps_the_job_running(
     epm: EpmSandbox, make_client: Callable[..., EpmClient]
 ) -> None:
     """A status number outside the table is treated like "unknown": poll again."""
-    epm.add_job("arcs", 11, [JobState("ok", extra={"status": 17})])
+    epm.add_job("planning", 11, [JobState("ok", extra={"status": 17})])
+    assert make_client("p", server(epm)).job_status("11").status is None
+
+
+def test_an_arcs_code_below_minus_one_keeps_the_job_running(
+    epm: EpmSandbox, make_client: Callable[..., EpmClient]
+) -> None:
+    """Oracle documents no negative ARCS code but -1, so -2 is read as still in progress."""
+    epm.add_job("arcs", 11, [JobState("running", extra={"status": -2})])
     assert make_client("a", server(epm, "arcs")).job_status("11").status is None
+
+
+def test_an_arcs_failure_without_details_names_its_code(
+    epm: EpmSandbox, make_client: Callable[..., EpmClient]
+) -> None:
+    """A positive ARCS code with empty details still gives the domain a message."""
+    epm.add_job("arcs", 13, [JobState("error", "", {"status": 5})])
+    result = make_client("a", server(epm, "arcs")).job_status("13")
+    assert result == JobResult(Status.ERROR, "ARCS job failed with status 5", 5)
+
+
+def test_parse_job_reads_planning_codes_unless_told_the_server_is_arcs() -> None:
+    """The same body is a cancelled Planning job (Warning) and a failed ARCS job (Error)."""
+    body = {"status": 3, "details": "Stopped by admin"}
+    assert parse_job(body).status is Status.WARNING
+    assert parse_job(body, "fccs").status is Status.WARNING
+    assert parse_job(body, "arcs") == JobResult(Status.ERROR, "Stopped by admin", 3)
 
 
 def test_a_body_without_any_status_is_a_permanent_error(

@@ -367,10 +367,10 @@ def test_a_job_that_trips_a_bug_fails_alone_and_is_logged(
     """An unexpected exception polling one job is logged and counts as its failure only."""
     parse_job = epm_client.parse_job
 
-    def buggy(body: Any) -> Any:
+    def buggy(body: Any, kind: str) -> Any:
         if body.get("jobId") == 41:
             raise KeyError("jobName")
-        return parse_job(body)
+        return parse_job(body, kind)
 
     monkeypatch.setattr(epm_client, "parse_job", buggy)
     caplog.set_level(logging.ERROR, logger="bot.epm.poller")

@@ -66,7 +66,17 @@ DATA_INTEGRATION = {
     "invalid": ("4", "FAILED"),
     "unknown": ("2147483647", "RUNNING"),
 }
-ARCS = {name: code for name, (code, _) in PLANNING.items()}
+# ARCS answers Oracle's migration status codes: 0 success, -1 in progress, positive failed.
+ARCS = {
+    "running": -1,
+    "ok": 0,
+    "warning": 0,
+    "error": 1,
+    "cancel_pending": -1,
+    "cancelled": 3,
+    "invalid": 4,
+    "unknown": -1,
+}
 
 
 def test_the_expected_tables_cover_every_outcome() -> None:
@@ -134,6 +144,23 @@ def test_an_arcs_job_reports_each_status_in_the_documented_shape(
     assert body["status"] == ARCS[outcome]
     assert (body["error"], body["items"], body["link"]) == (None, None, None)
     assert body["links"][0]["href"].endswith("/armARCS/rest/v1/jobs/2141")
+
+
+def test_an_arcs_job_answers_only_migration_status_codes(epm: EpmSandbox) -> None:
+    """ARCS never sends Planning's running codes 2 or 2147483647: -1 runs, 0 ends well, >0 fails."""
+    epm.add_job("arcs", 2142, ["cancel_pending", "unknown", "running", "cancelled"])
+    codes = [poll(epm, "arcs", 2142).json()["status"] for _ in range(4)]
+    assert codes == [-1, -1, -1, 3]
+
+
+def test_an_arcs_job_can_be_scripted_to_fail_with_any_positive_code(epm: EpmSandbox) -> None:
+    """A JobState override sends an ARCS failure code the outcomes do not name, such as 5."""
+    epm.add_job("arcs", 2143, ["running", JobState("error", "Period is locked", {"status": 5})])
+    bodies = [poll(epm, "arcs", 2143).json() for _ in range(2)]
+    assert [(b["status"], b["details"]) for b in bodies] == [
+        (-1, "In Process"),
+        (5, "Period is locked"),
+    ]
 
 
 def test_a_script_advances_one_step_per_poll_and_its_last_state_sticks(epm: EpmSandbox) -> None:

@@ -10,12 +10,16 @@ rendered the way each EPM service reports it:
 | ok             | 0 Completed                       | "0" SUCCESS            | 0    |
 | warning        | 0 Completed with warnings         | "0" WARNING            | 0    |
 | error          | 1 Error                           | "1" FAILED             | 1    |
-| cancel_pending | 2 Cancel Pending                  | "2" RUNNING            | 2    |
+| cancel_pending | 2 Cancel Pending                  | "2" RUNNING            | -1   |
 | cancelled      | 3 Cancelled                       | "3" FAILED             | 3    |
 | invalid        | 4 Invalid Parameter               | "4" FAILED             | 4    |
-| unknown        | 2147483647 Unknown                | "2147483647" RUNNING   | 2147483647 |
+| unknown        | 2147483647 Unknown                | "2147483647" RUNNING   | -1   |
 
-ARCS has no descriptive status, so its `warning` differs from `ok` only in `details`.
+ARCS answers Oracle's migration status codes (0 success, -1 in progress, any positive
+code failed), so an outcome that is still running in Planning terms is -1 there and
+every failure is a positive code. ARCS has no descriptive status, so its `warning`
+differs from `ok` only in `details`. A test scripts any other ARCS code, e.g. 5, with
+`JobState("error", details, {"status": 5})`.
 """
 
 from __future__ import annotations
@@ -52,6 +56,17 @@ _CODES: dict[str, int] = {
     "cancelled": 3,
     "invalid": 4,
     "unknown": UNKNOWN_STATUS,
+}
+# ARCS "Retrieve Job Status": "status: See Migration Status Codes" - 0 success, -1 in
+# progress, +ve failed (Oracle, "Retrieve Job Status for Account Reconciliation" and
+# "Migration Status Codes", docs.oracle.com/en/cloud/saas/
+# enterprise-performance-management-common/prest/arcs_get_job_status.html and
+# .../prest/lcm_status_codes.html). Which positive code a failure carries is not
+# documented; our reading keeps Planning's 1, 3 and 4.
+_ARCS_CODES: dict[str, int] = {
+    **_CODES,
+    "cancel_pending": -1,
+    "unknown": -1,
 }
 _DESCRIPTIVE: dict[str, str] = {
     "running": "Processing",
@@ -165,7 +180,7 @@ def _to_state(item: Outcome | JobState, details: str | None) -> JobState:
 def render(job: ScriptedJob, state: JobState, *, base_url: str, executed_by: str) -> dict[str, Any]:
     """Return the JSON body EPM sends for `job` in `state`."""
     details = state.details if state.details is not None else _DEFAULT_DETAILS[state.outcome]
-    code = _CODES[state.outcome]
+    code = (_ARCS_CODES if job.kind == "arcs" else _CODES)[state.outcome]
     self_href = base_url + job_path(job.kind, job.job_id, job.app)
     body: dict[str, Any]
     if job.kind in ("planning", "fccs"):
