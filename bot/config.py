@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from bot.close.config import CloseSection, close_reference_problems
+from bot.close.periods import period_token_problems, without_period_tokens
 from bot.errors import ConfigError, closest_match
 from bot.layout import AppLayout, Layout
 from bot.oneshot import ENV_REFERENCE, database_secrets, estate_file
@@ -89,11 +90,37 @@ class EpmServer(_Strict):
 
 JobParameter = str | int | float | bool
 
+# Every jobType Oracle documents for POST …/HyperionPlanning/rest/v3/applications/{app}/jobs
+# (planning and fccs servers), spelled as its page in "REST APIs for Oracle Fusion Cloud
+# EPM" spells it. "Manage Jobs" lists the job pages and "Execute a Job" says values are
+# case sensitive:
+# https://docs.oracle.com/en/cloud/saas/enterprise-performance-management-common/prest/manage_jobs.html
+# https://docs.oracle.com/en/cloud/saas/enterprise-performance-management-common/prest/execute_a_job.html
+# docs/oracle/job-starts.md cites each job's page, and names the documented jobs left out
+# because their jobType could not be read there. The sandbox keeps the same list
+# (bot/sandbox/epm/starts.py; a test keeps the two equal).
+PLANNING_JOB_TYPES = (
+    *("Rules", "RULES", "Ruleset", "RULESET", "Plan Type Map", "PLAN_TYPE_MAP"),
+    *("Import Data", "IMPORT_DATA", "Export Data", "EXPORT_DATA"),
+    *("Import Metadata", "IMPORT_METADATA", "Export Metadata", "EXPORT_METADATA"),
+    *("Cube Refresh", "CUBE_REFRESH", "Clear Cube", "CLEAR_CUBE"),
+    *("Administration Mode", "Compact Cube", "Restructure Cube", "Merge Data Slices"),
+    *("Optimize Aggregation", "Export Security", "Export Audit", "Export Job Console"),
+    *("Sort Members", "Import Exchange Rates", "IMPORT_EXCHANGE_RATES", "Auto Predict"),
+    *("Execute Bursting Definition", "EXECUTE_MR_BURST"),
+    *("Import Document to Library", "IMPORT_DOCUMENT_TO_LIBRARY"),
+    # Financial Consolidation and Close jobs on the same endpoint.
+    *("IMPORT_JOURNAL", "EXPORT_JOURNAL", "COPY_DATA", "Copy_Data", "Clear_Data"),
+)
+# Data Integration parameters that name periods, which it takes in braces: {Oct-26}.
+BRACED_PERIOD_PARAMETERS = ("periodName", "startPeriod", "endPeriod")
+_BRACED = re.compile(r"(\{[^{}]+\})+")
+
 
 class JobSpec(_Strict):
-    """The EPM job that produces a domain (SPEC §13); ``$PERIOD`` in a value is the close period."""
+    """The EPM job that produces a domain (SPEC §13); period tokens in values: SPEC §16."""
 
-    type: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z_]+$")
+    type: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z_]+( [A-Za-z_]+)*$")
     name: str = Field(min_length=1, max_length=200)
     parameters: dict[str, JobParameter] = Field(default_factory=dict)
 
@@ -368,7 +395,9 @@ def _reference_problems(document: Mapping[str, Any]) -> list[str]:
 
 
 def _job_problems(document: Mapping[str, Any]) -> list[str]:
-    """Jobs for unknown domains, jobs of apps without a server or on an arcs server."""
+    """Jobs for unknown domains, of apps without a server or on an arcs server, and jobs EPM
+    would refuse: a job type Oracle does not document, a Data Integration period outside
+    braces (SPEC §16); and period tokens whose format is not a month's."""
     epm = document.get("epm")
     servers = epm.get("servers") if isinstance(epm, Mapping) else None
     servers = servers if isinstance(servers, Mapping) else {}
@@ -410,6 +439,47 @@ def _job_problems(document: Mapping[str, Any]) -> list[str]:
                         f"apps.{name}.jobs.{domain}.parameters: {', '.join(clash)} is set by "
                         "type and name; remove it from parameters"
                     )
+                problems += _braces_problems(f"apps.{name}.jobs.{domain}.parameters", parameters)
+        elif kind in ("planning", "fccs"):
+            for domain, job in jobs.items():
+                job_type = job.get("type") if isinstance(job, Mapping) else None
+                if isinstance(job_type, str) and job_type not in PLANNING_JOB_TYPES:
+                    problems.append(_job_type_problem(f"apps.{name}.jobs.{domain}.type", job_type))
+        for domain, job in jobs.items():
+            parameters = job.get("parameters") if isinstance(job, Mapping) else None
+            for key, value in parameters.items() if isinstance(parameters, Mapping) else []:
+                if isinstance(value, str):
+                    where = f"apps.{name}.jobs.{domain}.parameters.{key}"
+                    problems += [f"{where}: {p}" for p in period_token_problems(value)]
+    return problems
+
+
+def _job_type_problem(where: str, job_type: str) -> str:
+    # Oracle's values are case sensitive ("Execute a Job"), so "rules" is refused while the
+    # suggestion, found case-insensitively, names the spelling EPM takes.
+    hint = closest_match(job_type, PLANNING_JOB_TYPES)
+    return (
+        f"{where}: '{job_type}' is not a job type Oracle documents for planning and fccs "
+        f"servers (case matters); valid: {', '.join(PLANNING_JOB_TYPES)}"
+        + (f" (did you mean {hint}?)" if hint else "")
+    )
+
+
+def _braces_problems(where: str, parameters: Any) -> list[str]:
+    # Oracle's "Running Integrations" sends "periodName":"{Mar-20}":
+    # https://docs.oracle.com/en/cloud/saas/epm-cloud/prest/fdmee_integration_jobtype_106x0fea7396.html
+    # startPeriod/endPeriod in braces is SPEC §16's rule, our reading (docs/oracle/job-starts.md).
+    problems = []
+    for key in BRACED_PERIOD_PARAMETERS:
+        value = parameters.get(key) if isinstance(parameters, Mapping) else None
+        if value is None:
+            continue
+        text = str(value)
+        if not _BRACED.fullmatch(without_period_tokens(text).strip()):
+            fix = "{" + text.strip().strip("{}") + "}"
+            problems.append(
+                f'{where}.{key}: Data Integration takes periods in braces; write {key}: "{fix}"'
+            )
     return problems
 
 

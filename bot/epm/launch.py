@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from bot.close.periods import epm_period_name, period_at
+from bot.close.periods import expand_period_tokens, period_at
 from bot.config import Estate, JobParameter, JobSpec
 from bot.errors import JobRunningError, JobStartError, NoJobError, StoreError
 from bot.model import JobRef, Status, format_time
@@ -43,7 +43,6 @@ from bot.store.base import RecordKey
 logger = logging.getLogger(__name__)
 
 STARTING_META = JOB_STARTS_META
-PERIOD_PLACEHOLDER = "$PERIOD"
 # A reservation older than this without a job id is from a start that died (a crash
 # mid-request, or a lost answer); one naming its job waits for that job to be tracked.
 RESERVATION_SECONDS = 600.0
@@ -82,10 +81,14 @@ def job_period(estate: Estate, at: datetime) -> str:
 
 
 def job_parameters(spec: JobSpec, period: str) -> dict[str, JobParameter]:
-    """``spec``'s parameters with ``$PERIOD`` in text values replaced by e.g. ``Oct-26``."""
-    name = epm_period_name(period)
+    """``spec``'s parameters with the period tokens in text values filled in (SPEC §16).
+
+    ``$PERIOD`` becomes EPM's name of ``period`` (``Oct-26``) and ``${PERIOD:FORMAT}`` its
+    month in strftime codes (``${PERIOD:%b}`` is ``Oct``); the configuration check has
+    already refused any other format.
+    """
     return {
-        key: value.replace(PERIOD_PLACEHOLDER, name) if isinstance(value, str) else value
+        key: expand_period_tokens(value, period) if isinstance(value, str) else value
         for key, value in spec.parameters.items()
     }
 

@@ -1,4 +1,4 @@
-"""Starting EPM jobs with the real client against the sandbox: payloads, auth, one POST only."""
+"""Starting EPM jobs with the real client against the sandbox: payloads, period tokens, one POST."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 import requests
 
-from bot.config import EpmServer
+from bot.config import EpmServer, JobSpec
 from bot.epm.client import EpmClient
+from bot.epm.launch import job_parameters
 from bot.epm.starts import started_job_id
 from bot.errors import JobStartError
 from bot.sandbox.epm import EpmSandbox
@@ -229,3 +230,59 @@ def test_a_job_id_may_be_a_number_or_a_string(job_id: Any) -> None:
 
     body = json.dumps({"jobId": job_id}).encode()
     assert started_job_id("epm1", "X", _answer(201, body)) == "4711"
+
+
+def _spec(**parameters: Any) -> JobSpec:
+    return JobSpec(type="RULES", name="Aggregate Actuals", parameters=parameters)
+
+
+def test_format_tokens_give_the_close_periods_month_and_year_as_planning_members() -> None:
+    """${PERIOD:%b} is Oct and FY${PERIOD:%y} is FY26 for the close of 2026-10."""
+    spec = _spec(Period="${PERIOD:%b}", Years="FY${PERIOD:%y}", Label="${PERIOD:%B %Y}")
+    assert job_parameters(spec, "2026-10") == {
+        "Period": "Oct",
+        "Years": "FY26",
+        "Label": "October 2026",
+    }
+
+
+def test_the_plain_token_still_gives_epms_mmm_yy_name_beside_format_tokens() -> None:
+    """$PERIOD stays Oct-26, also next to a format token; other values are left alone."""
+    spec = _spec(periodName="{$PERIOD}", Both="$PERIOD/${PERIOD:%m}", Count=2, On=True)
+    assert job_parameters(spec, "2026-10") == {
+        "periodName": "{Oct-26}",
+        "Both": "Oct-26/10",
+        "Count": 2,
+        "On": True,
+    }
+
+
+def test_format_tokens_cross_the_year_end_with_two_digit_years() -> None:
+    """January 2030 gives Jan and FY30; %% is a percent sign."""
+    spec = _spec(Period="${PERIOD:%b}", Years="FY${PERIOD:%y}", Share="${PERIOD:%m%%}")
+    assert job_parameters(spec, "2030-01") == {"Period": "Jan", "Years": "FY30", "Share": "01%"}
+
+
+def test_a_start_with_a_job_type_in_the_wrong_case_is_refused_by_epm_once(
+    epm: EpmSandbox, make_client: MakeClient
+) -> None:
+    """The sandbox refuses jobType "rules" as EPM does; the client reports it, one POST."""
+    client = client_for(make_client, epm)
+    with pytest.raises(JobStartError) as caught:
+        client.start_job("rules", "Aggregate Actuals", {})
+    assert caught.value.maybe_started is False
+    assert "(HTTP 400): Invalid job type: rules." in str(caught.value)
+    assert posts(epm) == [HP_JOBS]
+    assert [s.job_id for s in epm.starts()] == [None]
+
+
+def test_a_data_integration_start_with_a_period_outside_braces_is_refused(
+    epm: EpmSandbox, make_client: MakeClient
+) -> None:
+    """periodName Oct-26 without braces: refused by the sandbox, nothing started."""
+    client = client_for(make_client, epm, "data_integration")
+    with pytest.raises(JobStartError) as caught:
+        client.start_job("INTEGRATION", "GLDATA", {"periodName": "Oct-26"})
+    assert caught.value.maybe_started is False
+    assert "Invalid periodName Oct-26: enclose period names in braces" in str(caught.value)
+    assert posts(epm) == [DI_JOBS]

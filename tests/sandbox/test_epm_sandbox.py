@@ -510,3 +510,72 @@ def _try_poll(epm: EpmSandbox) -> object:
         return poll(epm, "arcs", 1).status_code
     except requests.RequestException as exc:
         return exc
+
+
+def _start(epm: EpmSandbox, path: str, body: dict[str, Any]) -> requests.Response:
+    """POST a job start with the sandbox's Basic credentials."""
+    auth = (epm.username, epm.password)
+    return requests.post(epm.base_url + path, json=body, auth=auth, timeout=TIMEOUT)
+
+
+PLANNING_JOBS = "/HyperionPlanning/rest/v3/applications/Vision/jobs"
+DI_JOBS = "/aif/rest/V1/jobs"
+
+
+def test_a_planning_start_of_an_undocumented_job_type_is_refused_case_sensitively(
+    epm: EpmSandbox,
+) -> None:
+    """jobType "rules" or "Consolidate": 400 with EPM's error body; RULES and Cube Refresh run."""
+    for job_type in ("rules", "Consolidate"):
+        answer = _start(epm, PLANNING_JOBS, {"jobType": job_type, "jobName": "Agg"})
+        assert answer.status_code == 400
+        message = f"Invalid job type: {job_type}."
+        assert answer.json() == {
+            "detail": message,
+            "status": 400,
+            "message": message,
+            "localizedMessage": message,
+        }
+    for job_type in ("RULES", "Cube Refresh"):
+        assert _start(epm, PLANNING_JOBS, {"jobType": job_type, "jobName": "A"}).status_code == 201
+    assert [(s.body["jobType"], s.job_id) for s in epm.starts()] == [
+        ("rules", None),
+        ("Consolidate", None),
+        ("RULES", "1001"),
+        ("Cube Refresh", "1002"),
+    ]
+
+
+@pytest.mark.parametrize("key", ["periodName", "startPeriod", "endPeriod"])
+def test_a_data_integration_period_outside_braces_is_refused(epm: EpmSandbox, key: str) -> None:
+    """Oct-26 where Data Integration wants {Oct-26}: 400, nothing started."""
+    answer = _start(epm, DI_JOBS, {"jobType": "INTEGRATION", "jobName": "GLDATA", key: "Oct-26"})
+    assert answer.status_code == 400
+    assert answer.json()["detail"] == (
+        f"Invalid {key} Oct-26: enclose period names in braces, e.g. {{Oct-26}}."
+    )
+    assert [s.job_id for s in epm.starts()] == [None]
+
+
+def test_a_data_integration_start_with_braced_periods_runs_whatever_its_type(
+    epm: EpmSandbox,
+) -> None:
+    """{Oct-26} and {Jan-26}{Mar-26} are taken; Data Integration job types are not checked."""
+    body = {"jobType": "pipeline", "jobName": "DAILY", "periodName": "{Jan-26}{Mar-26}"}
+    assert _start(epm, DI_JOBS, body).status_code == 200
+    body = {
+        "jobType": "DATARULE",
+        "jobName": "R",
+        "startPeriod": "{Oct-26}",
+        "endPeriod": "{Oct-26}",
+    }
+    assert _start(epm, DI_JOBS, body).status_code == 200
+
+
+def test_the_sandbox_knows_the_job_types_the_configuration_accepts() -> None:
+    """The sandbox's copy of Oracle's job types equals the configuration check's list."""
+    from bot.config import PLANNING_JOB_TYPES
+    from bot.sandbox.epm.starts import JOB_TYPES
+
+    assert set(PLANNING_JOB_TYPES) == JOB_TYPES
+    assert len(PLANNING_JOB_TYPES) == len(set(PLANNING_JOB_TYPES))

@@ -10,6 +10,11 @@ Every start is recorded with its body. A started job is then polled like any job
 added with ``add_job``, following the script set for its name (``script_start``;
 by default one running poll, then ``ok``). ``refuse_start`` makes starts of a name
 answer an error status with EPM's error body instead, starting nothing.
+
+Starts EPM refuses are refused (docs/oracle/job-starts.md): on the Planning jobs
+collection a ``jobType`` that is not one of Oracle's documented values, exactly as
+spelled; on the Data Integration one a ``periodName``, ``startPeriod`` or
+``endPeriod`` outside braces (Oracle passes ``"periodName": "{Mar-20}"``).
 """
 
 from __future__ import annotations
@@ -25,6 +30,34 @@ from bot.sandbox.epm.jobs import JobState, Outcome, ScriptedJob, make_job, scrip
 FIRST_JOB_ID = 1001
 _HYPERION_JOBS = re.compile(r"/HyperionPlanning/rest/v3/applications/([^/]+)/jobs")
 _DI_JOBS = "/aif/rest/V1/jobs"
+# The jobType values Oracle documents for the Planning jobs collection, as its job pages
+# spell them ("Manage Jobs" lists the pages; "Execute a Job": values are case sensitive):
+# https://docs.oracle.com/en/cloud/saas/enterprise-performance-management-common/prest/manage_jobs.html
+# The same list as bot.config.PLANNING_JOB_TYPES, kept here so that the sandbox stands in for
+# EPM on its own; tests/sandbox/test_epm_sandbox.py keeps the two equal.
+JOB_TYPES = frozenset(
+    {
+        *("Rules", "RULES", "Ruleset", "RULESET", "Plan Type Map", "PLAN_TYPE_MAP"),
+        *("Import Data", "IMPORT_DATA", "Export Data", "EXPORT_DATA"),
+        *("Import Metadata", "IMPORT_METADATA", "Export Metadata", "EXPORT_METADATA"),
+        *("Cube Refresh", "CUBE_REFRESH", "Clear Cube", "CLEAR_CUBE"),
+        *("Administration Mode", "Compact Cube", "Restructure Cube", "Merge Data Slices"),
+        *("Optimize Aggregation", "Export Security", "Export Audit", "Export Job Console"),
+        *("Sort Members", "Import Exchange Rates", "IMPORT_EXCHANGE_RATES", "Auto Predict"),
+        *("Execute Bursting Definition", "EXECUTE_MR_BURST"),
+        *("Import Document to Library", "IMPORT_DOCUMENT_TO_LIBRARY"),
+        *("IMPORT_JOURNAL", "EXPORT_JOURNAL", "COPY_DATA", "Copy_Data", "Clear_Data"),
+    }
+)
+# Data Integration takes period names in braces, one or more: {Oct-26} or {Jan-26}{Mar-26}.
+# Oracle's "Running Integrations" sends "periodName":"{Mar-20}":
+# https://docs.oracle.com/en/cloud/saas/epm-cloud/prest/fdmee_integration_jobtype_106x0fea7396.html
+# startPeriod/endPeriod in braces is SPEC §16's rule, our reading (docs/oracle/job-starts.md).
+_PERIOD_KEYS = ("periodName", "startPeriod", "endPeriod")
+_BRACED = re.compile(r"(\{[^{}]+\})+")
+# Our reading: Oracle documents no HTTP status for either refusal; 400 is what the sandbox
+# answers any other malformed start with, and the wording of the details is ours too.
+INVALID_START_STATUS = 400
 
 
 @dataclass(frozen=True)
@@ -101,7 +134,7 @@ class Starts:
             if not isinstance(name, str) or not name or not isinstance(job_type, str):
                 refusal: _Refusal | None = _Refusal(400, "jobType and jobName are required.")
             else:
-                refusal = self._refusals.get(name)
+                refusal = _invalid_start(family, job_type, body) or self._refusals.get(name)
             if refusal is not None:
                 self._records.append(StartRecord(family, app, body, refusal.status, None))
                 return refusal.status, _error(refusal.status, refusal.detail), None
@@ -138,6 +171,21 @@ class Starts:
                 "details": None,
             }
         return status, answer, job
+
+
+def _invalid_start(family: str, job_type: str, body: dict[str, Any]) -> _Refusal | None:
+    """The refusal EPM gives a start it cannot take, or None when it takes it."""
+    if family == "hyperion" and job_type not in JOB_TYPES:
+        return _Refusal(INVALID_START_STATUS, f"Invalid job type: {job_type}.")
+    if family == "data_integration":
+        for key in _PERIOD_KEYS:
+            value = body.get(key)
+            if value is not None and not _BRACED.fullmatch(str(value).strip()):
+                return _Refusal(
+                    INVALID_START_STATUS,
+                    f"Invalid {key} {value}: enclose period names in braces, e.g. {{Oct-26}}.",
+                )
+    return None
 
 
 def _error(status: int, message: str) -> dict[str, Any]:
