@@ -1,9 +1,15 @@
-"""``epmpulse check`` for EPM: reach every configured server (token + a harmless GET)."""
+"""``epmpulse check`` for EPM: reach every configured server (token + a harmless GET).
+
+On planning/fccs servers it also lists the applications (Oracle's "Get Applications")
+and fails when the configured ``application`` is not among them, naming the ones found.
+"""
 
 from __future__ import annotations
 
-from bot.config import Config
-from bot.epm.client import EpmClient
+import difflib
+
+from bot.config import Config, EpmServer
+from bot.epm.client import APPLICATIONS_PATH, EpmClient
 from bot.epm.tokens import token_storage
 from bot.errors import EpmError, StoreError
 from bot.runtime import Check
@@ -30,7 +36,14 @@ def check_servers(config: Config) -> dict[str, Check]:
                 token_file=token_storage(config.settings, name, store),
             )
             try:
-                results[name] = Check(True, f"{server.base_url}: {client.probe()}")
+                detail = client.probe()
+                if server.kind in ("planning", "fccs"):
+                    found = _application_found(client, server)
+                    if not found.ok:
+                        results[name] = Check(False, f"{server.base_url}: {found.detail}")
+                        continue
+                    detail = f"{found.detail}; {detail}"
+                results[name] = Check(True, f"{server.base_url}: {detail}")
             except EpmError as exc:
                 kind = "permanent" if exc.permanent else "transient"
                 results[name] = Check(False, f"{server.base_url}: {exc} ({kind})")
@@ -40,3 +53,28 @@ def check_servers(config: Config) -> dict[str, Check]:
         if store is not None:
             store.close()
     return results
+
+
+def _application_found(client: EpmClient, server: EpmServer) -> Check:
+    """Whether the configured application is among those the server lists."""
+    app = server.application or ""
+    try:
+        names = client.application_names()
+    except EpmError as exc:
+        if exc.status_code == 404:
+            hint = (
+                "the base URL is wrong: use the service URL without any context such as "
+                "/epmcloud (https://epm-acme.epm.REGION.ocs.oraclecloud.com)"
+            )
+            if server.base_url.rstrip("/").lower().endswith("/epmcloud"):
+                hint += "; drop the trailing /epmcloud"
+            return Check(False, f"GET {APPLICATIONS_PATH} -> HTTP 404: {hint}")
+        raise
+    listed = ", ".join(names) or "none"
+    if app in names:
+        return Check(True, f"{server.kind}: {app} found (applications: {listed})")
+    detail = f"application '{app}' not found on {server.kind}; it has: {listed}"
+    closest = difflib.get_close_matches(app, names, n=1)
+    if closest:
+        detail += f" (did you mean '{closest[0]}'?)"
+    return Check(False, detail)

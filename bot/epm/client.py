@@ -48,6 +48,8 @@ PROBE_PATHS = {
     "data_integration": "/aif/rest/",
     "arcs": "/armARCS/rest/",
 }
+# Oracle's "Get Applications" (REST API for EPM Cloud, get_applications.html).
+APPLICATIONS_PATH = "/HyperionPlanning/rest/v3/applications"
 
 
 class CappedRetry(Retry):
@@ -208,6 +210,29 @@ class EpmClient:
         elapsed = time.monotonic() - started
         code = response.status_code
         return f"{self.auth.mode} auth accepted; GET {path} -> {code} in {elapsed:.2f}s"
+
+    def application_names(self) -> list[str]:
+        """The names of the applications this user is assigned to (planning/fccs servers).
+
+        Raises EpmError; a 404 (``status_code``) means the base URL is wrong.
+        """
+        response = self._get(self.base_url + APPLICATIONS_PATH)
+        if response.status_code != 200:
+            raise _failure(self.name, f"GET {APPLICATIONS_PATH}", response)
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise EpmError(
+                f"EPM {self.name}: GET {APPLICATIONS_PATH} answer is not JSON", permanent=False
+            ) from exc
+        # Oracle's table spells the list "Items"; its Planning answers use "items".
+        items = body.get("items", body.get("Items")) if isinstance(body, dict) else None
+        if not isinstance(items, list):
+            raise EpmError(
+                f"EPM {self.name}: GET {APPLICATIONS_PATH} answer has no items list",
+                permanent=True,
+            )
+        return [str(item["name"]) for item in items if isinstance(item, dict) and "name" in item]
 
     def refresh_token_if_due(self, horizon: float) -> bool:
         """Renew the access token ahead of time when it goes stale within ``horizon`` s."""

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 import yaml
 
 from bot import cli
@@ -99,3 +100,70 @@ def test_check_fails_with_exit_1_on_a_bad_config(
     code = run_check(tmp_path, monkeypatch, {"x": {"kind": "nope"}})
     assert code == 1
     assert capsys.readouterr().out.startswith("FAIL config: Invalid configuration")
+
+
+def test_check_names_the_planning_application_it_found(
+    epm: EpmSandbox,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The planning line says the configured application was found among those listed."""
+    code = run_check(tmp_path, monkeypatch, {"planning": server_doc(epm)})
+    lines = capsys.readouterr().out.splitlines()
+    assert code == 0
+    assert lines[6].startswith("ok   epm planning")
+    assert "planning: Vision found (applications: Vision)" in lines[6]
+
+
+def test_check_fails_on_a_misspelt_application_naming_the_ones_found(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An application the server does not list fails, naming those it has and the closest."""
+    with EpmSandbox(username="svc_epm", password="pw-1", applications=("Vision", "Demo")) as epm:
+        code = run_check(tmp_path, monkeypatch, {"fc": server_doc(epm, application="Visoin")})
+    lines = capsys.readouterr().out.splitlines()
+    assert code == 1
+    assert lines[6].startswith("FAIL epm fc")
+    assert "application 'Visoin' not found on planning; it has: Vision, Demo" in lines[6]
+    assert "did you mean 'Vision'?" in lines[6]
+
+
+def test_check_fails_on_a_base_url_ending_in_epmcloud_saying_why(
+    epm: EpmSandbox,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A base URL with /epmcloud gets 404 on the applications list: check says to drop it."""
+    doc = server_doc(epm, base_url=epm.base_url + "/epmcloud")
+    code = run_check(tmp_path, monkeypatch, {"planning": doc})
+    lines = capsys.readouterr().out.splitlines()
+    assert code == 1
+    assert lines[6].startswith("FAIL epm planning")
+    assert "HTTP 404: the base URL is wrong" in lines[6]
+    assert "without any context such as /epmcloud" in lines[6]
+    assert "drop the trailing /epmcloud" in lines[6]
+
+
+def test_the_sandbox_lists_its_applications_only_at_oracles_path() -> None:
+    """GET .../rest/v3/applications lists the configured applications; /epmcloud/... is 404."""
+    with EpmSandbox(username="u", password="p", applications=("Vision", "Demo")) as epm:
+        listed = requests.get(
+            epm.base_url + "/HyperionPlanning/rest/v3/applications", auth=("u", "p"), timeout=5
+        )
+        refused = requests.get(
+            epm.base_url + "/HyperionPlanning/rest/v3/applications", auth=("u", "x"), timeout=5
+        )
+        prefixed = requests.get(
+            epm.base_url + "/epmcloud/HyperionPlanning/rest/v3/applications",
+            auth=("u", "p"),
+            timeout=5,
+        )
+    assert listed.status_code == 200
+    assert [(item["name"], item["type"]) for item in listed.json()["items"]] == [
+        ("Vision", "HP"),
+        ("Demo", "HP"),
+    ]
+    assert refused.status_code == 401
+    assert prefixed.status_code == 404

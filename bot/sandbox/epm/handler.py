@@ -27,6 +27,11 @@ from bot.sandbox.epm.state import SandboxState
 logger = logging.getLogger(__name__)
 
 TOKEN_PATH = "/oauth2/v1/token"  # noqa: S105  (a URL path, not a secret)
+# Oracle, "Get Applications" (REST API for EPM Cloud):
+# https://docs.oracle.com/en/cloud/saas/enterprise-performance-management-common/prest/get_applications.html
+# GET /HyperionPlanning/rest/{api_version}/applications -> {"items": [{"name", "type"}]}.
+# Any other prefix (e.g. a base URL ending in /epmcloud) is answered 404 below.
+APPLICATIONS_PATH = "/HyperionPlanning/rest/v3/applications"
 MAX_BODY = 64 * 1024
 _REASONS = {429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable"}
 
@@ -177,6 +182,8 @@ class EpmHandler(BaseHTTPRequestHandler):
         denied = self._authenticate()
         if denied is not None:
             return denied
+        if path == APPLICATIONS_PATH:
+            return self._applications(method, path)
         collection = parse_start_path(path)
         if collection is not None:
             return self._start(method, path, collection, raw, meta)
@@ -195,6 +202,16 @@ class EpmHandler(BaseHTTPRequestHandler):
         job, state = polled
         body = render(job, state, base_url=self.state.base_url, executed_by=self.state.username)
         return _Reply(200, body)
+
+    def _applications(self, method: str, path: str) -> _Reply:
+        if method != "GET":
+            return _epm_error(405, f"{method} is not supported on {path}.")
+        items = [
+            {"name": name, "type": "HP", "adminMode": False, "dpEnabled": False}
+            for name in self.state.applications
+        ]
+        link = {"rel": "self", "href": self.state.base_url + path, "action": "GET"}
+        return _Reply(200, {"items": items, "links": [link]})
 
     def _start(
         self, method: str, path: str, collection: tuple[str, str | None], raw: bytes, meta: _Meta

@@ -33,8 +33,11 @@ class EpmSandbox:
         host: str = "127.0.0.1",
         port: int = 0,
         clock: Callable[[], float] = time.monotonic,
+        applications: Sequence[str] = ("Vision",),
     ) -> None:
+        """``applications`` are the Planning/FCCS applications the sandbox lists."""
         self._state = SandboxState(
+            applications=tuple(applications),
             username=username,
             password=password,
             latency=latency,

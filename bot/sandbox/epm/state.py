@@ -26,8 +26,10 @@ class SandboxState:
         latency: float,
         expires_in: int,
         clock: Callable[[], float],
+        applications: tuple[str, ...] = ("Vision",),
     ) -> None:
         self.username = username
+        self.applications = applications  # what GET .../rest/v3/applications lists
         self.password = password
         self.base_url = ""
         self.oauth = OAuthServer(expires_in=expires_in, clock=clock)
