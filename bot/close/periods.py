@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 _PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-_MONTH_NAMES = (
+MONTH_NAMES = (  # English, whatever the locale (EPM's member names are)
     "January",
     "February",
     "March",
@@ -100,7 +100,7 @@ def format_month(period: str, fmt: str) -> str:
     year, month = parse_period(period)
     values = {
         "b": _MONTHS[month - 1],
-        "B": _MONTH_NAMES[month - 1],
+        "B": MONTH_NAMES[month - 1],
         "m": f"{month:02d}",
         "y": f"{year % 100:02d}",
         "Y": f"{year:04d}",

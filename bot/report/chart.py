@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
-from bot.close.periods import close_end, parse_period
+from bot.close.periods import MONTH_NAMES, close_end, parse_period
 from bot.report.model import CloseReport, Row
 from bot.report.text import duration, headline
 
@@ -38,20 +38,6 @@ MIN_AXIS_DAYS = 3
 ANNOTATE_MAX_ROWS = 60
 TALL_ROWS = 40
 WEEKEND = frozenset({5, 6})  # Saturday, Sunday
-MONTHS = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
 
 # Okabe-Ito colours: distinguishable with every common colour-vision deficiency.
 ON_TIME = "#0072B2"
@@ -162,7 +148,7 @@ def _title(figure: Figure, report: CloseReport, layout: _Layout) -> None:
     figure.text(
         0.02,
         top,
-        f"Close report · {MONTHS[month - 1]} {year} ({report.period})"
+        f"Close report · {MONTH_NAMES[month - 1]} {year} ({report.period})"
         + (" · SAMPLE DATA" if report.sample else ""),
         fontsize=18,
         fontweight="bold",
@@ -418,7 +404,7 @@ def _draw_trend(axes: Axes, report: CloseReport) -> None:
 
 def _period_label(period: str, never_ok: int) -> str:
     year, month = parse_period(period)
-    return f"{MONTHS[month - 1][:3]}\n{year}" + (f"\n{never_ok} not OK" if never_ok else "")
+    return f"{MONTH_NAMES[month - 1][:3]}\n{year}" + (f"\n{never_ok} not OK" if never_ok else "")
 
 
 def _days(value: timedelta | None) -> float:
