@@ -19,6 +19,7 @@ from bot.canvas.lifecycle import CANVAS_META, check_canvas
 from bot.config import Config, Settings
 from bot.epm.check import check_servers
 from bot.errors import ConfigError, EpmPulseError, StoreError
+from bot.proxy import Proxies
 from bot.runtime import Check
 from bot.service import StatusService
 from bot.slack.client import WEB_API_ERRORS, build_web_client
@@ -42,7 +43,8 @@ class _SlackReach:
 
 
 def run_checks(config: Config) -> dict[str, Check]:
-    """Every check by name, in order: config, store, Slack, socket mode, channel, canvas, EPM."""
+    """Every check by name, in order: config, store, Slack, socket mode, channel, canvas,
+    EPM, and the proxy in use."""
     estate = config.estate
     checks = {
         "config": Check(
@@ -59,6 +61,7 @@ def run_checks(config: Config) -> dict[str, Check]:
     checks["channel"] = check_channel(config.settings, client, reach)
     checks["canvas"] = _canvas_after(config, client, reach, checks["channel"], stored_canvas)
     checks.update({f"epm {name}": c for name, c in check_servers(config).items()})
+    checks["proxy"] = Check(True, Proxies.from_settings(config.settings).describe())
     return checks
 
 

@@ -46,7 +46,8 @@ _SLACK_SETTINGS = """\
   SLACK_APP_TOKEN          app-level token xapp-... (socket mode)
   SLACK_API_URL            Slack Web API base URL (default https://slack.com/api/)
   SLACK_CANVAS_ID          the canvas to maintain (F...)
-  SLACK_CHANNEL_ID         channel of the channel canvas and of alerts (C...)"""
+  SLACK_CHANNEL_ID         channel of the channel canvas and of alerts (C...)
+  HTTPS_PROXY, HTTP_PROXY, NO_PROXY  proxy for EPM and Slack (lower-case forms too)"""
 RUN_SETTINGS = f"""\
 settings read (environment):
 {_SLACK_SETTINGS}

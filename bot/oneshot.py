@@ -74,6 +74,12 @@ SETTINGS_ENV_VARS = (
     "EPMPULSE_LEADER_TIMEOUT_SECONDS",
     "EPMPULSE_LOG_LEVEL",
     "EPMPULSE_LOG_FORMAT",
+    "https_proxy",
+    "HTTPS_PROXY",
+    "http_proxy",
+    "HTTP_PROXY",
+    "no_proxy",
+    "NO_PROXY",
 )
 
 

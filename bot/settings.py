@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import (
@@ -81,6 +82,17 @@ class Settings(BaseSettings):
     log_format: Literal["json", "text"] = Field(
         default="json", validation_alias="EPMPULSE_LOG_FORMAT"
     )
+    # Outbound proxies (SPEC §16, bot.proxy). The lower-case form wins, as in curl and
+    # requests; a proxy URL may hold a password, hence SecretStr.
+    https_proxy: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("https_proxy", "HTTPS_PROXY")
+    )
+    http_proxy: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("http_proxy", "HTTP_PROXY")
+    )
+    no_proxy: str | None = Field(
+        default=None, validation_alias=AliasChoices("no_proxy", "NO_PROXY")
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -116,6 +128,18 @@ class Settings(BaseSettings):
         ):
             raise ValueError("must be a PostgreSQL URI starting with 'postgresql://'")
         return url
+
+    @field_validator("https_proxy", "http_proxy")
+    @classmethod
+    def _proxy_url(cls, url: SecretStr | None) -> SecretStr | None:
+        if url is None:
+            return None
+        value = url.get_secret_value()
+        if "://" not in value:
+            value = "http://" + value  # host:port, as curl and requests accept it
+        if not value.startswith(("http://", "https://")) or not urlsplit(value).hostname:
+            raise ValueError("must be a proxy URL such as http://proxy.example.com:3128")
+        return SecretStr(value)
 
     @field_validator("slack_api_url")
     @classmethod

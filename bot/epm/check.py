@@ -12,6 +12,7 @@ from bot.config import Config, EpmServer
 from bot.epm.client import APPLICATIONS_PATH, EpmClient
 from bot.epm.tokens import token_storage
 from bot.errors import EpmError, StoreError
+from bot.proxy import Proxies
 from bot.runtime import Check
 from bot.store import Store
 from bot.store.factory import open_store
@@ -34,6 +35,7 @@ def check_servers(config: Config) -> dict[str, Check]:
                 data_dir=config.settings.data_dir,
                 pool_size=1,
                 token_file=token_storage(config.settings, name, store),
+                proxies=Proxies.from_settings(config.settings),
             )
             try:
                 detail = client.probe()

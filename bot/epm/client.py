@@ -24,10 +24,12 @@ from urllib3.util.retry import Retry
 from bot.config import EpmServer
 from bot.epm.auth import Authenticator, Clock, make_authenticator
 from bot.epm.mapping import JobResult, parse_job, trim
+from bot.epm.session import ProxiedSession
 from bot.epm.starts import post_once, start_request, started_job_id
 from bot.epm.tokens import RefreshTokenFile, RefreshTokenStorage
 from bot.errors import EpmError, JobStartError
 from bot.metrics import Metrics
+from bot.proxy import Proxies
 
 logger = logging.getLogger(__name__)
 
@@ -61,11 +63,15 @@ class CappedRetry(Retry):
 
 
 def build_session(
-    token_url: str | None = None, *, pool_size: int = 8, backoff_factor: float = BACKOFF_FACTOR
+    token_url: str | None = None,
+    *,
+    pool_size: int = 8,
+    backoff_factor: float = BACKOFF_FACTOR,
+    proxies: Proxies | None = None,
 ) -> requests.Session:
-    """A session retrying idempotent GETs (and, carefully, token POSTs) with back-off."""
-    session = requests.Session()
-    session.trust_env = False  # never route EPM credentials through an environment proxy
+    """A session retrying idempotent GETs (and, carefully, token POSTs) with back-off,
+    through the proxy ``proxies`` names for each URL."""
+    session = ProxiedSession(proxies)
     retry = CappedRetry(
         total=RETRIES,
         read=READ_RETRIES,
@@ -109,13 +115,17 @@ class EpmClient:
         clock: Clock = time.monotonic,
         backoff_factor: float = BACKOFF_FACTOR,
         token_file: RefreshTokenStorage | None = None,
+        proxies: Proxies | None = None,
     ) -> None:
         self.name = name
+        self.proxies = proxies
         self.server = server
         self.base_url = server.base_url.rstrip("/")
         self.timeout = (min(CONNECT_TIMEOUT, server.timeout_seconds), server.timeout_seconds)
         token_url = getattr(server.auth, "token_url", None)
-        self.session = build_session(token_url, pool_size=pool_size, backoff_factor=backoff_factor)
+        self.session = build_session(
+            token_url, pool_size=pool_size, backoff_factor=backoff_factor, proxies=proxies
+        )
         self.auth: Authenticator = make_authenticator(
             name,
             server.auth,
@@ -275,6 +285,7 @@ class EpmClient:
             timeout=self.timeout,
             server=self.name,
             job_name=job_name,
+            proxies=self.proxies,
         )
 
 

@@ -17,6 +17,7 @@ from bot.epm.tokens import token_storage
 from bot.errors import EpmError
 from bot.metrics import Metrics
 from bot.model import format_time, utcnow
+from bot.proxy import Proxies
 from bot.runtime import Check, Runtime
 from bot.service import StatusService
 from bot.store import Store
@@ -46,6 +47,7 @@ def build_clients(
             pool_size=epm.max_workers,
             metrics=metrics,
             token_file=token_storage(config.settings, name, store),
+            proxies=Proxies.from_settings(config.settings),
         )
         for name, server in epm.servers.items()
     }

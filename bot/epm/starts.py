@@ -38,8 +38,10 @@ from urllib3.exceptions import (
 from urllib3.util.retry import Retry
 
 from bot.epm.mapping import trim
+from bot.epm.session import ProxiedSession
 from bot.epm.tracking import JOB_ID
 from bot.errors import JobStartError
+from bot.proxy import Proxies
 
 # A gateway that answers 502 or 504 may have handed the request on already.
 GATEWAY_STATUSES = frozenset({502, 504})
@@ -47,10 +49,10 @@ _NOT_SENT = (NewConnectionError, ConnectTimeoutError, NameResolutionError)
 CHECK_EPM = "it may have started; check the EPM job console before running it again"
 
 
-def build_start_session() -> requests.Session:
-    """A session that sends each request exactly once (no urllib3 Retry, no redirects)."""
-    session = requests.Session()
-    session.trust_env = False  # never route EPM credentials through an environment proxy
+def build_start_session(proxies: Proxies | None = None) -> requests.Session:
+    """A session that sends each request exactly once (no urllib3 Retry, no redirects),
+    through the proxy ``proxies`` names for its URL."""
+    session = ProxiedSession(proxies)
     # total=0: every error surfaces at once; read=False re-raises read errors as they are.
     adapter = HTTPAdapter(
         pool_connections=1,
@@ -93,6 +95,7 @@ def post_once(
     timeout: tuple[float, float],
     server: str,
     job_name: str,
+    proxies: Proxies | None = None,
 ) -> requests.Response:
     """Send the start once on a new connection; translate network failures by whether EPM
     may have it. The answer's body is read before the connection closes."""
@@ -103,7 +106,7 @@ def post_once(
     }
     # A session of its own: a pooled connection the server has just closed would fail
     # *after* the request left, indistinguishable from a start whose answer was lost.
-    with build_start_session() as session:
+    with build_start_session(proxies) as session:
         try:
             return session.post(
                 url, json=dict(body), headers=headers, timeout=timeout, allow_redirects=False

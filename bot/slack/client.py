@@ -18,6 +18,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 
 from bot.config import Settings
 from bot.lease import Lease
+from bot.proxy import Proxies
 
 TIMEOUT_SECONDS = 10
 # The longest Retry-After a leader's read waits out in place (start-up lookups).
@@ -104,7 +105,7 @@ def build_web_client(
 ) -> WebClient:
     """A WebClient for ``SLACK_API_URL`` with a timeout on every call and bounded retries."""
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
-    return WebClient(
+    client = WebClient(
         token=token,
         base_url=settings.slack_api_url,
         timeout=timeout,
@@ -112,6 +113,18 @@ def build_web_client(
             rate_limited=rate_limited, server_errors=server_errors, max_retry_after=max_retry_after
         ),
     )
+    client.proxy = slack_proxy(settings)
+    return client
+
+
+def slack_proxy(settings: Settings) -> str | None:
+    """The proxy of the Slack Web API and Socket Mode (SPEC §16); None: direct.
+
+    Socket Mode's host is Slack's too, so ``SLACK_API_URL`` decides for both.
+    """
+    # Assigned after construction: slack_sdk falls back to HTTPS_PROXY when given None,
+    # ignoring NO_PROXY; None set afterwards leaves urllib to honour NO_PROXY.
+    return Proxies.from_settings(settings).for_url(settings.slack_api_url)
 
 
 # Calls whose effect people see: sent only under a fresh lease, and never retried in place.
@@ -195,10 +208,12 @@ def build_leased_client(
     """A :class:`LeasedWebClient` for ``SLACK_API_URL``: retries for reads only."""
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     handlers = retry_handlers(max_retry_after=MAX_READ_RETRY_AFTER_SECONDS)
-    return LeasedWebClient(
+    client = LeasedWebClient(
         lease,
         token=token,
         base_url=settings.slack_api_url,
         timeout=timeout,
         retry_handlers=[ReadsOnly(h) for h in handlers],
     )
+    client.proxy = slack_proxy(settings)
+    return client

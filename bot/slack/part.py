@@ -19,7 +19,7 @@ from bot.metrics import Metrics
 from bot.runtime import Check
 from bot.service import StatusService
 from bot.slack.app import build_app
-from bot.slack.client import build_web_client
+from bot.slack.client import build_web_client, slack_proxy
 from bot.slack.commandline import CommandLine, SubCommand
 from bot.slack.deps import SlackDeps
 from bot.slack.editors import Editors
@@ -115,6 +115,8 @@ class SlackPart:
             concurrency=SOCKET_WORKERS,
             ping_interval=self._ping_interval,
         )
+        # Set, not passed: slack_sdk would read HTTPS_PROXY itself, ignoring NO_PROXY.
+        handler.client.proxy = slack_proxy(settings)
         try:
             self._call_slack("SLACK_APP_TOKEN", "apps.connections.open", handler.connect)
         except BaseException:

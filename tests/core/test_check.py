@@ -69,7 +69,15 @@ def test_a_working_set_up_passes_every_check(
     """Both tokens, the channel and its (future) canvas pass; exit 0."""
     code, lines = check(capsys)
     assert code == 0, lines
-    assert list(lines) == ["config", "store", "slack", "socket mode", "channel", "canvas"]
+    assert list(lines) == [
+        "config",
+        "store",
+        "slack",
+        "socket mode",
+        "channel",
+        "canvas",
+        "proxy",
+    ]
     assert lines["store"].startswith("ok ") and "data: board version" in lines["store"]
     assert lines["socket mode"] == "ok   SLACK_APP_TOKEN opens socket mode connections"
     assert lines["channel"] == "ok   #general (C0GENERAL)"

@@ -84,8 +84,11 @@ def test_every_settings_field_names_its_environment_variables() -> None:
     assert field_env_vars("http_port") == ["EPMPULSE_HTTP_PORT", "PORT"]
     assert field_env_vars("database_url") == ["EPMPULSE_DATABASE_URL"]
     names = env_var_names()
-    assert len(names) == len(set(names)) == len(Settings.model_fields) + 1
-    assert all(n.isupper() for n in names)
+    # Second names: PORT, and the lower-case proxy variables curl reads (SPEC §16).
+    lower = {"https_proxy", "http_proxy", "no_proxy"}
+    assert field_env_vars("no_proxy") == ["no_proxy", "NO_PROXY"]
+    assert len(names) == len(set(names)) == len(Settings.model_fields) + 1 + len(lower)
+    assert all(n.isupper() or n in lower for n in names)
 
 
 def test_the_estate_model_lists_every_bad_server_reference() -> None:

@@ -66,6 +66,7 @@ def test_check_passes_when_every_server_answers(
         "ok   epm planning",
         "ok   epm di",
         "ok   epm arcs",
+        "ok   proxy",
     ]
     assert "oauth_refresh_token auth accepted" in lines[7]
     assert (tmp_path / "data" / "tokens" / "di.json").exists()  # the rotation was kept
