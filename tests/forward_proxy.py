@@ -8,15 +8,19 @@ the tunnel relays until either side closes or the proxy stops.
 from __future__ import annotations
 
 import http.client
+import logging
 import select
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 TIMEOUT = 5.0
+
+
+logger = logging.getLogger(__name__)
 
 
 class Forwarded(NamedTuple):
@@ -38,8 +42,7 @@ class ForwardProxy:
         class Handler(_Handler):
             owner = proxy
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
+        self._server = _QuietServer(("127.0.0.1", 0), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
@@ -65,6 +68,16 @@ class ForwardProxy:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(TIMEOUT)
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """The proxy's server: a client hanging up mid-tunnel is logged, not printed."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Log the failed connection at debug level (socketserver would print it)."""
+        logger.debug("forward proxy: connection from %s ended with an error", client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
