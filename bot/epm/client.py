@@ -154,15 +154,7 @@ class EpmClient:
         """Fetch and map one job's status; raises EpmError (permanent or not)."""
         started = time.monotonic()
         try:
-            response = self._get(self.job_url(job_id))
-            if response.status_code != 200:
-                raise _failure(self.name, f"job {job_id}", response)
-            try:
-                body = response.json()
-            except ValueError as exc:
-                raise EpmError(
-                    f"EPM {self.name}: job {job_id} answer is not JSON", permanent=False
-                ) from exc
+            body = self._get_json(self.job_url(job_id), f"job {job_id}")
             return parse_job(body, self.server.kind)
         except EpmError as exc:
             if self._metrics is not None:
@@ -175,6 +167,16 @@ class EpmClient:
                 self._metrics.epm_poll_seconds.labels(server=self.name).observe(
                     time.monotonic() - started
                 )
+
+    def _get_json(self, url: str, what: str) -> Any:
+        """GET ``url`` and return its JSON body; EpmError for a non-200 or a non-JSON answer."""
+        response = self._get(url)
+        if response.status_code != 200:
+            raise _failure(self.name, what, response)
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise EpmError(f"EPM {self.name}: {what} answer is not JSON", permanent=False) from exc
 
     def start_job(self, job_type: str, job_name: str, parameters: Mapping[str, Any]) -> str:
         """Start a job on this server once and return its job id (SPEC §13).
@@ -226,15 +228,7 @@ class EpmClient:
 
         Raises EpmError; a 404 (``status_code``) means the base URL is wrong.
         """
-        response = self._get(self.base_url + APPLICATIONS_PATH)
-        if response.status_code != 200:
-            raise _failure(self.name, f"GET {APPLICATIONS_PATH}", response)
-        try:
-            body = response.json()
-        except ValueError as exc:
-            raise EpmError(
-                f"EPM {self.name}: GET {APPLICATIONS_PATH} answer is not JSON", permanent=False
-            ) from exc
+        body = self._get_json(self.base_url + APPLICATIONS_PATH, f"GET {APPLICATIONS_PATH}")
         # Oracle's table spells the list "Items"; its Planning answers use "items".
         items = body.get("items", body.get("Items")) if isinstance(body, dict) else None
         if not isinstance(items, list):
