@@ -151,6 +151,23 @@ def build_parser() -> argparse.ArgumentParser:
     import_.add_argument("data_dir", metavar="DATA_DIR", help="the JSON store's data directory")
     import_.set_defaults(handler=cmd_import)
 
+    epm = commands.add_parser(
+        "epm",
+        help="EPM sign-in: `epm login SERVER` for oauth_device servers",
+        description="EPM commands.",
+    )
+    epm_commands = epm.add_subparsers(dest="epm_command", metavar="COMMAND", required=True)
+    login = epm_commands.add_parser(
+        "login",
+        help="sign in to an oauth_device EPM server (OAuth 2 device flow)",
+        description="Sign in to an EPM server whose auth is oauth_device: print the "
+        "verification URL and code, wait for the sign-in, and store the first refresh "
+        "token where the server's rotated tokens live (EPMPULSE_DATA_DIR/tokens, or the "
+        "database with EPMPULSE_DATABASE_URL).",
+    )
+    login.add_argument("server", metavar="SERVER", help="a server name under epm.servers")
+    login.set_defaults(handler=cmd_epm_login)
+
     demo = commands.add_parser("demo", help="run the whole app against the bundled sandboxes")
     demo.add_argument("-v", "--verbose", action="store_true", help="show the app's INFO logs")
     demo.set_defaults(handler=cmd_demo)
@@ -367,6 +384,22 @@ def cmd_run(args: argparse.Namespace, config: Config) -> int:
         raise
     logger.info("epmpulse is running")
     runtime.serve_forever()
+    return EXIT_OK
+
+
+def cmd_epm_login(args: argparse.Namespace, config: Config) -> int:
+    """``epmpulse epm login SERVER``: the device sign-in; exit 1 when it fails."""
+    from bot.epm.device import sign_in
+
+    def show(line: str) -> None:
+        print(line, flush=True)
+
+    try:
+        signed_in = sign_in(config, args.server, show)
+    except KeyboardInterrupt:
+        print("sign-in cancelled; nothing stored", file=sys.stderr)
+        return EXIT_FAILURE
+    print(f"Signed in to EPM server {args.server}; refresh token stored in {signed_in.stored_in}")
     return EXIT_OK
 
 

@@ -66,8 +66,23 @@ class ClientCredentialsAuth(_Strict):
     scope: str | None = None
 
 
+class DeviceAuth(_Strict):
+    """OAuth 2 device authorization grant (RFC 8628), Oracle's sign-in for EPM REST.
+
+    A person signs in once with ``epmpulse epm login SERVER``; the refresh token that
+    yields is stored and then rotates as with :class:`RefreshTokenAuth`.
+    """
+
+    type: Literal["oauth_device"]
+    token_url: str = Field(pattern=r"^https?://")
+    device_url: str = Field(pattern=r"^https?://")
+    client_id: str = Field(min_length=1)
+    scope: str = Field(min_length=1)
+
+
 EpmAuth = Annotated[
-    BasicAuth | RefreshTokenAuth | ClientCredentialsAuth, Field(discriminator="type")
+    BasicAuth | RefreshTokenAuth | ClientCredentialsAuth | DeviceAuth,
+    Field(discriminator="type"),
 ]
 ServerKind = Literal["planning", "fccs", "arcs", "data_integration"]
 

@@ -14,7 +14,9 @@ the form (RFC 6749 §2.3.1), and that style is kept once it works.
 
 With the refresh-token grant every refresh rotates the (single-use) refresh token;
 the new one is persisted through :class:`~bot.epm.tokens.RefreshTokenFile` (or the store)
-*before* the access token that came with it is handed out.
+*before* the access token that came with it is handed out. An ``oauth_device`` server
+works the same way once ``epmpulse epm login`` (:mod:`bot.epm.device`) has stored its
+first refresh token; before that it answers "not signed in".
 
 No secret appears in a repr, an exception message or a log line.
 """
@@ -31,7 +33,7 @@ from typing import Any, Protocol
 
 import requests
 
-from bot.config import BasicAuth, ClientCredentialsAuth, EpmAuth, RefreshTokenAuth
+from bot.config import BasicAuth, ClientCredentialsAuth, DeviceAuth, EpmAuth, RefreshTokenAuth
 from bot.epm.tokens import RefreshTokenStorage
 from bot.errors import EpmError
 
@@ -90,19 +92,19 @@ class _AccessToken:
 
 
 class OAuthAuthenticator:
-    """Bearer tokens from an OAuth 2 token endpoint (refresh-token or client-credentials)."""
+    """Bearer tokens from an OAuth 2 token endpoint (refresh token, device or client)."""
 
     def __init__(
         self,
         server: str,
-        auth: RefreshTokenAuth | ClientCredentialsAuth,
+        auth: RefreshTokenAuth | ClientCredentialsAuth | DeviceAuth,
         session: requests.Session,
         *,
         timeout: tuple[float, float],
         token_file: RefreshTokenStorage | None = None,
         clock: Clock = time.monotonic,
     ) -> None:
-        if isinstance(auth, RefreshTokenAuth) and token_file is None:
+        if not isinstance(auth, ClientCredentialsAuth) and token_file is None:
             raise ValueError("the refresh-token grant needs a token file to persist rotations")
         self.mode: str = auth.type
         self.server = server
@@ -154,22 +156,31 @@ class OAuthAuthenticator:
     # --- token requests (called with the lock held) ---------------------------------
 
     def _fetch(self) -> _AccessToken:
-        if isinstance(self._auth, RefreshTokenAuth):
-            assert self._token_file is not None
-            with self._token_file.locked():
-                return self._refresh_grant(self._auth, self._token_file)
-        form = {"grant_type": "client_credentials"}
-        return self._accept(self._post(form, self._auth.client_secret.get_secret_value()))
+        auth = self._auth
+        if isinstance(auth, ClientCredentialsAuth):
+            form = {"grant_type": "client_credentials"}
+            return self._accept(self._post(form, auth.client_secret.get_secret_value()))
+        assert self._token_file is not None
+        with self._token_file.locked():
+            if isinstance(auth, DeviceAuth):
+                return self._refresh_grant(self._token_file, device_marker(auth), None)
+            secret = auth.client_secret.get_secret_value() if auth.client_secret else None
+            return self._refresh_grant(
+                self._token_file, auth.refresh_token.get_secret_value(), secret
+            )
 
     def _refresh_grant(
-        self, auth: RefreshTokenAuth, token_file: RefreshTokenStorage
+        self, token_file: RefreshTokenStorage, configured: str, secret: str | None
     ) -> _AccessToken:
-        configured = auth.refresh_token.get_secret_value()
         if self._unsaved_refresh is not None:
             token_file.save(self._unsaved_refresh, configured)
             self._unsaved_refresh = None
         refresh = token_file.current(configured)
-        secret = auth.client_secret.get_secret_value() if auth.client_secret else None
+        if refresh == configured and isinstance(self._auth, DeviceAuth):
+            raise EpmError(
+                f"EPM {self.server}: not signed in; run `epmpulse epm login {self.server}`",
+                permanent=True,
+            )
         body = self._post({"grant_type": "refresh_token", "refresh_token": refresh}, secret)
         rotated = body.get("refresh_token")
         if isinstance(rotated, str) and rotated and rotated != refresh:
@@ -221,16 +232,14 @@ class OAuthAuthenticator:
             body = None
         if code == 200 and isinstance(body, dict):
             return body
-        # Only the OAuth error code and description are shown, never the body itself.
-        reason = ""
-        if isinstance(body, dict) and body.get("error"):
-            reason = f": {body['error']}"
-            if body.get("error_description"):
-                reason += f" ({str(body['error_description'])[:200]})"
+        reason = oauth_reason(body)
         transient = code == 429 or code >= 500
         hint = ""
-        if not transient and self.mode == "oauth_refresh_token" and "invalid_grant" in reason:
-            hint = "; issue a new refresh token and configure it"
+        if not transient and "invalid_grant" in reason:
+            if self.mode == "oauth_refresh_token":
+                hint = "; issue a new refresh token and configure it"
+            elif self.mode == "oauth_device":
+                hint = f"; sign in again with `epmpulse epm login {self.server}`"
         raise EpmError(
             f"EPM {self.server}: token request failed with HTTP {code}{reason}{hint}",
             permanent=not transient,
@@ -252,6 +261,16 @@ class OAuthAuthenticator:
             "EPM %s: new access token (%s), valid for %.0f s", self.server, self.mode, lifetime
         )
         return self._token
+
+
+def oauth_reason(body: object) -> str:
+    """``": code (description)"`` of an OAuth error answer; never anything else in it."""
+    if not isinstance(body, dict) or not body.get("error"):
+        return ""
+    reason = f": {body['error']}"
+    if body.get("error_description"):
+        reason += f" ({str(body['error_description'])[:200]})"
+    return reason
 
 
 def _client_refused(response: requests.Response) -> bool:
@@ -284,6 +303,16 @@ def make_authenticator(
         auth,
         session,
         timeout=timeout,
-        token_file=token_file if isinstance(auth, RefreshTokenAuth) else None,
+        token_file=None if isinstance(auth, ClientCredentialsAuth) else token_file,
         clock=clock,
     )
+
+
+def device_marker(auth: DeviceAuth) -> str:
+    """What an ``oauth_device`` server's stored refresh token was issued for.
+
+    It stands where ``oauth_refresh_token`` has its configured token: a token stored
+    for another client (or token endpoint) is ignored, so changing either asks for a
+    new sign-in. It holds no secret.
+    """
+    return f"oauth_device:{auth.client_id}@{auth.token_url}"

@@ -172,7 +172,7 @@ class EpmClient:
         """GET ``url`` and return its JSON body; EpmError for a non-200 or a non-JSON answer."""
         response = self._get(url)
         if response.status_code != 200:
-            raise _failure(self.name, what, response)
+            raise self._failure(what, response)
         try:
             return response.json()
         except ValueError as exc:
@@ -218,7 +218,7 @@ class EpmClient:
         path = PROBE_PATHS[self.server.kind]
         response = self._get(self.base_url + path)
         if response.status_code not in (200, 404):
-            raise _failure(self.name, f"GET {path}", response)
+            raise self._failure(f"GET {path}", response)
         elapsed = time.monotonic() - started
         code = response.status_code
         return f"{self.auth.mode} auth accepted; GET {path} -> {code} in {elapsed:.2f}s"
@@ -253,6 +253,19 @@ class EpmClient:
             response.close()
             response = self._send(url, self.auth.header())
         return response
+
+    def _failure(self, what: str, response: requests.Response) -> EpmError:
+        failure = _failure(self.name, what, response)
+        if response.status_code == 401 and self.auth.mode == "oauth_client_credentials":
+            # Even a fresh token was refused. EPM grants access by the user's roles, and
+            # a client-credentials token carries no user (docs/oracle/oauth.md).
+            return EpmError(
+                f"{failure}; a client-credentials token carries no user: use auth type "
+                f"oauth_device and sign in with `epmpulse epm login {self.name}`",
+                permanent=True,
+                status_code=401,
+            )
+        return failure
 
     def _send(self, url: str, authorization: str) -> requests.Response:
         headers = {"Authorization": authorization, "Accept": "application/json"}

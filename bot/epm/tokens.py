@@ -47,6 +47,10 @@ class RefreshTokenStorage(Protocol):
 
     server: str
 
+    @property
+    def location(self) -> str:
+        """Where the token is kept, for people (a path, or the database)."""
+
     def locked(self) -> AbstractContextManager[None]:
         """Hold the lock every process and instance takes before spending the token."""
 
@@ -70,11 +74,16 @@ class RefreshTokenFile:
     def __repr__(self) -> str:
         return f"RefreshTokenFile({str(self.path)!r})"
 
+    @property
+    def location(self) -> str:
+        """The token file's path."""
+        return str(self.path)
+
     @contextmanager
     def locked(self) -> Iterator[None]:
         """Hold the exclusive cross-process lock of this server's token."""
         try:
-            ensure_private_dir(self.directory)
+            self._ensure_directories()
             fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, FILE_MODE)
         except OSError as exc:
             raise EpmError(
@@ -97,6 +106,11 @@ class RefreshTokenFile:
         finally:
             lock.release()
 
+    def _ensure_directories(self) -> None:
+        """The data directory and its tokens directory, both 0700 when created here."""
+        ensure_private_dir(self.directory.parent)
+        ensure_private_dir(self.directory)
+
     def current(self, configured: str) -> str:
         """The refresh token to use: the persisted one, unless ``configured`` changed since."""
         try:
@@ -115,7 +129,7 @@ class RefreshTokenFile:
         """Durably persist ``token`` (0600) before anybody uses what came with it."""
         document = {"refresh_token": token, "configured_sha256": fingerprint(configured)}
         try:
-            ensure_private_dir(self.directory)
+            self._ensure_directories()
             dir_fd = os.open(self.directory, os.O_RDONLY)
             try:
                 atomic_write(self.path, dumps(document), dir_fd)
@@ -143,6 +157,11 @@ class StoredRefreshToken:
 
     def __repr__(self) -> str:
         return f"StoredRefreshToken({self.server!r})"
+
+    @property
+    def location(self) -> str:
+        """The database, under this server's meta key."""
+        return f"the database (meta {self.key})"
 
     @contextmanager
     def locked(self) -> Iterator[None]:

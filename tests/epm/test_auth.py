@@ -134,6 +134,29 @@ def test_client_credentials_fetch_a_token_and_send_the_scope(
     assert epm.requests("/armARCS")[0].auth == "bearer"
 
 
+def test_epm_refusing_a_fresh_client_credentials_token_points_to_oauth_device(
+    epm: EpmSandbox, make_client: Callable[..., EpmClient]
+) -> None:
+    """A 401 after a new token is not retried again and names the sign-in that works."""
+    epm.add_job("arcs", 3, "ok")
+    epm.inject("/armARCS", 401, times=2)  # as EPM answers a token without a user
+    client = make_client("a", server(epm, "arcs", "oauth_client_credentials"))
+    with pytest.raises(EpmError, match=r"HTTP 401.*use auth type oauth_device.*epm login a"):
+        client.job_status("3")
+    assert grants(epm) == ["client_credentials", "client_credentials"]
+
+
+def test_a_basic_401_does_not_mention_oauth_device(
+    epm: EpmSandbox, make_client: Callable[..., EpmClient]
+) -> None:
+    """The hint is for client-credentials tokens only."""
+    epm.inject("/armARCS", 401)
+    client = make_client("a", server(epm, "arcs", "basic"))
+    with pytest.raises(EpmError) as err:
+        client.job_status("3")
+    assert "HTTP 401" in str(err.value) and "oauth_device" not in str(err.value)
+
+
 @dataclass(frozen=True)
 class TokenCall:
     """What the client sent to the token endpoint, and the answer's status."""
