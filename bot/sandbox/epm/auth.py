@@ -3,7 +3,9 @@
 The token service behaves like the OCI IAM identity domain in front of EPM Cloud
 (`POST /oauth2/v1/token`, form encoded): `grant_type=refresh_token` rotates the
 refresh token on every use (a consumed or unknown one answers 400 `invalid_grant`)
-and `grant_type=client_credentials` issues an access token only. Clients
+and `grant_type=client_credentials` issues an access token only. The device
+grant (RFC 8628, `POST /oauth2/v1/device` first) is in
+:mod:`bot.sandbox.epm.device`. Clients
 authenticate with HTTP Basic `client_id:client_secret` or form `client_id`
 (+ `client_secret`); a form `client_id` without a secret is a public client,
 which may only refresh.
@@ -19,6 +21,8 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from bot.sandbox.epm.device import DEVICE_GRANT, DeviceAuthorizations
 
 TokenReply = tuple[int, dict[str, Any]]
 
@@ -57,6 +61,7 @@ class OAuthServer:
         self._access: dict[str, _AccessToken] = {}
         self._refresh: dict[str, str] = {}  # live refresh token -> client id
         self._consumed: set[str] = set()
+        self.devices = DeviceAuthorizations(clock)
 
     def register_client(self, client_id: str, client_secret: str) -> None:
         """Register (or re-key) a confidential client."""
@@ -107,6 +112,8 @@ class OAuthServer:
                 return 401, _error("invalid_client", "Client authentication failed.")
             if grant == "refresh_token":
                 return self._refresh_grant(client_id, form.get("refresh_token", ""), form)
+            if grant == DEVICE_GRANT:
+                return self._device_grant(client_id, form)
             if grant == "client_credentials":
                 if secret is None:
                     return 401, _error("invalid_client", "A client secret is required.")
@@ -114,6 +121,37 @@ class OAuthServer:
             if not grant:
                 return 400, _error("invalid_request", "grant_type is required.")
             return 400, _error("unsupported_grant_type", f"Unsupported grant type {grant}.")
+
+    def device_request(
+        self, form: Mapping[str, str], authorization: str | None, verification_uri: str
+    ) -> TokenReply:
+        """Answer a device authorization request (Oracle: all three fields required)."""
+        basic = parse_basic(authorization)
+        client_id, secret = (
+            basic if basic else (form.get("client_id", ""), form.get("client_secret"))
+        )
+        with self._lock:
+            known = self._clients.get(client_id)
+        if known is None or (secret is not None and not same(secret, known)):
+            return 401, _error("invalid_client", "Client authentication failed.")
+        if form.get("response_type") != "device_code":
+            return 400, _error("invalid_request", "response_type must be device_code.")
+        if not form.get("scope"):
+            return 400, _error("invalid_request", "scope is required.")
+        return 200, self.devices.issue(client_id, verification_uri)
+
+    def _device_grant(self, client_id: str, form: Mapping[str, str]) -> TokenReply:
+        outcome, _user = self.devices.poll(form, client_id)
+        if outcome == "approved":
+            return 200, self._token_body(client_id, form, refresh=True)
+        errors = {
+            "pending": ("authorization_pending", "The user has not signed in yet."),
+            "slow_down": ("slow_down", "Polling too often; wait 5 s longer between polls."),
+            "expired": ("expired_token", "The device code has expired."),
+            "denied": ("access_denied", "The user declined the sign-in."),
+            "invalid": ("invalid_grant", "The device code is invalid."),
+        }
+        return 400, _error(*errors[outcome])
 
     def _refresh_grant(self, client_id: str, token: str, form: Mapping[str, str]) -> TokenReply:
         if not token:

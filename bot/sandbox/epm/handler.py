@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from bot.sandbox.epm.auth import parse_basic
+from bot.sandbox.epm.device import DEVICE_PATH, VERIFICATION_PAGE, VERIFICATION_PATH
 from bot.sandbox.epm.faults import Fault
 from bot.sandbox.epm.jobs import parse_job_path, render
 from bot.sandbox.epm.log import AuthType, RequestRecord
@@ -41,6 +42,7 @@ class _Reply:
     status: int
     body: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
+    html: str | None = None  # the verification page answers HTML, everything else JSON
 
 
 @dataclass
@@ -159,6 +161,10 @@ class EpmHandler(BaseHTTPRequestHandler):
             return _fault_reply(fault)
         if path == TOKEN_PATH:
             return self._token(method, raw, meta)
+        if path == DEVICE_PATH:
+            return self._device(method, raw)
+        if path == VERIFICATION_PATH:
+            return self._verification(method, raw)
         return self._resource(method, path, meta, raw)
 
     def _read_body(self) -> bytes:
@@ -169,14 +175,41 @@ class EpmHandler(BaseHTTPRequestHandler):
     def _token(self, method: str, raw: bytes, meta: _Meta) -> _Reply:
         if method != "POST":
             return _epm_error(405, "The token endpoint accepts POST only.")
-        pairs = parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True)
-        form = {key: values[0] for key, values in pairs.items()}
+        form = _form(raw)
         meta.grant_type = form.get("grant_type")
         status, body = self.state.oauth.token_request(form, self.headers.get("Authorization"))
         headers = {"Cache-Control": "no-store", "Pragma": "no-cache"}
         if status == 401:
             headers["WWW-Authenticate"] = 'Basic realm="oauth"'
         return _Reply(status, body, headers)
+
+    def _device(self, method: str, raw: bytes) -> _Reply:
+        if method != "POST":
+            return _epm_error(405, "The device endpoint accepts POST only.")
+        verification_uri = self.state.base_url + VERIFICATION_PATH
+        status, body = self.state.oauth.device_request(
+            _form(raw), self.headers.get("Authorization"), verification_uri
+        )
+        return _Reply(status, body, {"Cache-Control": "no-store"})
+
+    def _verification(self, method: str, raw: bytes) -> _Reply:
+        """The page where a person enters the user code and signs in (Basic user)."""
+        if method == "GET":
+            notice = "Enter the code your device shows, and your EPM user and password."
+            return _Reply(200, {}, html=VERIFICATION_PAGE.format(notice=notice))
+        if method != "POST":
+            return _epm_error(405, f"{method} is not supported on {VERIFICATION_PATH}.")
+        form = _form(raw)
+        if not self.state.basic_ok(form.get("username", ""), form.get("password", "")):
+            notice = "Wrong user or password; nothing was signed in."
+            return _Reply(401, {}, html=VERIFICATION_PAGE.format(notice=notice))
+        approve = form.get("decision", "approve") != "deny"
+        devices, code = self.state.oauth.devices, form.get("user_code", "")
+        if not devices.decide(code, user=form["username"], approve=approve):
+            notice = "That code is unknown, already used or expired."
+            return _Reply(400, {}, html=VERIFICATION_PAGE.format(notice=notice))
+        done = "Device signed in. You can close this page." if approve else "Sign-in denied."
+        return _Reply(200, {}, html=f"<!doctype html><p>{done}</p>")
 
     def _resource(self, method: str, path: str, meta: _Meta, raw: bytes = b"") -> _Reply:
         denied = self._authenticate()
@@ -198,6 +231,9 @@ class EpmHandler(BaseHTTPRequestHandler):
             family, app, job_id = key
             if family == "hyperion" and not self.state.has_app(app):
                 return _epm_error(404, f"Application {app} does not exist.")
+            # Our reading: Oracle documents no answer for a job id it does not know; 404
+            # with EPM's error body is what its other missing resources get
+            # (docs/oracle/undocumented.md).
             return _epm_error(404, f"Job with id {job_id} does not exist.")
         job, state = polled
         body = render(job, state, base_url=self.state.base_url, executed_by=self.state.username)
@@ -248,14 +284,23 @@ class EpmHandler(BaseHTTPRequestHandler):
         return reply
 
     def _send(self, reply: _Reply) -> None:
-        payload = json.dumps(reply.body).encode("utf-8")
+        if reply.html is not None:
+            payload, kind = reply.html.encode("utf-8"), "text/html; charset=utf-8"
+        else:
+            payload, kind = json.dumps(reply.body).encode("utf-8"), "application/json"
         self.send_response(reply.status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(payload)))
         for name, value in reply.headers.items():
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(payload)
+
+
+def _form(raw: bytes) -> dict[str, str]:
+    """A form-encoded body, first value of each field."""
+    pairs = parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True)
+    return {key: values[0] for key, values in pairs.items()}
 
 
 def _auth_type(header: str | None) -> AuthType:

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Sequence
 from types import TracebackType
 
+from bot.sandbox.epm.device import DEVICE_PATH, VERIFICATION_PATH, DeviceAuthorizations
 from bot.sandbox.epm.faults import Fault
 from bot.sandbox.epm.handler import TOKEN_PATH, EpmServer
 from bot.sandbox.epm.jobs import JobState, Outcome, ScriptedJob, job_key, job_path, make_job
@@ -147,6 +148,31 @@ class EpmSandbox:
     def expire_access_tokens(self) -> None:
         """Expire every access token issued so far; their next use answers 401."""
         self._state.oauth.expire_access_tokens()
+
+    # -- device sign-in (RFC 8628) ---------------------------------------------------
+
+    @property
+    def device_url(self) -> str:
+        """URL of the device authorization endpoint (``oauth_device``'s ``device_url``)."""
+        return self.base_url + DEVICE_PATH
+
+    @property
+    def verification_url(self) -> str:
+        """The page where a person enters a user code and signs in."""
+        return self.base_url + VERIFICATION_PATH
+
+    @property
+    def devices(self) -> DeviceAuthorizations:
+        """The pending device sign-ins; set ``expires_in`` and ``interval`` here."""
+        return self._state.oauth.devices
+
+    def approve_device(self, user_code: str, user: str | None = None) -> bool:
+        """Sign in the device showing ``user_code``, as a person on the page would."""
+        return self.devices.decide(user_code, user=user or self.username, approve=True)
+
+    def deny_device(self, user_code: str) -> bool:
+        """Decline the device showing ``user_code``."""
+        return self.devices.decide(user_code, user=self.username, approve=False)
 
     # -- jobs ----------------------------------------------------------------------
 
