@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import secrets
 import shlex
 import tempfile
 import time
@@ -40,6 +41,7 @@ from bot.canvas.part import CanvasPart
 from bot.close.archive import archive_key
 from bot.close.periods import period_at, shift
 from bot.config import Config, load_config
+from bot.epm.device import sign_in
 from bot.model import DomainRecord, Status, utcnow
 from bot.report.model import report_timezone
 from bot.report.samples import sample_archives
@@ -57,6 +59,9 @@ WAIT_SECONDS = 5.0
 # A tracked job needs a few polls; at most this many poll periods are waited for.
 JOB_WAIT_POLLS = 10
 EPM_SERVER = "planning"
+# The sandbox's identity domain: a public client, signed in once with the device flow.
+EPM_CLIENT_ID = "epmpulse-demo"
+EPM_SCOPE = "urn:opc:serviceInstanceID=demo offline_access"
 API_KEY_NAME, API_KEY = "demo", "demo-key"
 # Where the demo leaves files worth keeping (the close report PNG), relative to the cwd.
 OUTPUT_DIR = Path("epmpulse-demo")
@@ -350,7 +355,13 @@ def demo_config(slack: SlackSandbox, epm: EpmSandbox, data_dir: Path) -> Config:
                     "kind": "planning",
                     "base_url": epm.base_url,
                     "application": "Vision",
-                    "auth": {"type": "basic", "username": epm.username, "password": epm.password},
+                    "auth": {
+                        "type": "oauth_device",
+                        "token_url": epm.token_url,
+                        "device_url": epm.device_url,
+                        "client_id": EPM_CLIENT_ID,
+                        "scope": EPM_SCOPE,
+                    },
                 }
             }
         },
@@ -389,7 +400,9 @@ def run_demo(emit: Emit, steps: Sequence[Step] | None = None) -> None:
         SlackSandbox() as slack,
         EpmSandbox() as epm,
     ):
-        runtime = build_runtime(demo_config(slack, epm, Path(tmp)))
+        config = demo_config(slack, epm, Path(tmp))
+        epm_sign_in(config, epm, emit)
+        runtime = build_runtime(config)
         try:
             runtime.start()
         except BaseException:
@@ -410,6 +423,29 @@ def run_demo(emit: Emit, steps: Sequence[Step] | None = None) -> None:
         finally:
             runtime.stop()
         report(emit, markdown, slack)
+
+
+def epm_sign_in(config: Config, epm: EpmSandbox, emit: Emit) -> None:
+    """Sign in to the EPM sandbox once, as ``epmpulse epm login`` does, and show it.
+
+    The demo plays the person too: while the command waits, it enters the code on
+    the sandbox's verification page with the sandbox user's password.
+    """
+    epm.register_client(EPM_CLIENT_ID, secrets.token_urlsafe(16))  # used as a public client
+    epm.devices.interval = 1  # Oracle's 5 s default would only slow the demo down
+
+    def person_signs_in_meanwhile(seconds: float) -> None:
+        for code in epm.devices.pending_user_codes():
+            form = {"user_code": code, "username": epm.username, "password": epm.password}
+            requests.post(epm.verification_url, data=form, timeout=WAIT_SECONDS)
+            emit(f"   (the demo enters {code} on that page as {epm.username})")
+        time.sleep(seconds)
+
+    emit(f"EPM sign-in: epmpulse epm login {EPM_SERVER} (OAuth 2 device flow)")
+    signed_in = sign_in(
+        config, EPM_SERVER, lambda line: emit(f"   {line}"), sleep=person_signs_in_meanwhile
+    )
+    emit(f"   -> signed in; refresh token stored in {signed_in.stored_in}\n")
 
 
 def report(emit: Emit, markdown: str, slack: SlackSandbox) -> None:

@@ -133,6 +133,9 @@ def test_epmpulse_demo_runs_on_its_own_and_prints_the_canvas(tmp_path: Path) -> 
     assert time.monotonic() - started < 30
     out = done.stdout
     assert "# EPM Status (demo)" in out
+    assert "EPM sign-in: epmpulse epm login planning (OAuth 2 device flow)" in out
+    assert re.search(r"and enter the code: [A-Z]{4}-[A-Z]{4}\n", out)
+    assert "-> signed in; refresh token stored in " in out
     assert "| Consolidation | :red_circle: Error | Rule 12 failed \\| see log |" in out
     # The modal's one message fits both changed rows, and step 7 shows the rows it asks for.
     assert "| Forecast | :large_yellow_circle: Warning | Reviewed in the close call |" in out

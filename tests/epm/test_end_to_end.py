@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from bot.app import build_runtime
-from bot.demo import Demo, demo_config
+from bot.demo import Demo, demo_config, epm_sign_in
 from bot.model import Status
 from bot.sandbox.epm import EpmSandbox, script
 from bot.sandbox.slack import SlackSandbox
@@ -32,7 +32,9 @@ def test_tracking_a_job_in_slack_shows_loading_then_its_result_on_the_canvas(
     """The whole ``run`` process: slash command, poller, store and canvas on the sandboxes."""
     with SlackSandbox() as slack, EpmSandbox() as epm:
         epm.add_job("planning", JOB_ID, script("ok", running=2), details="Actuals loaded")
-        runtime = build_runtime(demo_config(slack, epm, tmp_path))
+        config = demo_config(slack, epm, tmp_path)
+        epm_sign_in(config, epm, lambda _line: None)
+        runtime = build_runtime(config)
         runtime.start()
         try:
             slack.wait_connected(5)
@@ -64,7 +66,9 @@ def test_running_a_job_from_slack_shows_loading_then_its_result_on_the_canvas(
     """``/epmpulse run``: one start reaches EPM, the canvas shows Loading, then the Error."""
     with SlackSandbox() as slack, EpmSandbox() as epm:
         epm.script_start("Aggregate Budget", ["running", "error"], details="Rule AGG failed")
-        runtime = build_runtime(demo_config(slack, epm, tmp_path))
+        config = demo_config(slack, epm, tmp_path)
+        epm_sign_in(config, epm, lambda _line: None)
+        runtime = build_runtime(config)
         runtime.start()
         try:
             slack.wait_connected(5)
