@@ -47,6 +47,12 @@ _ROUTES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("arcs", re.compile(r"/armARCS/rest/v1/jobs/([^/]+)")),
 )
 
+# Oracle's "Retrieve Job Status" (Planning and Data Integration) lists -1, 0, 1, 2, 3, 4
+# and Integer.MAX_VALUE, and descriptiveStatus "such as Completed or Error":
+# https://docs.oracle.com/en/cloud/saas/enterprise-performance-management-common/prest/retrieve_job_status.html
+# Our reading (docs/oracle/undocumented.md): a warning is status 0 - with jobStatus
+# WARNING on Data Integration, which documents that field's values but not the code
+# beside WARNING - and the descriptive statuses other than Completed and Error are ours.
 _CODES: dict[str, int] = {
     "running": -1,
     "ok": 0,

@@ -141,6 +141,10 @@ class Starts:
             job_id = str(self._next_id)
             self._next_id += 1
             scripted = self._scripts.get(str(name))
+            # Our reading (docs/oracle/undocumented.md): "Execute a Job" shows the body of
+            # a started job (status -1) but not the HTTP code; the sandbox answers 201 on
+            # the Planning collection and 200 on Data Integration's, and the client takes
+            # any 2xx.
             status = 201 if family == "hyperion" else 200
             self._records.append(StartRecord(family, app, body, status, job_id))
         states = scripted.states if scripted else tuple(script("ok", running=1))
