@@ -9,6 +9,10 @@ With 1 worker a full cycle would take about a minute, so by default only 20 jobs
 are polled and the time is scaled to 200 (marked "extrapolated"); pass
 --full-sequential to measure all 200.
 
+Then the 8-worker cycle runs through a forward proxy on loopback (HTTP_PROXY, the
+sandbox's :class:`~bot.sandbox.proxy.ForwardProxy`) and directly, alternating, and
+the ratio of the medians is printed (goal: at most 1.1, issue 21).
+
 Usage: python bench/poll.py [--jobs 200] [--latency 0.3] [--cycles 2] [--full-sequential]
 """
 
@@ -28,15 +32,23 @@ from bot.epm.part import build_clients
 from bot.epm.poller import Poller
 from bot.model import JobRef, Status, Update
 from bot.sandbox.epm import EpmSandbox
+from bot.sandbox.proxy import ForwardProxy
 from bot.service import StatusService
 from bot.store import JsonStore
 
 KINDS = ("planning", "data_integration", "arcs")
 JOBS_PER_DOMAIN = 10
 SEQUENTIAL_SAMPLE = 20
+PROXY_WORKERS = 8
 
 
-def make_config(directory: Path, sandboxes: list[EpmSandbox], jobs: int, workers: int) -> Config:
+def make_config(
+    directory: Path,
+    sandboxes: list[EpmSandbox],
+    jobs: int,
+    workers: int,
+    proxy: str | None = None,
+) -> Config:
     """An estate with one app whose domains track ``jobs`` jobs spread over the sandboxes."""
     servers: dict[str, Any] = {}
     for sandbox, kind in zip(sandboxes, KINDS, strict=True):
@@ -57,6 +69,8 @@ def make_config(directory: Path, sandboxes: list[EpmSandbox], jobs: int, workers
     path = directory / "epmpulse.yml"
     path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
     env = {"EPMPULSE_CONFIG": str(path), "EPMPULSE_DATA_DIR": str(directory / "data")}
+    if proxy is not None:
+        env["HTTP_PROXY"] = proxy  # the sandboxes speak http://
     return load_config(env, cwd=directory)
 
 
@@ -74,10 +88,16 @@ def track_jobs(service: StatusService, jobs: int) -> None:
     service.set_many(updates, by="system")
 
 
-def measure(sandboxes: list[EpmSandbox], jobs: int, workers: int, cycles: int) -> list[float]:
+def measure(
+    sandboxes: list[EpmSandbox],
+    jobs: int,
+    workers: int,
+    cycles: int,
+    proxy: str | None = None,
+) -> list[float]:
     """Seconds of each of ``cycles`` poll cycles over ``jobs`` tracked jobs."""
     with tempfile.TemporaryDirectory(prefix="epmpulse-bench-") as tmp:
-        config = make_config(Path(tmp), sandboxes, jobs, workers)
+        config = make_config(Path(tmp), sandboxes, jobs, workers, proxy)
         store = JsonStore(config.settings.data_dir)
         service = StatusService(config.estate, store)
         track_jobs(service, jobs)
@@ -130,9 +150,28 @@ def main() -> None:
                 note += f"; extrapolated from {sample} jobs x{scale:g}"
             ratio = cycle / ideal
             print(f"{workers:>7} {sample:>6} {cycle:>8.2f} {ideal:>8.2f} {ratio:>6.2f}  {note}")
+        through_proxy(sandboxes, args.jobs, args.cycles)
     finally:
         for sandbox in sandboxes:
             sandbox.stop()
+
+
+def through_proxy(sandboxes: list[EpmSandbox], jobs: int, cycles: int) -> None:
+    """The 8-worker cycle through a forward proxy and directly, alternating; the ratio."""
+    direct: list[float] = []
+    proxied: list[float] = []
+    with ForwardProxy() as proxy:
+        for _ in range(max(cycles, 3)):
+            direct += measure(sandboxes, jobs, PROXY_WORKERS, 1)
+            before = len(proxy.seen)
+            proxied += measure(sandboxes, jobs, PROXY_WORKERS, 1, proxy.url)
+            assert len(proxy.seen) - before >= jobs, "the cycle did not go through the proxy"
+    plain, via = statistics.median(direct), statistics.median(proxied)
+    print(
+        f"\nthrough a forward proxy ({PROXY_WORKERS} workers, median of {len(direct)} "
+        f"alternating runs): direct {plain:.2f}s, proxy {via:.2f}s, "
+        f"ratio {via / plain:.3f} (goal <= 1.1)"
+    )
 
 
 if __name__ == "__main__":

@@ -13,8 +13,8 @@ from bot.epm.part import build_clients, close_clients
 from bot.model import Status
 from bot.proxy import Proxies
 from bot.sandbox.epm import EpmSandbox
+from bot.sandbox.proxy import ForwardProxy
 from tests.epm.conftest import MakeEstate, server_doc
-from tests.forward_proxy import ForwardProxy
 
 MakeClient = Callable[..., EpmClient]
 

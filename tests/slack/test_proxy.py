@@ -7,13 +7,13 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from bot.sandbox.proxy import ForwardProxy
 from bot.sandbox.slack import SlackSandbox
 from bot.service import StatusService
 from bot.slack.client import build_leased_client, build_web_client
 from bot.slack.part import SlackPart
 from bot.store import JsonStore
 from tests.conftest import MakeConfig, wait_until
-from tests.forward_proxy import ForwardProxy
 from tests.slack.conftest import slack_env
 
 

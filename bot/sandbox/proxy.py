@@ -1,6 +1,8 @@
 """A tiny forward HTTP proxy on loopback that records what it forwarded.
 
-It forwards absolute-URI requests (``GET http://host/path``) and tunnels ``CONNECT``
+The corporate proxy of the sandbox world: the proxy tests and ``bench/poll.py`` send
+EPM, Slack Web API and Socket Mode traffic through it. It forwards absolute-URI
+requests (``GET http://host/path``) and tunnels ``CONNECT``
 (how Socket Mode and HTTPS go through a proxy). Every connection it serves is bounded:
 the tunnel relays until either side closes or the proxy stops.
 """
@@ -85,7 +87,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def log_message(self, format: str, *args: object) -> None:
-        """Quiet: tests assert on ``seen``."""
+        """Quiet: callers look at ``seen``."""
 
     def _record(self) -> None:
         self.owner.seen.append(
