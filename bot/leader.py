@@ -193,6 +193,7 @@ class PostgresLeadership:
         self._thread: threading.Thread | None = None
         self._on_gain: Callable[[], None] = _nothing
         self._on_loss: Callable[[], None] = _nothing
+        self.beats = 0  # beats done, so that a test can wait for beats instead of time
 
     @property
     def is_leader(self) -> bool:
@@ -202,7 +203,7 @@ class PostgresLeadership:
     def start(self, on_gain: Callable[[], None], on_loss: Callable[[], None]) -> None:
         """Try once now (leading before returning when the lock is free), then keep watching."""
         self._on_gain, self._on_loss = on_gain, on_loss
-        self._step()
+        self._beat()
         self._thread = threading.Thread(target=self._watch, name="leader", daemon=True)
         self._thread.start()
 
@@ -225,7 +226,11 @@ class PostgresLeadership:
 
     def _watch(self) -> None:
         while not self._stopping.wait(self.beat):
-            self._step()
+            self._beat()
+
+    def _beat(self) -> None:
+        self._step()
+        self.beats += 1
 
     def _step(self) -> None:
         """One beat: a leader checks its session and renews its lease; others try the lock."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -271,7 +270,9 @@ def test_a_long_app_is_split_into_tables_of_at_most_300_cells() -> None:
 
 
 def test_fifty_apps_of_twenty_domains_with_long_messages_fit_the_canvas() -> None:
-    """A 1,000-domain estate renders quickly, deterministically and within canvas limits."""
+    """A 1,000-domain estate renders deterministically and within canvas limits.
+
+    How fast it renders is bench/canvas.py's and bench/close.py's to measure."""
     board = {
         f"App {a:02d}": [
             record(f"App {a:02d}", f"Domain {d:02d}", list(Status)[d % 5], ("m|" * 100)[:200])
@@ -279,10 +280,7 @@ def test_fifty_apps_of_twenty_domains_with_long_messages_fit_the_canvas() -> Non
         ]
         for a in range(50)
     }
-    started = time.perf_counter()
     markdown = render_board(board, title="EPM Status", timezone="Europe/London")
-    elapsed = time.perf_counter() - started
-    assert elapsed < 2.0
     assert len(markdown.encode("utf-8")) <= MAX_DOCUMENT_BYTES
     assert markdown.count("\n## ") == 50
     found = tables(markdown)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,6 +12,7 @@ from bot.close.part import ClosePart
 from bot.config import load_config
 from bot.sandbox.slack import SlackSandbox
 from tests.close.conftest import CHANNEL
+from tests.conftest import wait_until
 
 # WD1 00:00 with no weekend is midnight on the 1st: past due whenever the test runs.
 YAML = """
@@ -24,16 +23,6 @@ close:
   depends_on:
     FCCS/Actuals: [Planning/Actuals]
 """
-
-
-def wait_for(probe: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Poll ``probe()`` (bounded) until it is true."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if probe():
-            return
-        time.sleep(0.02)
-    raise AssertionError("condition not met in time")
 
 
 def test_a_run_marks_a_past_deadline_overdue_on_the_canvas_and_alerts_once(
@@ -61,11 +50,13 @@ def test_a_run_marks_a_past_deadline_overdue_on_the_canvas_and_alerts_once(
     try:
         # Scheduled work: the close part runs on the leader (the sole JSON-store instance).
         assert isinstance(runtime.leader_part("close"), ClosePart)
-        wait_for(lambda: "· overdue |" in sandbox.canvas_markdown(canvas_id))
+        wait_until(
+            lambda: "· overdue |" in sandbox.canvas_markdown(canvas_id), "overdue on the canvas"
+        )
         markdown = sandbox.canvas_markdown(canvas_id)
         assert "| Domain | Status | Message | Due | Updated | By |" in markdown
         assert ":white_circle: Pending · waiting on Planning/Actuals |" in markdown
-        wait_for(lambda: len(sandbox.messages(CHANNEL)) == 1)
+        wait_until(lambda: len(sandbox.messages(CHANNEL)) == 1, "one alert")
         assert "*Planning / Actuals* is overdue: due WD1 00:00" in (
             sandbox.messages(CHANNEL)[0].text or ""
         )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from bot.config import Config
 from bot.errors import EpmPulseError
 from bot.leader import PostgresLeadership, SoleLeader
 from bot.runtime import Check, Runtime
-from tests.conftest import MakeConfig
+from tests.conftest import MakeConfig, wait_until
 
 TIMEOUT = 2.0  # leader timeout for these tests: beat 0.4 s, grace 0.8 s
 
@@ -39,13 +38,10 @@ class _Part:
         return Check(True, f"{self.name} running")
 
 
-def _wait(predicate: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
+def beats_later(leadership: PostgresLeadership, count: int) -> Callable[[], bool]:
+    """A condition that holds once ``leadership`` has done ``count`` more beats."""
+    target = leadership.beats + count
+    return lambda: leadership.beats >= target
 
 
 def test_with_the_json_store_leader_only_parts_run_in_order_from_start_to_stop(
@@ -95,8 +91,10 @@ def test_exactly_one_of_three_instances_leads(
 ) -> None:
     """Three electors on one database: one leader, the others keep waiting."""
     electors = [elect(f"i{n}") for n in range(3)]
-    assert _wait(lambda: sum(e.is_leader for e, _ in electors) == 1, TIMEOUT)
-    time.sleep(3 * electors[0][0].beat)
+    wait_until(lambda: sum(e.is_leader for e, _ in electors) == 1, "one leader", TIMEOUT)
+    # Every follower tries the lock on each beat: three more tries each, and still one.
+    for elector, _ in electors:
+        wait_until(beats_later(elector, 3), f"three beats of {elector.instance}", 10)
     assert sum(e.is_leader for e, _ in electors) == 1
     assert sorted(events for _, events in electors) == [[], [], ["gain"]]
 
@@ -109,11 +107,12 @@ def test_a_stopped_leader_is_replaced_within_the_timeout(
     assert first.is_leader  # free lock: won during start
     second, second_events = elect("second")
     assert not second.is_leader
-    started = time.monotonic()
+    at_stop = second.beats
     first.stop()
     assert first_events == ["gain", "loss"]
-    assert _wait(lambda: second.is_leader, TIMEOUT)
-    assert time.monotonic() - started <= TIMEOUT
+    wait_until(lambda: second.is_leader, "the second leads", TIMEOUT)
+    # The lock is free at once: the beat under way and the next one are all it takes.
+    assert second.beats - at_stop <= 2
     assert second_events == ["gain"]
 
 
@@ -138,12 +137,12 @@ def test_a_leader_whose_connection_is_cut_stops_at_once_and_stays_stopped(
             ).fetchone()
             return row == (True,)
 
-        assert _wait(take_lock, TIMEOUT)
-        cut_at = time.monotonic()
-        assert _wait(lambda: not leader.is_leader, TIMEOUT)
-        assert time.monotonic() - cut_at <= 2 * leader.beat + 0.5
+        wait_until(take_lock, "the test holds the lock", TIMEOUT)
+        at_cut = leader.beats
+        wait_until(lambda: not leader.is_leader, "the cut leader steps down", TIMEOUT)
+        assert leader.beats - at_cut <= 2  # within the beat under way and the next
         assert events == ["gain", "loss"]
-        time.sleep(4 * leader.beat)
+        wait_until(beats_later(leader, 4), "four beats of the cut instance", 10)
         assert not leader.is_leader and events == ["gain", "loss"]
 
 
@@ -188,7 +187,7 @@ def test_a_leader_whose_session_no_longer_holds_the_lock_steps_down(
     assert leader.is_leader
     # What a transaction pooler or a stray pg_advisory_unlock_all() leaves behind.
     leader._conn.execute("SELECT pg_advisory_unlock_all()")
-    assert _wait(lambda: not leader.is_leader, TIMEOUT)
+    wait_until(lambda: not leader.is_leader, "the leader steps down", TIMEOUT)
     assert events == ["gain", "loss"]
 
 

@@ -37,11 +37,6 @@ def start_runtime() -> Iterator[StartRuntime]:
             runtime.stop()
 
 
-def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    """Wait until ``condition()`` holds (bounded)."""
-    wait_until(condition, "the condition", timeout=timeout, interval=0.02)
-
-
 def test_tracked_jobs_survive_a_restart_and_polling_resumes(
     epm: EpmSandbox, make_estate: MakeEstate, start_runtime: StartRuntime
 ) -> None:
@@ -49,7 +44,8 @@ def test_tracked_jobs_survive_a_restart_and_polling_resumes(
     epm.add_job("planning", 42, script("ok", running=1), details="Loaded")
     config = make_estate({"planning": server_doc(epm)}, EPMPULSE_POLL_INTERVAL_SECONDS="3600")
     runtime, part = start_runtime(config)
-    wait_for(lambda: part.poller.last is not None)  # the cycle run on start, before tracking
+    # The cycle run on start, before tracking.
+    wait_until(lambda: part.poller.last is not None, "the first cycle", timeout=10)
     track(runtime.service, "Planning", "Actuals", "42", by="slack:U1")
     assert part.poller.run_cycle() is not None
     assert epm.job_polls("planning", 42) == 1
@@ -57,7 +53,11 @@ def test_tracked_jobs_survive_a_restart_and_polling_resumes(
     assert runtime.service.get("Planning", "Actuals").status is Status.LOADING
 
     restarted, _ = start_runtime(config)  # its first cycle runs on start, not in an hour
-    wait_for(lambda: restarted.service.get("Planning", "Actuals").status is Status.OK)
+    wait_until(
+        lambda: restarted.service.get("Planning", "Actuals").status is Status.OK,
+        "Actuals OK after the restart",
+        timeout=10,
+    )
     record = restarted.service.get("Planning", "Actuals")
     assert (record.message, record.jobs, record.updated_by) == ("Loaded", (), "epm:planning")
     assert epm.job_polls("planning", 42) == 2
@@ -74,7 +74,11 @@ def test_scheduled_cycles_never_overlap_yet_poll_in_parallel(
     runtime, part = start_runtime(config)
     for job, domain in enumerate(("Actuals", "Forecast", "Budget")):
         track(runtime.service, "Planning", domain, str(job), by="slack:U1")
-    wait_for(lambda: min(epm.job_polls("planning", j) for j in range(3)) >= 3)
+    wait_until(
+        lambda: min(epm.job_polls("planning", j) for j in range(3)) >= 3,
+        "three polls of each job",
+        timeout=10,
+    )
     runtime.stop()
     assert 2 <= epm.max_concurrency() <= 3
     assert part.poller.last is not None
@@ -87,7 +91,7 @@ def test_oauth_tokens_are_fetched_ahead_by_their_own_job(
     config = make_estate({"planning": server_doc(epm, auth="oauth_client_credentials")})
     runtime, part = start_runtime(config)
     assert {job.id for job in runtime.scheduler.get_jobs()} >= {POLL_JOB, TOKEN_JOB}
-    wait_for(lambda: len(epm.requests("/oauth2")) == 1)
+    wait_until(lambda: len(epm.requests("/oauth2")) == 1, "one token request", timeout=10)
     assert part.health().ok
 
 
@@ -107,7 +111,7 @@ def test_health_fails_while_a_token_cannot_be_refreshed(
     doc = server_doc(epm, auth="oauth_client_credentials")
     doc["auth"]["client_secret"] = "not-the-secret"
     _, part = start_runtime(make_estate({"planning": doc}))
-    wait_for(lambda: not part.health().ok)
+    wait_until(lambda: not part.health().ok, "the part reports the failure", timeout=10)
     assert "token refresh failed" in part.health().detail
     assert "not-the-secret" not in part.health().detail
 
@@ -117,7 +121,7 @@ def test_health_reports_the_last_cycle(
 ) -> None:
     """After a cycle, health says how many servers and jobs the last poll covered."""
     _, part = start_runtime(make_estate({"planning": server_doc(epm)}))
-    wait_for(lambda: part.poller.last is not None)
+    wait_until(lambda: part.poller.last is not None, "a cycle", timeout=10)
     check = part.health()
     assert check.ok and "1 server(s); last poll" in check.detail
 
@@ -127,5 +131,5 @@ def test_an_estate_without_servers_still_runs_the_stale_rule(
 ) -> None:
     """No EPM servers: the part runs, healthy, and still checks for stale loads."""
     _, part = start_runtime(make_config())
-    wait_for(lambda: part.poller.last is not None)
+    wait_until(lambda: part.poller.last is not None, "a cycle", timeout=10)
     assert part.health().ok and "no EPM servers" in part.health().detail

@@ -7,8 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,11 +16,13 @@ import pytest
 import requests
 
 from bot.sandbox.slack import SlackSandbox
+from tests.conftest import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 ALERT_CHANNEL = "C0ALERTS"
 API_KEY = "multi-key"
 LEADER_TIMEOUT = 3.0
+LEADER_ONLY_PARTS = ("canvas", "alerts", "epm", "close")  # close: with a calendar only
 START_TIMEOUT = 30.0
 
 
@@ -60,6 +61,13 @@ class Instance:
         health = self.health()
         return bool(health and health.get("leader"))
 
+    def on_standby(self) -> bool:
+        """Whether /health says every leader-only part is halted (SPEC §10): none of them
+        can post, publish or poll from here on."""
+        checks = (self.health() or {}).get("checks", {})
+        parts = [checks[part] for part in LEADER_ONLY_PARTS if part in checks]
+        return bool(parts) and all(c["detail"].startswith("standby") for c in parts)
+
     def set(self, app: str, domain: str, status: str, message: str = "") -> None:
         """POST /status through this instance."""
         answer = requests.post(
@@ -85,16 +93,6 @@ class Instance:
         """SIGKILL: no clean stop, no lock release but the one the server does."""
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(timeout=10)
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> float:
-    """Seconds until ``predicate`` holds; AssertionError after ``timeout``."""
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        if predicate():
-            return time.monotonic() - started
-        time.sleep(0.05)
-    raise AssertionError(f"not within {timeout:g} s: {what}")
 
 
 def cluster_env(sandbox: SlackSandbox, canvas_id: str, pg_url: str) -> dict[str, str]:
@@ -142,7 +140,7 @@ class Cluster:
         instance = Instance(name, proc, port, log)
         self.instances.append(instance)
         try:
-            wait_until(lambda: instance.health() is not None, START_TIMEOUT, f"{name} answers")
+            wait_until(lambda: instance.health() is not None, f"{name} answers", START_TIMEOUT)
         except AssertionError:
             raise AssertionError(log.read_text()) from None
         return instance
@@ -177,6 +175,24 @@ class Cluster:
         """The markdown of every successful canvases.edit, in order."""
         calls = [c for c in self.sandbox.calls("canvases.edit") if c.ok]
         return [c.args["changes"][0]["document_content"]["markdown"] for c in calls]
+
+    def alerts_recorded(self) -> bool:
+        """Whether the alert cursor in the store covers the last change.
+
+        The leader records a post there just after Slack took it; once every change is
+        covered, no instance, this leader or a later one, sends any of them again.
+        """
+        import psycopg
+
+        from bot.slack.delivery import CURSOR_META, Cursor
+
+        with psycopg.connect(self.pg_url) as conn:
+            last = conn.execute("SELECT max(version) FROM epmpulse_history").fetchone()
+            row = conn.execute(
+                "SELECT value FROM epmpulse_meta WHERE name = %s", (CURSOR_META,)
+            ).fetchone()
+        cursor = Cursor.parse(row[0] if row else None)
+        return cursor is not None and last is not None and cursor.version >= last[0]
 
     def last_publish_recorded(self) -> bool:
         """Whether the store holds the hash of the last canvases.edit.

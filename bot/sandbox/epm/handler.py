@@ -51,6 +51,7 @@ class _Meta:
     job_id: str | None = None
     injected: bool = False
     grant_type: str | None = None
+    delay: float = 0.0
 
 
 class EpmServer(ThreadingHTTPServer):
@@ -140,6 +141,7 @@ class EpmHandler(BaseHTTPRequestHandler):
                 job_id=meta.job_id,
                 injected=meta.injected,
                 grant_type=meta.grant_type,
+                delay=meta.delay,
             )
             self.state.log.append(record)
             logger.debug(
@@ -152,7 +154,7 @@ class EpmHandler(BaseHTTPRequestHandler):
 
     def _answer(self, method: str, path: str, meta: _Meta) -> _Reply | None:
         raw = self._read_body()
-        delay = self.state.faults.latency_for(path)
+        delay = meta.delay = self.state.faults.latency_for(path)
         if delay > 0:
             self.state.stopping.wait(delay)  # stop() cuts the wait short
         fault = self.state.faults.take(path)

@@ -25,6 +25,7 @@ class RequestRecord:
     job_id: str | None = None
     injected: bool = False
     grant_type: str | None = None
+    delay: float = 0.0  # the latency the sandbox added (set_latency)
 
     @property
     def duration(self) -> float:
