@@ -79,12 +79,11 @@ def test_a_slow_server_hits_the_read_timeout(
     epm.add_job("arcs", 1, "ok")
     epm.set_latency(3.0, "/armARCS")
     config = EpmServer.model_validate(server_doc(epm, "arcs", timeout_seconds=0.2))
-    started = time.monotonic()
     with pytest.raises(EpmError) as caught:
         make_client("a", config).job_status("1")
     assert not caught.value.permanent
-    # Two 0.2 s attempts; more read retries would add back-off sleeps of 1 s and 2 s.
-    assert time.monotonic() - started < 1.5
+    # Two attempts, no more: each is still waiting out its latency, or logged if done.
+    assert epm.in_flight() + len(epm.requests("/armARCS")) == 2
 
 
 def test_the_token_endpoint_is_retried_on_503_and_the_refresh_token_survives(

@@ -224,10 +224,8 @@ def test_an_envelope_without_an_ack_raises_ack_timeout(sandbox: SlackSandbox) ->
     url = app_client.apps_connections_open(app_token=sandbox.app_token)["url"]
     with connect(url, open_timeout=5) as websocket:
         sandbox.wait_connected(timeout=5)
-        started = time.monotonic()
         with pytest.raises(AckTimeout):
             sandbox.send_command("status", timeout=0.5)
-        assert time.monotonic() - started < 2
         assert json.loads(websocket.recv(timeout=5))["type"] == "hello"
 
 
