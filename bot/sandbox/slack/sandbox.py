@@ -9,6 +9,7 @@ lives in three mixins: ``control`` (arrange members, canvases, limits and faults
 from __future__ import annotations
 
 import logging
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -55,7 +56,10 @@ class SlackSandbox(SandboxControl, UserActions, Observations):
         rate_scale: float = 1.0,
         window_seconds: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
+        socket_tls: ssl.SSLContext | None = None,
     ) -> None:
+        """``socket_tls``, a server SSL context, makes Socket Mode ``wss://`` as on Slack
+        (slack_sdk speaks TLS inside a proxy tunnel, so the proxy tests need it)."""
         self.identity = Identity(bot_token=bot_token, app_token=app_token)
         self._workspace = Workspace(self.identity, clock, trigger_ttl)
         self._limiter = RateLimiter(
@@ -63,7 +67,7 @@ class SlackSandbox(SandboxControl, UserActions, Observations):
         )
         self._faults = FaultPlan()
         self._stopping = threading.Event()
-        self._socket = SocketModeServer(self.identity, host)
+        self._socket = SocketModeServer(self.identity, host, socket_tls)
         self._address = (host, port)
         self._http: ApiHttpServer | None = None
         self._thread: threading.Thread | None = None

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import ssl
 import threading
 import time
 import uuid
@@ -56,9 +57,12 @@ class _Pending:
 class SocketModeServer:
     """WebSocket endpoint plus the bookkeeping of connections and unacknowledged envelopes."""
 
-    def __init__(self, identity: Identity, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, identity: Identity, host: str = "127.0.0.1", tls: ssl.SSLContext | None = None
+    ) -> None:
         self._identity = identity
         self._host = host
+        self._tls = tls  # with a server context: wss://, as Slack serves it
         self._cond = threading.Condition()
         self._tickets: set[str] = set()
         self._connections: list[_Connection] = []
@@ -83,6 +87,7 @@ class SocketModeServer:
             close_timeout=1,
             ping_interval=20,
             ping_timeout=20,
+            ssl=self._tls,
         )
         self._port = self._server.socket.getsockname()[1]
         self._thread = threading.Thread(
@@ -109,8 +114,10 @@ class SocketModeServer:
         ticket = secrets.token_urlsafe(16)
         with self._cond:
             self._tickets.add(ticket)
+        scheme = "wss" if self._tls is not None else "ws"
         return (
-            f"ws://{self._host}:{self._port}/link/?ticket={ticket}&app_id={self._identity.app_id}"
+            f"{scheme}://{self._host}:{self._port}/link/"
+            f"?ticket={ticket}&app_id={self._identity.app_id}"
         )
 
     def _check_ticket(self, connection: ServerConnection, request: Request) -> Response | None:
