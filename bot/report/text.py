@@ -41,11 +41,18 @@ def headline(report: CloseReport, *, with_period: bool = True) -> str:
 
 
 def row_line(row: Row, escape: Callable[[str], str] = str) -> str:
-    """One domain: time from the close's start to OK, late and never-OK marked (mrkdwn)."""
+    """One domain: time from the close's start to OK, then how late (mrkdwn)."""
     if row.never_ok:
-        mark = " — *late*" if row.late else ""
+        mark = " — *past its deadline*" if row.late else ""
         return f"{escape(row.label)}: never OK (ended {row.status}){mark}"
-    return f"{escape(row.label)}: {duration(row.to_ok)}{' — *late*' if row.late else ''}"
+    return f"{escape(row.label)}: {duration(row.to_ok)}{late_mark(row)}"
+
+
+def late_mark(row: Row) -> str:
+    """`` — *16h 30m late*`` for a row OK after its deadline (the time past it), else ""."""
+    if row.late_by is not None:
+        return f" — *{duration(row.late_by)} late*"
+    return " — *late*" if row.late and not row.never_ok else ""
 
 
 def summary_lines(
