@@ -497,8 +497,7 @@ def cmd_report(args: argparse.Namespace, config: Config) -> int:
         out.write_bytes(png)
     except OSError as exc:
         raise EpmPulseError(f"cannot write {out}: {exc.strerror}") from exc
-    # The Slack text without its mrkdwn emphasis.
-    print("\n".join(line.strip("*_") for line in summary_lines(report)))
+    print("\n".join(summary_lines(report, mrkdwn=False)))
     print(f"chart ({len(png)} bytes) written to {out}")
     return EXIT_OK
 
