@@ -133,8 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser(
         "check",
         help="validate the configuration and reach Slack, the canvas and EPM",
-        description="Validate the configuration and reach Slack, the canvas and every "
-        "EPM server; one line per check, exit 1 on any failure.",
+        description="Validate the configuration as run does and reach Slack, the canvas "
+        "and every EPM server; one line per check. Exit 2 for a configuration problem "
+        "(every one listed), 1 when a service fails. Creates nothing.",
         epilog=CHECK_SETTINGS,
         formatter_class=formatter,
     )
