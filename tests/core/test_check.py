@@ -235,6 +235,20 @@ def test_an_outage_is_reported_as_slack_not_reached(
         assert lines[name] == f"FAIL {name}: not checked: Slack could not be reached", name
 
 
+def test_with_v_check_also_shows_the_libraries_log_lines(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``check -v`` shows slack_sdk's retry lines (stderr) that plain ``check`` hides."""
+    monkeypatch.setenv("SLACK_API_URL", f"http://127.0.0.1:{free_port()}/api/")
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-x")
+    monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-x")
+    monkeypatch.setenv("SLACK_CHANNEL_ID", "C0GENERAL")
+    assert main(["check", "-v"]) == 1
+    out = capsys.readouterr()
+    assert "slack_sdk" in out.err and "retry" in out.err
+    assert out.out.startswith("ok   config: ")
+
+
 def test_run_reports_an_outage_as_such_and_exits_1(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
