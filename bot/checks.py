@@ -22,10 +22,8 @@ from bot.epm.check import check_servers
 from bot.errors import ConfigError, EpmPulseError, StoreError
 from bot.proxy import Proxies
 from bot.runtime import Check
-from bot.service import StatusService
 from bot.settings import CHANNEL_ID, FIND_CHANNEL_ID
 from bot.slack.client import WEB_API_ERRORS, build_web_client
-from bot.store.factory import open_store
 from bot.store.json_store import STATE_FILE
 from bot.store.state_file import parse
 
@@ -144,27 +142,27 @@ def check_channel(settings: Settings, client: WebClient, reach: _SlackReach) -> 
 def _check_store(config: Config) -> tuple[Check, str | None]:
     """Whether the store (data directory or database) can be read; the channel canvas it
     knows. A data directory is only read: ``check`` creates nothing."""
-    if config.settings.database_url is None:
+    url = config.settings.database_url
+    if url is None:
         return _check_data_dir(config.settings.data_dir, config.settings.slack_channel_id)
-    try:
-        store = open_store(config.settings)
-    except (StoreError, OSError) as exc:
-        return Check(False, f"cannot open the store: {exc}"), None
-    try:
-        version = store.snapshot().version
-        stored = StatusService(config.estate, store).meta(CANVAS_META) or {}
-    except (StoreError, OSError) as exc:
-        return Check(False, f"cannot read the store: {exc}"), None
-    finally:
-        store.close()
     from bot.store.pooler import check_stable_session
+    from bot.store.postgres import peek
 
+    try:
+        found = peek(url.get_secret_value(), CANVAS_META)
+    except StoreError as exc:
+        return Check(False, f"cannot open the store: {exc}"), None
     try:  # what `run` checks first: leader election needs a real session
-        check_stable_session(config.settings.database_url.get_secret_value())
+        check_stable_session(url.get_secret_value())
     except (ConfigError, StoreError) as exc:
         return Check(False, str(exc)), None
+    if found is None:
+        return Check(
+            True, "the database: no EPMPulse tables yet: the first `run` creates them"
+        ), None
+    version, stored = found
     check = Check(True, f"the database: board version {version}")
-    return check, _known_canvas(stored, config.settings.slack_channel_id)
+    return check, _known_canvas(stored or {}, config.settings.slack_channel_id)
 
 
 def _check_data_dir(data_dir: Path, channel_id: str | None) -> tuple[Check, str | None]:

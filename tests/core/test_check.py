@@ -99,6 +99,35 @@ def test_a_database_that_does_not_answer_fails_the_store_check_and_the_rest_stil
     assert lines["slack"].startswith("ok ") and lines["channel"].startswith("ok ")
 
 
+def test_a_database_is_only_read_no_table_is_created(
+    slack: SlackSandbox,
+    pg_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """An empty database passes without getting tables; a used one shows its board version."""
+    import psycopg
+
+    from bot.store.postgres import PostgresStore
+
+    monkeypatch.setenv("EPMPULSE_DATABASE_URL", pg_url)
+    code, lines = check(capsys)
+    assert code == 0, lines
+    assert lines["store"] == (
+        "ok   the database: no EPMPulse tables yet: the first `run` creates them"
+    )
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT to_regclass('epmpulse_board')").fetchone() == (None,)
+    canvas_id = slack.create_canvas("# board")
+    store = PostgresStore(pg_url)
+    store.commit(lambda work: work.put_meta("canvas", {"id": canvas_id, "channel_id": "C0GENERAL"}))
+    store.close()
+    code, lines = check(capsys)
+    assert code == 0, lines
+    assert lines["store"] == "ok   the database: board version 1"
+    assert lines["canvas"] == f"ok   {canvas_id} exists"  # the channel canvas the store knows
+
+
 def test_a_wrong_app_token_fails_check_as_it_fails_run(
     slack: SlackSandbox, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
