@@ -16,10 +16,13 @@ import signal
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
+from typing import TypeVar
 
+from bot.errors import ValidationError
 from bot.sandbox.epm import EpmSandbox
 from bot.sandbox.slack import DEFAULT_CHANNEL_ID, DEFAULT_COMMAND, SandboxError, SlackSandbox
 
@@ -28,6 +31,12 @@ EPM_SERVER = "sandbox"
 READY = "# Ready."
 REPLY_SECONDS = 5.0
 Emit = Callable[[str], None]
+Served = TypeVar("Served", SlackSandbox, EpmSandbox)
+
+
+class SandboxPortError(ValidationError):
+    """A port given with --slack-port or --epm-port is in use (bad input: exit 2)."""
+
 
 # The estate `run` reads: the built-in apps, Planning on the sandbox's EPM server. The
 # server's URL and credentials come from the environment lines, as a real one's would.
@@ -121,8 +130,8 @@ def serve(
     stop = stop or threading.Event()
     with (
         tempfile.TemporaryDirectory(prefix="epmpulse-sandbox-") as tmp,
-        SlackSandbox(port=slack_port) as slack,
-        EpmSandbox(port=epm_port) as epm,
+        _listening("Slack", slack_port, SlackSandbox(port=slack_port)) as slack,
+        _listening("EPM", epm_port, EpmSandbox(port=epm_port)) as epm,
     ):
         workdir = Path(tmp)
         (workdir / "epmpulse.yml").write_text(ESTATE_YAML, encoding="utf-8")
@@ -136,6 +145,22 @@ def serve(
                     emit(f"  {reply}")
         stop.wait()
     emit("# Sandboxes stopped.")
+
+
+@contextmanager
+def _listening(name: str, port: int, sandbox: Served) -> Iterator[Served]:
+    """``sandbox`` started (stopped at the end); a port in use is a clear SandboxPortError."""
+    try:
+        sandbox.start()
+    except OSError as exc:
+        raise SandboxPortError(
+            f"the {name} sandbox cannot listen on 127.0.0.1:{port}: {exc.strerror}; "
+            "choose another port, or leave the option out for any free one"
+        ) from exc
+    try:
+        yield sandbox
+    finally:
+        sandbox.stop()
 
 
 def run(slack_port: int = 0, epm_port: int = 0) -> None:

@@ -188,3 +188,20 @@ def test_a_typed_command_without_a_running_app_says_what_to_start() -> None:
         assert send_line(slack, "/epmpulse status", timeout=1) == [
             "no app is connected: start `epmpulse run` in another shell first"
         ]
+
+
+def test_a_port_in_use_is_bad_input_naming_the_port(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--epm-port`` on a busy port: exit 2 with the port and what to do, nothing printed."""
+    from bot.cli import main
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["sandbox", "--epm-port", str(port)]) == 2
+    out = capsys.readouterr()
+    assert out.out == ""
+    assert f"the EPM sandbox cannot listen on 127.0.0.1:{port}" in out.err
+    assert "choose another port" in out.err
