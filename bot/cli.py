@@ -451,32 +451,12 @@ def cmd_demo(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_close(args: argparse.Namespace, config: Config) -> int:
     """``epmpulse close [PERIOD]``: the close summary, as ``/epmpulse close`` shows it."""
-    from bot.close.archive import archived_periods, load_archive
-    from bot.close.periods import parse_period
-    from bot.close.text import archive_lines, summary_lines
+    from bot.close.text import close_lines
 
     with open_full_service(config) as service:
         tracker = service.close
-        summary = tracker.summary()
         meta = service.store.snapshot().meta
-    period = summary.period
-    if args.period is not None:
-        try:
-            year, month = parse_period(args.period)
-        except ValueError as exc:
-            raise ValidationError(str(exc)) from exc
-        period = f"{year:04d}-{month:02d}"
-    archive = load_archive(meta, period) if period != summary.period else None
-    if archive is not None:
-        lines = archive_lines(tracker.calendar, archive)
-    elif period == summary.period:
-        lines = summary_lines(tracker.calendar, summary)
-    else:
-        kept = ", ".join(archived_periods(meta)) or "none yet"
-        raise ValidationError(
-            f"The close of {period} has no archive. Archived: {kept}; "
-            f"the close running now is {summary.period}."
-        )
+        lines = close_lines(tracker.calendar, tracker.summary(), meta, args.period)
     print("\n".join(lines))
     return EXIT_OK
 

@@ -10,8 +10,11 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from bot.close.archive import archived_periods, load_archive
 from bot.close.calendar import CloseCalendar
 from bot.close.live import CloseRecord, CloseSummary, DomainClose
+from bot.close.periods import parse_period
+from bot.errors import ValidationError
 from bot.model import Status
 
 LOCAL_FORMAT = "%a %Y-%m-%d %H:%M %Z"
@@ -34,6 +37,33 @@ def record_lines(calendar: CloseCalendar, record: CloseRecord) -> list[str]:
     if record.waiting_on:
         lines.append(f"Waiting on: {', '.join(record.waiting_on)}")
     return lines
+
+
+def close_lines(
+    calendar: CloseCalendar, summary: CloseSummary, meta: Mapping[str, Any], period: str | None
+) -> list[str]:
+    """``epmpulse close [PERIOD]``: the running close, or the archive of ``period``.
+
+    Raises ValidationError for a malformed period or one never archived (naming those that
+    are, and the close running now).
+    """
+    if period is None:
+        return summary_lines(calendar, summary)
+    try:
+        year, month = parse_period(period)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from exc
+    period = f"{year:04d}-{month:02d}"
+    if period == summary.period:
+        return summary_lines(calendar, summary)
+    archive = load_archive(meta, period)
+    if archive is None:
+        kept = ", ".join(archived_periods(meta)) or "none yet"
+        raise ValidationError(
+            f"The close of {period} has no archive. Archived: {kept}; "
+            f"the close running now is {summary.period}."
+        )
+    return archive_lines(calendar, archive)
 
 
 def summary_lines(calendar: CloseCalendar, summary: CloseSummary) -> list[str]:
