@@ -181,9 +181,11 @@ def _check_data_dir(data_dir: Path, channel_id: str | None) -> tuple[Check, str 
         state, _ = parse(state_path.read_bytes(), validate=True)
     except FileNotFoundError:
         return Check(True, f"{data_dir}: no board yet: the first `run` starts it"), None
-    except (OSError, ValueError) as exc:
-        detail = f"{state_path}: {exc}: `run` restores the newest valid backup"
-        return Check(False, detail), None
+    except ValueError as exc:  # `run` repairs it (SPEC §8): worth saying, not a failure
+        detail = f"{state_path} is damaged ({exc}): `run` restores the newest valid backup"
+        return Check(True, detail), None
+    except OSError as exc:
+        return Check(False, f"cannot read {state_path}: {exc.strerror}"), None
     stored = state.meta.get(CANVAS_META) or {}
     check = Check(True, f"{data_dir}: board version {state.version}")
     return check, _known_canvas(stored, channel_id)

@@ -128,6 +128,22 @@ def test_a_database_is_only_read_no_table_is_created(
     assert lines["canvas"] == f"ok   {canvas_id} exists"  # the channel canvas the store knows
 
 
+def test_a_damaged_board_is_reported_and_left_for_run_to_repair(
+    slack: SlackSandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A state.json that does not parse passes with a note (run restores a backup); check
+    itself changes nothing."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "state.json").write_text("{not json")
+    code, lines = check(capsys)
+    assert code == 0, lines
+    assert lines["store"].startswith(f"ok   {data / 'state.json'} is damaged (not valid JSON")
+    assert lines["store"].endswith("`run` restores the newest valid backup")
+    assert (data / "state.json").read_text() == "{not json"
+    assert sorted(p.name for p in data.iterdir()) == ["state.json"]
+
+
 def test_a_wrong_app_token_fails_check_as_it_fails_run(
     slack: SlackSandbox, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
