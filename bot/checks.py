@@ -9,8 +9,9 @@ configuration mistake, and what depends on it says why it was not checked.
 
 from __future__ import annotations
 
-import re
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -21,16 +22,11 @@ from bot.epm.check import check_servers
 from bot.errors import ConfigError, EpmPulseError, StoreError
 from bot.proxy import Proxies
 from bot.runtime import Check
-from bot.service import StatusService
+from bot.settings import CHANNEL_ID, FIND_CHANNEL_ID
 from bot.slack.client import WEB_API_ERRORS, build_web_client
-from bot.store.factory import open_store
+from bot.store.json_store import STATE_FILE
+from bot.store.state_file import parse
 
-# Channel ids start with C (G for private channels created before 2021).
-CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]+$")
-FIND_CHANNEL_ID = (
-    "in Slack, open the channel, click its name at the top: the Channel ID (C…) is at "
-    "the bottom of the About tab"
-)
 UNREACHABLE = "Slack could not be reached"
 
 
@@ -45,14 +41,7 @@ class _SlackReach:
 def run_checks(config: Config) -> dict[str, Check]:
     """Every check by name, in order: config, store, Slack, socket mode, channel, canvas,
     EPM, and the proxy in use."""
-    estate = config.estate
-    checks = {
-        "config": Check(
-            True,
-            f"{len(estate.apps)} app(s), {len(estate.domain_keys())} domain(s), "
-            f"{len(estate.epm.servers)} EPM server(s)",
-        ),
-    }
+    checks = {"config": Check(True, describe_estate(config))}
     checks["store"], stored_canvas = _check_store(config)
     client = build_web_client(config.settings, rate_limited=1, server_errors=1)
     reach = _reach_slack(config.settings, client)
@@ -63,6 +52,17 @@ def run_checks(config: Config) -> dict[str, Check]:
     checks.update({f"epm {name}": c for name, c in check_servers(config).items()})
     checks["proxy"] = Check(True, Proxies.from_settings(config.settings).describe())
     return checks
+
+
+def describe_estate(config: Config) -> str:
+    """The apps with their domains, and the EPM servers, by name: a misspelling shows."""
+    estate = config.estate
+    apps = "; ".join(f"{name} ({', '.join(app.domains)})" for name, app in estate.apps.items())
+    servers = ", ".join(estate.epm.servers) or "none"
+    return (
+        f"{len(estate.apps)} app(s), {len(estate.domain_keys())} domain(s): {apps}; "
+        f"EPM server(s): {servers}"
+    )
 
 
 def _reach_slack(settings: Settings, client: WebClient) -> _SlackReach:
@@ -140,30 +140,62 @@ def check_channel(settings: Settings, client: WebClient, reach: _SlackReach) -> 
 
 
 def _check_store(config: Config) -> tuple[Check, str | None]:
-    """Whether the store (data directory or database) opens; the channel canvas it knows."""
-    try:
-        store = open_store(config.settings)
-    except (StoreError, OSError) as exc:
-        return Check(False, f"cannot open the store: {exc}"), None
-    try:
-        version = store.snapshot().version
-        stored = StatusService(config.estate, store).meta(CANVAS_META) or {}
-    except (StoreError, OSError) as exc:
-        return Check(False, f"cannot read the store: {exc}"), None
-    finally:
-        store.close()
-    if config.settings.database_url is not None:
-        from bot.store.pooler import check_stable_session
+    """Whether the store (data directory or database) can be read; the channel canvas it
+    knows. A data directory is only read: ``check`` creates nothing."""
+    url = config.settings.database_url
+    if url is None:
+        return _check_data_dir(config.settings.data_dir, config.settings.slack_channel_id)
+    from bot.store.pooler import check_stable_session
+    from bot.store.postgres import peek
 
-        try:  # what `run` checks first: leader election needs a real session
-            check_stable_session(config.settings.database_url.get_secret_value())
-        except (ConfigError, StoreError) as exc:
-            return Check(False, str(exc)), None
-    where = "the database" if config.settings.database_url else str(config.settings.data_dir)
-    known = None
-    if stored.get("channel_id") == config.settings.slack_channel_id and stored.get("id"):
-        known = str(stored["id"])
-    return Check(True, f"{where}: board version {version}"), known
+    try:
+        found = peek(url.get_secret_value(), CANVAS_META)
+    except StoreError as exc:
+        return Check(False, f"cannot open the store: {exc}"), None
+    try:  # what `run` checks first: leader election needs a real session
+        check_stable_session(url.get_secret_value())
+    except (ConfigError, StoreError) as exc:
+        return Check(False, str(exc)), None
+    if found is None:
+        return Check(
+            True, "the database: no EPMPulse tables yet: the first `run` creates them"
+        ), None
+    version, stored = found
+    check = Check(True, f"the database: board version {version}")
+    return check, _known_canvas(stored or {}, config.settings.slack_channel_id)
+
+
+def _check_data_dir(data_dir: Path, channel_id: str | None) -> tuple[Check, str | None]:
+    """Read ``state.json`` without opening the store (which would create the directory)."""
+    state_path = data_dir / STATE_FILE
+    if not data_dir.exists():
+        parent = next((p for p in data_dir.absolute().parents if p.exists()), None)
+        if parent is None or not os.access(parent, os.W_OK | os.X_OK):
+            return Check(False, f"{data_dir} does not exist and {parent} is not writable"), None
+        return Check(True, f"{data_dir} does not exist yet: the first `run` creates it"), None
+    if not data_dir.is_dir():
+        return Check(False, f"{data_dir} is not a directory"), None
+    if not os.access(data_dir, os.R_OK | os.W_OK | os.X_OK):
+        return Check(False, f"{data_dir}: no permission to read and write it"), None
+    try:
+        state, _ = parse(state_path.read_bytes(), validate=True)
+    except FileNotFoundError:
+        return Check(True, f"{data_dir}: no board yet: the first `run` starts it"), None
+    except ValueError as exc:  # `run` repairs it (SPEC §8): worth saying, not a failure
+        detail = f"{state_path} is damaged ({exc}): `run` restores the newest valid backup"
+        return Check(True, detail), None
+    except OSError as exc:
+        return Check(False, f"cannot read {state_path}: {exc.strerror}"), None
+    stored = state.meta.get(CANVAS_META) or {}
+    check = Check(True, f"{data_dir}: board version {state.version}")
+    return check, _known_canvas(stored, channel_id)
+
+
+def _known_canvas(stored: dict[str, object], channel_id: str | None) -> str | None:
+    """The channel canvas the store recorded for this channel, if any."""
+    if stored.get("channel_id") == channel_id and stored.get("id"):
+        return str(stored["id"])
+    return None
 
 
 def _canvas_after(

@@ -35,6 +35,8 @@ EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
 ONE_SHOT = frozenset({"status", "set", "history", "render", "export", "import"})
 # One-shot commands that need only the board's layout: they run on OneShotConfig.
 LAYOUT_ONLY = ONE_SHOT - {"import"}
+# Commands that read no configuration at all.
+UNCONFIGURED = frozenset({"sandbox"})
 
 _COMMON_SETTINGS = """\
   EPMPULSE_CONFIG          the estate YAML (default ./epmpulse.yml, else built-in)
@@ -131,12 +133,47 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser(
         "check",
         help="validate the configuration and reach Slack, the canvas and EPM",
-        description="Validate the configuration and reach Slack, the canvas and every "
-        "EPM server; one line per check, exit 1 on any failure.",
+        description="Validate the configuration as run does and reach Slack, the canvas "
+        "and every EPM server; one line per check. Exit 2 for a configuration problem "
+        "(every one listed), 1 when a service fails. Creates nothing.",
         epilog=CHECK_SETTINGS,
         formatter_class=formatter,
     )
+    check.add_argument(
+        "-v", "--verbose", action="store_true", help="also show the libraries' log lines"
+    )
     check.set_defaults(handler=cmd_check)
+
+    close = commands.add_parser(
+        "close",
+        help="the close summary: n of m OK, overdue, waiting, next deadlines",
+        description="Print the close summary as /epmpulse close shows it in Slack: the "
+        "close running now, or an archived close.",
+    )
+    close.add_argument("period", nargs="?", metavar="PERIOD", help="e.g. 2026-10 (archived)")
+    close.set_defaults(handler=cmd_close)
+
+    report = commands.add_parser(
+        "report",
+        help="write the close report chart (PNG) and print its summary",
+        description="Write the close report chart of an archived close to a PNG file and "
+        "print the summary /epmpulse report posts with it.",
+    )
+    report.add_argument(
+        "period", nargs="?", metavar="PERIOD", help="an archived close (default: the last)"
+    )
+    report.add_argument("--out", required=True, metavar="FILE.png", help="where to write it")
+    report.set_defaults(handler=cmd_report)
+
+    sandbox = commands.add_parser(
+        "sandbox",
+        help="serve the bundled Slack and EPM sandboxes for check and run in another shell",
+        description="Start the bundled Slack and EPM sandboxes on 127.0.0.1 and print the "
+        "environment lines epmpulse check and epmpulse run need. Ctrl-C stops them.",
+    )
+    sandbox.add_argument("--slack-port", type=int, default=0, help="default: any free port")
+    sandbox.add_argument("--epm-port", type=int, default=0, help="default: any free port")
+    sandbox.set_defaults(handler=cmd_sandbox)
 
     render = commands.add_parser("render", help="print the canvas markdown of the board")
     render.set_defaults(handler=cmd_render)
@@ -206,9 +243,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = _configure(args.command)
     except ConfigError as exc:
-        if args.command == "check":
-            print(f"FAIL config: {exc}")
-            return EXIT_FAILURE
+        if args.command == "check":  # its result lines, every problem on one
+            print(f"FAIL config: {len(exc.problems)} problem(s)")
+            print("\n".join(f"  - {problem}" for problem in exc.problems))
+            return EXIT_BAD_INPUT
         print(exc, file=sys.stderr)
         return EXIT_BAD_INPUT
     handler: Callable[[argparse.Namespace, Any], int] = args.handler
@@ -232,12 +270,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILURE
 
 
-def _configure(command: str) -> Config | OneShotConfig:
+def _configure(command: str) -> Config | OneShotConfig | None:
     """The configuration ``command`` runs on, with logging set up (ConfigError: invalid).
 
     Layout-only commands read :mod:`bot.oneshot`'s kept validation when nothing changed
-    since; every other command validates everything with pydantic.
+    since; ``sandbox`` reads none; every other command validates everything with pydantic.
+    ``check`` requires what ``run`` requires, so it lists the same problems.
     """
+    if command in UNCONFIGURED:
+        return None
     if command in LAYOUT_ONLY:
         quick = oneshot.load()
         # One-shot commands log only warnings and errors, unless EPMPULSE_LOG_LEVEL says.
@@ -245,16 +286,18 @@ def _configure(command: str) -> Config | OneShotConfig:
         return quick
     from bot.config import load_config
 
-    config = load_config(require_run=command == "run")
-    if command != "demo":  # the demo sets up its own logging, once
+    config = load_config(require_run=command in ("run", "check"))
+    if command not in ("demo", "check"):  # these set up their own logging
         setup_logging(
             _log_level(command, config), config.settings.log_format, config.secret_values()
         )
     return config
 
 
-def _data_dir(config: Config | OneShotConfig) -> Path | None:
+def _data_dir(config: Config | OneShotConfig | None) -> Path | None:
     """The JSON store's data directory (None when the store is the database)."""
+    if config is None:
+        return None
     if isinstance(config, OneShotConfig):
         return None if config.database_url is not None else config.data_dir
     settings = config.settings
@@ -288,10 +331,12 @@ def cmd_status(args: argparse.Namespace, config: OneShotConfig) -> int:
 
     with open_service(config) as service:
         if args.app is None:
-            lines = textviews.board_lines(service.board())
+            board = service.board()
+            lines = textviews.board_lines(board, _overdue(service, config, board))
         elif args.domain is None:
             app = config.layout.resolve_app(args.app)
-            lines = textviews.board_lines({app: service.app_board(app)})
+            board = {app: service.app_board(app)}
+            lines = textviews.board_lines(board, _overdue(service, config, board))
         else:
             record = service.get(args.app, args.domain)
             lines = [record.app, f"  {textviews.record_line(record)}"]
@@ -354,9 +399,15 @@ def cmd_export(args: argparse.Namespace, config: OneShotConfig) -> int:
 
 
 def cmd_check(args: argparse.Namespace, config: Config) -> int:
-    """``epmpulse check``: one line per check; exit 1 when any check fails."""
+    """``epmpulse check``: one line per check; exit 1 when any check fails.
+
+    Only its result lines are printed: the libraries' logs (retries, say) only with -v.
+    """
     from bot.checks import run_checks
 
+    settings = config.settings
+    level = settings.log_level if args.verbose else "CRITICAL"
+    setup_logging(level, settings.log_format, config.secret_values())
     checks = run_checks(config)
     for name, check in checks.items():
         print(f"{'ok  ' if check.ok else 'FAIL'} {name}: {check.detail}")
@@ -429,6 +480,71 @@ def cmd_demo(args: argparse.Namespace, config: Config) -> int:
         print(f"demo failed: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     return EXIT_OK
+
+
+def cmd_close(args: argparse.Namespace, config: Config) -> int:
+    """``epmpulse close [PERIOD]``: the close summary, as ``/epmpulse close`` shows it."""
+    from bot.close.text import close_lines
+
+    with open_full_service(config) as service:
+        tracker = service.close
+        meta = service.store.snapshot().meta
+        lines = close_lines(tracker.calendar, tracker.summary(), meta, args.period)
+    print("\n".join(lines))
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace, config: Config) -> int:
+    """``epmpulse report [PERIOD] --out FILE.png``: the chart, and the summary Slack posts."""
+    from bot.report.chart import render_chart
+    from bot.report.model import build_report, report_timezone
+    from bot.report.text import summary_lines
+
+    out = Path(args.out)
+    if out.suffix.lower() != ".png":
+        raise ValidationError(f"--out {args.out}: the chart is a PNG; name a .png file")
+    with open_full_service(config) as service:
+        meta = service.store.snapshot().meta
+        report = build_report(meta, args.period, report_timezone(service.estate))
+        png = render_chart(report, is_working_day=service.close.calendar.is_working_day)
+    try:
+        out.write_bytes(png)
+    except OSError as exc:
+        raise EpmPulseError(f"cannot write {out}: {exc.strerror}") from exc
+    print("\n".join(summary_lines(report, mrkdwn=False)))
+    print(f"chart ({len(png)} bytes) written to {out}")
+    return EXIT_OK
+
+
+def cmd_sandbox(args: argparse.Namespace, config: None) -> int:
+    """``epmpulse sandbox``: the Slack and EPM sandboxes in the foreground until Ctrl-C."""
+    from bot.sandbox.serve import run
+
+    run(slack_port=args.slack_port, epm_port=args.epm_port)
+    return EXIT_OK
+
+
+@contextmanager
+def open_full_service(config: Config) -> Iterator[StatusService]:
+    """The status service over the configured store, with the whole validated estate."""
+    from bot.service import StatusService
+    from bot.store.factory import open_store
+
+    store = open_store(config.settings)
+    try:
+        yield StatusService(config.estate, store)
+    finally:
+        store.close()
+
+
+def _overdue(
+    service: StatusService, config: OneShotConfig, board: dict[str, list[DomainRecord]]
+) -> set[tuple[str, str]]:
+    """The overdue domains of ``board`` now (none without a close: section, SPEC §11)."""
+    if config.layout.close is None:  # the close model loads only when there is one
+        return set()
+    shown = service.close.show([r for records in board.values() for r in records])
+    return {(c.app, c.domain) for c in shown if c.overdue}
 
 
 def _close_lines(service: StatusService, record: DomainRecord) -> list[str]:

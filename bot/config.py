@@ -12,7 +12,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -348,7 +348,8 @@ def _load_estate(
         # Cross-references are checked by the model only once every field is valid, and
         # then only the first; these list every one (and replace the model's copy).
         references = _reference_problems(document) + _job_problems(document)
-        found = [p for p in _describe(exc) if p.removeprefix("(top level): ") not in references]
+        described = _describe(exc, Estate)
+        found = [p for p in described if p.removeprefix("(top level): ") not in references]
         problems.extend(f"{path.name}: {p}" for p in [*found, *references])
         return None
 
@@ -498,7 +499,8 @@ def _braces_problems(where: str, parameters: Any) -> list[str]:
     return problems
 
 
-def _describe(exc: ValidationError) -> list[str]:
+def _describe(exc: ValidationError, root: type[BaseModel] | None = None) -> list[str]:
+    """One line per error, located; an unknown key of ``root``'s YAML names the valid ones."""
     found: list[str] = []
     for error in exc.errors():
         parts = [str(p) for p in error["loc"] if not str(p).startswith("function-")]
@@ -507,11 +509,55 @@ def _describe(exc: ValidationError) -> list[str]:
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
             message = "unknown key"
+            known = _known_keys(root, parts[:-1]) if root is not None and parts else []
+            if known:
+                hint = closest_match(parts[-1], known)
+                message += f"; valid: {', '.join(known)}" + (
+                    f" (did you mean {hint}?)" if hint else ""
+                )
         # A model-level check may report several problems, one per line, each naming
         # its own place.
         where = f"{location}: " if parts else ""
         found.extend(f"{where}{line}" for line in message.split("\n"))
     return found
+
+
+def _known_keys(root: type[BaseModel], path: list[str]) -> list[str]:
+    """The keys the model at ``path`` (below ``root``) takes; [] when it is not a model."""
+    node: Any = root
+    for part in path:
+        node = _inner(node, part)
+    return list(node.model_fields) if isinstance(node, type) and issubclass(node, BaseModel) else []
+
+
+def _inner(node: Any, part: str) -> Any:
+    """What sits at ``part`` inside ``node``: a model's field, a mapping's value, a list's item,
+    the member of a discriminated union whose tag is ``part``."""
+    if isinstance(node, type) and issubclass(node, BaseModel):
+        field = node.model_fields.get(part)
+        return _unwrap(field.annotation) if field is not None else None
+    origin, args = get_origin(node), get_args(node)
+    if origin is dict and len(args) == 2:
+        return _unwrap(args[1])
+    if origin is list and args:
+        return _unwrap(args[0])
+    for member in args:  # a union: the member tagged `part` (auth: {type: basic, …})
+        fields = getattr(member, "model_fields", {})
+        tag = fields.get("type")
+        if tag is not None and part in get_args(tag.annotation):
+            return member
+    return None
+
+
+def _unwrap(annotation: Any) -> Any:
+    """``annotation`` without Annotated and without ``| None``."""
+    if get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
+    args = get_args(annotation)
+    members = [a for a in args if a is not type(None)]
+    if len(args) == 2 and len(members) == 1:  # X | None
+        return _unwrap(members[0])
+    return annotation
 
 
 def _check_names(names: list[str], kind: str) -> None:

@@ -324,7 +324,7 @@ def default_steps() -> list[Step]:
         started_job("Planning", "Budget", "Budget aggregated"),
         rest_call("FCCS", "Actuals", "OK", "Posted through the REST API"),
         slash_rows("status Planning"),
-        slash("close"),
+        slash_rows("close"),
         slash("refresh"),
         Step("canvas catches up", canvas_caught_up),
         Step("/epmpulse report (six sample closes)", close_report),

@@ -28,6 +28,12 @@ DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 
 # Slack member ids start with U (W on Enterprise Grid); user group ids with S.
 _EDITOR_ID = re.compile(r"^[UWS][A-Z0-9]+$")
+# Channel ids start with C (G for private channels created before 2021).
+CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]+$")
+FIND_CHANNEL_ID = (
+    "in Slack, open the channel, click its name at the top: the Channel ID (C…) is at "
+    "the bottom of the About tab"
+)
 
 
 class Settings(BaseSettings):
@@ -119,6 +125,17 @@ class Settings(BaseSettings):
         if token is not None and not token.get_secret_value().startswith("xapp-"):
             raise ValueError("must be an app-level token starting with 'xapp-'")
         return token
+
+    @field_validator("slack_channel_id")
+    @classmethod
+    def _channel_id_shape(cls, channel_id: str | None) -> str | None:
+        # A name such as #general is the usual mistake, and Slack refuses it.
+        if channel_id and not CHANNEL_ID.match(channel_id):
+            raise ValueError(
+                f"'{channel_id}' is not a channel id; Slack needs the id, not the name: "
+                f"{FIND_CHANNEL_ID}"
+            )
+        return channel_id
 
     @field_validator("database_url")
     @classmethod

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from bot.model import DomainRecord, HistoryEntry, format_time
 
+OVERDUE_MARK = "  OVERDUE"
 
-def board_lines(board: dict[str, list[DomainRecord]]) -> list[str]:
-    """One heading per app and one aligned line per domain."""
+
+def board_lines(
+    board: dict[str, list[DomainRecord]], overdue: Collection[tuple[str, str]] = ()
+) -> list[str]:
+    """One heading per app and one aligned line per domain; ``overdue`` rows are marked."""
     lines: list[str] = []
     for app, records in board.items():
         lines.append(app)
-        lines.extend(f"  {record_line(r)}" for r in records)
+        lines.extend(
+            f"  {record_line(r)}{OVERDUE_MARK if (r.app, r.domain) in overdue else ''}"
+            for r in records
+        )
     return lines
 
 

@@ -4,13 +4,15 @@ Every change belongs to the close during which it was made (its ``at`` in the cl
 timezone). :func:`build_archives` streams the history once and builds, for every
 finished close that has changes and no archive yet, per domain: the final status,
 ``due_at``, ``ok_at`` (when it last became OK in that close) and ``late`` (OK after its
-deadline, or never OK while it had one).
+deadline, or never OK while it had one). With ``reset`` no domain enters a close OK,
+even when no instance ran at its start to write the reset: an OK from before the close
+counts only when it is set again during the close, at that time.
 
 :func:`roll_over` then writes, in **one** commit: those archives, the period marker
 and, with ``reset``, every domain back to Pending (``by: system``, a message naming the
-new period, tracked jobs dropped). The reset is skipped when the board already has
-changes made during the new close (e.g. ``epmpulse set`` while no instance ran): those
-are the new close's work, not last month's.
+new period, tracked jobs dropped). A domain changed during the new close before the
+roll-over (e.g. ``epmpulse set`` while no instance ran) keeps that change: it is the new
+close's work, not last month's.
 """
 
 from __future__ import annotations
@@ -53,8 +55,13 @@ def build_archives(
     keys: list[RecordKey],
     before: str,
     skip: set[str],
+    *,
+    reset: bool = False,
 ) -> dict[str, dict[str, Any]]:
-    """Archives of every close before period ``before`` with changes, except ``skip``."""
+    """Archives of every close before period ``before`` with changes, except ``skip``.
+
+    With ``reset`` every domain enters each close Pending, as the reset makes it.
+    """
     running: dict[RecordKey, str] = {}
     ok_at: dict[RecordKey, datetime] = {}
     archives: dict[str, dict[str, Any]] = {}
@@ -76,10 +83,14 @@ def build_archives(
             bounds = (calendar.close_start(period), calendar.close_end(period))
             if bucket is not None and bucket not in skip:
                 archives[bucket] = _archive(bucket, calendar, keys, running, ok_at)
-            # A domain that enters the close already OK (no reset) is OK from its start.
-            opened = bounds[0]
-            bucket, ok_at = period, {k: opened for k, v in running.items() if v == Status.OK}
-        if new == Status.OK and entry.get("old_status") != Status.OK:
+            bucket = period
+            if reset:  # whether or not an instance ran then to write it
+                running = dict.fromkeys(running, Status.PENDING.value)
+                ok_at = {}
+            else:  # a domain that enters the close already OK is OK from its start
+                ok_at = {k: bounds[0] for k, v in running.items() if v == Status.OK}
+        was_ok = running[key] == Status.OK if key in running else entry.get("old_status") == "OK"
+        if new == Status.OK and not was_ok:
             ok_at[key] = at
         running[key] = new
     if bucket is not None and bucket not in skip:
@@ -138,7 +149,8 @@ def roll_over(
     new_close = state.meta.get(PERIOD_META) != current
     keys = service.layout.domain_keys()
     done = set(archived_periods(state.meta))
-    archives = build_archives(service.store.iter_history(), calendar, keys, current, done)
+    history = service.store.iter_history()
+    archives = build_archives(history, calendar, keys, current, done, reset=reset)
     started = calendar.close_start(current)
     if not new_close and not archives:
         return RollResult(current, [], 0)
@@ -150,14 +162,15 @@ def roll_over(
                 work.put_meta(archive_key(period), archive)
                 written.append(period)
         changes: list[Change] = []
-        # Decided on the board as it is now, inside the commit: a change made while the
-        # history was read belongs to the new close and must not be reset.
-        last_change = _last_change(work.records.values())
-        new_and_untouched = last_change is not None and last_change < started
-        if reset and new_and_untouched and work.meta.get(PERIOD_META) != current:
+        # Decided on the board as it is now, inside the commit: a change made during the
+        # new close (also while the history was read) is its work and is not reset.
+        used = _last_change(work.records.values()) is not None
+        if reset and used and work.meta.get(PERIOD_META) != current:
             message = f"Close of {current} begins"
             for key in keys:
                 record = service.current(work, key)
+                if record.updated_at is not None and record.updated_at >= started:
+                    continue
                 if (
                     record.status is Status.PENDING
                     and not record.jobs

@@ -1,10 +1,11 @@
 """Draw a close report as a PNG: the close as a timeline, and the trend beside it.
 
-Left: one row per domain from the close's start to OK, quickest at the top; the
-deadline is a black tick on the row; late rows are vermillion *and* hatched (so they
-stand out without colour); rows that never became OK run to the right edge,
+Left: one row per domain from the close's start to OK: on-time rows first, quickest at
+the top, then late rows, then rows that never became OK; the deadline is a black tick
+on the row; late rows are vermillion *and* hatched (so they stand out without colour)
+and say how late they were; rows that never became OK run to the right edge,
 cross-hatched, and say their final status. The axis counts days from the close's
-start, weekends and holidays shaded, working days numbered (WD1, WD2, …). Right:
+start, non-working days shaded, working days numbered (WD1, WD2, …). Right:
 time to OK (median and worst domain) of the last six archived closes.
 
 matplotlib is imported inside :func:`render_chart` (Agg canvas, no pyplot, no global
@@ -211,7 +212,7 @@ def _axis_end(report: CloseReport) -> float:
 
 
 def _ordered(rows: tuple[Row, ...]) -> list[Row]:
-    """Quickest first, then never-OK rows (late ones last), so the wait reads top to bottom."""
+    """On-time rows quickest first, then late rows, then never-OK rows (late ones last)."""
     return sorted(rows, key=lambda r: (r.to_ok is None, r.late, r.to_ok or timedelta(0)))
 
 
@@ -220,7 +221,7 @@ def _draw_timeline(
 ) -> None:
     end = _axis_end(report)
     rows = _ordered(report.rows)
-    _shade_days(axes, report, end, is_working_day)
+    shaded = _shade_days(axes, report, end, is_working_day)
     groups: dict[str, tuple[list[int], list[float]]] = {}
     for index, row in enumerate(rows):
         kind = _kind(row)
@@ -266,7 +267,7 @@ def _draw_timeline(
     axes.tick_params(axis="y", length=0)
     axes.tick_params(axis="x", labeltop=layout.tall)
     axes.set_xlim(0, end)
-    axes.set_xlabel("Days of the close (grey: weekends and holidays; WD = working day)")
+    axes.set_xlabel(caption(shaded))
     for side in ("top", "right"):
         axes.spines[side].set_visible(False)
 
@@ -305,7 +306,7 @@ def _annotate(axes: Axes, rows: list[Row], end: float, layout: _Layout) -> None:
             }
         else:
             width = row.to_ok.total_seconds() / 86400 if row.to_ok is not None else 0.0
-            text = duration(row.to_ok) + (" late" if row.late else "")
+            text = bar_label(row)
             face = LATE if row.late else ON_TIME
             # On-time rows: inside the bar (their deadline lies beyond it); late rows: after
             # the bar (their deadline lies inside it), unless there is no room left.
@@ -332,13 +333,29 @@ def _annotate(axes: Axes, rows: list[Row], end: float, layout: _Layout) -> None:
         )
 
 
+def bar_label(row: Row) -> str:
+    """A bar's label: time to OK; for a late row also the time past its deadline."""
+    if row.late_by is not None:
+        return f"{duration(row.to_ok)} · {duration(row.late_by)} late"
+    return duration(row.to_ok) + (" · late" if row.late else "")
+
+
+def caption(shaded: bool) -> str:
+    """The timeline's axis caption; grey days are mentioned only when some are shaded."""
+    if shaded:
+        return "Days of the close (grey: weekends and holidays; WD = working day)"
+    return "Days of the close (WD = working day)"
+
+
 def _mon_to_fri(day: date) -> bool:
     return day.weekday() not in WEEKEND
 
 
 def _shade_days(
     axes: Axes, report: CloseReport, end: float, is_working_day: Callable[[date], bool]
-) -> None:
+) -> bool:
+    """Shade and label each day of the axis; whether any non-working day was shaded."""
+    shaded = False
     first = report.start.astimezone(report.tz).date()
     centres: list[float] = []
     labels: list[str] = []
@@ -356,6 +373,7 @@ def _shade_days(
             working += 1
         else:
             axes.axvspan(left, right, color=SHADE, zorder=0, lw=0)
+            shaded = True
         axes.axvline(left, color=GRID, lw=0.6, zorder=1)
         centres.append((left + right) / 2)
         labels.append(f"{day:%a} {day.day}\n{f'WD{working}' if is_working else ''}")
@@ -363,6 +381,7 @@ def _shade_days(
     axes.set_xticks(centres)
     axes.set_xticklabels(labels, fontsize=8.5 if len(centres) <= 16 else 7)
     axes.tick_params(axis="x", length=0)
+    return shaded
 
 
 def _draw_trend(axes: Axes, report: CloseReport) -> None:

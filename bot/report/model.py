@@ -66,6 +66,13 @@ class Row:
         """The domain did not become OK during the close."""
         return self.ok_at is None
 
+    @property
+    def late_by(self) -> timedelta | None:
+        """How long after its deadline it became OK; None when on time, never OK or no deadline."""
+        if self.ok_at is None or self.due_at is None or self.ok_at <= self.due_at:
+            return None
+        return self.ok_at - self.due_at
+
 
 @dataclass(frozen=True)
 class TrendPoint:
@@ -97,8 +104,11 @@ class CloseReport:
 
     @property
     def late_rows(self) -> list[Row]:
-        """Late domains (OK after the deadline, or never OK with one)."""
-        return [row for row in self.rows if row.late]
+        """Domains that became OK after their deadline (the chart's "OK late" bars).
+
+        A domain that never became OK is counted with :attr:`never_ok_rows`, not here.
+        """
+        return [row for row in self.rows if row.late and not row.never_ok]
 
     @property
     def never_ok_rows(self) -> list[Row]:

@@ -40,30 +40,48 @@ def headline(report: CloseReport, *, with_period: bool = True) -> str:
     return f"Close {report.period}: {numbers}" if with_period else numbers[0].upper() + numbers[1:]
 
 
-def row_line(row: Row, escape: Callable[[str], str] = str) -> str:
-    """One domain: time from the close's start to OK, late and never-OK marked (mrkdwn)."""
+def row_line(row: Row, escape: Callable[[str], str] = str, *, mrkdwn: bool = True) -> str:
+    """One domain: time from the close's start to OK, then how late (bold in mrkdwn)."""
     if row.never_ok:
-        mark = " — *late*" if row.late else ""
+        mark = f" — {_bold('past its deadline', mrkdwn)}" if row.late else ""
         return f"{escape(row.label)}: never OK (ended {row.status}){mark}"
-    return f"{escape(row.label)}: {duration(row.to_ok)}{' — *late*' if row.late else ''}"
+    return f"{escape(row.label)}: {duration(row.to_ok)}{late_mark(row, mrkdwn=mrkdwn)}"
+
+
+def late_mark(row: Row, *, mrkdwn: bool = True) -> str:
+    """`` — *16h 30m late*`` for a row OK after its deadline (the time past it), else ""."""
+    if row.late_by is not None:
+        return f" — {_bold(f'{duration(row.late_by)} late', mrkdwn)}"
+    return f" — {_bold('late', mrkdwn)}" if row.late and not row.never_ok else ""
+
+
+def _bold(text: str, mrkdwn: bool) -> str:
+    return f"*{text}*" if mrkdwn else text
 
 
 def summary_lines(
-    report: CloseReport, limit: int = TEXT_ROWS, escape: Callable[[str], str] = str
+    report: CloseReport,
+    limit: int = TEXT_ROWS,
+    escape: Callable[[str], str] = str,
+    *,
+    mrkdwn: bool = True,
 ) -> list[str]:
     """The message posted with the chart: headline, slowest three, then every domain.
 
-    ``escape`` makes names safe for mrkdwn (the Slack side passes its own).
+    ``escape`` makes names safe for mrkdwn (the Slack side passes its own); without
+    ``mrkdwn`` the lines are plain text (the CLI).
     """
     ordered = report.slowest_first
-    lines = [f"*{headline(report)}*"]
+    lines = [_bold(headline(report), mrkdwn)]
     if report.sample:
-        lines.append("_Sample data, not a real close._")
+        lines.append(
+            "_Sample data, not a real close._" if mrkdwn else "Sample data, not a real close."
+        )
     if ordered:
         slowest = ", ".join(f"{escape(r.label)} ({duration(r.to_ok)})" for r in ordered[:SLOWEST])
         lines.append(f"Slowest: {slowest}.")
         lines.append("Time from the close's start to OK, slowest first:")
-        lines += [f"• {row_line(row, escape)}" for row in ordered[:limit]]
+        lines += [f"• {row_line(row, escape, mrkdwn=mrkdwn)}" for row in ordered[:limit]]
         if len(ordered) > limit:
             lines.append(f"… and {len(ordered) - limit} more on the chart.")
     else:

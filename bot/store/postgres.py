@@ -469,6 +469,28 @@ def _transaction(conn: psycopg.Connection[Any]) -> Iterator[None]:
         raise
 
 
+def peek(url: str, meta_name: str) -> tuple[int, Any] | None:
+    """The board version and one meta value, read without creating anything (``check``).
+
+    None when the database has no EPMPulse tables yet; StoreError when it cannot be read.
+    """
+    label = safe_url(url)
+    try:
+        with psycopg.connect(make_conninfo(url, **connection_kwargs(url))) as conn:
+            present = conn.execute("SELECT to_regclass('epmpulse_schema')").fetchone()
+            if present is None or present[0] is None:
+                return None
+            board = conn.execute("SELECT version FROM epmpulse_board WHERE id = 1").fetchone()
+            value = conn.execute(
+                "SELECT value FROM epmpulse_meta WHERE name = %s", (meta_name,)
+            ).fetchone()
+            conn.rollback()  # only read
+    except psycopg.Error as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise StoreError(f"cannot read the database {label}: {reason}") from exc
+    return (int(board[0]) if board else 0), (value[0] if value else None)
+
+
 def _configure(conn: psycopg.Connection[Any]) -> None:
     conn.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
     conn.execute(f"SET statement_timeout = '{STATEMENT_TIMEOUT}'")

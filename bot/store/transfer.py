@@ -101,7 +101,11 @@ def _compare(source: Iterator[JsonDict], target: Iterator[JsonDict]) -> int | No
                 return None
             raise ValidationError(
                 f"The database holds only the first {count} change(s) of this data "
-                "directory's history; it was changed since it was imported. Refusing."
+                "directory's history; it was changed since it was imported. Refusing. "
+                "Either import it into a fresh database (create an empty one, point "
+                "EPMPULSE_DATABASE_URL at it and run `epmpulse import` again), or continue "
+                "from the database as it is (`epmpulse run` with EPMPULSE_DATABASE_URL "
+                "set; the directory's later changes stay only in the directory)."
             )
         if _normal(theirs) != _normal(ours):
             raise ValidationError(

@@ -112,6 +112,7 @@ def test_epmpulse_demo_runs_on_its_own_and_prints_the_canvas(tmp_path: Path) -> 
     ``run``, a REST call with its curl twin, then the final canvas and the Slack calls.
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "EPMPULSE_"))}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])  # this checkout's bot
     done = subprocess.run(
         [sys.executable, "-m", "bot", "demo"],
         cwd=tmp_path,
@@ -134,6 +135,12 @@ def test_epmpulse_demo_runs_on_its_own_and_prints_the_canvas(tmp_path: Path) -> 
     assert "| Budget | :large_green_circle: OK | Budget aggregated |" in out
     assert "8. /epmpulse status Planning\n   -> :large_yellow_circle: Planning\n" in out
     assert re.search(r"\n      :large_yellow_circle: \*Forecast\* — Warning · Reviewed", out)
+    # The close step shows the whole summary, overdue and waiting sections included.
+    assert "9. /epmpulse close\n   -> *Close of " in out
+    assert "      :rotating_light: *Overdue (1)*\n" in out
+    assert "• :red_circle: Error *FCCS/Consolidation* — due WD1 00:00" in out
+    assert "      :hourglass: *Waiting (1)*\n" in out
+    assert "*ARCS/Reconciliation* — waits on FCCS/Consolidation" in out
     assert "conversations.canvases.create" in out
     assert "canvases.edit" in out
     assert "canvas up to date" in out

@@ -132,16 +132,42 @@ def test_a_start_after_downtime_archives_every_unarchived_close(make_close: Make
 def test_changes_made_in_the_new_close_before_the_start_are_not_reset(
     make_close: MakeClose,
 ) -> None:
-    """A status set in December before any instance ran belongs to December's close."""
+    """A status set in December before any instance ran belongs to December's close; the
+    domains nobody touched since November are reset."""
     close = make_close(now=NOVEMBER)
-    close.service.set("Planning", "Actuals", "Error", by="system")
+    close.service.set("Planning", "Actuals", "OK", by="system")
     close.clock.now = DECEMBER_START + timedelta(hours=8)
     close.service.set("Planning", "Forecast", "OK", by="system")
     close.clock.now = DECEMBER_START + timedelta(hours=9)
     close.part.start()
     assert close.service.get("Planning", "Forecast").status is Status.OK
-    assert close.service.get("Planning", "Actuals").status is Status.ERROR
+    actuals = close.service.get("Planning", "Actuals")
+    assert (actuals.status, actuals.message) == (Status.PENDING, "Close of 2026-11 begins")
     assert archived_periods(close.service.store.snapshot().meta) == ["2026-10"]
+
+
+def test_with_reset_an_ok_from_before_the_close_is_not_ok_from_its_start(
+    make_close: MakeClose,
+) -> None:
+    """No instance ran on 1 November: Actuals, OK since October, is archived OK when it was
+    set OK again (late), and Forecast, OK since October and never again, as never OK."""
+    close = make_close(now=datetime(2026, 10, 20, 9, 0, tzinfo=UTC))
+    close.service.set("Planning", "Actuals", "OK", by="system")
+    close.service.set("Planning", "Forecast", "OK", by="system")
+    close.clock.now = OCT_ACTUALS_DUE + timedelta(days=2)
+    close.service.set("Planning", "Actuals", "OK", "reloaded", by="system")
+    close.clock.now = DECEMBER_START + timedelta(hours=1)
+    close.part.start()
+    october = load_archive(close.service.store.snapshot().meta, "2026-10")
+    assert october is not None
+    actuals = domain(october, "Planning", "Actuals")
+    assert (actuals["status"], actuals["ok_at"], actuals["late"]) == (
+        "OK",
+        "2026-11-05T12:00:00Z",
+        True,
+    )
+    forecast = domain(october, "Planning", "Forecast")
+    assert (forecast["status"], forecast["ok_at"]) == ("Pending", None)
 
 
 def test_the_first_start_with_a_fresh_board_resets_nothing(make_close: MakeClose) -> None:
@@ -200,6 +226,34 @@ def test_a_change_belongs_to_the_close_running_at_its_local_time() -> None:
             "late": True,
         }
     ]
+
+
+def test_with_reset_no_domain_enters_a_close_ok() -> None:
+    """With reset, OK on 20 Oct does not carry into the close of 2026-10 (run in November)."""
+    calendar = CloseCalendar(timezone="UTC", deadlines={("A", "X"): Deadline(1, time(9, 0))})
+    entries = [
+        {
+            "app": "A",
+            "domain": key,
+            "old_status": "Pending",
+            "new_status": "OK",
+            "at": "2026-10-20T10:00:00Z",
+        }
+        for key in ("X", "Y")
+    ] + [
+        {
+            "app": "A",
+            "domain": "Y",
+            "old_status": "OK",
+            "new_status": "OK",
+            "at": "2026-11-03T10:00:00Z",
+        },
+    ]
+    keys = [("A", "X"), ("A", "Y")]
+    archives = build_archives(entries, calendar, keys, "2026-11", set(), reset=True)
+    [x, y] = archives["2026-10"]["domains"]
+    assert (x["status"], x["ok_at"], x["late"]) == ("Pending", None, True)
+    assert (y["status"], y["ok_at"], y["late"]) == ("OK", "2026-11-03T10:00:00Z", False)
 
 
 def test_a_domain_already_ok_when_its_close_begins_is_ok_from_the_start() -> None:

@@ -64,9 +64,9 @@ def free_port() -> int:
 
 
 def test_a_working_set_up_passes_every_check(
-    slack: SlackSandbox, capsys: pytest.CaptureFixture[str]
+    slack: SlackSandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Both tokens, the channel and its (future) canvas pass; exit 0."""
+    """Both tokens, the channel and its (future) canvas pass; exit 0; nothing is created."""
     code, lines = check(capsys)
     assert code == 0, lines
     assert list(lines) == [
@@ -78,7 +78,10 @@ def test_a_working_set_up_passes_every_check(
         "canvas",
         "proxy",
     ]
-    assert lines["store"].startswith("ok ") and "data: board version" in lines["store"]
+    assert (
+        lines["store"] == f"ok   {tmp_path / 'data'} does not exist yet: the first `run` creates it"
+    )
+    assert list(tmp_path.iterdir()) == []  # no data directory, no board
     assert lines["socket mode"] == "ok   SLACK_APP_TOKEN opens socket mode connections"
     assert lines["channel"] == "ok   #general (C0GENERAL)"
     assert lines["canvas"].startswith("ok   channel C0GENERAL: its canvas is created")
@@ -94,6 +97,51 @@ def test_a_database_that_does_not_answer_fails_the_store_check_and_the_rest_stil
     assert code == 1
     assert lines["store"].startswith("FAIL cannot open the store")
     assert lines["slack"].startswith("ok ") and lines["channel"].startswith("ok ")
+
+
+def test_a_database_is_only_read_no_table_is_created(
+    slack: SlackSandbox,
+    pg_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """An empty database passes without getting tables; a used one shows its board version."""
+    import psycopg
+
+    from bot.store.postgres import PostgresStore
+
+    monkeypatch.setenv("EPMPULSE_DATABASE_URL", pg_url)
+    code, lines = check(capsys)
+    assert code == 0, lines
+    assert lines["store"] == (
+        "ok   the database: no EPMPulse tables yet: the first `run` creates them"
+    )
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT to_regclass('epmpulse_board')").fetchone() == (None,)
+    canvas_id = slack.create_canvas("# board")
+    store = PostgresStore(pg_url)
+    store.commit(lambda work: work.put_meta("canvas", {"id": canvas_id, "channel_id": "C0GENERAL"}))
+    store.close()
+    code, lines = check(capsys)
+    assert code == 0, lines
+    assert lines["store"] == "ok   the database: board version 1"
+    assert lines["canvas"] == f"ok   {canvas_id} exists"  # the channel canvas the store knows
+
+
+def test_a_damaged_board_is_reported_and_left_for_run_to_repair(
+    slack: SlackSandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A state.json that does not parse passes with a note (run restores a backup); check
+    itself changes nothing."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "state.json").write_text("{not json")
+    code, lines = check(capsys)
+    assert code == 0, lines
+    assert lines["store"].startswith(f"ok   {data / 'state.json'} is damaged (not valid JSON")
+    assert lines["store"].endswith("`run` restores the newest valid backup")
+    assert (data / "state.json").read_text() == "{not json"
+    assert sorted(p.name for p in data.iterdir()) == ["state.json"]
 
 
 def test_a_wrong_app_token_fails_check_as_it_fails_run(
@@ -124,14 +172,14 @@ def test_an_app_token_without_connections_write_is_named(
 def test_a_channel_name_instead_of_an_id_says_how_to_find_the_id(
     slack: SlackSandbox, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """SLACK_CHANNEL_ID=general fails without asking Slack, explaining where the C… id is."""
+    """SLACK_CHANNEL_ID=general is a configuration error (exit 2) explaining where the id is."""
     monkeypatch.setenv("SLACK_CHANNEL_ID", "general")
-    code, lines = check(capsys)
-    assert code == 1
-    assert lines["channel"].startswith("FAIL SLACK_CHANNEL_ID 'general' is not a channel id")
-    assert "Channel ID (C…)" in lines["channel"] and "About tab" in lines["channel"]
-    assert lines["canvas"] == "FAIL not checked: its channel SLACK_CHANNEL_ID is not usable"
-    assert slack.calls("conversations.info") == []
+    assert main(["check"]) == 2
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "FAIL config: 1 problem(s)"
+    assert out[1].startswith("  - SLACK_CHANNEL_ID: 'general' is not a channel id")
+    assert "Channel ID (C…)" in out[1] and "About tab" in out[1]
+    assert slack.calls() == []
 
 
 @pytest.mark.parametrize("channel_id", ["C0NOSUCH", "G0FINANCE"])
@@ -168,15 +216,49 @@ def test_a_public_channel_without_the_bot_passes_with_a_note(
 def test_without_tokens_each_missing_setting_is_named(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """No tokens: the Slack lines name the settings, the rest say which one they wait for."""
+    """No tokens: both are named as `run` names them, as a configuration error (exit 2)."""
     monkeypatch.setenv("SLACK_CHANNEL_ID", "C0GENERAL")
+    assert main(["check"]) == 2
+    assert capsys.readouterr().out.splitlines() == [
+        "FAIL config: 2 problem(s)",
+        "  - SLACK_BOT_TOKEN is required (a bot token, xoxb-…)",
+        "  - SLACK_APP_TOKEN is required (an app-level token, xapp-…, for socket mode)",
+    ]
+
+
+def test_every_configuration_problem_is_listed_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Three wrong settings (a token, a channel name, a YAML key) give three lines, exit 2."""
+    (tmp_path / "epmpulse.yml").write_text("canvas: {titel: Close}\n")
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xapp-wrong-kind")
+    monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-x")
+    monkeypatch.setenv("SLACK_CHANNEL_ID", "#general")
+    assert main(["check"]) == 2
+    out = capsys.readouterr()
+    lines = out.out.splitlines()
+    assert lines[0] == "FAIL config: 3 problem(s)"
+    assert any(line.startswith("  - SLACK_BOT_TOKEN: must be a bot token") for line in lines)
+    assert any("'#general' is not a channel id" in line for line in lines)
+    assert any(
+        "canvas.titel: unknown key; valid: title, timezone (did you mean title?)" in line
+        for line in lines
+    )
+    assert out.err == ""
+    assert not (tmp_path / "data").exists()
+
+
+def test_an_existing_board_is_read_without_being_written(
+    slack: SlackSandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A data directory in use is read (its board version shown) and left as it was."""
+    assert main(["set", "Planning", "Actuals", "OK"]) == 0
+    capsys.readouterr()
+    before = {p: p.stat().st_mtime_ns for p in (tmp_path / "data").rglob("*")}
     code, lines = check(capsys)
-    assert code == 1
-    assert lines["slack"] == "FAIL SLACK_BOT_TOKEN is not set (a bot token, xoxb-…)"
-    assert lines["socket mode"] == "FAIL SLACK_APP_TOKEN is not set (an app-level token, xapp-…)"
-    assert lines["channel"] == "FAIL not checked: SLACK_BOT_TOKEN is not set"
-    assert lines["canvas"] == "FAIL not checked: SLACK_BOT_TOKEN is not set"
-    assert "reachable" not in "".join(lines.values())
+    assert code == 0, lines
+    assert lines["store"] == f"ok   {tmp_path / 'data'}: board version 2"
+    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "data").rglob("*")} == before
 
 
 def test_an_outage_is_reported_as_slack_not_reached(
@@ -188,11 +270,28 @@ def test_an_outage_is_reported_as_slack_not_reached(
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-x")
     monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-x")
     monkeypatch.setenv("SLACK_CHANNEL_ID", "C0GENERAL")
-    code, lines = check(capsys)
+    code = main(["check"])
+    out = capsys.readouterr()
+    assert out.err == ""  # no retry log lines: only the result lines, on stdout
+    lines = {line[5:].partition(": ")[0]: line for line in out.out.splitlines()}
     assert code == 1
-    assert lines["slack"].startswith(f"FAIL Slack could not be reached at {url}")
+    assert lines["slack"].startswith(f"FAIL slack: Slack could not be reached at {url}")
     for name in ("socket mode", "channel", "canvas"):
-        assert lines[name] == "FAIL not checked: Slack could not be reached", name
+        assert lines[name] == f"FAIL {name}: not checked: Slack could not be reached", name
+
+
+def test_with_v_check_also_shows_the_libraries_log_lines(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``check -v`` shows slack_sdk's retry lines (stderr) that plain ``check`` hides."""
+    monkeypatch.setenv("SLACK_API_URL", f"http://127.0.0.1:{free_port()}/api/")
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-x")
+    monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-x")
+    monkeypatch.setenv("SLACK_CHANNEL_ID", "C0GENERAL")
+    assert main(["check", "-v"]) == 1
+    out = capsys.readouterr()
+    assert "slack_sdk" in out.err and "retry" in out.err
+    assert out.out.startswith("ok   config: ")
 
 
 def test_run_reports_an_outage_as_such_and_exits_1(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -135,19 +136,28 @@ def test_run_without_slack_settings_lists_what_is_missing(
 
 
 def test_check_reports_one_line_per_check_and_fails_without_slack(
-    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """`check` prints one line per check, names each missing setting and exits 1."""
+    """`check` prints one line per check, names every app and domain, and exits 1."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{probe.getsockname()[1]}/api/"
+    monkeypatch.setenv("SLACK_API_URL", url)
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-x")
+    monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-x")
+    monkeypatch.delenv("SLACK_CHANNEL_ID", raising=False)
+    monkeypatch.setenv("SLACK_CANVAS_ID", "F0BOARD")
     assert main(["check"]) == 1
     lines = capsys.readouterr().out.strip().splitlines()
-    assert lines[0].startswith("ok   config: 3 app(s), 6 domain(s), 0 EPM server(s)")
-    assert lines[1].startswith("ok   store: ") and "board version" in lines[1]
-    assert lines[2] == "FAIL slack: SLACK_BOT_TOKEN is not set (a bot token, xoxb-…)"
-    assert lines[3] == "FAIL socket mode: SLACK_APP_TOKEN is not set (an app-level token, xapp-…)"
-    assert lines[4] == "ok   channel: SLACK_CHANNEL_ID is not set: no alerts are posted"
-    assert lines[5] == (
-        "FAIL canvas: SLACK_CANVAS_ID or SLACK_CHANNEL_ID is required (where the board is)"
+    assert lines[0] == (
+        "ok   config: 3 app(s), 6 domain(s): Planning (Actuals, Forecast, Budget); "
+        "FCCS (Actuals, Consolidation); ARCS (Reconciliation); EPM server(s): none"
     )
+    assert lines[1].startswith("ok   store: ") and "does not exist yet" in lines[1]
+    assert lines[2].startswith(f"FAIL slack: Slack could not be reached at {url}")
+    assert lines[3] == "FAIL socket mode: not checked: Slack could not be reached"
+    assert lines[4] == "ok   channel: SLACK_CHANNEL_ID is not set: no alerts are posted"
+    assert lines[5] == "FAIL canvas: not checked: Slack could not be reached"
 
 
 def test_check_reaches_slack_and_the_canvas(

@@ -97,6 +97,32 @@ colour: blue
     assert "Mars/Olympus" in text
 
 
+def test_an_unknown_key_names_the_valid_keys_and_the_closest(make_config: MakeConfig) -> None:
+    """A misspelt key at any depth names the keys valid there and suggests the closest."""
+    bad = """\
+apps:
+  Planning: {domains: [Actuals], sever: planning}
+epm:
+  servers:
+    planning:
+      kind: planning
+      base_url: https://epm.example.com
+      application: Vision
+      auth: {type: basic, username: u, password: p, pasword: p}
+stalenes: {max_loading_minutes: 5}
+"""
+    with pytest.raises(ConfigError) as caught:
+        make_config(bad)
+    problems = [p.partition(": ")[2] for p in caught.value.problems]
+    assert sorted(problems) == [
+        "apps.Planning.sever: unknown key; valid: domains, server, jobs (did you mean server?)",
+        "epm.servers.planning.auth.basic.pasword: unknown key; valid: type, username, "
+        "password (did you mean password?)",
+        "stalenes: unknown key; valid: apps, epm, staleness, canvas, close "
+        "(did you mean staleness?)",
+    ]
+
+
 def test_it_reports_every_yaml_problem_including_bad_references(make_config: MakeConfig) -> None:
     """Unknown server references and missing applications are listed together."""
     bad = """

@@ -361,6 +361,20 @@ def test_the_image_health_probe_fails_on_a_503(docker: list[tuple[str, str]]) ->
     assert b"503" in done.stderr
 
 
+def test_the_readme_set_up_is_two_commands_in_a_venv_with_the_test_database_beside() -> None:
+    """A newcomer on Debian meets a virtual environment, and the test database, at the top."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    set_up = readme.split("## Set-up: two commands", 1)[1].split("\n## ", 1)[0]
+    block = set_up.split("```sh\n", 1)[1].split("```", 1)[0]
+    commands = [line for line in block.splitlines() if line.strip()]
+    assert len(commands) == 2
+    assert commands[0].startswith("python3 -m venv .venv && . .venv/bin/activate && ")
+    assert commands[0].endswith("epmpulse demo")
+    assert "python3 -m pytest" in commands[1]
+    assert "externally-managed-environment" in set_up
+    assert "127.0.0.1:5432" in set_up and "database `test`" in set_up
+
+
 def test_the_readme_links_the_reference_and_not_the_shared_spec() -> None:
     """A clone has docs/reference.md; the README points there, not to a shared folder."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")

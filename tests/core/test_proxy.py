@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -83,6 +84,7 @@ def test_check_prints_the_proxy_with_the_password_masked(
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HTTPS_PROXY", "http://ops:s3cret@proxy.corp:3128")
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    _unreachable_slack(monkeypatch)
     main(["check"])
     out = capsys.readouterr().out
     assert "ok   proxy: http://***@proxy.corp:3128 (NO_PROXY: 127.0.0.1,localhost)\n" in out
@@ -95,5 +97,17 @@ def test_check_says_when_there_is_no_proxy(
     """Without HTTPS_PROXY or HTTP_PROXY the line says none."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("EPMPULSE_DATA_DIR", str(tmp_path / "data"))
+    _unreachable_slack(monkeypatch)
     main(["check"])
     assert "ok   proxy: none\n" in capsys.readouterr().out
+
+
+def _unreachable_slack(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings `check` accepts, pointing at a loopback port nobody listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("SLACK_API_URL", f"http://127.0.0.1:{port}/api/")
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-x")
+    monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-x")
+    monkeypatch.setenv("SLACK_CHANNEL_ID", "C0GENERAL")

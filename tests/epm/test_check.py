@@ -56,7 +56,8 @@ def test_check_passes_when_every_server_answers(
     code = run_check(tmp_path, monkeypatch, servers)
     lines = capsys.readouterr().out.splitlines()
     assert code == 0
-    assert lines[0].startswith("ok   config: 3 app(s), 6 domain(s), 3 EPM server(s)")
+    assert lines[0].startswith("ok   config: 3 app(s), 6 domain(s): Planning (")
+    assert lines[0].endswith("; EPM server(s): planning, di, arcs")
     assert [line.split(":")[0] for line in lines[1:]] == [
         "ok   store",
         "ok   slack",
@@ -69,7 +70,8 @@ def test_check_passes_when_every_server_answers(
         "ok   proxy",
     ]
     assert "oauth_refresh_token auth accepted" in lines[7]
-    assert (tmp_path / "data" / "tokens" / "di.json").exists()  # the rotation was kept
+    # The refresh token was used up: its rotation is kept (the only thing check writes).
+    assert (tmp_path / "data" / "tokens" / "di.json").exists()
 
 
 def test_check_fails_when_a_server_refuses_or_is_down(
@@ -94,13 +96,19 @@ def test_check_fails_when_a_server_refuses_or_is_down(
     assert "wrong-password" not in "\n".join(lines)
 
 
-def test_check_fails_with_exit_1_on_a_bad_config(
+def test_check_fails_with_exit_2_on_a_bad_config(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """An invalid config is a failed check too, not a usage error."""
+    """An invalid config is a configuration error (exit 2, SPEC §19), every problem listed."""
     code = run_check(tmp_path, monkeypatch, {"x": {"kind": "nope"}})
-    assert code == 1
-    assert capsys.readouterr().out.startswith("FAIL config: Invalid configuration")
+    assert code == 2
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "FAIL config: 3 problem(s)"
+    assert [line.split(": ")[1] for line in lines[1:]] == [
+        "epm.servers.x.kind",
+        "epm.servers.x.base_url",
+        "epm.servers.x.auth",
+    ]
 
 
 def test_check_names_the_planning_application_it_found(

@@ -6,13 +6,26 @@ import io
 import subprocess
 import sys
 from datetime import date
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from PIL import Image
 
 from bot.close.archive import archive_key
-from bot.report.chart import _STYLE, LATE, ON_TIME, _kind, render_chart
+from bot.report.chart import (
+    _STYLE,
+    LATE,
+    ON_TIME,
+    _draw_timeline,
+    _kind,
+    _Layout,
+    _mon_to_fri,
+    _ordered,
+    bar_label,
+    caption,
+    render_chart,
+)
 from bot.report.model import CloseReport, build_report
 from bot.report.samples import sample_archives, sample_domains
 from tests.report.archives import october, simple
@@ -94,6 +107,41 @@ def test_a_close_where_nothing_became_ok_renders() -> None:
     """Every row never OK: bars run to the end, the trend has no value for the close."""
     archive = {"period": "2026-10", "domains": october()["domains"][4:]}
     assert image(render_chart(report_of(archive))).width >= 1200
+
+
+def test_a_late_bar_says_how_late_beside_its_time_to_ok() -> None:
+    """Planning / Forecast: OK after 3 d 9 h, 16 h 30 m past its deadline; on time: no mark."""
+    rows = {r.label: r for r in report_of(october()).rows}
+    assert bar_label(rows["Planning / Forecast"]) == "3d 9h · 16h 30m late"
+    assert bar_label(rows["Planning / Actuals"]) == "1d 15h"
+
+
+def test_the_caption_mentions_grey_days_only_when_some_are_shaded() -> None:
+    """No non-working day on the axis: the caption does not promise grey weekends."""
+    assert "grey" in caption(True)
+    assert "grey" not in caption(False)
+    from matplotlib.figure import Figure
+
+    report = report_of(october())
+    for working_day, expected in ((lambda d: True, caption(False)), (_mon_to_fri, caption(True))):
+        axes = Figure().add_subplot()
+        _draw_timeline(axes, report, _Layout.for_rows(len(report.rows)), working_day)
+        assert axes.get_xlabel() == expected
+
+
+def test_rows_are_ordered_as_the_readme_says() -> None:
+    """On time quickest first, then late rows, then rows that never became OK."""
+    labels = [r.label for r in _ordered(report_of(october()).rows)]
+    assert labels == [
+        "Planning / Budget",
+        "Planning / Actuals",
+        "FCCS / Actuals",
+        "Planning / Forecast",
+        "ARCS / Reconciliation",
+        "FCCS / Consolidation",
+    ]
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    assert "on-time rows first, quickest at the top, then late rows" in " ".join(readme.split())
 
 
 def test_holidays_are_shaded_like_weekends() -> None:

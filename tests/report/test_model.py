@@ -11,9 +11,9 @@ from bot.close.archive import archive_key
 from bot.errors import ValidationError
 from bot.report.model import NoArchiveError, build_report, report_timezone
 from bot.report.samples import sample_archives
-from bot.report.text import alt_text, duration, headline, summary_lines
+from bot.report.text import alt_text, duration, headline, row_line, summary_lines
 from tests.conftest import MakeConfig
-from tests.report.archives import october, simple
+from tests.report.archives import domain, october, simple
 
 UTC_ZONE = ZoneInfo("UTC")
 
@@ -45,12 +45,44 @@ def test_rows_keep_late_and_never_ok_apart() -> None:
     """Late, never-OK and on-time rows are told apart, slowest first with never-OK on top."""
     report = build_report(meta_of(october()), "2026-10", UTC_ZONE)
     assert report.ok_count == 4
-    assert [r.label for r in report.late_rows] == ["Planning / Forecast", "FCCS / Consolidation"]
+    assert [r.label for r in report.late_rows] == ["Planning / Forecast"]
     assert {r.label for r in report.never_ok_rows} == {
         "FCCS / Consolidation",
         "ARCS / Reconciliation",
     }
     assert [r.label for r in report.slowest_first][2:4] == ["Planning / Forecast", "FCCS / Actuals"]
+
+
+def test_a_late_row_says_how_long_past_its_deadline_it_became_ok() -> None:
+    """OK 16 h 30 m after the deadline is late by that, not by its 3 d 9 h to OK."""
+    report = build_report(meta_of(october()), "2026-10", UTC_ZONE)
+    by_label = {r.label: r for r in report.rows}
+    forecast = by_label["Planning / Forecast"]
+    assert forecast.to_ok == timedelta(days=3, hours=9, minutes=30)
+    assert forecast.late_by == timedelta(hours=16, minutes=30)
+    assert by_label["Planning / Actuals"].late_by is None  # on time
+    assert by_label["FCCS / Consolidation"].late_by is None  # never OK
+
+
+def test_the_headline_counts_a_never_ok_row_once_as_the_legend_does() -> None:
+    """A never-OK row past its deadline is "never OK", not also "late" (one late bar)."""
+    archive = {
+        "period": "2026-10",
+        "domains": [
+            domain("A", "OnTime", ok_at="2026-11-02T10:00:00Z", due_at="2026-11-03T12:00:00Z"),
+            domain(
+                "A", "Late", ok_at="2026-11-04T12:00:00Z", due_at="2026-11-04T10:00:00Z", late=True
+            ),
+            domain("A", "Never", ok_at=None, due_at="2026-11-04T10:00:00Z", late=True),
+        ],
+    }
+    report = build_report(meta_of(archive), None, UTC_ZONE)
+    assert headline(report).startswith("Close 2026-10: 2 of 3 OK, 1 late, 1 never OK;")
+    assert [row_line(r) for r in report.slowest_first] == [
+        "A / Never: never OK (ended Error) — *past its deadline*",
+        "A / Late: 3d 12h — *2h 00m late*",
+        "A / OnTime: 1d 10h",
+    ]
 
 
 def test_the_trend_covers_the_last_six_closes_up_to_the_period() -> None:
@@ -105,13 +137,13 @@ def test_durations_read_in_days_hours_and_minutes() -> None:
 def test_the_summary_puts_the_slowest_three_first_and_marks_late_ones() -> None:
     """Headline, the slowest three, then every domain slowest first with late ones marked."""
     lines = summary_lines(build_report(meta_of(october()), None, UTC_ZONE))
-    assert lines[0] == "*Close 2026-10: 4 of 6 OK, 2 late, 2 never OK; median time to OK 2d 0h.*"
+    assert lines[0] == "*Close 2026-10: 4 of 6 OK, 1 late, 2 never OK; median time to OK 2d 0h.*"
     assert lines[1] == (
         "Slowest: FCCS / Consolidation (never), ARCS / Reconciliation (never), "
         "Planning / Forecast (3d 9h)."
     )
-    assert lines[3] == "• FCCS / Consolidation: never OK (ended Error) — *late*"
-    assert lines[5] == "• Planning / Forecast: 3d 9h — *late*"
+    assert lines[3] == "• FCCS / Consolidation: never OK (ended Error) — *past its deadline*"
+    assert lines[5] == "• Planning / Forecast: 3d 9h — *16h 30m late*"
     assert lines[-1] == "• Planning / Budget: 6h 00m"
 
 
@@ -128,7 +160,7 @@ def test_the_alt_text_describes_the_result_in_words_within_slacks_limit() -> Non
     meta = meta_of(simple("2026-09", [10, 20, 30]), october())
     text = alt_text(build_report(meta, None, UTC_ZONE))
     assert text.startswith("Timeline of the 2026-10 close")
-    assert "4 of 6 OK, 2 late, 2 never OK" in text
+    assert "4 of 6 OK, 1 late, 2 never OK" in text
     assert "Slowest to OK: Planning / Forecast 3d 9h" in text
     assert "Never OK: FCCS / Consolidation, ARCS / Reconciliation." in text
     assert "Trend over 2 closes: median time to OK from 20h 00m (2026-09) to 2d 0h" in text

@@ -30,9 +30,9 @@ def test_report_uploads_the_chart_where_it_was_asked_with_alt_text_and_summary(
     assert upload.alt_txt is not None
     assert upload.alt_txt.startswith("Timeline of the 2026-10 close")
     comment = upload.initial_comment or ""
-    assert comment.startswith("*Close 2026-10: 4 of 6 OK, 2 late, 2 never OK;")
+    assert comment.startswith("*Close 2026-10: 4 of 6 OK, 1 late, 2 never OK;")
     assert "Slowest: FCCS / Consolidation (never)" in comment
-    assert "• Planning / Forecast: 3d 9h — *late*" in comment
+    assert "• Planning / Forecast: 3d 9h — *16h 30m late*" in comment
     posted = running.sandbox.messages(DEFAULT_CHANNEL_ID)
     assert [m.text for m in posted] == [comment]
     (complete,) = running.sandbox.calls("files.completeUploadExternal")
@@ -114,7 +114,7 @@ def test_app_home_shows_the_last_close_and_its_button_sends_the_report(running: 
     home = running.sandbox.wait_for_home_view(ALICE)
     text = "\n".join(block_texts(home["blocks"]))
     assert "*Last close: 2026-10*" in text
-    assert "4 of 6 OK, 2 late, 2 never OK; median time to OK 2d 0h." in text
+    assert "4 of 6 OK, 1 late, 2 never OK; median time to OK 2d 0h." in text
     section = next(b for b in home["blocks"] if b.get("block_id") == REPORT_BLOCK)
     assert section["accessory"]["action_id"] == REPORT_ACTION
     running.sandbox.block_action(home["id"], REPORT_BLOCK, REPORT_ACTION, user_id=ALICE)

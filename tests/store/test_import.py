@@ -122,6 +122,25 @@ def test_a_database_with_a_different_history_is_refused(
         store.close()
 
 
+def test_a_directory_changed_since_its_import_is_refused_naming_both_ways_on(
+    json_dir: Path,
+    pg_url: str,
+    config: Config,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The refusal says what to do next: a fresh database, or go on from this one."""
+    assert _run_import(json_dir, pg_url, monkeypatch, capsys)[0] == 0
+    source = JsonStore(json_dir)
+    StatusService(config.estate, source).set("FCCS", "Actuals", "OK", by="system")
+    source.close()
+    code, _, err = _run_import(json_dir, pg_url, monkeypatch, capsys)
+    assert code == 2
+    assert "it was changed since it was imported. Refusing." in err
+    assert "import it into a fresh database" in err and "`epmpulse import` again" in err
+    assert "continue from the database as it is (`epmpulse run`" in err
+
+
 def test_import_without_a_database_url_or_data_is_bad_input(
     json_dir: Path,
     tmp_path: Path,
