@@ -92,10 +92,14 @@ def test_a_slow_start_keeps_the_heartbeat_and_the_old_leader_never_edits_late(
         starting_a.join(10)
         assert not starting_a.is_alive()
         assert a.leader_part("canvas") is None
+        # The canvas changes just before its call is logged: wait for the logged call.
+        sandbox.wait_for_call("canvases.edit", where=lambda c: "Leader-B" in str(c.args))
         b_edits = len(sandbox.calls("canvases.edit"))
         # One more flush of B's proves the scheduler ran after A's start returned.
         b.service.set("ARCS", "Reconciliation", "Error", "after A's start", by="system")
-        wait_until(lambda: "after A's start" in sandbox.canvas_markdown(canvas_id), "B's flush", 10)
+        sandbox.wait_for_call(
+            "canvases.edit", where=lambda c: "after A's start" in str(c.args), timeout=10
+        )
         edits = sandbox.calls("canvases.edit")
         assert len(edits) == b_edits + 1
         assert all("Leader-A" not in str(call.args) for call in edits)
