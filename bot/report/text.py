@@ -45,7 +45,8 @@ def row_line(row: Row, escape: Callable[[str], str] = str) -> str:
     if row.never_ok:
         mark = " — *late*" if row.late else ""
         return f"{escape(row.label)}: never OK (ended {row.status}){mark}"
-    return f"{escape(row.label)}: {duration(row.to_ok)}{' — *late*' if row.late else ''}"
+    signed = " — signed off" if row.approved_by else ""  # SPEC §18
+    return f"{escape(row.label)}: {duration(row.to_ok)}{' — *late*' if row.late else ''}{signed}"
 
 
 def summary_lines(
