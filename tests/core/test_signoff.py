@@ -209,3 +209,25 @@ def _check(service: StatusService) -> None:
         if entry.new_status is Status.OK:
             assert entry.approved_by is not None and entry.approved_by != entry.by
             assert entry.approved_by.removeprefix("slack:") in APPROVERS
+
+
+def test_epmpulse_set_ok_on_a_sign_off_domain_waits_for_approval(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The CLI is a surface like any other: its OK waits, and `status` says so."""
+    from bot.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("EPMPULSE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("EPMPULSE_CONFIG", _estate(str(tmp_path)))
+    monkeypatch.setenv("EPMPULSE_LOG_FORMAT", "text")
+    assert main(["set", "fccs", "consolidation", "ok", "tied", "out"]) == 0
+    assert capsys.readouterr().out.strip() == (
+        "FCCS Consolidation: OK awaiting approval "
+        "(stays Pending until an approver signs it off in Slack)"
+    )
+    assert main(["status", "FCCS", "Consolidation"]) == 0
+    out = capsys.readouterr().out
+    assert "Pending" in out and "[OK awaiting approval, asked by system]" in out
+    assert main(["set", "fccs", "actuals", "ok"]) == 0
+    assert capsys.readouterr().out.strip() == "FCCS Actuals: Pending -> OK"
