@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from bot.app import build_runtime
 from bot.canvas.render import render_board
 from bot.close.archive import load_archive
+from bot.config import load_config
 from bot.report.model import build_report
 from bot.report.text import row_line
+from bot.sandbox.slack import SlackSandbox
 from bot.signoff import decide
-from tests.close.conftest import CLOSE_YAML, DECEMBER_START, MakeClose
+from bot.slack.signoff import APPROVE_ACTION, SignOffPart
+from tests.close.conftest import CHANNEL, CLOSE_YAML, DECEMBER_START, MakeClose
 
 SIGN_OFF_YAML = (
     CLOSE_YAML.format(reset="false")
@@ -88,3 +93,40 @@ def test_the_archive_keeps_the_approver_and_ok_at_is_the_approval_time(
     lines = {row.label: row_line(row) for row in report.rows}
     assert lines["FCCS / Consolidation"].endswith(" — signed off")
     assert "signed off" not in lines["FCCS / Actuals"]
+
+
+def test_a_run_posts_the_request_and_updates_it_after_the_click(
+    sandbox: SlackSandbox, tmp_path: Path
+) -> None:
+    """``build_runtime`` adds the leader's sign-off part; a click decides, the message follows."""
+    (tmp_path / "epmpulse.yml").write_text(SIGN_OFF_YAML, encoding="utf-8")
+    config = load_config(
+        {
+            "EPMPULSE_DATA_DIR": str(tmp_path / "data"),
+            "EPMPULSE_CONFIG": str(tmp_path / "epmpulse.yml"),
+            "SLACK_BOT_TOKEN": sandbox.bot_token,
+            "SLACK_APP_TOKEN": sandbox.app_token,
+            "SLACK_API_URL": sandbox.api_url,
+            "SLACK_CHANNEL_ID": CHANNEL,
+            "EPMPULSE_HTTP_PORT": "0",
+        },
+        cwd=tmp_path,
+    )
+    runtime = build_runtime(config)
+    runtime.start()
+    try:
+        assert isinstance(runtime.leader_part("signoff"), SignOffPart)
+        runtime.service.set("FCCS", "Consolidation", "OK", "tied out", by="api:ci")
+        posted = sandbox.wait_for_call(
+            "chat.postMessage", where=lambda c: "awaiting approval" in str(c.args.get("text"))
+        )
+        assert posted.ok and posted.args.get("channel") == CHANNEL
+        sandbox.wait_connected(5)
+        sandbox.message_action(CHANNEL, posted.response["ts"], APPROVE_ACTION, user_id="U0BOB")
+        updated = sandbox.wait_for_call("chat.update")
+        assert "OK approved" in str(updated.args.get("text"))
+        record = runtime.service.get("FCCS", "Consolidation")
+        assert (record.status.value, record.approved_by) == ("OK", "slack:U0BOB")
+        assert runtime.health()["signoff"].ok
+    finally:
+        runtime.stop()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
+import threading
 from datetime import datetime
 from pathlib import Path
 
@@ -231,3 +232,53 @@ def test_epmpulse_set_ok_on_a_sign_off_domain_waits_for_approval(
     assert "Pending" in out and "[OK awaiting approval, asked by system]" in out
     assert main(["set", "fccs", "actuals", "ok"]) == 0
     assert capsys.readouterr().out.strip() == "FCCS Actuals: Pending -> OK"
+
+
+def test_two_instances_on_postgresql_racing_commit_one_approval(
+    make_config: MakeConfig, pg_url: str
+) -> None:
+    """Two instances (own pools) decide the same request at once: one approval, one refusal."""
+    from bot.store.postgres import PostgresStore
+
+    config = make_config(ESTATE)
+    stores = [PostgresStore(pg_url), PostgresStore(pg_url)]
+    try:
+        services = [StatusService(config.estate, store) for store in stores]
+        services[0].set("FCCS", "Consolidation", "OK", by="slack:U0C")
+        pending = services[1].get("FCCS", "Consolidation").pending_approval
+        assert pending is not None
+        start = threading.Barrier(2)
+        outcomes: list[str] = []
+
+        def approve(service: StatusService, by: str) -> None:
+            start.wait()
+            try:
+                decide(
+                    service,
+                    "FCCS",
+                    "Consolidation",
+                    pending.id,
+                    by=by,
+                    approve=True,
+                    is_approver=is_approver,
+                )
+                outcomes.append("approved")
+            except StaleRequestError as exc:
+                outcomes.append(str(exc))
+
+        threads = [
+            threading.Thread(target=approve, args=(s, by))
+            for s, by in zip(services, ("slack:U0A", "slack:U0B"), strict=True)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=15)
+        assert len(outcomes) == 2 and outcomes.count("approved") == 1
+        (refusal,) = [o for o in outcomes if o != "approved"]
+        assert "was approved already" in refusal
+        history = services[0].history("FCCS", "Consolidation")
+        assert len(history) == 1 and history[0].approved_by in ("slack:U0A", "slack:U0B")
+    finally:
+        for store in stores:
+            store.close()
