@@ -32,7 +32,8 @@ from bot.sandbox.slack import SlackSandbox
 from bot.service import StatusService
 from bot.slack.client import build_web_client
 from bot.slack.part import SlackPart
-from bot.slack.signoff import APPROVE_ACTION, SignOffOutbox
+from bot.slack.signoff import APPROVE_ACTION
+from bot.slack.signoff_outbox import SignOffOutbox
 from bot.store import JsonStore
 
 APPROVER = "U0BENCHAPPROVER"

@@ -38,7 +38,7 @@ def build_runtime(config: Config, *, store: Store | None = None) -> Runtime:
     alerts_client = build_leased_client(config.settings, runtime.lease)
     runtime.add_leader_only("alerts", lambda: AlertsPart.from_runtime(runtime, alerts_client))
     if runtime.service.sign_off is not None:
-        from bot.slack.signoff import SignOffPart  # only estates with sign-off (SPEC §18)
+        from bot.slack.signoff_outbox import SignOffPart  # only estates with sign-off (SPEC §18)
 
         runtime.add_leader_only("signoff", lambda: SignOffPart.from_runtime(runtime, alerts_client))
     runtime.add_leader_only("epm", lambda: EpmPart.from_runtime(runtime, clients))  # polls last

@@ -14,7 +14,8 @@ from bot.report.model import build_report
 from bot.report.text import row_line
 from bot.sandbox.slack import SlackSandbox
 from bot.signoff import decide
-from bot.slack.signoff import APPROVE_ACTION, SignOffPart
+from bot.slack.signoff import APPROVE_ACTION
+from bot.slack.signoff_outbox import SignOffPart
 from tests.close.conftest import CHANNEL, CLOSE_YAML, DECEMBER_START, MakeClose
 
 SIGN_OFF_YAML = (

@@ -21,7 +21,7 @@ from bot.sandbox.slack import SlackSandbox
 from bot.service import StatusService
 from bot.signoff import requests
 from bot.slack.client import build_leased_client
-from bot.slack.signoff import SignOffOutbox
+from bot.slack.signoff_outbox import SignOffOutbox
 from tests.conftest import MakeConfig
 from tests.faults.faulty import Crash, CrashingClient, ReadOnlyStore
 

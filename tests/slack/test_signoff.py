@@ -13,8 +13,8 @@ from bot.slack.signoff import (
     REASON_BLOCK,
     REJECT_ACTION,
     REJECT_VIEW,
-    SignOffOutbox,
 )
+from bot.slack.signoff_outbox import SignOffOutbox
 from tests.slack.conftest import (
     ALERT_CHANNEL,
     ALICE,
