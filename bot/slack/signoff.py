@@ -115,6 +115,16 @@ def rejection_dm(request: Request) -> Message:
     return Message(f"Your OK for {request.app} / {request.domain} was rejected", [mrkdwn(text)])
 
 
+def awaiting_dm(records: list[DomainRecord]) -> Message:
+    """Tells who submitted the update modal that their OKs wait for sign-off."""
+    names = ", ".join(f"*{escape(r.app)} / {escape(r.domain)}*" for r in records)
+    text = (
+        f":hourglass_flowing_sand: OK awaiting approval for {names}: a sign-off approver "
+        "other than you must approve it; until then the status stays as it was."
+    )
+    return Message("OK awaiting approval", [mrkdwn(text)])
+
+
 def reject_modal(value: str, record: DomainRecord) -> View:
     """The modal asking an approver why they reject; ``value`` names the request."""
     return View(

@@ -8,6 +8,7 @@ import pytest
 
 from bot.model import Status
 from bot.sandbox.slack import PostedMessage, SlackSandbox
+from bot.slack.modal import APP_ACTION, APP_BLOCK, CALLBACK_ID, MESSAGE_BLOCK
 from bot.slack.signoff import (
     APPROVE_ACTION,
     REASON_BLOCK,
@@ -335,3 +336,27 @@ def test_a_request_pending_across_a_restart_is_posted_once_and_decided(
     assert again.run_once() is True
     (updated,) = requests_posted(sandbox)
     assert "*Approved*" in text_of(updated)
+
+
+def test_an_ok_from_the_modal_waits_and_its_author_is_told_in_a_dm(signing: Running) -> None:
+    """The modal closes; the OK is a request; the submitter gets a DM saying it waits."""
+    sandbox = signing.sandbox
+    sandbox.open_shortcut(CALLBACK_ID, user_id=CAROL)
+    view = sandbox.wait_for_modal(CAROL)
+    sandbox.block_action(view["id"], APP_BLOCK, APP_ACTION, selected_option="1:0")
+    view = sandbox.wait_for_modal(CAROL, where=lambda v: "Consolidation" in str(v["blocks"]))
+    rows = {
+        b["label"]["text"]: b["block_id"]
+        for b in view["blocks"]
+        if b["type"] == "input" and b["block_id"] != MESSAGE_BLOCK
+    }
+    ack = sandbox.submit_view(view["id"], {rows["Consolidation"]: "OK", rows["Actuals"]: "OK"})
+    assert ack.payload in (None, {})
+    assert signing.service.get("FCCS", "Actuals").status is Status.OK
+    record = signing.service.get("FCCS", "Consolidation")
+    assert record.status is Status.PENDING and record.pending_approval is not None
+    dm = sandbox.wait_for_call("chat.postMessage", where=lambda c: c.args.get("channel") == CAROL)
+    (message,) = [m for m in sandbox.messages() if m.ts == dm.response["ts"]]
+    assert text_of(message).startswith(
+        ":hourglass_flowing_sand: OK awaiting approval for *FCCS / Consolidation*: "
+    )
