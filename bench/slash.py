@@ -6,7 +6,11 @@ schedule, and prints ack latency (what Slack's 3 s limit is about), the latency 
 replies (which are sent only after the durable write), and whether every set can be
 read back from the store after shutdown.
 
-    python bench/slash.py [--commands 500] [--rate 20] [--set-share 0.4]
+Then, with every domain under four-eyes sign-off (SPEC §18), it posts ``--approvals``
+requests through the sign-off outbox and clicks **Approve** on each message, printing
+the ack latency of those clicks and whether each committed exactly one approval.
+
+    python bench/slash.py [--commands 500] [--rate 20] [--set-share 0.4] [--approvals 100]
 """
 
 from __future__ import annotations
@@ -26,8 +30,18 @@ from bot.config import load_config
 from bot.model import Status
 from bot.sandbox.slack import SlackSandbox
 from bot.service import StatusService
+from bot.slack.client import build_web_client
 from bot.slack.part import SlackPart
+from bot.slack.signoff import APPROVE_ACTION
+from bot.slack.signoff_outbox import SignOffOutbox
 from bot.store import JsonStore
+
+APPROVER = "U0BENCHAPPROVER"
+SIGN_OFF_YAML = f"""
+close:
+  sign_off: {{domains: all, approvers: [{APPROVER}]}}
+"""
+CHANNEL = "C0SIGNOFF"
 
 QUERIES = (
     "status",
@@ -163,6 +177,54 @@ def check_durable(keys: list[tuple[str, str]], sets: list[Sent], data_dir: Path)
     return f"all {len(sets)} sets read back from {data_dir}"
 
 
+def run_approvals(count: int) -> int:
+    """Click Approve on ``count`` request messages; print the ack p99; 0 when all committed."""
+    data_dir = Path(tempfile.mkdtemp(prefix="epmpulse-bench-signoff-"))
+    (data_dir / "epmpulse.yml").write_text(SIGN_OFF_YAML, encoding="utf-8")
+    with SlackSandbox() as sandbox:
+        sandbox.add_channel(CHANNEL, "close")
+        config = load_config(
+            {
+                "SLACK_BOT_TOKEN": sandbox.bot_token,
+                "SLACK_APP_TOKEN": sandbox.app_token,
+                "SLACK_API_URL": sandbox.api_url,
+                "SLACK_CHANNEL_ID": CHANNEL,
+                "EPMPULSE_DATA_DIR": str(data_dir),
+                "EPMPULSE_CONFIG": str(data_dir / "epmpulse.yml"),
+            },
+            cwd=data_dir,
+        )
+        store = JsonStore(config.settings.data_dir)
+        service = StatusService(config.estate, store)
+        part = SlackPart(config, service)
+        part.start()
+        sandbox.wait_connected(5)
+        outbox = SignOffOutbox(service, build_web_client(config.settings), CHANNEL)
+        keys = config.estate.domain_keys()
+        latencies: list[float] = []
+        for n in range(count):
+            app, domain = keys[n % len(keys)]
+            service.set(app, domain, "Loading", by="system")
+            service.set(app, domain, "OK", f"bench-{n:04d}", by="api:bench")
+            outbox.run_once()
+            message = sandbox.messages(CHANNEL)[-1]
+            before = len(sandbox.responses())
+            ack = sandbox.message_action(CHANNEL, message.ts, APPROVE_ACTION, user_id=APPROVER)
+            latencies.append(ack.latency)
+            sandbox.wait_for_response(count=before + 1, timeout=10)
+        part.stop()
+        approved = [
+            e
+            for app, domain in keys
+            for e in service.history(app, domain, limit=count * 3)
+            if e.approved_by == f"slack:{APPROVER}"
+        ]
+        store.close()
+    print(describe("ack latency (Approve clicks)", latencies))
+    print(f"approvals committed: {len(approved)} of {count}")
+    return 0 if len(approved) == count else 1
+
+
 def main() -> int:
     """Parse arguments and run."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -170,9 +232,13 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=20.0, help="commands per second")
     parser.add_argument("--set-share", type=float, default=0.4, help="fraction that are sets")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--approvals", type=int, default=100, help="Approve clicks (0: none)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    return run(args.commands, args.rate, args.set_share, args.seed)
+    status = run(args.commands, args.rate, args.set_share, args.seed)
+    if args.approvals:
+        status |= run_approvals(args.approvals)
+    return status
 
 
 if __name__ == "__main__":

@@ -37,6 +37,10 @@ def build_runtime(config: Config, *, store: Store | None = None) -> Runtime:
     # The leader's posts go through clients that check the lease before every call.
     alerts_client = build_leased_client(config.settings, runtime.lease)
     runtime.add_leader_only("alerts", lambda: AlertsPart.from_runtime(runtime, alerts_client))
+    if runtime.service.sign_off is not None:
+        from bot.slack.signoff_outbox import SignOffPart  # only estates with sign-off (SPEC §18)
+
+        runtime.add_leader_only("signoff", lambda: SignOffPart.from_runtime(runtime, alerts_client))
     runtime.add_leader_only("epm", lambda: EpmPart.from_runtime(runtime, clients))  # polls last
     if config.estate.close is not None:
         from bot.close.part import ClosePart  # only estates with a close calendar

@@ -356,7 +356,13 @@ def cmd_set(args: argparse.Namespace, config: OneShotConfig) -> int:
         # The close model loads only with a close: section (start-up time, SPEC §12).
         closing = config.layout.close is not None
         waits = service.close.show_one(change.new).waiting_on if closing else []
-    print(f"{change.new.app} {change.new.domain}: {change.old.status} -> {change.new.status}")
+    if change.awaiting_approval:  # SPEC §18: committed as a request, not applied
+        print(
+            f"{change.new.app} {change.new.domain}: OK awaiting approval "
+            f"(stays {change.new.status} until an approver signs it off in Slack)"
+        )
+    else:
+        print(f"{change.new.app} {change.new.domain}: {change.old.status} -> {change.new.status}")
     if waits:  # allowed, but worth saying (SPEC §11)
         print(f"  waiting on: {', '.join(waits)}")
     return EXIT_OK

@@ -406,6 +406,7 @@ def _reference_problems(document: Mapping[str, Any]) -> list[str]:
             deadlines if isinstance(deadlines, dict) else {},
             depends_on if isinstance(depends_on, dict) else {},
             close.get("weekend", ["Saturday", "Sunday"]),
+            close.get("sign_off"),
         )
     return problems
 

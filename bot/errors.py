@@ -5,7 +5,8 @@
     │   ├── UnknownNameError      unknown app / domain / status / server; names the choices
     │   ├── MessageTooLongError   a message over 200 characters
     │   ├── NoJobError            ``run`` on a domain that has no EPM job configured
-    │   └── JobRunningError       ``run`` on a domain that still follows an unfinished job
+    │   ├── JobRunningError       ``run`` on a domain that still follows an unfinished job
+    │   └── StaleRequestError     a sign-off decision on a request no longer pending
     ├── NotAllowedError           the caller may read but not write
     ├── ConfigError               configuration problems, every one listed
     ├── StoreError                the data directory cannot be read or written
@@ -83,6 +84,10 @@ class JobRunningError(ValidationError):
     """A job start for a domain that still follows an unfinished EPM job; nothing was sent."""
 
     code = "JOB_RUNNING"
+
+
+class StaleRequestError(ValidationError):
+    """An approval or rejection of a sign-off request that was decided or cancelled already."""
 
 
 class NotAllowedError(EpmPulseError):

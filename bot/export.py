@@ -26,7 +26,8 @@ logger = logging.getLogger(__name__)
 
 ExportFormat = Literal["csv", "jsonl"]
 FORMATS: tuple[ExportFormat, ...] = ("csv", "jsonl")
-COLUMNS = ("at", "app", "domain", "old_status", "new_status", "message", "by")
+# `approved_by` (SPEC §18) came last so that readers of the earlier seven columns still work.
+COLUMNS = ("at", "app", "domain", "old_status", "new_status", "message", "by", "approved_by")
 MEDIA_TYPES: dict[ExportFormat, str] = {
     "csv": "text/csv; charset=utf-8",
     "jsonl": "application/x-ndjson",

@@ -110,6 +110,35 @@ class JobRef(NamedTuple):
         return cls(server=_text(fields, "server"), job_id=_text(fields, "job_id"))
 
 
+class PendingApproval(NamedTuple):
+    """A change to OK waiting for a second person's approval (SPEC §18).
+
+    ``id`` names the request, so a click on an older request of the same domain is
+    told apart from the current one.
+    """
+
+    id: str
+    by: str
+    at: datetime
+    message: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """The stored (and REST) form."""
+        return {"id": self.id, "by": self.by, "at": format_time(self.at), "message": self.message}
+
+    @classmethod
+    def from_json(cls, data: object) -> PendingApproval:
+        """A stored request; ValueError when it is not one."""
+        allowed = ("id", "by", "at", "message")
+        fields = _fields(data, "pending approval", required=("id", "by", "at"), allowed=allowed)
+        return cls(
+            id=_text(fields, "id"),
+            by=_text(fields, "by"),
+            at=parse_time(fields["at"]),
+            message=_text(fields, "message", ""),
+        )
+
+
 _RECORD_FIELDS = (
     "app",
     "domain",
@@ -119,6 +148,8 @@ _RECORD_FIELDS = (
     "updated_by",
     "jobs",
     "since",
+    "pending_approval",
+    "approved_by",
 )
 
 
@@ -133,10 +164,14 @@ class DomainRecord(NamedTuple):
     updated_by: str = "system"
     jobs: tuple[JobRef, ...] = ()
     since: datetime | None = None
+    # Four-eyes sign-off (SPEC §18): a change to OK waiting for approval, and who
+    # approved the OK the record holds. Stored only when set.
+    pending_approval: PendingApproval | None = None
+    approved_by: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The stored (and REST) form: times as ISO 8601 UTC with ``Z`` (SPEC §2)."""
-        return {
+        data: dict[str, Any] = {
             "app": self.app,
             "domain": self.domain,
             "status": self.status.value,
@@ -146,6 +181,11 @@ class DomainRecord(NamedTuple):
             "jobs": [job.to_json() for job in self.jobs],
             "since": _time_or_none(self.since),
         }
+        if self.pending_approval is not None:
+            data["pending_approval"] = self.pending_approval.to_json()
+        if self.approved_by is not None:
+            data["approved_by"] = self.approved_by
+        return data
 
     @classmethod
     def from_json(cls, data: object) -> DomainRecord:
@@ -154,6 +194,7 @@ class DomainRecord(NamedTuple):
         jobs = fields.get("jobs", [])
         if not isinstance(jobs, list):
             raise ValueError(f"record jobs must be a list, not {jobs!r}")
+        pending, approved = fields.get("pending_approval"), fields.get("approved_by")
         return cls(
             app=_text(fields, "app"),
             domain=_text(fields, "domain"),
@@ -163,6 +204,8 @@ class DomainRecord(NamedTuple):
             updated_by=_text(fields, "updated_by", "system"),
             jobs=tuple(JobRef.from_json(job) for job in jobs),
             since=_optional_time(fields.get("since")),
+            pending_approval=None if pending is None else PendingApproval.from_json(pending),
+            approved_by=None if approved is None else _text(fields, "approved_by"),
         )
 
 
@@ -176,10 +219,11 @@ class HistoryEntry(NamedTuple):
     by: str
     at: datetime
     message: str = ""
+    approved_by: str | None = None  # the approver of a signed-off OK (SPEC §18)
 
     def to_json(self) -> dict[str, Any]:
         """The stored form (the store adds the board ``version`` it belongs to)."""
-        return {
+        data = {
             "app": self.app,
             "domain": self.domain,
             "old_status": None if self.old_status is None else self.old_status.value,
@@ -188,6 +232,9 @@ class HistoryEntry(NamedTuple):
             "by": self.by,
             "at": format_time(self.at),
         }
+        if self.approved_by is not None:
+            data["approved_by"] = self.approved_by
+        return data
 
     def record(self, since: datetime | None = None) -> DomainRecord:
         """The domain's record as this change left it (no tracked jobs)."""
@@ -199,6 +246,7 @@ class HistoryEntry(NamedTuple):
             updated_at=self.at,
             updated_by=self.by,
             since=since,
+            approved_by=self.approved_by,
         )
 
     @classmethod
@@ -215,6 +263,7 @@ class HistoryEntry(NamedTuple):
             message=_text(fields, "message", ""),
             by=_text(fields, "by", "system"),
             at=parse_time(fields["at"]),
+            approved_by=None if fields.get("approved_by") is None else _text(fields, "approved_by"),
         )
 
 

@@ -15,6 +15,8 @@ from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
+from bot import signoff
+from bot.close.rules import SignOffRules
 from bot.errors import MessageTooLongError, StoreError, ValidationError
 from bot.layout import Layout
 from bot.model import (
@@ -55,6 +57,11 @@ class Change(NamedTuple):
     def status_changed(self) -> bool:
         """Whether the status itself changed (not only message, time or author)."""
         return self.old.status is not self.new.status
+
+    @property
+    def awaiting_approval(self) -> bool:
+        """Whether this change is a request for an OK that waits for sign-off (SPEC §18)."""
+        return self.new.pending_approval is not None
 
 
 Listener = Callable[[list[Change]], None]
@@ -183,8 +190,10 @@ class StatusService:
             raise
         now = self._clock()
 
+        sign_off = self.sign_off
+
         def apply(work: WorkingState) -> list[Change]:
-            return [_apply(work, item, by, now) for item in prepared]
+            return [_apply(work, item, by, now, sign_off) for item in prepared]
 
         try:
             changes = self._commit(apply)
@@ -221,8 +230,18 @@ class StatusService:
         now: datetime,
         jobs: Sequence[JobRef] = (),
     ) -> Change:
-        """Apply one validated change inside a :meth:`transact` mutation."""
-        return _apply(work, _Prepared(key, status, message[:MESSAGE_LIMIT], list(jobs)), by, now)
+        """Apply one validated change inside a :meth:`transact` mutation.
+
+        A change to OK on a sign-off domain becomes a request for approval (SPEC §18).
+        """
+        item = _Prepared(key, status, message[:MESSAGE_LIMIT], list(jobs))
+        return _apply(work, item, by, now, self.sign_off)
+
+    @property
+    def sign_off(self) -> SignOffRules | None:
+        """The four-eyes rules (``close.sign_off``), or None when no domain needs approval."""
+        close = self.layout.close
+        return None if close is None else close.sign_off
 
     def current(self, work: WorkingState, key: RecordKey) -> DomainRecord:
         """The record at ``key`` inside a :meth:`transact` mutation."""
@@ -283,8 +302,21 @@ def _record(key: RecordKey, data: dict[str, Any] | None) -> DomainRecord:
     return DomainRecord.from_json(data)
 
 
-def _apply(work: WorkingState, item: _Prepared, by: str, now: datetime) -> Change:
+def _apply(
+    work: WorkingState,
+    item: _Prepared,
+    by: str,
+    now: datetime,
+    sign_off: SignOffRules | None = None,
+) -> Change:
     old = _record(item.key, work.records.get(item.key))
+    if sign_off is not None and item.status is Status.OK and sign_off.applies(*item.key):
+        change = signoff.request(work, old, item.message, item.jobs, by, now)
+        if item.jobs:
+            _end_job_start(work, item.key, item.jobs)
+        return change
+    if old.pending_approval is not None:  # any other change cancels the request
+        signoff.cancel(work, old, by, now)
     since = old.since if (old.status is item.status and old.since) else now
     new = DomainRecord(
         app=item.key[0],

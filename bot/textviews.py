@@ -32,9 +32,13 @@ def record_line(record: DomainRecord) -> str:
     )
     message = record.message.replace("\n", " ")
     jobs = f" [tracking {', '.join(f'{j.server}:{j.job_id}' for j in record.jobs)}]"
+    signed = f" [signed off by {record.approved_by}]" if record.approved_by else ""
+    waiting = ""
+    if record.pending_approval is not None:  # SPEC §18
+        waiting = f" [OK awaiting approval, asked by {record.pending_approval.by}]"
     return (
         f"{record.domain:<16} {record.status.value:<8} {message or '-'}"
-        f"  ({when}){jobs if record.jobs else ''}"
+        f"  ({when}){jobs if record.jobs else ''}{signed}{waiting}"
     )
 
 
@@ -44,6 +48,8 @@ def history_lines(entries: list[HistoryEntry]) -> list[str]:
         return ["no changes yet"]
     return [
         f"{format_time(e.at)}  {(e.old_status.value if e.old_status else '-'):>7} -> "
-        f"{e.new_status.value:<7} {e.by}  {e.message.replace(chr(10), ' ')}".rstrip()
+        f"{e.new_status.value:<7} {e.by}"
+        f"{f' (signed off by {e.approved_by})' if e.approved_by else ''}"
+        f"  {e.message.replace(chr(10), ' ')}".rstrip()
         for e in entries
     ]

@@ -60,6 +60,9 @@ class ArchivedDomain(BaseModel):
     due_at: UtcTime | None = Field(description="That close's deadline (UTC), or null.")
     ok_at: UtcTime | None = Field(description="When it last became OK in that close, or null.")
     late: bool = Field(description="OK after its deadline, or never OK while it had one.")
+    approved_by: str | None = Field(
+        default=None, description="Who signed off its final OK (SPEC §18), or null."
+    )
 
 
 class CloseArchive(BaseModel):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from bot import model
@@ -134,28 +134,44 @@ async def get_domain(app: AppName, domain: DomainName, request: Request) -> Reco
 @router.post(
     "/status",
     response_model=ChangeResponse,
+    responses={202: {"model": ChangeResponse, "description": "Waits for sign-off (SPEC §18)"}},
     openapi_extra=limit_group("status"),
     summary="Set one domain's status",
 )
-async def set_status(update: StatusUpdate, request: Request) -> ChangeResponse:
-    """Set a status (and the EPM jobs to track); answers once the change is durable."""
+async def set_status(update: StatusUpdate, request: Request, response: Response) -> ChangeResponse:
+    """Set a status (and the EPM jobs to track); answers once the change is durable.
+
+    A change to OK on a sign-off domain answers 202 with ``pending_approval: true``: it
+    was committed as a request and waits for an approver (SPEC §18).
+    """
     service = context_of(request).service
     changes = await run_in_threadpool(_apply, service, [update.to_update()], caller_of(request))
+    _accepted_when_pending(changes, response)
     return ChangeResponse(data=changes[0])
 
 
 @router.post(
     "/status/batch",
     response_model=BatchResponse,
+    responses={202: {"model": BatchResponse, "description": "Some wait for sign-off (SPEC §18)"}},
     openapi_extra=limit_group("batch"),
     summary="Set several statuses, all or nothing",
 )
-async def set_batch(batch: BatchRequest, request: Request) -> BatchResponse:
-    """Validate every update, then apply all of them in one durable write (or none)."""
+async def set_batch(batch: BatchRequest, request: Request, response: Response) -> BatchResponse:
+    """Validate every update, then apply all of them in one durable write (or none).
+
+    202 when any of them waits for sign-off (that item has ``pending_approval: true``).
+    """
     updates = [u.to_update() for u in batch.updates]
     service = context_of(request).service
     changes = await run_in_threadpool(_apply, service, updates, caller_of(request))
+    _accepted_when_pending(changes, response)
     return BatchResponse(data=changes)
+
+
+def _accepted_when_pending(changes: list[AppliedChange], response: Response) -> None:
+    if any(c.pending_approval for c in changes):
+        response.status_code = 202
 
 
 @router.get(

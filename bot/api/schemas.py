@@ -42,6 +42,15 @@ class JobRef(BaseModel):
         return model.JobRef(server=self.server, job_id=self.job_id)
 
 
+class ApprovalRequest(BaseModel):
+    """A change to OK waiting for sign-off (SPEC §18): who asked, when, with what message."""
+
+    id: str
+    by: str
+    at: UtcTime
+    message: str = ""
+
+
 class CloseRecord(BaseModel):
     """A domain record as shown: with this close's deadline and what it waits on."""
 
@@ -62,6 +71,12 @@ class CloseRecord(BaseModel):
     waiting_on: list[str] = Field(
         default_factory=list, description="APP/DOMAIN of upstream domains not yet OK."
     )
+    pending_approval: ApprovalRequest | None = Field(
+        default=None, description="A change to OK waiting for sign-off (SPEC §18), or null."
+    )
+    approved_by: str | None = Field(
+        default=None, description="Who signed off the OK this record holds (SPEC §18)."
+    )
 
     @classmethod
     def from_record(cls, given: model.DomainRecord | live.CloseRecord) -> CloseRecord:
@@ -80,6 +95,10 @@ class CloseRecord(BaseModel):
             due_at=shown.due_at if shown else None,
             overdue=shown.overdue if shown else False,
             waiting_on=list(shown.waiting_on) if shown else [],
+            pending_approval=None
+            if record.pending_approval is None
+            else ApprovalRequest(**record.pending_approval._asdict()),
+            approved_by=record.approved_by,
         )
 
 
@@ -93,6 +112,9 @@ class HistoryEntry(BaseModel):
     message: str = ""
     by: str
     at: UtcTime
+    approved_by: str | None = Field(
+        default=None, description="Who signed off this change to OK (SPEC §18), or null."
+    )
 
     @classmethod
     def of(cls, entry: model.HistoryEntry) -> HistoryEntry:
@@ -105,6 +127,7 @@ class HistoryEntry(BaseModel):
             message=entry.message,
             by=entry.by,
             at=entry.at,
+            approved_by=entry.approved_by,
         )
 
 
@@ -185,12 +208,20 @@ class AppliedChange(CloseRecord):
 
     previous_status: Status = Field(description="The status before this change.")
     status_changed: bool = Field(description="False when the status was already this one.")
+    # The answer says only whether the change waits (SPEC §18: 202 {pending_approval:
+    # true}); the request itself is on the record (GET), so the type narrows here.
+    pending_approval: bool = Field(  # type: ignore[assignment]
+        default=False,
+        description="True when the change to OK was not applied but waits for sign-off.",
+    )
 
     @classmethod
     def of(cls, change: Change, shown: live.CloseRecord | None = None) -> AppliedChange:
         """The answer for one change the service applied (``shown``: with its close fields)."""
+        record = dict(CloseRecord.from_record(shown if shown is not None else change.new))
+        record["pending_approval"] = change.awaiting_approval
         return cls(
-            **dict(CloseRecord.from_record(shown if shown is not None else change.new)),
+            **record,
             previous_status=change.old.status,
             status_changed=change.status_changed,
         )

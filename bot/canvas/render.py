@@ -109,10 +109,14 @@ def _row(
     if record.updated_at is not None:
         updated = record.updated_at.astimezone(zone).strftime(TIME_FORMAT)
         by = mention(record.updated_by)
+        if record.approved_by is not None:  # SPEC §18
+            by += ", signed off by " + mention(record.approved_by)
     state = close.get((record.app, record.domain)) if close is not None else None
     status = f"{record.status.emoji} {record.status.value}"
     if state is not None and state.waiting_on:
         status += " · waiting on " + ", ".join(cell(name) for name in state.waiting_on)
+    if record.pending_approval is not None:  # SPEC §18
+        status += " · OK awaiting approval"
     cells = [
         cell(record.domain),
         status,

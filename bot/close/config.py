@@ -8,17 +8,26 @@ Checks that need the apps (unknown names, dependency cycles) are in
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from bot.close.rules import DEADLINE_PATTERN, WEEKDAYS, CloseRules, parse_deadline
+from bot.close.rules import (
+    DEADLINE_PATTERN,
+    WEEKDAYS,
+    CloseRules,
+    SignOffRules,
+    parse_deadline,
+)
 from bot.errors import closest_match
 
 LONGEST_MONTH_DAYS = 31
+# A Slack user (U…, W…) or usergroup (S…) id.
+SLACK_ID = re.compile(r"^[UWS][A-Z0-9]{2,}$")
 
 
 def _deadline_text(text: str) -> str:
@@ -69,6 +78,30 @@ class HolidaySettings(BaseModel):
         return self
 
 
+class SignOffSection(BaseModel):
+    """Four-eyes sign-off (SPEC §18): the domains whose OK needs approval, and who approves."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+
+    domains: list[str] | Literal["all"] = Field(min_length=1)
+    approvers: list[str] = Field(min_length=1)
+
+    @field_validator("approvers")
+    @classmethod
+    def _slack_ids(cls, ids: list[str]) -> list[str]:
+        bad = [i for i in ids if not SLACK_ID.match(i.strip())]
+        if bad:
+            raise ValueError(
+                f"{', '.join(repr(b) for b in bad)}: not a Slack user (U…, W…) or usergroup (S…) id"
+            )
+        return [i.strip() for i in ids]
+
+    def rules(self) -> SignOffRules:
+        """The validated section as plain data."""
+        domains = None if self.domains == "all" else tuple(d.strip() for d in self.domains)
+        return SignOffRules(domains=domains, approvers=tuple(self.approvers))
+
+
 class CloseSection(BaseModel):
     """The monthly close: where working days are counted, deadlines and dependencies."""
 
@@ -80,6 +113,7 @@ class CloseSection(BaseModel):
     reset: bool = False
     deadlines: dict[str, DeadlineText] = Field(default_factory=dict)
     depends_on: dict[str, list[str]] = Field(default_factory=dict)
+    sign_off: SignOffSection | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -120,6 +154,7 @@ class CloseSection(BaseModel):
             reset=self.reset,
             deadlines=dict(self.deadlines),
             depends_on={name: tuple(up) for name, up in self.depends_on.items()},
+            sign_off=None if self.sign_off is None else self.sign_off.rules(),
         )
 
 
@@ -137,6 +172,7 @@ def close_reference_problems(
     deadlines: Mapping[str, object],
     depends_on: Mapping[str, object],
     weekend: object = ("Saturday", "Sunday"),
+    sign_off: object = None,
 ) -> list[str]:
     """Every unknown ``APP/DOMAIN`` name (with the closest match), every deadline on a
     working day no month has, and every dependency cycle."""
@@ -175,6 +211,9 @@ def close_reference_problems(
         if key is not None:
             graph[key] = [u for u in resolved if u is not None]
     problems.extend(f"close.depends_on: {cycle}" for cycle in dependency_cycles(graph))
+    signed = sign_off.get("domains") if isinstance(sign_off, Mapping) else None
+    for name in signed if isinstance(signed, list) else []:
+        resolve(name, "close.sign_off.domains")
     return problems
 
 

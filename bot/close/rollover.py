@@ -64,6 +64,7 @@ def build_archives(
     """
     running: dict[RecordKey, str] = {}
     ok_at: dict[RecordKey, datetime] = {}
+    approved: dict[RecordKey, str] = {}  # who signed off the OK a domain holds (SPEC §18)
     archives: dict[str, dict[str, Any]] = {}
     bucket: str | None = None
     bounds = (datetime.max.replace(tzinfo=UTC), datetime.min.replace(tzinfo=UTC))
@@ -82,19 +83,24 @@ def build_archives(
         if period != bucket:
             bounds = (calendar.close_start(period), calendar.close_end(period))
             if bucket is not None and bucket not in skip:
-                archives[bucket] = _archive(bucket, calendar, keys, running, ok_at)
+                archives[bucket] = _archive(bucket, calendar, keys, running, ok_at, approved)
             bucket = period
             if reset:  # whether or not an instance ran then to write it
                 running = dict.fromkeys(running, Status.PENDING.value)
-                ok_at = {}
+                ok_at, approved = {}, {}
             else:  # a domain that enters the close already OK is OK from its start
                 ok_at = {k: bounds[0] for k, v in running.items() if v == Status.OK}
         was_ok = running[key] == Status.OK if key in running else entry.get("old_status") == "OK"
         if new == Status.OK and not was_ok:
             ok_at[key] = at
+        signed = entry.get("approved_by")
+        if new == Status.OK and isinstance(signed, str):
+            approved[key] = signed
+        elif new != Status.OK or not was_ok:
+            approved.pop(key, None)
         running[key] = new
     if bucket is not None and bucket not in skip:
-        archives[bucket] = _archive(bucket, calendar, keys, running, ok_at)
+        archives[bucket] = _archive(bucket, calendar, keys, running, ok_at, approved)
     return archives
 
 
@@ -104,6 +110,7 @@ def _archive(
     keys: list[RecordKey],
     running: Mapping[RecordKey, str],
     ok_at: Mapping[RecordKey, datetime],
+    approved: Mapping[RecordKey, str],
 ) -> dict[str, Any]:
     domains = []
     for key in keys:
@@ -116,16 +123,18 @@ def _archive(
             late = became_ok > due
         else:
             late = status != Status.OK
-        domains.append(
-            {
-                "app": key[0],
-                "domain": key[1],
-                "status": status,
-                "due_at": format_time(due) if due else None,
-                "ok_at": format_time(became_ok) if became_ok else None,
-                "late": late,
-            }
-        )
+        domain = {
+            "app": key[0],
+            "domain": key[1],
+            "status": status,
+            "due_at": format_time(due) if due else None,
+            "ok_at": format_time(became_ok) if became_ok else None,
+            "late": late,
+        }
+        if status == Status.OK and key in approved:
+            # Signed off (SPEC §18): its ok_at is the time of the approval.
+            domain["approved_by"] = approved[key]
+        domains.append(domain)
     return {"period": period, "domains": domains}
 
 

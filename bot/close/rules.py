@@ -30,6 +30,40 @@ def parse_deadline(text: str) -> tuple[int, time]:
     return day, time(hour, minute)
 
 
+class SignOffRules(NamedTuple):
+    """Four-eyes sign-off (SPEC §18): which domains need approval, and who approves.
+
+    ``domains`` holds canonical ``APP/DOMAIN`` names, or is None for every domain;
+    ``approvers`` are Slack user (``U…``/``W…``) and usergroup (``S…``) ids.
+    """
+
+    domains: tuple[str, ...] | None
+    approvers: tuple[str, ...]
+
+    def applies(self, app: str, domain: str) -> bool:
+        """Whether a change to OK of ``app``/``domain`` needs approval."""
+        if self.domains is None:
+            return True
+        name = f"{app}/{domain}".lower()
+        return any(d.strip().lower() == name for d in self.domains)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON form :meth:`from_json` reads back."""
+        return {
+            "domains": "all" if self.domains is None else list(self.domains),
+            "approvers": list(self.approvers),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> SignOffRules:
+        """The rules :meth:`to_json` wrote."""
+        domains = data["domains"]
+        return cls(
+            domains=None if domains == "all" else tuple(domains),
+            approvers=tuple(data["approvers"]),
+        )
+
+
 class CloseRules(NamedTuple):
     """A validated ``close:`` section: where working days are counted, deadlines, waits."""
 
@@ -46,6 +80,7 @@ class CloseRules(NamedTuple):
     # The country's public holidays of some years, worked out in advance (the one-shot
     # commands keep them, bot.oneshot); the calendar asks `holidays` for any other year.
     known_holidays: Mapping[int, tuple[date, ...]] = MappingProxyType({})
+    sign_off: SignOffRules | None = None
 
     def to_json(self) -> dict[str, Any]:
         """A JSON form :meth:`from_json` reads back."""
@@ -62,6 +97,7 @@ class CloseRules(NamedTuple):
                 str(year): [day.isoformat() for day in days]
                 for year, days in self.known_holidays.items()
             },
+            "sign_off": None if self.sign_off is None else self.sign_off.to_json(),
         }
 
     @classmethod
@@ -80,4 +116,6 @@ class CloseRules(NamedTuple):
                 int(year): tuple(date.fromisoformat(day) for day in days)
                 for year, days in data["known_holidays"].items()
             },
+            # Absent from layouts kept by a release before sign-off.
+            sign_off=SignOffRules.from_json(data["sign_off"]) if data.get("sign_off") else None,
         )

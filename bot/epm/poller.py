@@ -271,6 +271,8 @@ class Poller:
     def _stale(self, work: WorkingState, record: DomainRecord, now: datetime) -> Change | None:
         if record.status is not Status.LOADING or record.since is None:
             return None
+        if record.pending_approval is not None:  # its job ended OK; it waits for sign-off
+            return None
         if now - record.since <= self.max_loading:
             return None
         minutes = int(self.max_loading.total_seconds() // 60)

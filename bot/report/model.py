@@ -55,6 +55,7 @@ class Row:
     late: bool
     # Time from the close's start to OK; None when the domain never became OK.
     to_ok: timedelta | None
+    approved_by: str | None = None  # who signed off its OK (SPEC §18)
 
     @property
     def label(self) -> str:
@@ -179,6 +180,7 @@ def _row(entry: Mapping[str, Any], start: datetime) -> Row:
         ok_at=ok_at,
         late=bool(entry.get("late")),
         to_ok=None if ok_at is None else max(ok_at - start, timedelta(0)),
+        approved_by=entry.get("approved_by") if isinstance(entry.get("approved_by"), str) else None,
     )
 
 

@@ -45,7 +45,8 @@ def row_line(row: Row, escape: Callable[[str], str] = str, *, mrkdwn: bool = Tru
     if row.never_ok:
         mark = f" — {_bold('past its deadline', mrkdwn)}" if row.late else ""
         return f"{escape(row.label)}: never OK (ended {row.status}){mark}"
-    return f"{escape(row.label)}: {duration(row.to_ok)}{late_mark(row, mrkdwn=mrkdwn)}"
+    signed = " — signed off" if row.approved_by else ""  # SPEC §18
+    return f"{escape(row.label)}: {duration(row.to_ok)}{late_mark(row, mrkdwn=mrkdwn)}{signed}"
 
 
 def late_mark(row: Row, *, mrkdwn: bool = True) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot.metrics import Metrics
 from bot.service import StatusService
@@ -30,6 +30,18 @@ class SlackDeps:
     metrics: Metrics | None = None
     on_refresh: Callable[[], object] | None = None
     launcher: JobLauncher | None = None  # starts EPM jobs (``run``, App Home's Run buttons)
+    approvers: Editors | None = None  # sign-off approvers (SPEC §18); None: no sign-off
+
+    def is_approver(self, user_id: str) -> bool:
+        """Whether ``user_id`` is a sign-off approver (usergroups resolved as for editors)."""
+        return self.approvers is not None and self.approvers.is_editor(user_id)
+
+    def home_options(self, user_id: str) -> dict[str, Any]:
+        """What App Home shows ``user_id``: Run buttons for editors, sign-offs for approvers."""
+        return {
+            "can_run": self.launcher is not None and self.editors.is_editor(user_id),
+            "approver_id": user_id if self.is_approver(user_id) else None,
+        }
 
     def context_for(self, user_id: str, channel_id: str = "") -> CommandContext:
         """The sub-command context for one caller."""

@@ -25,10 +25,13 @@ OPEN_MODAL_ACTION = "open_update_modal"
 ACTIONS_BLOCK = "home_actions"
 
 
-def home_view(service: StatusService, *, can_run: bool = False) -> View:
+def home_view(
+    service: StatusService, *, can_run: bool = False, approver_id: str | None = None
+) -> View:
     """The Home tab: the *Update statuses* button and the board.
 
-    With ``can_run`` (an editor) rows whose domain has an EPM job get a *Run* button.
+    With ``can_run`` (an editor) rows whose domain has an EPM job get a *Run* button;
+    a sign-off approver (``approver_id``) sees first what waits for their approval.
     """
     button = ButtonElement(text="Update statuses", action_id=OPEN_MODAL_ACTION, style="primary")
     blocks: list[Block] = [
@@ -36,6 +39,10 @@ def home_view(service: StatusService, *, can_run: bool = False) -> View:
         ActionsBlock(block_id=ACTIONS_BLOCK, elements=[button]),
     ]
     blocks.append(note(f"As of {slack_date(utcnow())}. Reopen this tab to refresh."))
+    if approver_id is not None and service.sign_off is not None:
+        from bot.slack.signoff import waiting_blocks  # SPEC §18
+
+        blocks.extend(waiting_blocks(service, approver_id))
     if service.close.configured:  # the close summary (SPEC §11) above the board
         blocks.extend(section_blocks(summary_lines(service.close.summary())))
     blocks.extend(report_home_blocks(service))

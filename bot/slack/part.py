@@ -78,6 +78,9 @@ class SlackPart:
             metrics=metrics,
             on_refresh=on_refresh,
             launcher=launcher,
+            approvers=None
+            if service.sign_off is None
+            else Editors(service.sign_off.approvers, self.client, metrics=metrics, clock=clock),
         )
         self._executor = ThreadPoolExecutor(LISTENER_WORKERS, thread_name_prefix="slack-listener")
         # Bolt insists on a token when the app is built, so that happens in start().

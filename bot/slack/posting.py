@@ -67,6 +67,7 @@ class Posted:
     outcome: Outcome
     error: str | None = None
     retry_after: float = 0.0
+    ts: str | None = None  # the posted message's timestamp (to update it later)
 
 
 def post_message(
@@ -74,7 +75,7 @@ def post_message(
 ) -> Posted:
     """Post once to ``channel``; every failure is logged (with its traceback) and classified."""
     try:
-        client.chat_postMessage(channel=channel, text=text, blocks=blocks)
+        response = client.chat_postMessage(channel=channel, text=text, blocks=blocks)
     except LeaseLostError:
         logger.info("%s to %s not posted: this instance no longer leads", what, channel)
         return Posted(Outcome.NO_LEASE)
@@ -90,7 +91,8 @@ def post_message(
         logger.exception("could not post %s to %s; it will be retried", what, channel)
         return Posted(Outcome.FAILED, error, _retry_after(exc))
     logger.info("posted %s to %s", what, channel)
-    return Posted(Outcome.SENT)
+    ts = response.get("ts")
+    return Posted(Outcome.SENT, ts=ts if isinstance(ts, str) else None)
 
 
 class Backoff:

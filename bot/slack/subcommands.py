@@ -77,6 +77,13 @@ def _set(ctx: CommandContext, args: Sequence[str]) -> list[Message]:
     app, domain, new_status, *message = args
     change = ctx.service.set(app, domain, new_status, " ".join(message), by=ctx.by)
     new = change.new
+    if change.awaiting_approval:  # SPEC §18
+        return text_messages(
+            f":hourglass_flowing_sand: *{escape(new.app)} / {escape(new.domain)}*: OK awaiting "
+            f"approval. It needs a sign-off approver other than you; the status stays "
+            f"*{new.status.value}* until then.",
+            record_line(new),
+        )
     summary = (
         f"{new.status.emoji} *{escape(new.app)} / {escape(new.domain)}* is now "
         f"*{new.status.value}* (was {change.old.status.value})."

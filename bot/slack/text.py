@@ -52,9 +52,13 @@ def record_line(record: DomainRecord, *, with_app: bool = False) -> str:
         parts.append(f"{slack_date(record.updated_at)} by {author(record.updated_by)}")
     else:
         parts.append("never set")
+    if record.approved_by is not None:
+        parts.append(f"signed off by {author(record.approved_by)}")
     if record.jobs:
         jobs = ", ".join(f"{j.server}:{j.job_id}" for j in record.jobs)
         parts.append(f"tracking {escape(jobs)}")
+    if record.pending_approval is not None:
+        parts.append(f"OK awaiting approval (asked by {author(record.pending_approval.by)})")
     return " · ".join(parts)
 
 
@@ -63,6 +67,8 @@ def history_line(entry: HistoryEntry) -> str:
     old = entry.old_status.value if entry.old_status else "—"
     line = f"{slack_date(entry.at)} {old} → {entry.new_status.emoji} {entry.new_status.value}"
     line += f" by {author(entry.by)}"
+    if entry.approved_by is not None:
+        line += f", signed off by {author(entry.approved_by)}"
     if entry.message:
         line += f" · {escape(entry.message.replace(chr(10), ' '))}"
     return line

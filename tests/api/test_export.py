@@ -27,7 +27,9 @@ def test_it_streams_csv_by_default(client: TestClient, ci: dict[str, str]) -> No
     assert response.headers["content-type"] == "text/csv; charset=utf-8"
     assert response.headers["x-ratelimit-limit"]
     rows = list(csv.reader(io.StringIO(response.text, newline="")))
-    assert rows[0] == ["at", "app", "domain", "old_status", "new_status", "message", "by"]
+    assert rows[0] == [
+        *("at", "app", "domain", "old_status", "new_status", "message", "by", "approved_by")
+    ]
     assert [(r[4], r[5], r[6]) for r in rows[1:]] == [
         ("Loading", 'a "quoted", multi\nline ü', "api:ci"),
         ("OK", "", "api:ci"),
@@ -42,7 +44,9 @@ def test_it_streams_json_lines_on_request(client: TestClient, ci: dict[str, str]
     assert response.headers["content-type"] == "application/x-ndjson"
     entries = [json.loads(line) for line in response.text.splitlines()]
     assert [e["new_status"] for e in entries] == ["Loading", "OK"]
-    assert set(entries[0]) == {"at", "app", "domain", "old_status", "new_status", "message", "by"}
+    assert set(entries[0]) == {
+        *("at", "app", "domain", "old_status", "new_status", "message", "by", "approved_by")
+    }
 
 
 @pytest.mark.usefixtures("changed")
@@ -52,7 +56,7 @@ def test_a_window_after_every_change_gives_the_header_only(
     """since is inclusive: a since in the future selects nothing."""
     response = client.get("/api/v1/export", params={"since": "2999-01-01T00:00:00Z"}, headers=ci)
     assert response.status_code == 200
-    assert response.text == "at,app,domain,old_status,new_status,message,by\r\n"
+    assert response.text == "at,app,domain,old_status,new_status,message,by,approved_by\r\n"
 
 
 @pytest.mark.parametrize(

@@ -95,6 +95,7 @@ def test_a_change_is_documented_as_the_record_plus_the_previous_status(
         *("app", "domain", "status", "message", "updated_at", "updated_by", "jobs", "since"),
         *("due_at", "overdue", "waiting_on"),  # SPEC §11
         *("previous_status", "status_changed"),
+        *("pending_approval", "approved_by"),  # SPEC §18
     }
     update = schemas["StatusUpdate"]["properties"]
     for optional in ("message", "jobs"):

@@ -47,6 +47,7 @@ def test_it_sets_a_status_durably(client: TestClient, ci: dict[str, str], config
         *("app", "domain", "status", "message", "updated_at", "updated_by", "jobs", "since"),
         *("due_at", "overdue", "waiting_on"),  # SPEC §11
         *("previous_status", "status_changed"),
+        *("pending_approval", "approved_by"),  # SPEC §18
     }
     assert (data["app"], data["domain"], data["status"]) == ("Planning", "Actuals", "OK")
     assert (data["message"], data["updated_by"], data["jobs"]) == ("loaded", "api:ci", [])

@@ -34,11 +34,13 @@ def entry(at: str, message: str = "", *, old: str | None = "Pending", by: str = 
 
 
 def test_csv_starts_with_the_header_and_ends_lines_with_crlf() -> None:
-    """The CSV header is at,app,domain,old_status,new_status,message,by; lines end in CRLF."""
-    text = "".join(export.export_chunks([entry("2026-11-02T09:00:00Z", "ok")], "csv"))
+    """The CSV header ends in approved_by (SPEC §18), empty unless signed off; CRLF lines."""
+    signed = {**entry("2026-11-02T10:00:00Z", "signed"), "approved_by": "slack:U0BOB"}
+    text = "".join(export.export_chunks([entry("2026-11-02T09:00:00Z", "ok"), signed], "csv"))
     assert text == (
-        "at,app,domain,old_status,new_status,message,by\r\n"
-        "2026-11-02T09:00:00Z,Planning,Actuals,Pending,OK,ok,system\r\n"
+        "at,app,domain,old_status,new_status,message,by,approved_by\r\n"
+        "2026-11-02T09:00:00Z,Planning,Actuals,Pending,OK,ok,system,\r\n"
+        "2026-11-02T10:00:00Z,Planning,Actuals,Pending,OK,signed,system,slack:U0BOB\r\n"
     )
 
 
@@ -55,6 +57,7 @@ def test_a_missing_old_status_is_an_empty_field_in_csv_and_null_in_jsonl() -> No
         "new_status": "OK",
         "message": "",
         "by": "system",
+        "approved_by": None,
     }
 
 
@@ -174,7 +177,8 @@ def test_export_filters_by_since_and_until(capsysbinary: pytest.CaptureFixture[b
     assert main(["export", "--since", "2000-01-01", "--until", "2999-01-01"]) == 0
     assert len(capsysbinary.readouterr().out.splitlines()) == 2
     assert main(["export", "--since", "2999-01-01"]) == 0
-    assert capsysbinary.readouterr().out == b"at,app,domain,old_status,new_status,message,by\r\n"
+    header = b"at,app,domain,old_status,new_status,message,by,approved_by\r\n"
+    assert capsysbinary.readouterr().out == header
 
 
 @pytest.mark.usefixtures("data_dir")

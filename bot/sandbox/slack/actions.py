@@ -144,6 +144,48 @@ class UserActions:
         )
         return self._deliver("interactive", payload, False, timeout)
 
+    def message_action(
+        self,
+        channel: str,
+        ts: str,
+        action_id: str,
+        *,
+        block_id: str | None = None,
+        user_id: str = DEFAULT_USER_ID,
+        timeout: float = 5.0,
+    ) -> Ack:
+        """Click a button in a message the app posted (as it is now); return the ack.
+
+        ``block_id`` may be left out when only one block has an element ``action_id``.
+        The payload carries a fresh ``trigger_id`` and ``response_url``, as Slack's does.
+        """
+        user = self._user(user_id)
+        message = self._workspace.find_message(channel, ts)
+        if message is None:
+            raise ValueError(f"no message {ts} in {channel}")
+        blocks = message.blocks or []
+        if block_id is None:
+            owners = [
+                b.get("block_id")
+                for b in blocks
+                if any(e.get("action_id") == action_id for e in b.get("elements") or [])
+            ]
+            if len(owners) != 1:
+                raise ValueError(f"{len(owners)} blocks of message {ts} have {action_id!r}")
+            block_id = str(owners[0])
+        block, element = find_element(blocks, block_id, action_id)
+        action = build_action(block, element, None, None)
+        payload = payloads.message_block_actions(
+            self.identity,
+            user,
+            message=message,
+            channel_name=self._workspace.channel_name(channel),
+            action=action,
+            trigger_id=self.issue_trigger(user.id),
+            response_url=self.issue_response_url(),
+        )
+        return self._deliver("interactive", payload, False, timeout)
+
     def submit_view(
         self,
         view_id: str,

@@ -11,7 +11,7 @@ import secrets
 import time
 from typing import Any
 
-from bot.sandbox.slack.records import Identity, User
+from bot.sandbox.slack.records import Identity, PostedMessage, User
 
 
 def dm_channel(user_id: str) -> str:
@@ -94,6 +94,58 @@ def block_actions(
         "enterprise": None,
         "is_enterprise_install": False,
         "view": view,
+        "actions": [action],
+    }
+
+
+def message_block_actions(
+    ident: Identity,
+    user: User,
+    *,
+    message: PostedMessage,
+    channel_name: str,
+    action: dict[str, Any],
+    trigger_id: str,
+    response_url: str,
+) -> dict[str, Any]:
+    """A ``block_actions`` payload for a button in a message the app posted.
+
+    As Slack sends it: ``container`` of type ``message`` naming the message and its
+    channel, the ``channel``, the whole ``message`` (as posted or last updated), an empty
+    ``state`` and a ``response_url`` for replying to the clicker.
+    """
+    body: dict[str, Any] = {
+        "type": "message",
+        "subtype": "bot_message",
+        "user": ident.bot_user_id,
+        "bot_id": ident.bot_id,
+        "app_id": ident.app_id,
+        "team": ident.team_id,
+        "ts": message.ts,
+        "text": message.text or "",
+        "blocks": message.blocks or [],
+    }
+    if message.edited:
+        body["edited"] = {"user": ident.bot_user_id, "ts": message.ts}
+    return {
+        "type": "block_actions",
+        "user": _user(ident, user),
+        "api_app_id": ident.app_id,
+        "token": ident.verification_token,
+        "container": {
+            "type": "message",
+            "message_ts": message.ts,
+            "channel_id": message.channel,
+            "is_ephemeral": False,
+        },
+        "trigger_id": trigger_id,
+        "team": _team(ident),
+        "enterprise": None,
+        "is_enterprise_install": False,
+        "channel": {"id": message.channel, "name": channel_name},
+        "message": body,
+        "state": {"values": {}},
+        "response_url": response_url,
         "actions": [action],
     }
 

@@ -5,10 +5,21 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.slack.deps import SlackDeps
-from bot.slack.listeners import actions, commands, errors, events, jobs, report, shortcuts, views
+from bot.slack.listeners import (
+    actions,
+    commands,
+    errors,
+    events,
+    jobs,
+    report,
+    shortcuts,
+    signoff,
+    views,
+)
 
 
 def register_listeners(app: App, deps: SlackDeps) -> None:
     """Register every listener and the error boundary on ``app``."""
-    for module in (commands, shortcuts, views, actions, jobs, events, report, errors):
+    modules = (commands, shortcuts, views, actions, jobs, events, report, signoff, errors)
+    for module in modules:
         module.register(app, deps)

@@ -19,5 +19,5 @@ def register(app: App, deps: SlackDeps) -> None:
         if event.get("tab", "home") != "home":
             return
         user_id = event["user"]
-        can_run = deps.launcher is not None and deps.editors.is_editor(user_id)
-        client.views_publish(user_id=user_id, view=home_view(deps.service, can_run=can_run))
+        view = home_view(deps.service, **deps.home_options(user_id))
+        client.views_publish(user_id=user_id, view=view)

@@ -34,8 +34,8 @@ def register(app: App, deps: SlackDeps) -> None:
             # The Home tab has no response_url: the outcome goes to the user's DM with the app.
             for message in messages:
                 client.chat_postMessage(channel=user_id, text=message.text, blocks=message.blocks)
-            can_run = deps.launcher is not None and deps.editors.is_editor(user_id)
-            client.views_publish(user_id=user_id, view=home_view(deps.service, can_run=can_run))
+            view = home_view(deps.service, **deps.home_options(user_id))
+            client.views_publish(user_id=user_id, view=view)
 
 
 def _run(deps: SlackDeps, user_id: str, value: str) -> list[Message]:

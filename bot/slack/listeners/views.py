@@ -6,10 +6,13 @@ import logging
 from typing import Any
 
 from slack_bolt import Ack, App
+from slack_sdk import WebClient
 
 from bot.errors import NotAllowedError, ValidationError
 from bot.slack.deps import SlackDeps
+from bot.slack.listeners.errors import reported
 from bot.slack.modal import CALLBACK_ID, MESSAGE_BLOCK, read_submission
+from bot.slack.signoff import awaiting_dm
 
 logger = logging.getLogger(__name__)
 
@@ -20,7 +23,9 @@ def register(app: App, deps: SlackDeps) -> None:
     # A submission is acked last: errors must travel in the ack, and acking after the
     # durable write lets a failure still be shown on the form.
     @app.view(CALLBACK_ID)
-    def submit_update(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+    def submit_update(
+        ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
+    ) -> None:
         user_id = body["user"]["id"]
         try:
             deps.editors.require(user_id)
@@ -38,3 +43,8 @@ def register(app: App, deps: SlackDeps) -> None:
             return
         ack()
         logger.info("modal by %s applied %d change(s)", user_id, len(changes))
+        waiting = [c.new for c in changes if c.awaiting_approval]
+        if waiting:  # the modal is closed: say in a DM that these OKs wait (SPEC §18)
+            with reported(body, client):
+                message = awaiting_dm(waiting)
+                client.chat_postMessage(channel=user_id, text=message.text, blocks=message.blocks)

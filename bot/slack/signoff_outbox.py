@@ -1,0 +1,255 @@
+"""The leader's sign-off sender (SPEC §15, §18): request messages, their updates, DMs.
+
+:class:`SignOffOutbox` follows the overdue alerts' claim, post, record
+(:mod:`bot.close.overdue`): a request message and a rejection DM are each claimed in a
+commit fenced by the leader's epoch before they are sent, and recorded after. A crash
+between the post and its record repeats that one post; nothing is lost or sent twice
+otherwise. Updating a posted message with the decision is idempotent and needs no claim.
+A finished request (decided, its message showing that, no DM due) is dropped from the
+store. :class:`SignOffPart` runs it as a leader-only part.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.schedulers.base import BaseScheduler
+from slack_sdk import WebClient
+
+from bot import signoff
+from bot.errors import StoreError
+from bot.lease import FencedError, Lease
+from bot.runtime import Check, Runtime
+from bot.service import StatusService
+from bot.signoff import PENDING, Request
+from bot.slack.client import WEB_API_ERRORS
+from bot.slack.posting import Outcome, post_message
+from bot.slack.signoff import rejection_dm, request_message
+from bot.store import WorkingState
+
+logger = logging.getLogger(__name__)
+
+JOB_ID = "signoff-outbox"
+TICK_SECONDS = 1.0
+
+
+class SignOffOutbox:
+    """Posts request messages, updates them with decisions, DMs rejections (module docs)."""
+
+    def __init__(
+        self,
+        service: StatusService,
+        client: WebClient,
+        channel: str | None,
+        *,
+        lease: Lease | None = None,
+    ) -> None:
+        self._service = service
+        self._client = client
+        self._channel = channel
+        self._lease = lease if lease is not None else Lease.held()
+        self._halted = False
+        self.last_error: str | None = None
+        # Posted, but the record failed: record these, never post them again.
+        self._posted: dict[str, str] = {}
+        self._dm_posted: set[str] = set()
+
+    def halt(self) -> None:
+        """Send nothing more (leadership lost)."""
+        self._halted = True
+
+    def run_once(self) -> bool:
+        """Bring every request's message and DM up to date; True when nothing is left to do."""
+        try:
+            for request in signoff.requests(self._service.store.snapshot().meta).values():
+                if self._halted or not self._one(request):
+                    return False
+        except FencedError as exc:
+            logger.warning("sign-off messages stop: %s", exc)
+            self.halt()
+            self._lease.lost(str(exc))
+            return False
+        except StoreError as exc:
+            self.last_error = f"cannot record sign-off messages: {exc}"
+            logger.warning("%s; will retry", self.last_error)
+            return False
+        self.last_error = None
+        return True
+
+    def _one(self, request: Request) -> bool:
+        if request.ts is None and request.state == PENDING and self._channel:
+            if not self._post_request(request):
+                return False
+            request = self._read(request.id) or request
+        elif request.ts and request.shown != request.state:
+            if not self._update(request):
+                return False
+            request = self._read(request.id) or request
+        if request.dm_due and not self._dm(request):
+            return False
+        current = self._read(request.id)
+        if current is not None and current.finished:
+            self._commit(lambda work: signoff.drop_request(work, request.id))
+        return True
+
+    def _post_request(self, request: Request) -> bool:
+        epoch, channel = self._lease.epoch, self._channel
+        assert channel is not None  # checked by the caller
+        if request.id not in self._posted:
+            self._change(request.id, lambda r: r._replace(claimed=epoch, channel=channel))
+            message = request_message(request)
+            result = post_message(
+                self._client,
+                channel,
+                message.text,
+                blocks=message.blocks,
+                what=f"the sign-off request for {request.name}",
+            )
+            if not self._settled(result.outcome, result.error):
+                return False
+            # "" marks a post Slack refused for good: it is not tried again.
+            self._posted[request.id] = result.ts or ""
+        ts = self._posted[request.id]
+
+        def record(current: Request) -> Request:
+            # Decided meanwhile: the message shows the request pending; the next tick updates it.
+            return current._replace(ts=ts, shown=PENDING)
+
+        self._change(request.id, record)
+        del self._posted[request.id]
+        return True
+
+    def _update(self, request: Request) -> bool:
+        message = request_message(request)
+        try:
+            self._client.chat_update(
+                channel=request.channel or "",
+                ts=request.ts or "",
+                text=message.text,
+                blocks=message.blocks,
+            )
+        except WEB_API_ERRORS as exc:
+            if _gone(exc):  # deleted by hand: nothing left to update
+                logger.warning("sign-off message of %s is gone; not updated", request.name)
+            else:
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                logger.exception("could not update the sign-off message of %s", request.name)
+                return False
+        state = request.state
+        self._change(request.id, lambda r: r._replace(shown=state))
+        return True
+
+    def _dm(self, request: Request) -> bool:
+        if request.id not in self._dm_posted:
+            epoch = self._lease.epoch
+            self._change(request.id, lambda r: r._replace(dm_claimed=epoch))
+            user = request.by.removeprefix(signoff.SLACK_PREFIX)
+            message = rejection_dm(request)
+            result = post_message(
+                self._client,
+                user,
+                message.text,
+                blocks=message.blocks,
+                what=f"the rejection DM for {request.name}",
+            )
+            if not self._settled(result.outcome, result.error):
+                return False
+            self._dm_posted.add(request.id)
+        self._change(request.id, lambda r: r._replace(dm_sent=True))
+        self._dm_posted.discard(request.id)
+        return True
+
+    def _settled(self, outcome: Outcome, error: str | None) -> bool:
+        if outcome is Outcome.NO_LEASE:
+            self.halt()
+            return False
+        if outcome is Outcome.FAILED:
+            self.last_error = error
+            return False
+        return True  # sent, or refused for good (logged; it must not block the others)
+
+    def _read(self, request_id: str) -> Request | None:
+        return signoff.requests(self._service.store.snapshot().meta).get(request_id)
+
+    def _change(self, request_id: str, edit: Callable[[Request], Request]) -> None:
+        def mutation(work: WorkingState) -> None:
+            current = signoff.requests(work.meta).get(request_id)
+            if current is not None:
+                signoff.put_request(work, edit(current))
+
+        self._commit(mutation)
+
+    def _commit(self, mutation: Callable[[WorkingState], None]) -> None:
+        self._service.store.commit(self._lease.fenced(mutation))
+
+
+def _gone(exc: Exception) -> bool:
+    response: Any = getattr(exc, "response", None)
+    return response is not None and response.get("error") in {
+        "message_not_found",
+        "channel_not_found",
+        "is_archived",
+        "cant_update_message",
+    }
+
+
+class SignOffPart:
+    """The sign-off outbox as a leader-only part: one scheduler job."""
+
+    name = "signoff"
+
+    def __init__(
+        self, outbox: SignOffOutbox, scheduler: BaseScheduler, *, tick: float = TICK_SECONDS
+    ) -> None:
+        self.outbox = outbox
+        self._scheduler = scheduler
+        self._tick = tick
+        self._started = False
+
+    @classmethod
+    def from_runtime(cls, runtime: Runtime, client: WebClient) -> SignOffPart:
+        """Requests to ``SLACK_CHANNEL_ID``, DMs to requesters, through the leased ``client``."""
+        channel = runtime.config.settings.slack_channel_id
+        outbox = SignOffOutbox(runtime.service, client, channel, lease=runtime.lease)
+        return cls(outbox, runtime.scheduler)
+
+    def start(self) -> None:
+        """Run the outbox every ``tick`` seconds, first now."""
+        self._scheduler.add_job(
+            self.outbox.run_once,
+            "interval",
+            seconds=self._tick,
+            id=JOB_ID,
+            next_run_time=datetime.now(UTC),
+            max_instances=1,
+            coalesce=True,
+            replace_existing=True,
+        )
+        self._started = True
+
+    def stop(self) -> None:
+        """Stop; what is not sent yet is sent by the next leader."""
+        self._remove()
+
+    def halt(self) -> None:
+        """Stop at once (leadership lost)."""
+        self.outbox.halt()
+        self._remove()
+
+    def health(self) -> Check:
+        """Failing while posts or updates keep failing."""
+        if not self._started:
+            return Check(False, "not started")
+        if self.outbox.last_error:
+            return Check(False, self.outbox.last_error)
+        return Check(True, "sign-off messages up to date")
+
+    def _remove(self) -> None:
+        with contextlib.suppress(JobLookupError):
+            self._scheduler.remove_job(JOB_ID)
+        self._started = False
