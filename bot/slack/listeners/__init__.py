@@ -5,10 +5,20 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.slack.deps import SlackDeps
-from bot.slack.listeners import actions, commands, errors, events, jobs, report, shortcuts, views
+from bot.slack.listeners import (
+    actions,
+    commands,
+    errors,
+    events,
+    holds,
+    jobs,
+    report,
+    shortcuts,
+    views,
+)
 
 
 def register_listeners(app: App, deps: SlackDeps) -> None:
     """Register every listener and the error boundary on ``app``."""
-    for module in (commands, shortcuts, views, actions, jobs, events, report, errors):
+    for module in (commands, shortcuts, views, actions, jobs, holds, events, report, errors):
         module.register(app, deps)
