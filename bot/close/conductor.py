@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +34,7 @@ from bot.service import JOB_STARTS_META
 
 if TYPE_CHECKING:
     from bot.config import Estate
+    from bot.service import StatusService
 
 HOLDS_META = "close.holds"
 CONDUCTOR_META = "close.conductor"
@@ -190,3 +191,21 @@ def ok_since(
             return None
         moments.append(since)
     return max(moments) if moments else None
+
+
+def shown(service: StatusService) -> list[Plan]:
+    """What surfaces list (``/epmpulse close``, App Home, ``GET /api/v1/close``): every
+    start scheduled or held, and every hold set ahead of time, soonest first."""
+    try:
+        estate = service.estate
+    except RuntimeError:  # a one-shot command opened the board's layout only: no jobs
+        return []
+    if not auto_start_keys(estate):
+        return []
+    calendar = service.close.calendar
+    state = service.store.snapshot()
+    period = board_period(state.meta, calendar, service.now())
+    found = plans(estate, calendar, state.records, state.meta, period)
+    listed = [p for p in found if p.pending or (p.hold is not None and p.stage is Stage.WAITING)]
+    far = datetime.max.replace(tzinfo=UTC)  # held ahead of time: listed after the scheduled
+    return sorted(listed, key=lambda p: (p.due_at or far, p.name))

@@ -18,6 +18,7 @@ from datetime import datetime
 from slack_sdk.models.blocks import ActionsBlock, ButtonElement, ConfirmObject, PlainTextObject
 
 from bot.close import holds
+from bot.close.conductor import Plan
 from bot.errors import NotAllowedError, ValidationError
 from bot.service import StatusService
 from bot.slack.blocks import Message, mrkdwn, text_messages
@@ -123,3 +124,22 @@ HOLD_SUBCOMMANDS = (
         "release", "APP DOMAIN", "let a held job start by itself again (editors)", release_command
     ),
 )
+
+
+def conductor_lines(shown: Sequence[Plan]) -> list[str]:
+    """Scheduled starts and holds as mrkdwn lines (``/epmpulse close``, App Home)."""
+    if not shown:
+        return []
+    lines = [f":arrow_forward: *Automatic starts ({len(shown)})*"]
+    for plan in shown:
+        what = f"*{escape(plan.name)}* ({escape(plan.job)})"
+        if plan.hold is not None:
+            by = escape(str(plan.hold.get("by", "")))
+            when = f", due {slack_date(plan.due_at)}" if plan.due_at is not None else ""
+            lines.append(
+                f"• :raised_hand: {what} — held by {by}{when}; "
+                f"`{COMMAND} release {plan.key[0]} {plan.key[1]}`"
+            )
+        elif plan.due_at is not None:
+            lines.append(f"• {what} — starts {slack_date(plan.due_at)}")
+    return lines

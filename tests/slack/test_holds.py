@@ -1,0 +1,69 @@
+"""``/epmpulse hold|release``, the announcement's Hold button and ``/epmpulse close``'s list
+of automatic starts (SPEC §17)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from slack_sdk import WebClient
+
+from bot.close.conductor import HOLDS_META
+from bot.sandbox.epm import EpmSandbox
+from bot.slack.editors import Editors
+from bot.slack.holds import hold_from_button
+from tests.close.conducting import estate_yaml
+from tests.slack.conftest import ALICE, BOB, MakeRunning, Running
+
+
+@pytest.fixture
+def app(make_running: MakeRunning) -> Iterator[Running]:
+    """The Slack part over the chained conductor estate; ALICE is the only editor."""
+    with EpmSandbox(username="svc_epm", password="basic-password-9c1d") as epm:
+        yield make_running(estate_yaml(epm), EPMPULSE_EDITORS=ALICE)
+
+
+def test_an_editor_holds_and_releases_a_start(app: Running) -> None:
+    """The replies say what happened and how to undo it; the hold is stored with the board."""
+    reply = app.reply("hold fccs consolidation")
+    assert "*FCCS / Consolidation* is now held" in reply
+    assert "`/epmpulse release FCCS Consolidation`" in reply
+    assert app.service.meta(HOLDS_META)["held"]["FCCS/Consolidation"]["by"] == f"slack:{ALICE}"
+    assert "was already held" in app.reply("hold FCCS Consolidation")
+    assert "is released" in app.reply("release FCCS Consolidation")
+    assert app.service.meta(HOLDS_META)["held"] == {}
+
+
+def test_a_non_editor_cannot_hold(app: Running) -> None:
+    """BOB is refused and nothing is stored."""
+    reply = app.reply("hold FCCS Consolidation", user=BOB)
+    assert "not allowed" in reply
+    assert app.service.meta(HOLDS_META) is None
+
+
+def test_holding_a_domain_without_auto_start_names_the_ones_with_it(app: Running) -> None:
+    """A clear error naming the valid choices."""
+    reply = app.reply("hold Planning Actuals")
+    assert "does not start by itself" in reply
+    assert "FCCS/Actuals, FCCS/Consolidation, FCCS/Reporting" in reply
+
+
+def test_close_lists_scheduled_starts_and_holds(app: Running) -> None:
+    """Upstream OK: FCCS/Actuals is listed with its start time; a hold set ahead is listed."""
+    app.reply("hold FCCS Reporting")
+    app.service.set("Planning", "Actuals", "OK", by=f"slack:{ALICE}")
+    reply = app.reply("close")
+    assert "*Automatic starts (2)*" in reply
+    assert "*FCCS/Actuals* (Load Actuals) — starts" in reply
+    assert "*FCCS/Reporting* (Run Reports) — held by slack:" in reply
+
+
+def test_the_hold_button_holds_for_an_editor_and_refuses_anyone_else(app: Running) -> None:
+    """The button's value names the domain; a non-editor's click changes nothing."""
+    editors = Editors([ALICE], WebClient())
+    [refused] = hold_from_button(app.service, editors, BOB, "FCCS/Actuals")
+    assert refused.text.startswith(":no_entry:")
+    assert app.service.meta(HOLDS_META) is None
+    [held] = hold_from_button(app.service, editors, ALICE, "FCCS/Actuals")
+    assert "is now held" in held.text
+    assert list(app.service.meta(HOLDS_META)["held"]) == ["FCCS/Actuals"]
