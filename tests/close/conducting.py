@@ -152,9 +152,7 @@ class Conducted:
         self.store.close()
 
 
-def open_conducted(
-    config: Config, clock: Clock, slack: SlackSandbox, epm: EpmSandbox
-) -> Conducted:
+def open_conducted(config: Config, clock: Clock, slack: SlackSandbox, epm: EpmSandbox) -> Conducted:
     """Store, service, launcher, poller and conductor (not started) over ``config``."""
     store = ClockedStore(config.settings.data_dir, clock)
     service = StatusService(config.estate, store, clock=clock)
