@@ -96,6 +96,8 @@ class Conductor:
         self._started = False
         self._halted = False
         self._seen_version = -1
+        self._dirty = False  # a commit arrived while a run was under way
+        self._ticking: threading.Thread | None = None  # the thread running a tick
         self._retry = False
         self.last_error: str | None = None
         self.wakes = 0  # ticks run (each a reaction to a commit or a due start)
@@ -156,8 +158,13 @@ class Conductor:
         return Check(True, f"{self.starts} start(s); next wake-up {when}")
 
     def _on_changes(self, _changes: list[Change]) -> None:
-        # On the committer's thread (a Slack listener, the poller): hand off at once.
-        self._run_soon()
+        # On the committer's thread (a Slack listener, the poller): hand off at once. The
+        # conductor's own commits need no new run; a run under way runs once more.
+        if self._ticking is threading.current_thread():
+            return
+        self._dirty = True
+        if not self._lock.locked():
+            self._run_soon()
 
     def _watch(self) -> None:
         """Commits of other instances and processes: run when the board's version moved."""
@@ -173,14 +180,17 @@ class Conductor:
             )
 
     def wake(self) -> None:
-        """One tick, then arm the next due start (a failed tick retries)."""
-        try:
-            self.tick()
-        except Exception as exc:  # the job must stay armed; the error boundary logs it
-            self.last_error = f"conductor tick failed: {exc}"
-            logger.exception("close conductor tick failed; retrying in %g s", RETRY_SECONDS)
-            self._arm(self._clock() + timedelta(seconds=RETRY_SECONDS))
-            return
+        """Tick (again while commits arrived meanwhile), then arm the next due start."""
+        self._dirty = True
+        while self._dirty:
+            self._dirty = False
+            try:
+                self.tick()
+            except Exception as exc:  # the job must stay armed; the error boundary logs it
+                self.last_error = f"conductor tick failed: {exc}"
+                logger.exception("close conductor tick failed; retrying in %g s", RETRY_SECONDS)
+                self._arm(self._clock() + timedelta(seconds=RETRY_SECONDS))
+                return
         wake = self.wake_at(self._clock())
         if wake is not None:
             self._arm(wake)
@@ -215,33 +225,40 @@ class Conductor:
     def tick(self) -> None:
         """Announce, start and report whatever is due now (see the module docs)."""
         with self._lock:
-            if self._halted:
-                return
-            self.wakes += 1
-            self._seen_version = self._service.version
-            self._retry = False
-            acted = False
+            self._ticking = threading.current_thread()
             try:
-                period, found = self.current()
-                posts = conductor.posts_of(self._service.store.snapshot().meta, period)
-                now = self._clock()
-                for plan in found:
-                    if self._halted:
-                        return
-                    acted |= self._step(period, plan, posts, now)
-            except FencedError as exc:
-                logger.warning("close conductor stops: %s", exc)
-                self._lease.lost(str(exc))
-                self.halt()
-                return
-            except StoreError as exc:
-                self.last_error = f"cannot record the conductor's work: {exc}"
-                logger.warning("%s; retrying in %g s", self.last_error, RETRY_SECONDS)
-                self._retry = True
-                return
-            if not self._retry:
-                self.last_error = None
-            self.idle_wakes += not acted
+                self._tick()
+            finally:
+                self._ticking = None
+
+    def _tick(self) -> None:
+        if self._halted:
+            return
+        self.wakes += 1
+        self._seen_version = self._service.version
+        self._retry = False
+        acted = False
+        try:
+            period, found = self.current()
+            posts = conductor.posts_of(self._service.store.snapshot().meta, period)
+            now = self._clock()
+            for plan in found:
+                if self._halted:
+                    return
+                acted |= self._step(period, plan, posts, now)
+        except FencedError as exc:
+            logger.warning("close conductor stops: %s", exc)
+            self._lease.lost(str(exc))
+            self.halt()
+            return
+        except StoreError as exc:
+            self.last_error = f"cannot record the conductor's work: {exc}"
+            logger.warning("%s; retrying in %g s", self.last_error, RETRY_SECONDS)
+            self._retry = True
+            return
+        if not self._retry:
+            self.last_error = None
+        self.idle_wakes += not acted
 
     def wake_at(self, now: datetime) -> datetime | None:
         """The next moment a start falls due (or a retry), None when nothing is ahead."""
