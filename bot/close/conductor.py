@@ -56,6 +56,7 @@ class Stage(StrEnum):
     HELD = "held"  # it would be scheduled, but someone holds it
     RUNNING = "running"  # it tracks a job or is Loading (not started by the conductor)
     OK = "ok"  # already OK: nothing to start
+    FAILED = "failed"  # Error or Warning in this close: a person decides what next
     DONE = "done"  # the conductor started it (or tried) in this close
 
 
@@ -165,6 +166,11 @@ def plans(
             continue
         if record.jobs or record.status is Status.LOADING or name in reserved:
             found.append(Plan(key, job, Stage.RUNNING))
+            continue
+        since = record.since or record.updated_at
+        if record.status in (Status.ERROR, Status.WARNING) and since and since >= close_start:
+            # A job run by hand that failed, or a person's Error: never restarted by itself.
+            found.append(Plan(key, job, Stage.FAILED, hold=holds.get(name)))
             continue
         trigger = ok_since(records, calendar.upstream(key), close_start)
         if trigger is None:

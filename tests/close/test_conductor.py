@@ -242,6 +242,22 @@ def test_a_job_someone_started_by_hand_during_the_delay_is_not_started_again(
     assert c.started() == ["Load Actuals"]
 
 
+def test_a_job_run_by_hand_that_failed_is_not_restarted_by_itself(
+    make: MakeConducted, epm: EpmSandbox
+) -> None:
+    """/epmpulse run, then Error: the conductor leaves it to people."""
+    epm.script_start("Load Actuals", "error")
+    c = make(delay=0)
+    c.conductor._launcher.run("FCCS", "Actuals", by=PERSON)
+    c.poll()
+    assert c.service.get("FCCS", "Actuals").status is Status.ERROR
+    c.ok("Planning", "Actuals")
+    c.tick()
+    assert c.started() == ["Load Actuals"]  # the person's start only
+    assert stage(c, "FCCS/Actuals") is Stage.FAILED
+    assert c.channel() == []
+
+
 def test_a_chain_three_deep_starts_each_job_after_the_one_before_is_ok(
     make: MakeConducted,
 ) -> None:
