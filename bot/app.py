@@ -44,15 +44,13 @@ def build_runtime(config: Config, *, store: Store | None = None) -> Runtime:
         # Deadlines, overdue alerts and roll-over.
         close_client = build_leased_client(config.settings, runtime.lease)
         runtime.add_leader_only("close", lambda: ClosePart.from_runtime(runtime, close_client))
-        from bot.close.conductor import auto_start_keys
+        from bot.close.conducting import Conductor
 
-        if auto_start_keys(config.estate):  # the close conductor (SPEC §17)
-            from bot.close.conducting import Conductor
-
-            conductor_client = build_leased_client(config.settings, runtime.lease)
-            runtime.add_leader_only(
-                "conductor", lambda: Conductor.from_runtime(runtime, launcher, conductor_client)
-            )
+        # The close conductor (SPEC §17): automatic starts, and the cross-check of every OK.
+        conductor_client = build_leased_client(config.settings, runtime.lease)
+        runtime.add_leader_only(
+            "conductor", lambda: Conductor.from_runtime(runtime, launcher, conductor_client)
+        )
     return runtime
 
 

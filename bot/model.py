@@ -119,6 +119,7 @@ _RECORD_FIELDS = (
     "updated_by",
     "jobs",
     "since",
+    "disputed",
 )
 
 
@@ -133,10 +134,12 @@ class DomainRecord(NamedTuple):
     updated_by: str = "system"
     jobs: tuple[JobRef, ...] = ()
     since: datetime | None = None
+    # Why EPM contradicts this status (SPEC §17 cross-check); the next change clears it.
+    disputed: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The stored (and REST) form: times as ISO 8601 UTC with ``Z`` (SPEC §2)."""
-        return {
+        data = {
             "app": self.app,
             "domain": self.domain,
             "status": self.status.value,
@@ -146,6 +149,9 @@ class DomainRecord(NamedTuple):
             "jobs": [job.to_json() for job in self.jobs],
             "since": _time_or_none(self.since),
         }
+        if self.disputed is not None:  # stored only while set
+            data["disputed"] = self.disputed
+        return data
 
     @classmethod
     def from_json(cls, data: object) -> DomainRecord:
@@ -163,6 +169,7 @@ class DomainRecord(NamedTuple):
             updated_by=_text(fields, "updated_by", "system"),
             jobs=tuple(JobRef.from_json(job) for job in jobs),
             since=_optional_time(fields.get("since")),
+            disputed=_optional_text(fields.get("disputed")),
         )
 
 
@@ -251,6 +258,12 @@ def _text(fields: dict[str, Any], name: str, default: str | None = None) -> str:
     if not isinstance(value, str):
         raise ValueError(f"{name} must be a string, not {value!r}")
     return value
+
+
+def _optional_text(value: object) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise ValueError(f"{value!r} is not a string")
 
 
 def _status(value: object) -> Status:

@@ -23,9 +23,10 @@ def record_line(record: DomainRecord) -> str:
     )
     message = record.message.replace("\n", " ")
     jobs = f" [tracking {', '.join(f'{j.server}:{j.job_id}' for j in record.jobs)}]"
+    disputed = f" [disputed: {record.disputed}]" if record.disputed else ""
     return (
         f"{record.domain:<16} {record.status.value:<8} {message or '-'}"
-        f"  ({when}){jobs if record.jobs else ''}"
+        f"  ({when}){jobs if record.jobs else ''}{disputed}"
     )
 
 

@@ -62,6 +62,11 @@ class CloseRecord(BaseModel):
     waiting_on: list[str] = Field(
         default_factory=list, description="APP/DOMAIN of upstream domains not yet OK."
     )
+    disputed: str | None = Field(
+        default=None,
+        description="Why EPM contradicts this status (SPEC §17); null when it does not. "
+        "The next change of the domain clears it.",
+    )
 
     @classmethod
     def from_record(cls, given: model.DomainRecord | live.CloseRecord) -> CloseRecord:
@@ -80,6 +85,7 @@ class CloseRecord(BaseModel):
             due_at=shown.due_at if shown else None,
             overdue=shown.overdue if shown else False,
             waiting_on=list(shown.waiting_on) if shown else [],
+            disputed=record.disputed,
         )
 
 

@@ -111,6 +111,8 @@ def _row(
         by = mention(record.updated_by)
     state = close.get((record.app, record.domain)) if close is not None else None
     status = f"{record.status.emoji} {record.status.value}"
+    if record.disputed:  # EPM contradicts it (SPEC §17); the reason is in Slack and REST
+        status += " :warning: disputed"
     if state is not None and state.waiting_on:
         status += " · waiting on " + ", ".join(cell(name) for name in state.waiting_on)
     cells = [

@@ -30,6 +30,7 @@ that clock. Tests call :meth:`tick` directly.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import math
 import threading
@@ -41,7 +42,7 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.base import BaseScheduler
 from slack_sdk import WebClient
 
-from bot.close import conductor
+from bot.close import conductor, crosscheck
 from bot.close.conductor import CONDUCTOR_META, Plan, Stage
 from bot.errors import JobRunningError, JobStartError, StoreError, ValidationError
 from bot.lease import FencedError, Lease, LeaseLostError
@@ -49,7 +50,7 @@ from bot.model import Status, format_time, utcnow
 from bot.runtime import Check, Runtime
 from bot.service import Change, StatusService
 from bot.slack.blocks import Message
-from bot.slack.holds import announcement, failed_notice
+from bot.slack.holds import announcement, disputed_notice, failed_notice
 from bot.slack.posting import Outcome, post_message
 from bot.store import WorkingState
 
@@ -62,6 +63,7 @@ JOB_ID = "conductor-wake"
 WATCH_JOB_ID = "conductor-watch"
 WATCH_SECONDS = 1.0
 RETRY_SECONDS = 30.0
+SAVE_CURSOR_EVERY = 100  # commits read without a dispute before the cursor is saved
 SENT, DROPPED = "sent", "dropped"
 
 
@@ -96,6 +98,8 @@ class Conductor:
         self._started = False
         self._halted = False
         self._seen_version = -1
+        self._checked: int | None = None  # the change log is cross-checked up to here
+        self._checked_saved: int | None = None
         self._dirty = False  # a commit arrived while a run was under way
         self._ticking: threading.Thread | None = None  # the thread running a tick
         self._retry = False
@@ -240,6 +244,7 @@ class Conductor:
         acted = False
         try:
             period, found = self.current()
+            acted |= self._cross_check(period)
             posts = conductor.posts_of(self._service.store.snapshot().meta, period)
             now = self._clock()
             for plan in found:
@@ -369,6 +374,45 @@ class Conductor:
             return False
         self._post_once(period, key, failed_notice(plan.job, plan.name, detail))
         return True
+
+    # --- the cross-check ------------------------------------------------------------------
+
+    def _cross_check(self, period: str) -> bool:
+        """Dispute what EPM contradicts in the changes since the last check; post alerts."""
+        store = self._service.store
+        stored = crosscheck.cursor_of(store.snapshot().meta)
+        if stored is None:  # first run: from now on, no past disputes
+
+            def start(work: WorkingState) -> None:
+                if crosscheck.cursor_of(work.meta) is None:
+                    work.put_meta(crosscheck.CROSSCHECK_META, {"version": work.version})
+
+            store.commit(self._lease.fenced(start))
+            stored = crosscheck.cursor_of(store.snapshot().meta) or 0
+        cursor = max(stored, self._checked or 0)
+        acted = False
+        if self._service.version > cursor:
+            entries = list(store.iter_history_after(cursor))
+            last = max((int(e.get("version", 0)) for e in entries), default=cursor)
+            disputes = crosscheck.find(store, self.calendar, period, entries)
+            # The cursor is saved with every dispute, else every hundred commits: one read
+            # again after a restart finds its disputes marked already.
+            if disputes or last - (self._checked_saved or stored) >= SAVE_CURSOR_EVERY:
+                marked = store.commit(
+                    self._lease.fenced(lambda work: crosscheck.record(work, disputes, last))
+                )
+                self._checked_saved = last
+                acted = bool(marked)
+                for dispute in marked:
+                    logger.warning("%s", dispute.alert())
+            self._checked = last
+        for key, text in crosscheck.queue_of(store.snapshot().meta).items():
+            if self._halted:
+                break
+            if self._post_once(period, key, disputed_notice(text)):
+                store.commit(self._lease.fenced(functools.partial(crosscheck.unqueue, key=key)))
+            acted = True
+        return acted
 
     # --- posting once ---------------------------------------------------------------------
 

@@ -69,6 +69,12 @@ def failed_notice(job: str, name: str, detail: str) -> Message:
     return Message(text, [mrkdwn(text)])
 
 
+def disputed_notice(text: str) -> Message:
+    """The one channel alert of a dispute (SPEC §17 cross-check)."""
+    line = f":warning: {escape(text)}. The next change of the domain clears this."
+    return Message(line, [mrkdwn(line)])
+
+
 def hold_command(ctx: CommandContext, args: Sequence[str]) -> list[Message]:
     """``/epmpulse hold APP DOMAIN`` (editors)."""
     ctx.require_editor()

@@ -55,6 +55,8 @@ def record_line(record: DomainRecord, *, with_app: bool = False) -> str:
     if record.jobs:
         jobs = ", ".join(f"{j.server}:{j.job_id}" for j in record.jobs)
         parts.append(f"tracking {escape(jobs)}")
+    if record.disputed:
+        parts.append(f":warning: disputed: {escape(record.disputed)}")
     return " · ".join(parts)
 
 
