@@ -113,6 +113,8 @@ def _row(
     status = f"{record.status.emoji} {record.status.value}"
     if record.disputed:  # EPM contradicts it (SPEC §17); the reason is in Slack and REST
         status += " :warning: disputed"
+    if state is not None and state.held:  # a person vetoed its automatic start
+        status += " · :raised_hand: start held"
     if state is not None and state.waiting_on:
         status += " · waiting on " + ", ".join(cell(name) for name in state.waiting_on)
     cells = [

@@ -28,7 +28,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from bot.close.calendar import CloseCalendar, RecordKey, key_name
-from bot.close.live import PERIOD_META
+from bot.close.live import HOLDS_META, PERIOD_META
 from bot.model import DomainRecord, Status
 from bot.service import JOB_STARTS_META
 
@@ -36,7 +36,6 @@ if TYPE_CHECKING:
     from bot.config import Estate
     from bot.service import StatusService
 
-HOLDS_META = "close.holds"
 CONDUCTOR_META = "close.conductor"
 DEFAULT_DELAY_MINUTES = 2
 

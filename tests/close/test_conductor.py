@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 
+from bot.canvas.render import render_board
 from bot.close import holds
 from bot.close.conductor import CONDUCTOR_META, HOLDS_META, Stage
 from bot.errors import ConfigError, ValidationError
@@ -321,3 +322,17 @@ def test_an_ok_from_an_earlier_close_does_not_start_anything(make: MakeConducted
     c.tick()
     assert c.started() == [] and c.channel() == []
     assert stage(c, "FCCS/Actuals") is Stage.WAITING
+
+
+def test_the_canvas_shows_a_held_domain_as_held(make: MakeConducted) -> None:
+    """The held row says so in its Status cell; release removes it."""
+    c = make()
+    holds.hold(c.service, "FCCS", "Consolidation", by=PERSON)
+    close = c.service.close.canvas()
+    markdown = render_board(c.service.board(), title="EPM Status", timezone="UTC", close=close)
+    assert ":white_circle: Pending · :raised_hand: start held · waiting on FCCS/Actuals" in markdown
+    assert markdown.count("start held") == 1
+    holds.release(c.service, "FCCS", "Consolidation", by=PERSON)
+    close = c.service.close.canvas()
+    markdown = render_board(c.service.board(), title="EPM Status", timezone="UTC", close=close)
+    assert "start held" not in markdown

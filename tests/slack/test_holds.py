@@ -13,7 +13,7 @@ from bot.sandbox.epm import EpmSandbox
 from bot.slack.editors import Editors
 from bot.slack.holds import hold_from_button
 from tests.close.conducting import estate_yaml
-from tests.slack.conftest import ALICE, BOB, MakeRunning, Running
+from tests.slack.conftest import ALICE, BOB, MakeRunning, Running, body_text
 
 
 @pytest.fixture
@@ -67,3 +67,14 @@ def test_the_hold_button_holds_for_an_editor_and_refuses_anyone_else(app: Runnin
     [held] = hold_from_button(app.service, editors, ALICE, "FCCS/Actuals")
     assert "is now held" in held.text
     assert list(app.service.meta(HOLDS_META)["held"]) == ["FCCS/Actuals"]
+
+
+def test_app_home_shows_what_starts_by_itself_and_when(app: Running) -> None:
+    """The Home tab lists the scheduled start with its time and a hold set ahead."""
+    app.reply("hold FCCS Reporting")
+    app.service.set("Planning", "Actuals", "OK", by=f"slack:{ALICE}")
+    app.sandbox.app_home_opened(ALICE)
+    text = body_text(app.sandbox.wait_for_home_view(ALICE))
+    assert "*Automatic starts (2)*" in text
+    assert "*FCCS/Actuals* (Load Actuals) — starts <!date^" in text
+    assert "*FCCS/Reporting* (Run Reports) — held by" in text
