@@ -159,6 +159,10 @@ def test_epmpulse_demo_runs_on_its_own_and_prints_the_canvas(tmp_path: Path) -> 
     assert '-H "Authorization: Bearer $EPMPULSE_KEY"' in out
     assert "The demo's API key is demo-key" in out
     assert "| Actuals | :large_green_circle: OK | Posted through the REST API |" in out
+    # That OK made FCCS Reporting's upstream OK: the close conductor started it by itself.
+    assert "9. close conductor: FCCS Reporting starts by itself" in out
+    assert "Starting *Run Reports* for *FCCS / Reporting* now" in out
+    assert "FCCS Reporting started by system (Started Run Reports (job 1002)), then OK" in out
     # It ends with a close report over six clearly labelled sample closes, kept as a PNG.
     assert 'SAMPLE archives (marked "sample": true)' in out
     assert "shared in C0GENERAL: *Close " in out
