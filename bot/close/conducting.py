@@ -222,7 +222,7 @@ class Conductor:
         state = self._service.store.snapshot()
         period = conductor.board_period(state.meta, self.calendar, self._clock())
         plans = conductor.plans(
-            self._service.estate, self.calendar, state.records, state.meta, period
+            self._service.estate, self.calendar, state.records, state.meta, period, self._clock()
         )
         return period, plans
 
@@ -303,7 +303,9 @@ class Conductor:
 
         def claim(work: WorkingState) -> bool:
             estate = self._service.estate
-            found = conductor.plans(estate, self.calendar, work.records, work.meta, period)
+            found = conductor.plans(
+                estate, self.calendar, work.records, work.meta, period, self._clock()
+            )
             again = next((p for p in found if p.name == plan.name), None)
             if again is None or again.stage is not Stage.SCHEDULED:
                 return False  # held, started, running or OK since the board was read

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.close.calendar import CloseCalendar, RecordKey, key_name
 from bot.close.live import HOLDS_META, PERIOD_META
-from bot.model import DomainRecord, Status
+from bot.model import DomainRecord, Status, parse_time
 from bot.service import JOB_STARTS_META
 
 if TYPE_CHECKING:
@@ -38,6 +38,10 @@ if TYPE_CHECKING:
 
 CONDUCTOR_META = "close.conductor"
 DEFAULT_DELAY_MINUTES = 2
+# A start reservation without a job id older than this is from a start that died; the
+# launcher then lets a new start replace it (bot.epm.launch.RESERVATION_SECONDS, kept
+# equal by a test; not imported, so reading plans loads no EPM client).
+RESERVATION_SECONDS = 600.0
 
 # Outcomes of a start kept in the marker (``state``).
 CLAIMED = "claimed"  # the leader of ``epoch`` is starting it now
@@ -142,16 +146,18 @@ def plans(
     records: Mapping[RecordKey, Mapping[str, Any]],
     meta: Mapping[str, Any],
     period: str,
+    now: datetime | None = None,
 ) -> list[Plan]:
     """Every auto-started domain of the current close (``period``) and where it stands.
 
     ``records`` and ``meta`` are a snapshot's or, inside a commit, the working state's.
+    With ``now``, a start reservation left by a start that died (no job id, expired)
+    no longer counts as running.
     """
     delay = start_delay(estate)
     close_start = calendar.close_start(period)
     holds, started = holds_of(meta, period), started_of(meta, period)
-    starting = meta.get(JOB_STARTS_META)
-    reserved = set(starting) if isinstance(starting, Mapping) else set()
+    reserved = reserved_names(meta, now)
     found = []
     for key in auto_start_keys(estate):
         name = key_name(key)
@@ -178,6 +184,32 @@ def plans(
         stage = Stage.HELD if name in holds else Stage.SCHEDULED
         found.append(Plan(key, job, stage, trigger, trigger + delay, holds.get(name)))
     return found
+
+
+def reserved_names(meta: Mapping[str, Any], now: datetime | None) -> set[str]:
+    """``APP/DOMAIN`` of the job starts under way (``jobs.starting``)."""
+    starting = meta.get(JOB_STARTS_META)
+    if not isinstance(starting, Mapping):
+        return set()
+    live = set()
+    for name, held in starting.items():
+        at = _time(held.get("at")) if isinstance(held, Mapping) else None
+        expired = (
+            now is not None
+            and at is not None
+            and not held.get("job")
+            and (now - at).total_seconds() > RESERVATION_SECONDS
+        )
+        if not expired:
+            live.add(str(name))
+    return live
+
+
+def _time(value: object) -> datetime | None:
+    try:
+        return parse_time(value)
+    except ValueError:
+        return None
 
 
 def ok_since(
@@ -210,7 +242,7 @@ def shown(service: StatusService) -> list[Plan]:
     calendar = service.close.calendar
     state = service.store.snapshot()
     period = board_period(state.meta, calendar, service.now())
-    found = plans(estate, calendar, state.records, state.meta, period)
+    found = plans(estate, calendar, state.records, state.meta, period, service.now())
     listed = [p for p in found if p.pending or (p.hold is not None and p.stage is Stage.WAITING)]
     far = datetime.max.replace(tzinfo=UTC)  # held ahead of time: listed after the scheduled
     return sorted(listed, key=lambda p: (p.due_at or far, p.name))

@@ -10,11 +10,13 @@ import pytest
 
 from bot.canvas.render import render_board
 from bot.close import holds
-from bot.close.conductor import CONDUCTOR_META, HOLDS_META, Stage
+from bot.close.conductor import CONDUCTOR_META, HOLDS_META, RESERVATION_SECONDS, Stage
+from bot.epm import launch
 from bot.errors import ConfigError, ValidationError
-from bot.model import Status
+from bot.model import Status, format_time
 from bot.sandbox.epm import EpmSandbox
 from bot.sandbox.slack import SlackSandbox
+from bot.service import JOB_STARTS_META
 from bot.slack.holds import HOLD_ACTION
 from tests.close.conducting import (
     PERSON,
@@ -336,3 +338,22 @@ def test_the_canvas_shows_a_held_domain_as_held(make: MakeConducted) -> None:
     close = c.service.close.canvas()
     markdown = render_board(c.service.board(), title="EPM Status", timezone="UTC", close=close)
     assert "start held" not in markdown
+
+
+def test_a_reservation_left_by_a_start_that_died_stops_blocking_once_expired(
+    make: MakeConducted,
+) -> None:
+    """A crashed /epmpulse run left jobs.starting behind: after 10 minutes the job starts."""
+    c = make(delay=0)
+    c.service.set_meta(JOB_STARTS_META, {"FCCS/Actuals": {"by": PERSON, "at": format_time(START)}})
+    c.ok("Planning", "Actuals")
+    c.tick()
+    assert c.started() == [] and stage(c, "FCCS/Actuals") is Stage.RUNNING
+    c.clock.advance(minutes=10, seconds=1)
+    c.tick()
+    assert c.started() == ["Load Actuals"]
+
+
+def test_the_reservation_timeout_matches_the_launchers() -> None:
+    """The conductor reads reservations as the launcher expires them."""
+    assert RESERVATION_SECONDS == launch.RESERVATION_SECONDS
