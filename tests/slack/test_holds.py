@@ -4,15 +4,18 @@ of automatic starts (SPEC §17)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 from slack_sdk import WebClient
 
 from bot.close.conductor import HOLDS_META
 from bot.sandbox.epm import EpmSandbox
+from bot.sandbox.slack import DEFAULT_CHANNEL_ID
 from bot.slack.editors import Editors
-from bot.slack.holds import hold_from_button
+from bot.slack.holds import HOLD_ACTION, announcement, hold_from_button
 from tests.close.conducting import estate_yaml
+from tests.conftest import wait_until
 from tests.slack.conftest import ALICE, BOB, MakeRunning, Running, body_text
 
 
@@ -78,3 +81,24 @@ def test_app_home_shows_what_starts_by_itself_and_when(app: Running) -> None:
     assert "*Automatic starts (2)*" in text
     assert "*FCCS/Actuals* (Load Actuals) — starts <!date^" in text
     assert "*FCCS/Reporting* (Run Reports) — held by" in text
+
+
+def test_clicking_hold_on_the_announcement_holds_for_an_editor_only(app: Running) -> None:
+    """End to end: the posted announcement's button, clicked by BOB then by ALICE."""
+    message = announcement("Load Actuals", "FCCS/Actuals", datetime.now(UTC), 2)
+    poster = WebClient(token=app.sandbox.bot_token, base_url=app.sandbox.api_url)
+    ts = poster.chat_postMessage(
+        channel=DEFAULT_CHANNEL_ID, text=message.text, blocks=message.blocks
+    )["ts"]
+
+    def ephemerals() -> list[str]:
+        return [m.text or "" for m in app.sandbox.messages(DEFAULT_CHANNEL_ID) if m.ephemeral]
+
+    app.sandbox.click_message_button(DEFAULT_CHANNEL_ID, ts, HOLD_ACTION, user_id=BOB)
+    wait_until(lambda: len(ephemerals()) == 1, "the answer to BOB")
+    assert ephemerals()[0].startswith(":no_entry:")
+    assert app.service.meta(HOLDS_META) is None
+    app.sandbox.click_message_button(DEFAULT_CHANNEL_ID, ts, HOLD_ACTION, user_id=ALICE)
+    wait_until(lambda: len(ephemerals()) == 2, "the answer to ALICE")
+    assert "*FCCS / Actuals* is now held" in ephemerals()[1]
+    assert app.service.meta(HOLDS_META)["held"]["FCCS/Actuals"]["by"] == f"slack:{ALICE}"

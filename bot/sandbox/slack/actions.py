@@ -9,6 +9,7 @@ import dataclasses
 from typing import Any
 
 from bot.sandbox.slack import payloads
+from bot.sandbox.slack.blocks import block_elements
 from bot.sandbox.slack.channels import DEFAULT_CHANNEL_ID
 from bot.sandbox.slack.records import Ack, Identity, User
 from bot.sandbox.slack.socket_mode import SocketModeServer
@@ -143,6 +144,45 @@ class UserActions:
             self.identity, user, view=view, action=action, trigger_id=self.issue_trigger(user.id)
         )
         return self._deliver("interactive", payload, False, timeout)
+
+    def click_message_button(
+        self,
+        channel: str,
+        ts: str,
+        action_id: str,
+        *,
+        user_id: str = DEFAULT_USER_ID,
+        timeout: float = 5.0,
+    ) -> Ack:
+        """Click the button ``action_id`` of the message ``ts`` in ``channel``; the ack."""
+        with self._workspace.lock:
+            posted = next(
+                (m for m in self._workspace.messages if m.channel == channel and m.ts == ts), None
+            )
+        if posted is None:
+            raise ValueError(f"no message {ts} in {channel}")
+        for number, block in enumerate(posted.blocks or []):
+            # Slack gives a block without a block_id one of its own.
+            block = {**block, "block_id": block.get("block_id") or f"b{number}"}
+            for element in block_elements(block):
+                if element.get("action_id") == action_id:
+                    action = build_action(block, element, None, None)
+                    message: dict[str, Any] = {
+                        "type": "message",
+                        "ts": ts,
+                        "text": posted.text,
+                        "blocks": posted.blocks,
+                    }
+                    payload = payloads.message_block_actions(
+                        self.identity,
+                        self._user(user_id),
+                        channel=channel,
+                        message=message,
+                        action=action,
+                        trigger_id=self.issue_trigger(user_id),
+                    )
+                    return self._deliver("interactive", payload, False, timeout)
+        raise ValueError(f"message {ts} has no element with action_id {action_id!r}")
 
     def submit_view(
         self,

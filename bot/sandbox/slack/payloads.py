@@ -98,6 +98,37 @@ def block_actions(
     }
 
 
+def message_block_actions(
+    ident: Identity,
+    user: User,
+    *,
+    channel: str,
+    message: dict[str, Any],
+    action: dict[str, Any],
+    trigger_id: str,
+) -> dict[str, Any]:
+    """A ``block_actions`` payload for a button in a message posted to ``channel``."""
+    return {
+        "type": "block_actions",
+        "user": _user(ident, user),
+        "api_app_id": ident.app_id,
+        "token": ident.verification_token,
+        "container": {
+            "type": "message",
+            "message_ts": message["ts"],
+            "channel_id": channel,
+            "is_ephemeral": False,
+        },
+        "trigger_id": trigger_id,
+        "team": _team(ident),
+        "enterprise": None,
+        "is_enterprise_install": False,
+        "channel": {"id": channel},
+        "message": message,
+        "actions": [action],
+    }
+
+
 def view_submission(
     ident: Identity, user: User, *, view: dict[str, Any], trigger_id: str
 ) -> dict[str, Any]:
