@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,6 +14,7 @@ from bot.config import Config
 from bot.epm.client import EpmClient
 from bot.epm.launch import JobLauncher
 from bot.epm.poller import Poller
+from bot.lease import Lease
 from bot.sandbox.epm import EpmSandbox
 from bot.sandbox.slack import SlackSandbox
 from bot.service import StatusService
@@ -116,7 +117,7 @@ class Conducted:
     clients: dict[str, EpmClient]
     poller: Poller
     conductor: Conductor
-    closed: list[Any] = field(default_factory=list)
+    lease: Lease
 
     def ok(self, app: str, domain: str, by: str = PERSON) -> None:
         """A person sets the domain OK."""
@@ -161,6 +162,7 @@ def open_conducted(config: Config, clock: Clock, slack: SlackSandbox, epm: EpmSa
         for name, server in config.estate.epm.servers.items()
     }
     launcher = JobLauncher(service, clients)
+    lease = Lease.held()
     conductor = Conductor(
         service,
         launcher,
@@ -168,6 +170,7 @@ def open_conducted(config: Config, clock: Clock, slack: SlackSandbox, epm: EpmSa
         client=build_web_client(config.settings, server_errors=0),
         channel_id=config.settings.slack_channel_id,
         clock=clock,
+        lease=lease,
     )
     poller = Poller(service, clients)
-    return Conducted(config, clock, slack, epm, store, service, clients, poller, conductor)
+    return Conducted(config, clock, slack, epm, store, service, clients, poller, conductor, lease)

@@ -357,3 +357,52 @@ def test_a_reservation_left_by_a_start_that_died_stops_blocking_once_expired(
 def test_the_reservation_timeout_matches_the_launchers() -> None:
     """The conductor reads reservations as the launcher expires them."""
     assert RESERVATION_SECONDS == launch.RESERVATION_SECONDS
+
+
+def test_an_announcement_slack_refuses_for_good_does_not_block_the_start(
+    make: MakeConducted,
+) -> None:
+    """channel_not_found: logged and dropped; the job still starts at its time."""
+    c = make()
+    c.slack.inject("chat.postMessage", None, error="channel_not_found", times=1)
+    c.ok("Planning", "Actuals")
+    c.tick()
+    assert c.service.meta(CONDUCTOR_META)["posts"]["announce:FCCS/Actuals"] == "dropped"
+    c.clock.advance(minutes=2)
+    c.tick()
+    assert c.started() == ["Load Actuals"]
+
+
+def test_a_start_waits_until_its_announcement_is_posted(make: MakeConducted) -> None:
+    """Slack fails for now: no start without the chance to hold it; health says why."""
+    c = make()
+    c.slack.inject("chat.postMessage", None, error="internal_error", times=2)
+    c.ok("Planning", "Actuals")
+    c.tick()
+    c.clock.advance(minutes=5)
+    c.tick()
+    assert c.started() == []
+    health = c.conductor.health()
+    assert not health.ok and "announce:FCCS/Actuals" in health.detail
+    assert c.conductor.wake_at(c.clock.now) == c.clock.now + timedelta(seconds=30)
+    c.tick()  # Slack answers again: announced ("now", its time has passed) and started
+    assert c.started() == ["Load Actuals"]
+    assert c.channel() == [
+        ":arrow_forward: Starting *Load Actuals* for *FCCS / Actuals* now: everything it "
+        "waits on is OK."
+    ]
+    assert c.conductor.health().ok
+
+
+def test_a_conductor_whose_lease_ran_out_sends_no_start(make: MakeConducted) -> None:
+    """The lease is checked just before the POST: none is sent, the claim is withdrawn."""
+    c = make()
+    c.ok("Planning", "Actuals")
+    c.tick()
+    c.lease.end()
+    c.clock.advance(minutes=2)
+    c.tick()
+    assert c.started() == []
+    assert "FCCS/Actuals" not in c.service.meta(CONDUCTOR_META).get("started", {})
+    c.tick()  # halted: nothing more, ever
+    assert c.started() == []
