@@ -59,7 +59,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-JOB_ID = "conductor-wake"
+JOB_ID = "conductor-wake"  # the next due start
+RUN_JOB_ID = "conductor-run"  # a run right after a commit
 WATCH_JOB_ID = "conductor-watch"
 WATCH_SECONDS = 1.0
 RETRY_SECONDS = 30.0
@@ -145,7 +146,7 @@ class Conductor:
         self._service.remove_listener(self._on_changes)
         with self._arming:
             self._started = False
-            for job in (JOB_ID, WATCH_JOB_ID):
+            for job in (JOB_ID, RUN_JOB_ID, WATCH_JOB_ID):
                 with contextlib.suppress(JobLookupError):
                     self._scheduler.remove_job(job)
 
@@ -180,7 +181,7 @@ class Conductor:
             if not self._started:
                 return
             self._scheduler.add_job(
-                self.wake, "date", id=JOB_ID, replace_existing=True, misfire_grace_time=None
+                self.wake, "date", id=RUN_JOB_ID, replace_existing=True, misfire_grace_time=None
             )
 
     def wake(self) -> None:
@@ -198,6 +199,8 @@ class Conductor:
         wake = self.wake_at(self._clock())
         if wake is not None:
             self._arm(wake)
+        else:
+            self.next_wake = None  # nothing due: only a commit wakes the conductor
 
     def _arm(self, when: datetime) -> None:
         with self._arming:
