@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import yaml
 from apscheduler.schedulers.background import BackgroundScheduler
+from slack_sdk import WebClient
 
 from bot.close.conducting import Conductor
 from bot.config import Config
 from bot.epm.client import EpmClient
-from bot.epm.launch import JobLauncher
+from bot.epm.launch import JobLauncher, JobStarter
 from bot.epm.poller import Poller
-from bot.lease import Lease
+from bot.lease import Lease, claim_epoch
 from bot.sandbox.epm import EpmSandbox
 from bot.sandbox.slack import SlackSandbox
 from bot.service import StatusService
@@ -139,10 +141,10 @@ class Conducted:
         """Texts posted to the alert channel, oldest first."""
         return [m.text or "" for m in self.slack.messages(CHANNEL)]
 
-    def restart(self) -> Conducted:
+    def restart(self, **faults: Any) -> Conducted:
         """A new process over the same data dir (same clock and sandboxes)."""
         self.close()
-        return open_conducted(self.config, self.clock, self.slack, self.epm)
+        return open_conducted(self.config, self.clock, self.slack, self.epm, **faults)
 
     def close(self) -> None:
         """Stop the conductor and close the poller, clients and store."""
@@ -153,21 +155,35 @@ class Conducted:
         self.store.close()
 
 
-def open_conducted(config: Config, clock: Clock, slack: SlackSandbox, epm: EpmSandbox) -> Conducted:
-    """Store, service, launcher, poller and conductor (not started) over ``config``."""
+def open_conducted(
+    config: Config,
+    clock: Clock,
+    slack: SlackSandbox,
+    epm: EpmSandbox,
+    *,
+    client: WebClient | None = None,
+    starter: Callable[[EpmClient], JobStarter] | None = None,
+) -> Conducted:
+    """Store, service, launcher, poller and conductor (not started) over ``config``.
+
+    ``client`` replaces the conductor's Slack client and ``starter`` wraps each EPM client
+    the launcher starts jobs with (fault injection).
+    """
     store = ClockedStore(config.settings.data_dir, clock)
     service = StatusService(config.estate, store, clock=clock)
     clients = {
         name: EpmClient(name, server, data_dir=config.settings.data_dir)
         for name, server in config.estate.epm.servers.items()
     }
-    launcher = JobLauncher(service, clients)
+    starters = {n: starter(c) if starter else c for n, c in clients.items()}
+    launcher = JobLauncher(service, starters)
     lease = Lease.held()
+    lease.epoch = claim_epoch(store)  # as each gain of leadership does
     conductor = Conductor(
         service,
         launcher,
         BackgroundScheduler(timezone=UTC),  # never started: tests tick by hand
-        client=build_web_client(config.settings, server_errors=0),
+        client=client or build_web_client(config.settings, server_errors=0),
         channel_id=config.settings.slack_channel_id,
         clock=clock,
         lease=lease,

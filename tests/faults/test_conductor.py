@@ -1,15 +1,17 @@
-"""The close conductor across a leader failover (SPEC §15, §17): real PostgreSQL, two
-instances, the leader lost during the start's delay — exactly one announcement and one
-EPM start."""
+"""The close conductor under faults (SPEC §15, §17): a leader failover during the start's
+delay (real PostgreSQL, two instances) gives exactly one announcement and one EPM start;
+a crash at a named point repeats at most the one announcement and never a start."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from slack_sdk import WebClient
 
 from bot.close.conducting import Conductor
 from bot.config import Config, load_config
@@ -20,8 +22,9 @@ from bot.runtime import Runtime
 from bot.sandbox.epm import EpmSandbox
 from bot.sandbox.slack import SlackSandbox
 from bot.slack.client import build_leased_client
-from tests.close.conducting import estate_yaml
-from tests.conftest import wait_until
+from tests.close.conducting import START, Clock, Conducted, estate_yaml, open_conducted
+from tests.conftest import MakeConfig, wait_until
+from tests.faults.faulty import Crash, CrashingClient
 from tests.faults.test_leadership import terminate_leader_session
 
 TIMEOUT = 3.0  # a lease of 1 s, a wait of 2 s after winning
@@ -160,3 +163,77 @@ def test_a_failover_during_the_delay_starts_the_job_exactly_once(
                 instance.runtime.stop()
                 for client in instance.clients.values():
                     client.close()
+
+
+# --- crashes at named points (JSON store, virtual clock) ----------------------------
+
+
+class CrashingStarter:
+    """An EPM client whose job start kills the process before the POST leaves."""
+
+    def __init__(self, inner: EpmClient) -> None:
+        self.inner = inner
+
+    def start_job(self, job_type: str, job_name: str, parameters: Mapping[str, Any]) -> str:
+        """Die here: the claim and the launcher's reservation are committed, no POST."""
+        raise Crash(f"killed before starting {job_name}")
+
+
+def open_first(
+    make_config: MakeConfig, slack: SlackSandbox, epm: EpmSandbox, **faults: Any
+) -> Conducted:
+    """The first process over a fresh data dir, with ``faults``."""
+    config = make_config(
+        estate_yaml(epm, delay=2),
+        SLACK_BOT_TOKEN=slack.bot_token,
+        SLACK_API_URL=slack.api_url,
+        SLACK_CHANNEL_ID=CHANNEL,
+    )
+    return open_conducted(config, Clock(START), slack, epm, **faults)
+
+
+def test_a_crash_between_claiming_and_posting_the_announcement_posts_it_once_after_restart(
+    make_config: MakeConfig, slack: SlackSandbox, epm: EpmSandbox
+) -> None:
+    """Killed before the post: the next process posts it; the job starts once, on time."""
+    inner = WebClient(token=slack.bot_token, base_url=slack.api_url)
+    first = open_first(make_config, slack, epm, client=CrashingClient(inner, crash_on_post=1))
+    first.ok("Planning", "Actuals")
+    with pytest.raises(Crash):
+        first.tick()
+    assert slack.messages(CHANNEL) == []
+    again = first.restart()
+    try:
+        again.tick()
+        assert len(slack.messages(CHANNEL)) == 1
+        again.clock.advance(minutes=2)
+        again.tick()
+        again.tick()
+        assert again.started() == ["Load Actuals"]
+        assert len(slack.messages(CHANNEL)) == 1
+    finally:
+        again.close()
+
+
+def test_a_crash_after_the_start_was_claimed_never_sends_a_second_start(
+    make_config: MakeConfig, slack: SlackSandbox, epm: EpmSandbox
+) -> None:
+    """Killed inside the start: the next process sends no POST and says it may have started."""
+    first = open_first(make_config, slack, epm, starter=CrashingStarter)
+    first.ok("Planning", "Actuals")
+    first.tick()
+    first.clock.advance(minutes=2)
+    with pytest.raises(Crash):
+        first.tick()
+    again = first.restart()
+    try:
+        again.tick()
+        again.clock.advance(minutes=30)  # the launcher's reservation has long expired
+        again.tick()
+        assert again.started() == []
+        notices = [
+            m.text or "" for m in slack.messages(CHANNEL) if "may or may not" in (m.text or "")
+        ]
+        assert len(notices) == 1 and "`/epmpulse run FCCS Actuals`" in notices[0]
+    finally:
+        again.close()
