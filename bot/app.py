@@ -48,6 +48,13 @@ def build_runtime(config: Config, *, store: Store | None = None) -> Runtime:
         # Deadlines, overdue alerts and roll-over.
         close_client = build_leased_client(config.settings, runtime.lease)
         runtime.add_leader_only("close", lambda: ClosePart.from_runtime(runtime, close_client))
+        from bot.close.conducting import Conductor
+
+        # The close conductor (SPEC §17): automatic starts, and the cross-check of every OK.
+        conductor_client = build_leased_client(config.settings, runtime.lease)
+        runtime.add_leader_only(
+            "conductor", lambda: Conductor.from_runtime(runtime, launcher, conductor_client)
+        )
     return runtime
 
 

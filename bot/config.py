@@ -25,7 +25,7 @@ from pydantic import (
     model_validator,
 )
 
-from bot.close.config import CloseSection, close_reference_problems
+from bot.close.config import CloseSection, auto_start_problems, close_reference_problems
 from bot.close.periods import period_token_problems, without_period_tokens
 from bot.errors import ConfigError, closest_match
 from bot.layout import AppLayout, Layout
@@ -138,6 +138,7 @@ class JobSpec(_Strict):
     type: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z_]+( [A-Za-z_]+)*$")
     name: str = Field(min_length=1, max_length=200)
     parameters: dict[str, JobParameter] = Field(default_factory=dict)
+    auto_start: bool = False  # the close conductor starts it (SPEC §17)
 
 
 class AppConfig(_Strict):
@@ -408,6 +409,7 @@ def _reference_problems(document: Mapping[str, Any]) -> list[str]:
             close.get("weekend", ["Saturday", "Sunday"]),
             close.get("sign_off"),
         )
+    problems += auto_start_problems(apps if isinstance(apps, dict) else {}, close)
     return problems
 
 

@@ -4,7 +4,8 @@ The Slack and EPM sandboxes start on 127.0.0.1, the one-process runtime of ``epm
 run`` starts against them with a temporary data directory, the tokens the sandbox
 accepts and the API key ``demo-key``, a short scenario is played (slash commands, the
 update modal, an EPM job followed to its end, one started from Slack with ``run``, a REST
-call), and the canvas and the Slack
+call, and a job the close conductor starts by itself when that call makes what it waits on
+OK), and the canvas and the Slack
 calls made are reported. No credentials, no network beyond loopback, every wait bounded.
 
 The scenario is a list of :class:`Step`; each does one thing as a user or a script would
@@ -219,6 +220,34 @@ def started_job(app: str, domain: str, details: str) -> Step:
     return Step(f"EPM job start: /epmpulse run {app} {domain}", run)
 
 
+def chained_start(app: str, domain: str) -> Step:
+    """A step that waits for a job the close conductor starts by itself (SPEC §17)."""
+
+    def wait(demo: Demo) -> str:
+        job = demo.runtime.config.estate.apps[app].jobs[domain]
+        started = time.monotonic()
+        record = _wait_for_ok(demo, app, domain, started, f"the automatic start of {job.name}")
+        announced = [
+            _DATE.sub(r"\1", m.text or "")
+            for m in demo.slack.messages(demo.channel_id)
+            if (m.text or "").find(f"Starting *{job.name}*") >= 0
+        ]
+        body = next(s.body for s in demo.epm.starts() if s.body.get("jobName") == job.name)
+        start = next(
+            e for e in demo.runtime.service.history(app, domain) if e.new_status is Status.LOADING
+        )
+        return "\n".join(
+            [
+                *(announced or ["(no announcement)"]),
+                f"EPM received {json.dumps(body)}",
+                f"{app} {domain} started by {start.by} ({start.message}), then "
+                f"{record.status.value} ({record.message}, by {record.updated_by})",
+            ]
+        )
+
+    return Step(f"close conductor: {app} {domain} starts by itself (what it waits on is OK)", wait)
+
+
 def _wait_for_ok(demo: Demo, app: str, domain: str, started: float, what: str) -> DomainRecord:
     timeout = JOB_WAIT_POLLS * POLL_SECONDS
     record = demo.runtime.service.get(app, domain)
@@ -324,6 +353,8 @@ def default_steps() -> list[Step]:
         started_job("Planning", "Budget", "Budget aggregated"),
         rest_call("FCCS", "Actuals", "OK", "Posted through the REST API"),
         slash_rows("status Planning"),
+        # FCCS Actuals became OK over REST (step 7): FCCS Reporting starts by itself.
+        chained_start("FCCS", "Reporting"),
         slash_rows("close"),
         slash("refresh"),
         Step("canvas catches up", canvas_caught_up),
@@ -346,7 +377,12 @@ def demo_config(slack: SlackSandbox, epm: EpmSandbox, data_dir: Path) -> Config:
                     }
                 },
             },
-            "FCCS": {"domains": ["Actuals", "Consolidation"]},
+            "FCCS": {
+                "domains": ["Actuals", "Consolidation", "Reporting"],
+                "server": EPM_SERVER,
+                # Started by the close conductor once FCCS Actuals is OK (SPEC §17).
+                "jobs": {"Reporting": {"type": "RULES", "name": "Run Reports", "auto_start": True}},
+            },
             "ARCS": {"domains": ["Reconciliation"]},
         },
         "epm": {
@@ -371,7 +407,11 @@ def demo_config(slack: SlackSandbox, epm: EpmSandbox, data_dir: Path) -> Config:
         "close": {
             "weekend": [],
             "deadlines": {"FCCS/Consolidation": "WD1 00:00"},
-            "depends_on": {"ARCS/Reconciliation": ["FCCS/Consolidation"]},
+            "depends_on": {
+                "ARCS/Reconciliation": ["FCCS/Consolidation"],
+                "FCCS/Reporting": ["FCCS/Actuals"],
+            },
+            "start_delay_minutes": 0,  # the demo does not wait two minutes
         },
     }
     path = data_dir / "epmpulse.yml"

@@ -150,6 +150,7 @@ _RECORD_FIELDS = (
     "since",
     "pending_approval",
     "approved_by",
+    "disputed",
 )
 
 
@@ -168,6 +169,8 @@ class DomainRecord(NamedTuple):
     # approved the OK the record holds. Stored only when set.
     pending_approval: PendingApproval | None = None
     approved_by: str | None = None
+    # Why EPM contradicts this status (SPEC §17 cross-check); the next change clears it.
+    disputed: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The stored (and REST) form: times as ISO 8601 UTC with ``Z`` (SPEC §2)."""
@@ -185,6 +188,8 @@ class DomainRecord(NamedTuple):
             data["pending_approval"] = self.pending_approval.to_json()
         if self.approved_by is not None:
             data["approved_by"] = self.approved_by
+        if self.disputed is not None:  # stored only while set
+            data["disputed"] = self.disputed
         return data
 
     @classmethod
@@ -206,6 +211,7 @@ class DomainRecord(NamedTuple):
             since=_optional_time(fields.get("since")),
             pending_approval=None if pending is None else PendingApproval.from_json(pending),
             approved_by=None if approved is None else _text(fields, "approved_by"),
+            disputed=_optional_text(fields.get("disputed")),
         )
 
 
@@ -300,6 +306,12 @@ def _text(fields: dict[str, Any], name: str, default: str | None = None) -> str:
     if not isinstance(value, str):
         raise ValueError(f"{name} must be a string, not {value!r}")
     return value
+
+
+def _optional_text(value: object) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise ValueError(f"{value!r} is not a string")
 
 
 def _status(value: object) -> Status:

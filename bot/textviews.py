@@ -36,9 +36,10 @@ def record_line(record: DomainRecord) -> str:
     waiting = ""
     if record.pending_approval is not None:  # SPEC §18
         waiting = f" [OK awaiting approval, asked by {record.pending_approval.by}]"
+    disputed = f" [disputed: {record.disputed}]" if record.disputed else ""  # SPEC §17
     return (
         f"{record.domain:<16} {record.status.value:<8} {message or '-'}"
-        f"  ({when}){jobs if record.jobs else ''}{signed}{waiting}"
+        f"  ({when}){jobs if record.jobs else ''}{signed}{waiting}{disputed}"
     )
 
 

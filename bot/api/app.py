@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from fastapi import FastAPI
 from pydantic import SecretStr
 
-from bot.api import close, export, jobs, ops, report_routes, routes
+from bot.api import close, export, holds, jobs, ops, report_routes, routes
 from bot.api.auth import KeyRing
 from bot.api.context import API_PREFIX, ApiContext, HealthCheck
 from bot.api.errors import install_error_handlers
@@ -69,6 +69,7 @@ def create_api(
             *report_routes.router.routes,
             *close.router.routes,
             *jobs.router.routes,
+            *holds.router.routes,
             *export.router.routes,
             *ops.health_router.routes,
             *ops.metrics_router.routes,

@@ -19,11 +19,12 @@ from bot.api.guard import GuardedRoute, limit_group
 from bot.api.openapi import operation_id
 from bot.api.routes import KEYED_RESPONSES
 from bot.api.schemas import Ok, UtcTime
+from bot.close import conductor
 from bot.close.archive import archived_periods, load_archive
 from bot.close.live import CloseSummary
 from bot.close.periods import parse_period
 from bot.errors import ValidationError
-from bot.model import Status
+from bot.model import Status, parse_time
 from bot.service import StatusService
 
 PERIOD_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
@@ -40,6 +41,25 @@ class CloseDomain(BaseModel):
     waiting_on: list[str] = Field(description="APP/DOMAIN of upstream domains not yet OK.")
 
 
+class PendingStart(BaseModel):
+    """A job that starts by itself once its time comes, unless held (SPEC §17)."""
+
+    app: str
+    domain: str
+    job: str = Field(description="The EPM job's name.")
+    due_at: UtcTime = Field(description="When it starts: the last upstream OK plus the delay.")
+    held: bool = Field(description="Held: it does not start until released.")
+
+
+class Hold(BaseModel):
+    """A hold on a domain's automatic start in this close."""
+
+    app: str
+    domain: str
+    by: str = Field(description="Who set it (slack:<user>, api:<key>).")
+    at: UtcTime
+
+
 class LiveClose(BaseModel):
     """The close running now."""
 
@@ -49,6 +69,10 @@ class LiveClose(BaseModel):
     total: int = Field(description="Domains on the board.")
     ok: int = Field(description="Domains that are OK.")
     domains: list[CloseDomain]
+    pending_starts: list[PendingStart] = Field(
+        default_factory=list, description="Automatic starts scheduled or held, soonest first."
+    )
+    holds: list[Hold] = Field(default_factory=list, description="Holds set in this close.")
 
 
 class ArchivedDomain(BaseModel):
@@ -120,8 +144,10 @@ router = APIRouter(
 )
 async def get_close(request: Request) -> LiveCloseResponse:
     """Period, working day, how many domains are OK, and each domain's deadline and waits."""
-    summary = await run_in_threadpool(_summary, context_of(request).service)
-    return LiveCloseResponse(data=live_close(summary))
+    service = context_of(request).service
+    summary = await run_in_threadpool(_summary, service)
+    plans = await run_in_threadpool(conductor.shown, service)
+    return LiveCloseResponse(data=live_close(summary, plans))
 
 
 @router.get(
@@ -153,8 +179,9 @@ def _summary(service: StatusService) -> CloseSummary:
     return service.close.summary()
 
 
-def live_close(summary: CloseSummary) -> LiveClose:
-    """The REST shape of a live summary."""
+def live_close(summary: CloseSummary, plans: list[conductor.Plan] | None = None) -> LiveClose:
+    """The REST shape of a live summary (with the conductor's ``plans``, SPEC §17)."""
+    plans = plans or []
     domains = [
         CloseDomain(
             app=d.app,
@@ -173,4 +200,16 @@ def live_close(summary: CloseSummary) -> LiveClose:
         total=summary.total,
         ok=summary.ok,
         domains=domains,
+        pending_starts=[
+            PendingStart(
+                app=p.key[0], domain=p.key[1], job=p.job, due_at=p.due_at, held=p.hold is not None
+            )
+            for p in plans
+            if p.due_at is not None
+        ],
+        holds=[
+            Hold(app=p.key[0], domain=p.key[1], by=p.hold["by"], at=parse_time(p.hold["at"]))
+            for p in plans
+            if p.hold is not None
+        ],
     )

@@ -77,6 +77,11 @@ class CloseRecord(BaseModel):
     approved_by: str | None = Field(
         default=None, description="Who signed off the OK this record holds (SPEC §18)."
     )
+    disputed: str | None = Field(
+        default=None,
+        description="Why EPM contradicts this status (SPEC §17); null when it does not. "
+        "The next change of the domain clears it.",
+    )
 
     @classmethod
     def from_record(cls, given: model.DomainRecord | live.CloseRecord) -> CloseRecord:
@@ -99,6 +104,7 @@ class CloseRecord(BaseModel):
             if record.pending_approval is None
             else ApprovalRequest(**record.pending_approval._asdict()),
             approved_by=record.approved_by,
+            disputed=record.disputed,
         )
 
 

@@ -113,6 +113,10 @@ def _row(
             by += ", signed off by " + mention(record.approved_by)
     state = close.get((record.app, record.domain)) if close is not None else None
     status = f"{record.status.emoji} {record.status.value}"
+    if record.disputed:  # EPM contradicts it (SPEC §17); the reason is in Slack and REST
+        status += " :warning: disputed"
+    if state is not None and state.held:  # a person vetoed its automatic start
+        status += " · :raised_hand: start held"
     if state is not None and state.waiting_on:
         status += " · waiting on " + ", ".join(cell(name) for name in state.waiting_on)
     if record.pending_approval is not None:  # SPEC §18

@@ -114,6 +114,8 @@ class CloseSection(BaseModel):
     deadlines: dict[str, DeadlineText] = Field(default_factory=dict)
     depends_on: dict[str, list[str]] = Field(default_factory=dict)
     sign_off: SignOffSection | None = None
+    # How long the close conductor waits after announcing a start (SPEC §17); 0 = at once.
+    start_delay_minutes: int = Field(default=2, ge=0, le=1440)
 
     @field_validator("timezone")
     @classmethod
@@ -214,6 +216,36 @@ def close_reference_problems(
     signed = sign_off.get("domains") if isinstance(sign_off, Mapping) else None
     for name in signed if isinstance(signed, list) else []:
         resolve(name, "close.sign_off.domains")
+    return problems
+
+
+def auto_start_problems(apps: Mapping[str, object], close: object) -> list[str]:
+    """Jobs with ``auto_start: true`` that nothing could ever start (SPEC §17).
+
+    The conductor starts a job when what it waits on is OK, so an auto-started domain
+    needs a ``close:`` section naming its upstream domains in ``depends_on``.
+    """
+    depends_on = close.get("depends_on") if isinstance(close, Mapping) else None
+    waits = (
+        {str(k).strip().lower() for k in depends_on} if isinstance(depends_on, Mapping) else set()
+    )
+    problems = []
+    for app, cfg in apps.items():
+        jobs = cfg.get("jobs") if isinstance(cfg, Mapping) else None
+        for domain, job in jobs.items() if isinstance(jobs, Mapping) else []:
+            if not (isinstance(job, Mapping) and job.get("auto_start") is True):
+                continue
+            where = f"apps.{app}.jobs.{domain}.auto_start"
+            if not isinstance(close, Mapping):
+                problems.append(
+                    f"{where}: starting by itself needs a close: section whose depends_on "
+                    f"names what {app}/{domain} waits on"
+                )
+            elif f"{app}/{domain}".lower() not in waits:
+                problems.append(
+                    f"{where}: {app}/{domain} waits on nothing; add it to close.depends_on "
+                    "(the job starts once those domains are OK)"
+                )
     return problems
 
 

@@ -24,6 +24,7 @@ from bot.store import BoardState, Store
 PERIOD_META = "close.period"  # the period the board belongs to (written at roll-over)
 PASSED_META = "close.passed"  # {"period", "keys": [APP/DOMAIN whose deadline passed]}
 ALERTED_META = "close.alerted"  # {"period", "keys": [APP/DOMAIN alerted as overdue]}
+HOLDS_META = "close.holds"  # {"period", "held": {APP/DOMAIN: {"by", "at"}}} (SPEC §17)
 NEXT_DEADLINES = 3
 
 
@@ -57,6 +58,7 @@ class DomainClose(NamedTuple):
     overdue: bool
     waiting_on: Sequence[str] = ()
     timezone: str = "UTC"
+    held: bool = False  # its automatic start is held in this close (SPEC §17)
 
     @property
     def name(self) -> str:
@@ -217,6 +219,11 @@ class CloseTracker:
             period = self.calendar.period_at(self.clock())
         passed = marker_keys(meta, PASSED_META, period)
         domains = self.domains(state, self.clock(), period, passed)
+        holds = meta.get(HOLDS_META)
+        if isinstance(holds, Mapping) and holds.get("period") == period:
+            held = holds.get("held")
+            if isinstance(held, Mapping) and held:
+                domains = [d._replace(held=d.name in held) for d in domains]
         return {(d.app, d.domain): d for d in domains}
 
 

@@ -12,12 +12,14 @@ from typing import Any
 
 from bot.close.archive import archived_periods, load_archive
 from bot.close.calendar import CloseCalendar
+from bot.close.conductor import shown
 from bot.close.live import CloseRecord, CloseSummary, DomainClose
 from bot.close.periods import parse_period
 from bot.errors import ValidationError
 from bot.model import Status
 from bot.slack.blocks import Message, text_messages
 from bot.slack.commandline import CommandContext, SubCommand, UsageError
+from bot.slack.holds import conductor_lines
 from bot.slack.text import escape, slack_date, status_label
 
 LISTED_MAX = 10  # overdue and waiting domains named in a summary; the rest are counted
@@ -128,7 +130,7 @@ def close_command(ctx: CommandContext, args: Sequence[str]) -> list[Message]:
     tracker = ctx.service.close
     summary = tracker.summary()
     if not args or args[0].strip() == summary.period:
-        return text_messages(*summary_lines(summary))
+        return text_messages(*summary_lines(summary), *conductor_lines(shown(ctx.service)))
     try:
         year, month = parse_period(args[0])
     except ValueError as exc:

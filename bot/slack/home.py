@@ -5,6 +5,7 @@ from __future__ import annotations
 from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement
 from slack_sdk.models.views import View
 
+from bot.close.conductor import shown
 from bot.model import utcnow
 from bot.service import StatusService
 from bot.slack.blocks import (
@@ -17,6 +18,7 @@ from bot.slack.blocks import (
     section_blocks,
 )
 from bot.slack.close import summary_lines
+from bot.slack.holds import conductor_lines
 from bot.slack.jobs import runnable_board_blocks
 from bot.slack.report_home import report_home_blocks
 from bot.slack.text import slack_date
@@ -45,6 +47,8 @@ def home_view(
         blocks.extend(waiting_blocks(service, approver_id))
     if service.close.configured:  # the close summary (SPEC §11) above the board
         blocks.extend(section_blocks(summary_lines(service.close.summary())))
+        # What starts by itself, and when (SPEC §17).
+        blocks.extend(section_blocks(conductor_lines(shown(service))))
     blocks.extend(report_home_blocks(service))
     if can_run:
         blocks.extend(runnable_board_blocks(service))

@@ -23,6 +23,7 @@ from bot.slack.blocks import (
 )
 from bot.slack.close import CLOSE_SUBCOMMAND, slack_record_lines
 from bot.slack.commandline import COMMAND, CommandContext, SubCommand, UsageError
+from bot.slack.holds import HOLD_SUBCOMMANDS
 from bot.slack.text import escape, record_line, status_label
 
 HISTORY_DEFAULT = 10
@@ -184,6 +185,7 @@ SUBCOMMANDS: tuple[SubCommand, ...] = (
         "track", "APP DOMAIN JOB_ID [SERVER]", "set Loading and follow an EPM job (editors)", track
     ),
     SubCommand("run", "APP DOMAIN", "start the domain's EPM job and follow it (editors)", jobs.run),
+    *HOLD_SUBCOMMANDS,
     SubCommand("subscribe", "APP [DOMAIN]", "a direct message on every change", subscribe),
     SubCommand("unsubscribe", "APP [DOMAIN]", "stop those direct messages", unsubscribe),
     SubCommand("refresh", "", "rebuild the canvas now", refresh),

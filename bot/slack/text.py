@@ -59,6 +59,8 @@ def record_line(record: DomainRecord, *, with_app: bool = False) -> str:
         parts.append(f"tracking {escape(jobs)}")
     if record.pending_approval is not None:
         parts.append(f"OK awaiting approval (asked by {author(record.pending_approval.by)})")
+    if record.disputed:
+        parts.append(f":warning: disputed: {escape(record.disputed)}")
     return " · ".join(parts)
 
 

@@ -62,6 +62,8 @@ def test_the_live_close_has_the_spec_fields(
         "working_day": 3,
         "total": 6,
         "ok": 1,
+        "pending_starts": [],  # no job starts by itself here (SPEC §17)
+        "holds": [],
     }
     domains = {f"{d['app']}/{d['domain']}": d for d in data["domains"]}
     assert domains["Planning/Actuals"] == {

@@ -56,6 +56,7 @@ def test_every_route_of_the_spec_is_documented(spec: dict[str, Any]) -> None:
         ("GET", "/api/v1/close"),  # SPEC §11
         ("GET", "/api/v1/close/{period}"),
         ("POST", "/api/v1/jobs"),
+        ("POST", "/api/v1/holds"),  # SPEC §17
         ("GET", "/api/v1/export"),
         ("GET", "/api/v1/health"),
         ("GET", "/metrics"),
@@ -94,6 +95,7 @@ def test_a_change_is_documented_as_the_record_plus_the_previous_status(
     assert fields == {
         *("app", "domain", "status", "message", "updated_at", "updated_by", "jobs", "since"),
         *("due_at", "overdue", "waiting_on"),  # SPEC §11
+        "disputed",  # SPEC §17
         *("previous_status", "status_changed"),
         *("pending_approval", "approved_by"),  # SPEC §18
     }
@@ -115,7 +117,7 @@ def test_every_request_body_states_the_64_kib_cap_and_its_413(spec: dict[str, An
             assert "64 KiB" in body["description"]
             assert "413" in body["description"]
             assert "65536 bytes" in operation["responses"]["413"]["description"]
-    assert bodies == 3  # POST /status, /status/batch, /jobs
+    assert bodies == 4  # POST /status, /status/batch, /jobs, /holds
 
 
 def test_the_docs_page_is_served(client: TestClient) -> None:

@@ -46,6 +46,7 @@ def test_it_sets_a_status_durably(client: TestClient, ci: dict[str, str], config
     assert set(data) == {
         *("app", "domain", "status", "message", "updated_at", "updated_by", "jobs", "since"),
         *("due_at", "overdue", "waiting_on"),  # SPEC §11
+        "disputed",  # SPEC §17
         *("previous_status", "status_changed"),
         *("pending_approval", "approved_by"),  # SPEC §18
     }

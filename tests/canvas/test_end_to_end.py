@@ -136,7 +136,7 @@ def test_epmpulse_demo_runs_on_its_own_and_prints_the_canvas(tmp_path: Path) -> 
     assert "8. /epmpulse status Planning\n   -> :large_yellow_circle: Planning\n" in out
     assert re.search(r"\n      :large_yellow_circle: \*Forecast\* — Warning · Reviewed", out)
     # The close step shows the whole summary, overdue and waiting sections included.
-    assert "9. /epmpulse close\n   -> *Close of " in out
+    assert "10. /epmpulse close\n   -> *Close of " in out
     assert "      :rotating_light: *Overdue (1)*\n" in out
     assert "• :red_circle: Error *FCCS/Consolidation* — due WD1 00:00" in out
     assert "      :hourglass: *Waiting (1)*\n" in out
@@ -160,6 +160,10 @@ def test_epmpulse_demo_runs_on_its_own_and_prints_the_canvas(tmp_path: Path) -> 
     assert '-H "Authorization: Bearer $EPMPULSE_KEY"' in out
     assert "The demo's API key is demo-key" in out
     assert "| Actuals | :large_green_circle: OK | Posted through the REST API |" in out
+    # That OK made FCCS Reporting's upstream OK: the close conductor started it by itself.
+    assert "9. close conductor: FCCS Reporting starts by itself" in out
+    assert "Starting *Run Reports* for *FCCS / Reporting* now" in out
+    assert "FCCS Reporting started by system (Started Run Reports (job 1002)), then OK" in out
     # It ends with a close report over six clearly labelled sample closes, kept as a PNG.
     assert 'SAMPLE archives (marked "sample": true)' in out
     assert "shared in C0GENERAL: *Close " in out

@@ -776,3 +776,14 @@ def test_a_confirmation_dialog_is_checked_like_slack_does(client: WebClient) -> 
         )
         messages = refused.response["response_metadata"]["messages"]
         assert any(f"/accessory/confirm/{key}/text]" in m for m in messages), messages
+
+
+def test_a_click_on_a_message_without_that_button_is_refused(
+    sandbox: SlackSandbox, client: WebClient
+) -> None:
+    """message_action names what is missing: the message, or the button in it."""
+    ts = client.chat_postMessage(channel="C0GENERAL", text="no buttons here")["ts"]
+    with pytest.raises(ValueError, match="has no element with action_id 'hold'"):
+        sandbox.message_action("C0GENERAL", ts, "hold")
+    with pytest.raises(ValueError, match=r"no message 1\.0 in C0GENERAL"):
+        sandbox.message_action("C0GENERAL", "1.0", "hold")

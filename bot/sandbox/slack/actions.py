@@ -9,6 +9,7 @@ import dataclasses
 from typing import Any
 
 from bot.sandbox.slack import payloads
+from bot.sandbox.slack.blocks import block_elements
 from bot.sandbox.slack.channels import DEFAULT_CHANNEL_ID
 from bot.sandbox.slack.records import Ack, Identity, User
 from bot.sandbox.slack.socket_mode import SocketModeServer
@@ -163,14 +164,20 @@ class UserActions:
         message = self._workspace.find_message(channel, ts)
         if message is None:
             raise ValueError(f"no message {ts} in {channel}")
-        blocks = message.blocks or []
+        # Slack gives a block posted without a block_id one of its own.
+        blocks = [
+            {**b, "block_id": b.get("block_id") or f"b{n}"}
+            for n, b in enumerate(message.blocks or [])
+        ]
         if block_id is None:
             owners = [
-                b.get("block_id")
+                b["block_id"]
                 for b in blocks
-                if any(e.get("action_id") == action_id for e in b.get("elements") or [])
+                if any(e.get("action_id") == action_id for e in block_elements(b))
             ]
-            if len(owners) != 1:
+            if not owners:
+                raise ValueError(f"message {ts} has no element with action_id {action_id!r}")
+            if len(owners) > 1:
                 raise ValueError(f"{len(owners)} blocks of message {ts} have {action_id!r}")
             block_id = str(owners[0])
         block, element = find_element(blocks, block_id, action_id)

@@ -10,6 +10,7 @@ from bot.slack.listeners import (
     commands,
     errors,
     events,
+    holds,
     jobs,
     report,
     shortcuts,
@@ -20,6 +21,6 @@ from bot.slack.listeners import (
 
 def register_listeners(app: App, deps: SlackDeps) -> None:
     """Register every listener and the error boundary on ``app``."""
-    modules = (commands, shortcuts, views, actions, jobs, events, report, signoff, errors)
+    modules = (commands, shortcuts, views, actions, jobs, holds, events, report, signoff, errors)
     for module in modules:
         module.register(app, deps)
