@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import selectors
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -431,11 +432,17 @@ class PostgresStore(Store):
     def _check_connection(self, conn: psycopg.Connection[Any]) -> None:
         """The pool's check before lending ``conn``; a dead one gets every idle one checked.
 
-        A dead connection usually means the server went away (an outage, a restart), and
-        then every idle connection is dead too. The pool would try them one at a time,
-        pausing longer after each (1, 2, 4 s…), and could time out before reaching a live
-        one; its own ``check()`` replaces them all at once instead.
+        An idle connection receives nothing unless the server is ending it: a terminated
+        backend, a restart or a cut link leaves an error message or end-of-file to read.
+        So a connection with nothing to read is lent at once, without the round trip of
+        psycopg_pool's own check (an empty query), which this runs only on one that has
+        something waiting. A dead connection usually means the server went away, and then
+        every idle connection is dead too. The pool would try them one at a time, pausing
+        longer after each (1, 2, 4 s…), and could time out before reaching a live one; its
+        own ``check()`` replaces them all at once instead.
         """
+        if not _has_input(conn):
+            return
         try:
             ConnectionPool.check_connection(conn)
         except psycopg.Error:
@@ -467,6 +474,15 @@ def _transaction(conn: psycopg.Connection[Any]) -> Iterator[None]:
             with contextlib.suppress(psycopg.Error):
                 conn.execute("ROLLBACK")
         raise
+
+
+def _has_input(conn: psycopg.Connection[Any]) -> bool:
+    """Whether the server sent ``conn`` anything (or closed it) while it sat idle."""
+    if conn.closed:
+        return True
+    with selectors.DefaultSelector() as selector:
+        selector.register(conn.fileno(), selectors.EVENT_READ)
+        return bool(selector.select(timeout=0))
 
 
 def _configure(conn: psycopg.Connection[Any]) -> None:

@@ -82,13 +82,17 @@ def test_a_commit_the_database_refuses_applies_nothing_of_the_batch(pg_url: str)
 
 
 def test_connections_cut_by_the_server_are_replaced(pg_url: str) -> None:
-    """After pg_terminate_backend of every store connection, reads and commits still work."""
+    """After pg_terminate_backend of every idle store connection, reads and commits still work.
+
+    The termination is waited for (its timeout argument): the backends have told their
+    clients and gone, as after any outage, before the next commit borrows a connection.
+    """
     store = PostgresStore(pg_url)
     try:
         store.commit(lambda work: _record(work, "before"))
         with psycopg.connect(pg_url, autocommit=True) as admin:
             cut = admin.execute(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "SELECT count(pg_terminate_backend(pid, 10000)) FROM pg_stat_activity "
                 "WHERE application_name = 'epmpulse' AND pid <> pg_backend_pid()"
             ).fetchone()
         assert cut is not None and cut[0] >= 1
