@@ -11,7 +11,7 @@ from bot.epm.tokens import StoredRefreshToken
 from bot.errors import StoreError, ValidationError
 from bot.service import StatusService
 from bot.store import WorkingState
-from bot.store.postgres import SCHEMA_VERSION, PostgresStore
+from bot.store.postgres import MIGRATIONS, SCHEMA_VERSION, PostgresStore
 from tests.conftest import MakeConfig
 
 
@@ -58,6 +58,37 @@ def test_a_database_with_a_newer_schema_is_refused_clearly(pg_url: str) -> None:
         conn.execute("UPDATE epmpulse_schema SET version = %s", (SCHEMA_VERSION + 1,))
     with pytest.raises(StoreError, match="newer than this EPMPulse"):
         PostgresStore(pg_url)
+
+
+def test_a_database_of_schema_version_1_is_migrated_and_keeps_its_board(pg_url: str) -> None:
+    """Version 1 (no commit function) is brought up to date; its records and history stay."""
+    with psycopg.connect(pg_url) as conn:
+        for statement in MIGRATIONS[0]:
+            conn.execute(statement)
+        conn.execute(
+            """CREATE TABLE epmpulse_schema (id integer PRIMARY KEY, version integer NOT NULL,
+               migrated_at timestamptz NOT NULL DEFAULT now())"""
+        )
+        conn.execute("INSERT INTO epmpulse_schema (id, version) VALUES (1, 1)")
+        conn.execute(
+            """INSERT INTO epmpulse_records VALUES ('Planning', 'Actuals',
+               '{"app": "Planning", "domain": "Actuals", "message": "kept"}', 1)"""
+        )
+        conn.execute("""INSERT INTO epmpulse_history VALUES (1, 0, 'Planning', 'Actuals',
+               '{"version": 1, "message": "kept"}')""")
+        conn.execute("UPDATE epmpulse_board SET version = 1")
+    store = PostgresStore(pg_url)
+    try:
+        assert store.snapshot().records[("Planning", "Actuals")]["message"] == "kept"
+        store.commit(lambda work: _record(work, "after"))
+        assert [(e["version"], e["message"]) for e in store.history()] == [
+            (1, "kept"),
+            (2, "after"),
+        ]
+        with psycopg.connect(pg_url) as conn:
+            assert conn.execute("SELECT version FROM epmpulse_schema").fetchone() == (2,)
+    finally:
+        store.close()
 
 
 def test_a_commit_the_database_refuses_applies_nothing_of_the_batch(pg_url: str) -> None:
