@@ -54,6 +54,7 @@ from bot.errors import StoreError
 from bot.store import files
 from bot.store.base import BoardState, JsonDict, Mutation, RecordKey, Store, WorkingState
 from bot.store.commit_queue import GroupCommit, Pending, apply_batch, settle
+from bot.store.shared_read import SharedRead
 
 logger = logging.getLogger(__name__)
 
@@ -240,6 +241,7 @@ class PostgresStore(Store):
             raise StoreError(f"cannot connect to the database {self._label}: {reason}") from exc
         self._on_lend: Callable[[psycopg.Connection[Any]], None] | None = None
         self._commits = GroupCommit()
+        self._reads = SharedRead(self._read_board)
         # Whether another process committed between two batches of this one: then the
         # next batch takes the lock before it reads (see _commit_at_cache).
         self._contended = False
@@ -295,7 +297,13 @@ class PostgresStore(Store):
     # --- reading -------------------------------------------------------------------
 
     def snapshot(self) -> BoardState:
-        """Return the latest committed board (one query fetching only what changed)."""
+        """Return the latest committed board (one query fetching only what changed).
+
+        Threads asking at once share one query that started after each of them asked.
+        """
+        return self._reads.get()
+
+    def _read_board(self) -> BoardState:
         cached = self._cache
         with self._connection() as conn:
             rows = conn.execute(_SNAPSHOT, {"v": cached.version}).fetchall()
