@@ -1,15 +1,17 @@
 """Benchmark durable POST /status over real HTTP against the store's own durable rate.
 
-Prints, in one run and on one disk:
+Prints, in one run and on one disk, for the JSON store and then for PostgreSQL:
   1. the store's raw single-writer rate: ``StatusService.set`` in a tight loop, measured
      before and after the HTTP runs (disks drift; the mean is the reference);
   2. POST /status through uvicorn on 127.0.0.1 (rate limits raised, one request log
      line per request as in production; the event loop and HTTP parser it picked,
      uvloop + httptools with uvicorn[standard]) with 1, 8 and 32 concurrent
      keep-alive clients, run from a separate process: throughput and latency p50/p99;
-  3. the goals: 8 clients reach >= 70% of the store's rate, p99 < 50 ms.
+     on PostgreSQL also the round trips per request, counted on the wire;
+  3. the goals: 8 clients reach >= 70% of the store's rate, p99 < 50 ms; and
+     POST /status on PostgreSQL reaches >= 70% of the same on JSON.
 
-Usage: python bench/api.py [--seconds S] [--dir PATH] [--clients 1,8,32]
+Usage: python bench/api.py [--seconds S] [--dir PATH] [--clients 1,8,32] [--url URL|""]
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,9 +41,13 @@ from bot.logs import JsonFormatter
 from bot.metrics import Metrics
 from bot.runtime import Check
 from bot.service import StatusService
-from bot.store import JsonStore
+from bot.store import JsonStore, Store
+from bot.store.postgres import PostgresStore
+from bot.store.roundtrips import RoundTrips
 
 GOAL_SHARE = 0.70
+GOAL_POSTGRES_SHARE = 0.70  # POST /status on PostgreSQL vs on JSON, 8 clients
+DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
 GOAL_P99_MS = 50.0
 WARM_UP_REQUESTS = 5
 # Per-second windows keep the moving window short while never refusing a request.
@@ -73,11 +81,14 @@ def say(line: str = "") -> None:
     sys.stdout.flush()
 
 
-def store_rate(data_dir: Path, seconds: float, label: str) -> Result:
+OpenStore = Callable[[], Store]
+
+
+def store_rate(open_store: OpenStore, seconds: float, label: str) -> Result:
     """The store's own durable update rate: one writer calling ``set`` in a tight loop."""
     estate = Estate()
     keys = estate.domain_keys()
-    store = JsonStore(data_dir)
+    store = open_store()
     service = StatusService(estate, store)
     latencies: list[float] = []
     try:
@@ -157,10 +168,15 @@ def run_clients(port: int, clients: int, seconds: float) -> tuple[int, float, li
     return len(latencies), elapsed, latencies, sum(f for _, f in results)
 
 
-def api_rates(data_dir: Path, levels: list[int], seconds: float) -> list[Result]:
-    """Serve the API from this process and load it from a client process, per level."""
+def api_rates(
+    open_store: OpenStore, levels: list[int], seconds: float
+) -> tuple[list[Result], float | None]:
+    """Serve the API from this process and load it from a client process, per level.
+
+    Returns the results and, on PostgreSQL, the round trips per request (warm-up too).
+    """
     metrics = Metrics()
-    store = JsonStore(data_dir)
+    store = open_store()
     service = StatusService(Estate(), store, metrics=metrics)
     keys = {f"bench{n:02d}": SecretStr(client_key(n)) for n in range(max(levels))}
     app = create_api(
@@ -175,18 +191,24 @@ def api_rates(data_dir: Path, levels: list[int], seconds: float) -> list[Result]
     # uvicorn[standard] is a runtime dependency: the run must use uvloop and httptools.
     say(f"uvicorn serving with {part.engine()}")
     results = []
+    requests = 0
+    trips = RoundTrips(store) if isinstance(store, PostgresStore) else None
     try:
-        with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as clients:
+        with (
+            trips or nullcontext(),
+            ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as clients,
+        ):
             for level in levels:
                 count, elapsed, latencies, failures = clients.submit(
                     run_clients, part.port, level, seconds
                 ).result(timeout=seconds + 120)
                 label = f"HTTP POST /status, {level:>2} client(s)"
                 results.append(Result(label, count, elapsed, latencies, failures))
+                requests += count + failures + WARM_UP_REQUESTS * level
     finally:
         part.stop()
         store.close()
-    return results
+    return results, (trips.count / requests if trips is not None else None)
 
 
 def row(result: Result, store: Result) -> str:
@@ -209,39 +231,72 @@ def log_requests_like_production() -> None:
     root.setLevel(logging.INFO)
 
 
+@contextmanager
+def postgres_schema(url: str) -> Iterator[OpenStore]:
+    """Open PostgreSQL stores in a fresh schema of ``url``, dropped afterwards."""
+    from ha import schema  # bench/ha.py, beside this script
+
+    with schema(url) as in_schema:
+        yield lambda: PostgresStore(in_schema)
+
+
+def measure(name: str, open_store: OpenStore, levels: list[int], seconds: float) -> list[Result]:
+    """The store's own rate around the HTTP runs on it, printed; returns the HTTP results."""
+    before = store_rate(open_store, seconds, "store.set, 1 writer, before")
+    results, trips = api_rates(open_store, levels, seconds)
+    after = store_rate(open_store, seconds, "store.set, 1 writer, after")
+    store = Result(
+        "store.set, 1 writer, mean",
+        before.count + after.count,
+        before.seconds + after.seconds,
+        before.latencies_ms + after.latencies_ms,
+    )
+    say(f"{name}: the store's own durable rate (the reference):")
+    for result in (before, after, store):
+        say(row(result, store))
+    say(f"{name}: durable POST /status over HTTP (uvicorn on 127.0.0.1, keep-alive clients):")
+    for result in results:
+        say(row(result, store))
+    if trips is not None:
+        say(f"  round trips to the database per request: {trips:.2f}")
+    for result in results:
+        if result.label.endswith(" 8 client(s)"):
+            share = result.rate / store.rate
+            p99 = result.percentile(99)
+            say(f"  goal: 8 clients vs store rate: {share:.0%} (>= {GOAL_SHARE:.0%})")
+            say(f"  goal: 8 clients p99: {p99:.1f} ms (< {GOAL_P99_MS:.0f} ms)")
+    return results
+
+
 def main() -> None:
-    """Parse arguments and run both measurements in one temporary directory."""
+    """Parse arguments and run the measurements on JSON, then on PostgreSQL."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="duration of each run")
     parser.add_argument("--dir", type=Path, default=None, help="where to write (default: tmp)")
     parser.add_argument("--clients", default="1,8,32", help="client counts, comma-separated")
+    parser.add_argument(
+        "--url",
+        default=os.environ.get("EPMPULSE_BENCH_DATABASE_URL", DEFAULT_URL),
+        help='PostgreSQL to compare with ("" for JSON only)',
+    )
     args = parser.parse_args()
     levels = [int(n) for n in args.clients.split(",")]
     log_requests_like_production()
     with tempfile.TemporaryDirectory(dir=args.dir, prefix="epmpulse-bench-api-") as root:
         say(f"Data directory: {root} ({os.cpu_count()} CPUs)")
-        before = store_rate(Path(root) / "store", args.seconds, "store.set, 1 writer, before")
-        results = api_rates(Path(root) / "api", levels, args.seconds)
-        after = store_rate(Path(root) / "store", args.seconds, "store.set, 1 writer, after")
-        store = Result(
-            "store.set, 1 writer, mean",
-            before.count + after.count,
-            before.seconds + after.seconds,
-            before.latencies_ms + after.latencies_ms,
-        )
-        say("Store's own durable rate (the reference):")
-        for result in (before, after, store):
-            say(row(result, store))
-        say("Durable POST /status over HTTP (uvicorn on 127.0.0.1, keep-alive clients):")
-        for result in results:
-            say(row(result, store))
-    say("Goals:")
-    for result in results:
-        if result.label.endswith(" 8 client(s)"):
-            share = result.rate / store.rate
-            p99 = result.percentile(99)
-            say(f"  8 clients vs store rate: {share:.0%} (goal >= {GOAL_SHARE:.0%})")
-            say(f"  8 clients p99: {p99:.1f} ms (goal < {GOAL_P99_MS:.0f} ms)")
+        on_json = measure("JSON", lambda: JsonStore(Path(root) / "store"), levels, args.seconds)
+    if not args.url:
+        return
+    with postgres_schema(args.url) as open_postgres:
+        on_postgres = measure("PostgreSQL", open_postgres, levels, args.seconds)
+    say("PostgreSQL vs JSON, same run:")
+    for json_result, pg_result in zip(on_json, on_postgres, strict=True):
+        say(f"  {pg_result.label:<34} {pg_result.rate / json_result.rate:5.0%} of JSON")
+    for json_result, pg_result in zip(on_json, on_postgres, strict=True):
+        if pg_result.label.endswith(" 8 client(s)"):
+            share = pg_result.rate / json_result.rate
+            goal = f">= {GOAL_POSTGRES_SHARE:.0%}"
+            say(f"  goal: 8 clients on PostgreSQL {share:.0%} of JSON ({goal})")
 
 
 if __name__ == "__main__":

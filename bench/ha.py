@@ -3,10 +3,12 @@
 Prints, in one run:
   1. the physical limit: a bare ``INSERT`` + ``UPDATE`` + ``COMMIT`` loop on one
      connection, no application code;
-  2. durable ``set`` p50/p99 and updates/s on PostgreSQL with 1, 4 and 16 writers (as
-     processes, each with its own store, and as threads of one process), next to the
-     JSON store on the same machine;
-  3. REST throughput with 8 clients spread over 2 instances vs 1 instance;
+  2. durable ``set`` p50/p99, updates/s and round trips per set (counted on the wire,
+     bot/store/roundtrips.py) on PostgreSQL with 1, 4 and 16 writers (as processes, each
+     with its own store, and as threads of one process), next to the JSON store on the
+     same machine;
+  3. REST throughput with 8 clients: one instance on the JSON store, then on
+     PostgreSQL one instance and 2 instances; PostgreSQL as a share of JSON;
   4. failover: SIGKILL of the leader until the survivor publishes a new change on the
      canvas, median of 5 — and, across them, lost writes and duplicate alerts;
   5. failover when the leader's database session is terminated (pg_terminate_backend),
@@ -18,14 +20,15 @@ Prints, in one run:
   8. the first successful write after 45 s and 130 s database outages (bench/outage.py).
 
 Goals: 1 writer within 2x of the bare loop's latency; 16 writers at >= 80% of its rate;
-failover <= EPMPULSE_LEADER_TIMEOUT_SECONDS + 2 s; zero lost writes, zero duplicates
-(beyond one per crash); 0 ms overlap; first write after an outage within 15 s.
+REST on PostgreSQL >= 70% of the same on JSON; failover <= EPMPULSE_LEADER_TIMEOUT_SECONDS
++ 2 s; zero lost writes, zero duplicates (beyond one per crash); 0 ms overlap; first write
+after an outage within 15 s.
 
 On a small machine (2 cores shared with other work) writers in separate processes hand
 the commit lock over through the scheduler, so their rate is bounded by the bare loop
 run from the same number of processes, which is printed too.
 
-Usage: python bench/ha.py [--url postgresql://…] [--updates N] [--seconds S]
+Usage: python bench/ha.py [--url postgresql://…] [--updates N] [--seconds S] [--no-failover]
 """
 
 from __future__ import annotations
@@ -54,6 +57,8 @@ from bot.config import Estate, load_config
 from bot.sandbox.slack import SlackSandbox
 from bot.service import StatusService
 from bot.store.factory import open_store
+from bot.store.postgres import PostgresStore
+from bot.store.roundtrips import RoundTrips
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
@@ -149,6 +154,18 @@ def _env(url: str | None, data_dir: Path) -> dict[str, str]:
     return env
 
 
+@contextmanager
+def round_trips(service: StatusService) -> Iterator[list[int]]:
+    """The round trips of the block, in a one-item list once it ended (none on JSON)."""
+    counted: list[int] = []
+    if not isinstance(service.store, PostgresStore):
+        yield counted
+        return
+    with RoundTrips(service.store) as trips:
+        yield counted
+    counted.append(trips.count)
+
+
 def _writer(env: dict[str, str], name: str, count: int, start: object, out: object) -> None:
     config = load_config(env)
     service = StatusService(config.estate, open_store(config.settings))
@@ -157,17 +174,22 @@ def _writer(env: dict[str, str], name: str, count: int, start: object, out: obje
     service.board()  # warm: the store is open and read once
     out.put("ready")  # type: ignore[attr-defined]
     start.wait()  # type: ignore[attr-defined]
-    for i in range(count):
-        app, domain = keys[i % len(keys)]
-        began = time.perf_counter()
-        service.set(app, domain, "OK" if i % 2 else "Loading", f"{name}-{i}", by="api:bench")
-        timings.append(time.perf_counter() - began)
+    with round_trips(service) as trips:
+        for i in range(count):
+            app, domain = keys[i % len(keys)]
+            began = time.perf_counter()
+            service.set(app, domain, "OK" if i % 2 else "Loading", f"{name}-{i}", by="api:bench")
+            timings.append(time.perf_counter() - began)
     service.store.close()
-    out.put(timings)  # type: ignore[attr-defined]
+    out.put((timings, trips))  # type: ignore[attr-defined]
 
 
 def durable_sets(env: dict[str, str], writers: int, total: int, *, processes: bool) -> tuple:
-    """(p50 ms, p99 ms, updates/s) of ``total`` sets spread over ``writers``."""
+    """(p50 ms, p99 ms, updates/s, round trips per set or None) of ``total`` sets.
+
+    The round trips are counted during the timed sets (libpq writes a trace line per
+    protocol message, a few microseconds per set).
+    """
     per = max(1, total // writers)
     if processes:
         ctx = mp.get_context("spawn")
@@ -182,8 +204,10 @@ def durable_sets(env: dict[str, str], writers: int, total: int, *, processes: bo
             assert out.get(timeout=120) == "ready"
         began = time.perf_counter()
         start.set()
-        timings = [t for _ in procs for t in out.get(timeout=300)]
+        answers = [out.get(timeout=300) for _ in procs]
         wall = time.perf_counter() - began
+        timings = [t for times, _ in answers for t in times]
+        trips = [n for _, counted in answers for n in counted]
         for proc in procs:
             proc.join(timeout=30)
     else:
@@ -203,14 +227,22 @@ def durable_sets(env: dict[str, str], writers: int, total: int, *, processes: bo
                 timings.extend(mine)
 
         threads = [threading.Thread(target=work, args=(n,)) for n in range(writers)]
-        began = time.perf_counter()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        wall = time.perf_counter() - began
+        service.board()
+        with round_trips(service) as trips:
+            began = time.perf_counter()
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            wall = time.perf_counter() - began
         service.store.close()
-    return percentile(timings, 50) * 1000, percentile(timings, 99) * 1000, len(timings) / wall
+    per_set = sum(trips) / len(timings) if trips else None
+    return (
+        percentile(timings, 50) * 1000,
+        percentile(timings, 99) * 1000,
+        len(timings) / wall,
+        per_set,
+    )
 
 
 # --- 3 and 4: running instances ----------------------------------------------------------
@@ -224,9 +256,12 @@ def free_port() -> int:
 
 
 class Cluster:
-    """``epmpulse run`` processes on one database and one Slack sandbox."""
+    """``epmpulse run`` processes on one database and one Slack sandbox.
 
-    def __init__(self, sandbox: SlackSandbox, url: str, tmp: Path) -> None:
+    Without a database URL, one instance on the JSON store in its own data directory.
+    """
+
+    def __init__(self, sandbox: SlackSandbox, url: str | None, tmp: Path) -> None:
         self.sandbox = sandbox
         self.url = url
         self.tmp = tmp
@@ -244,7 +279,6 @@ class Cluster:
             "SLACK_API_URL": self.sandbox.api_url,
             "SLACK_CANVAS_ID": self.canvas_id,
             "SLACK_CHANNEL_ID": ALERT_CHANNEL,
-            "EPMPULSE_DATABASE_URL": self.url,
             "EPMPULSE_LEADER_TIMEOUT_SECONDS": str(LEADER_TIMEOUT),
             "EPMPULSE_CANVAS_DEBOUNCE_SECONDS": "0.5",
             "EPMPULSE_API_KEYS": f"bench:{API_KEY}",
@@ -254,6 +288,8 @@ class Cluster:
             "EPMPULSE_LOG_LEVEL": "WARNING",
             "PYTHONPATH": str(ROOT),
         }
+        if self.url is not None:
+            env["EPMPULSE_DATABASE_URL"] = self.url
         log = (self.tmp / f"{port}.log").open("wb")
         self.procs[port] = subprocess.Popen(
             [sys.executable, "-m", "bot", "run"], cwd=ROOT, env=env, stdout=log, stderr=log
@@ -530,6 +566,9 @@ def main() -> None:
         default=[45.0, 130.0],
         help="database outages to measure, seconds (empty to skip)",
     )
+    parser.add_argument(
+        "--no-failover", action="store_true", help="stop after the REST figures (sections 1-3)"
+    )
     args = parser.parse_args()
     print(f"estate: {len(Estate().domain_keys())} domains (built-in default)")
 
@@ -548,7 +587,7 @@ def main() -> None:
             f"{bare_parallel_rates[writers]:.0f}/s"
         )
 
-    print("2. durable set: p50 ms / p99 ms / updates/s")
+    print("2. durable set: p50 ms / p99 ms / updates/s (PostgreSQL: / round trips per set)")
     results: dict[tuple[str, str, int], tuple] = {}
     for kind in ("processes", "threads"):
         for writers in (1, 4, 16):
@@ -563,7 +602,7 @@ def main() -> None:
             results[("pg", kind, writers)] = pg
             print(
                 f"    {writers:2d} writer {kind:9s}  PostgreSQL {pg[0]:6.2f} / {pg[1]:6.2f} / "
-                f"{pg[2]:6.0f}   JSON {js[0]:6.2f} / {js[1]:6.2f} / {js[2]:6.0f}"
+                f"{pg[2]:6.0f} / {pg[3]:4.2f}   JSON {js[0]:6.2f} / {js[1]:6.2f} / {js[2]:6.0f}"
             )
     one = results[("pg", "processes", 1)]
     sixteen = results[("pg", "processes", 16)]
@@ -576,6 +615,15 @@ def main() -> None:
         "from 16 processes"
     )
 
+    print("3. REST POST /status, 8 clients")
+    with tempfile.TemporaryDirectory() as tmp, SlackSandbox() as sandbox:
+        on_json = Cluster(sandbox, None, Path(tmp))
+        try:
+            only = on_json.start()
+            json_rate, failed_json = rest_throughput([only], 8, args.seconds)
+        finally:
+            on_json.stop()
+    print(f"    JSON store, 1 instance  {json_rate:6.0f} req/s ({failed_json} failed)")
     with schema(args.url) as url, tempfile.TemporaryDirectory() as tmp, SlackSandbox() as sandbox:
         cluster = Cluster(sandbox, url, Path(tmp))
         try:
@@ -584,9 +632,13 @@ def main() -> None:
             single, failed_one = rest_throughput([first], 8, args.seconds)
             second = cluster.start()
             double, failed_two = rest_throughput([first, second], 8, args.seconds)
-            print("3. REST POST /status, 8 clients")
-            print(f"    1 instance  {single:6.0f} req/s ({failed_one} failed)")
-            print(f"    2 instances {double:6.0f} req/s ({failed_two} failed)")
+            print(
+                f"    PostgreSQL, 1 instance  {single:6.0f} req/s ({failed_one} failed), "
+                f"{single / json_rate:.0%} of JSON (goal >= 70%)"
+            )
+            print(f"    PostgreSQL, 2 instances {double:6.0f} req/s ({failed_two} failed)")
+            if args.no_failover:
+                return
             times, lost, duplicates = failovers(cluster, args.rounds)
             print(f"4. failover (SIGKILL leader -> survivor publishes), {args.rounds} rounds")
             print(

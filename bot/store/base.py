@@ -111,7 +111,9 @@ class Store(ABC):
         """Apply ``mutation`` under the store's lock and return its result once durable.
 
         A mutation that raises must raise before changing the working state; its
-        exception propagates and nothing is written for it.
+        exception propagates and nothing is written for it. A store may run a mutation
+        again on a newer board (PostgreSQL does when another process committed first):
+        only the last run counts, so a mutation changes nothing but the working state.
         """
 
     @abstractmethod

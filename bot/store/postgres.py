@@ -14,24 +14,32 @@ at once do not race; the schema version is recorded in ``epmpulse_schema``):
   so ``version`` has no index: updates stay HOT and write less.
 - ``epmpulse_history``: one row per change, keyed by ``(version, idx)``.
 
-A commit is one transaction sent in two round trips (pipeline mode, on autocommit
-connections with BEGIN/COMMIT sent by hand): take the commit lock, read the board
-version and what changed since the cached board; then one statement writes the rows
-and bumps the version, and COMMIT. Arrays travel in binary (no text escaping of JSON).
+A commit is one transaction. While no other process writes, it is one statement and
+one round trip: the mutations run on the cached board, and ``epmpulse_commit_at`` (a
+function created by the migrations) takes the commit lock and writes only if the board
+is still at that version; if not, it returns what changed and writes nothing. After
+such a miss, and as long as other processes keep committing between this one's
+batches, a commit takes the lock first: BEGIN, the lock and the read of what changed
+in one pipelined round trip, then the write and COMMIT in a second (autocommit
+connections, BEGIN/COMMIT sent by hand). Either way the mutations see exactly the
+board they change, so the epoch fencing of SPEC §15 holds, and a mutation may run
+twice: only its last run counts. Arrays travel in binary (no text escaping of JSON).
 Threads of one process share a commit, as with the JSON store. Any database failure
 raises :class:`~bot.errors.StoreError` after the transaction rolled back, so a batch is
-never half-applied. The pool checks a connection before lending it, so a connection
-the server dropped is replaced instead of failing a request; one found dead has every
-idle connection checked, and a lost connection is retried for a few seconds only, so
-the first request after an outage reaches the database again at once (SPEC §15).
+never half-applied. The pool lends an idle connection without a round trip unless the
+server sent it something (then it checks it), so a connection the server dropped is
+replaced instead of failing a request; one found dead has every idle connection
+checked, and a lost connection is retried for a few seconds only, so the first
+request after an outage reaches the database again at once (SPEC §15).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import selectors
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,10 +54,11 @@ from bot.errors import StoreError
 from bot.store import files
 from bot.store.base import BoardState, JsonDict, Mutation, RecordKey, Store, WorkingState
 from bot.store.commit_queue import GroupCommit, Pending, apply_batch, settle
+from bot.store.shared_read import SharedRead
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 POOL_MAX_SIZE = 8
 POOL_TIMEOUT_SECONDS = 10.0
 # How long the pool retries a lost connection (backing off 1, 2, 4 s…) before giving up;
@@ -93,6 +102,56 @@ MIGRATIONS: list[list[str]] = [
         """CREATE INDEX IF NOT EXISTS epmpulse_history_domain
             ON epmpulse_history (app, domain, version, idx)""",
     ],
+    [
+        # A whole commit in one statement, so in one round trip (see _commit_at_cache).
+        # Only a function can take the commit lock and then read the board version: a
+        # single SQL statement reads with the snapshot it started with, before the lock.
+        # Each statement of a plpgsql function takes a fresh snapshot, so the version is
+        # read after every earlier commit. When the board is no longer at ``base``
+        # nothing is written: the rows that changed since are returned instead (as the
+        # snapshot query returns them, kind 2 being the board version).
+        """CREATE OR REPLACE FUNCTION epmpulse_commit_at(
+            base bigint, bump boolean,
+            apps text[], domains text[], records text[],
+            names text[], vals text[],
+            h_apps text[], h_domains text[], entries text[])
+        RETURNS TABLE (kind integer, key text, sub text, value jsonb)
+        LANGUAGE plpgsql AS $$
+        DECLARE
+            board_version bigint;
+        BEGIN
+            PERFORM pg_advisory_xact_lock(hashtext('epmpulse.board.' || current_schema()));
+            SELECT b.version INTO board_version FROM epmpulse_board b WHERE b.id = 1;
+            IF board_version IS DISTINCT FROM base THEN
+                RETURN QUERY
+                    SELECT 0, r.app, r.domain, r.record FROM epmpulse_records r
+                        WHERE r.version > base
+                    UNION ALL
+                    SELECT 1, m.name, NULL, m.value FROM epmpulse_meta m
+                        WHERE m.version > base
+                    UNION ALL
+                    SELECT 2, NULL, NULL, to_jsonb(board_version);
+                RETURN;
+            END IF;
+            IF NOT bump THEN
+                RETURN;
+            END IF;
+            INSERT INTO epmpulse_records AS r (app, domain, record, version)
+                SELECT t.a, t.d, t.r::jsonb, base + 1
+                FROM unnest(apps, domains, records) AS t(a, d, r)
+                ON CONFLICT (app, domain)
+                DO UPDATE SET record = excluded.record, version = excluded.version;
+            INSERT INTO epmpulse_meta AS m (name, value, version)
+                SELECT t.n, t.j::jsonb, base + 1 FROM unnest(names, vals) AS t(n, j)
+                ON CONFLICT (name)
+                DO UPDATE SET value = excluded.value, version = excluded.version;
+            INSERT INTO epmpulse_history (version, idx, app, domain, entry)
+                SELECT base + 1, t.n - 1, t.a, t.d, t.e::jsonb
+                FROM unnest(h_apps, h_domains, entries) WITH ORDINALITY AS t(a, d, e, n);
+            UPDATE epmpulse_board SET version = base + 1 WHERE id = 1;
+        END
+        $$""",
+    ],
 ]
 
 # Commits queue on a transaction-level advisory lock (one per schema) rather than on
@@ -119,20 +178,13 @@ _PUT_META = """
     SELECT n, j::jsonb, %(v)s FROM unnest(%(names)b::text[], %(values)b::text[]) AS t(n, j)
     ON CONFLICT (name) DO UPDATE SET value = excluded.value, version = excluded.version
 """
-_ADD_HISTORY = """
-    INSERT INTO epmpulse_history (version, idx, app, domain, entry)
-    SELECT %(v)s, n - 1, a, d, e::jsonb
-    FROM unnest(%(apps)b::text[], %(domains)b::text[], %(entries)b::text[])
-        WITH ORDINALITY AS t(a, d, e, n)
-"""
 _BUMP = "UPDATE epmpulse_board SET version = %(v)s WHERE id = 1"
-# A whole commit's rows in one statement (empty arrays insert nothing).
-_HISTORY_ROWS = _ADD_HISTORY.replace("%(apps)b", "%(h_apps)b").replace(
-    "%(domains)b", "%(h_domains)b"
-)
-_WRITE = f"""
-    WITH records AS ({_PUT_RECORDS}), meta AS ({_PUT_META}), history AS ({_HISTORY_ROWS})
-    {_BUMP}
+# A whole commit's rows, if the board is still at ``base`` (empty arrays insert nothing).
+_COMMIT_AT = """
+    SELECT * FROM epmpulse_commit_at(%(base)s, %(bump)s,
+        %(apps)b::text[], %(domains)b::text[], %(records)b::text[],
+        %(names)b::text[], %(values)b::text[],
+        %(h_apps)b::text[], %(h_domains)b::text[], %(entries)b::text[])
 """
 
 
@@ -187,7 +239,12 @@ class PostgresStore(Store):
             self._pool.close()
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise StoreError(f"cannot connect to the database {self._label}: {reason}") from exc
+        self._on_lend: Callable[[psycopg.Connection[Any]], None] | None = None
         self._commits = GroupCommit()
+        self._reads = SharedRead(self._read_board)
+        # Whether another process committed between two batches of this one: then the
+        # next batch takes the lock before it reads (see _commit_at_cache).
+        self._contended = False
         self._cache_lock = threading.Lock()
         self._cache = BoardState.empty()
         try:
@@ -240,7 +297,13 @@ class PostgresStore(Store):
     # --- reading -------------------------------------------------------------------
 
     def snapshot(self) -> BoardState:
-        """Return the latest committed board (one query fetching only what changed)."""
+        """Return the latest committed board (one query fetching only what changed).
+
+        Threads asking at once share one query that started after each of them asked.
+        """
+        return self._reads.get()
+
+    def _read_board(self) -> BoardState:
         cached = self._cache
         with self._connection() as conn:
             rows = conn.execute(_SNAPSHOT, {"v": cached.version}).fetchall()
@@ -295,20 +358,12 @@ class PostgresStore(Store):
         failure: BaseException | None = StoreError("the commit was interrupted")
         written: BoardState | None = None
         try:
-            cached = self._cache
-            with self._connection() as conn, _transaction(conn):
-                conn.execute(_SERIALIZE)
-                # After the lock, in its own statement: it sees every earlier commit.
-                rows = conn.execute(_SNAPSHOT, {"v": cached.version}).fetchall()
-                version = next((int(r[3]) for r in rows if r[0] == 2), None)
-                if version is None:
-                    raise StoreError(f"the database {self._label} has no board row")
-                base = _merge(cached, version, rows)
-                self._remember(base)
-                work = WorkingState(base.version, dict(base.records), dict(base.meta))
-                apply_batch(work, batch)
-                if work.dirty:
-                    written = _write(conn, base, work)
+            seen = self._cache.version
+            with self._connection() as conn:
+                if not self._contended:
+                    written = self._commit_at_cache(conn, batch)
+                if written is None:
+                    written = self._commit_locked(conn, batch, seen)
             failure = None
         except psycopg.Error as exc:
             failure = StoreError(f"the database {self._label} did not take the change: {exc}")
@@ -319,6 +374,50 @@ class PostgresStore(Store):
             settle(batch, failure)
         if written is not None and failure is None:
             self._remember(written)
+
+    def _commit_at_cache(
+        self, conn: psycopg.Connection[Any], batch: list[Pending]
+    ) -> BoardState | None:
+        """Run ``batch`` on the cached board and commit it in one statement, one round trip.
+
+        The statement writes only if the board is still at the cached version, so the
+        mutations saw exactly the board they change. Otherwise another process committed
+        in between: the cache catches up with the rows returned, the mutations' results
+        are forgotten, and None says to commit under the lock instead.
+        """
+        base = self._cache
+        work = _run(base, batch)
+        rows = conn.execute(_COMMIT_AT, _commit_params(base, work)).fetchall()
+        if not rows:
+            return _committed(base, work)
+        self._remember(_merge(base, _board_version(rows, self._label), rows))
+        for pending in batch:
+            pending.result = pending.error = None
+        self._contended = True
+        return None
+
+    def _commit_locked(
+        self, conn: psycopg.Connection[Any], batch: list[Pending], seen: int
+    ) -> BoardState:
+        """Take the commit lock, read what changed, run ``batch`` on it and commit.
+
+        Two round trips in one transaction: the lock and the read; then the write and
+        COMMIT. ``seen`` is the board version this process knew before the batch: when
+        nobody else committed since, the next batch tries the one-statement commit again.
+        """
+        cached = self._cache
+        with _transaction(conn):
+            conn.execute(_SERIALIZE)
+            # After the lock, in its own statement: it sees every earlier commit.
+            rows = conn.execute(_SNAPSHOT, {"v": cached.version}).fetchall()
+            base = _merge(cached, _board_version(rows, self._label), rows)
+            self._remember(base)
+            self._contended = base.version != seen
+            work = _run(base, batch)
+            written = conn.execute(_COMMIT_AT, _commit_params(base, work))
+        if written.fetchall():  # cannot be while the lock is held; never report a lost write
+            raise StoreError(f"the database {self._label} moved the board during a commit")
+        return _committed(base, work)
 
     def load(
         self,
@@ -411,6 +510,13 @@ class PostgresStore(Store):
         """
         return None
 
+    def on_lend(self, observer: Callable[[psycopg.Connection[Any]], None] | None) -> None:
+        """Call ``observer`` with each connection the store borrows from now on (None: stop).
+
+        For measurement: :class:`bot.store.roundtrips.RoundTrips` traces the wire with it.
+        """
+        self._on_lend = observer
+
     def close(self) -> None:
         """Close every pooled connection."""
         self._pool.close()
@@ -422,6 +528,8 @@ class PostgresStore(Store):
         """A pooled connection; database failures become :class:`StoreError`."""
         try:
             with self._pool.connection() as conn:
+                if self._on_lend is not None:
+                    self._on_lend(conn)
                 yield conn
         except PoolTimeout as exc:
             raise StoreError(f"the database {self._label} is not reachable") from exc
@@ -431,11 +539,17 @@ class PostgresStore(Store):
     def _check_connection(self, conn: psycopg.Connection[Any]) -> None:
         """The pool's check before lending ``conn``; a dead one gets every idle one checked.
 
-        A dead connection usually means the server went away (an outage, a restart), and
-        then every idle connection is dead too. The pool would try them one at a time,
-        pausing longer after each (1, 2, 4 s…), and could time out before reaching a live
-        one; its own ``check()`` replaces them all at once instead.
+        An idle connection receives nothing unless the server is ending it: a terminated
+        backend, a restart or a cut link leaves an error message or end-of-file to read.
+        So a connection with nothing to read is lent at once, without the round trip of
+        psycopg_pool's own check (an empty query), which this runs only on one that has
+        something waiting. A dead connection usually means the server went away, and then
+        every idle connection is dead too. The pool would try them one at a time, pausing
+        longer after each (1, 2, 4 s…), and could time out before reaching a live one; its
+        own ``check()`` replaces them all at once instead.
         """
+        if not _has_input(conn):
+            return
         try:
             ConnectionPool.check_connection(conn)
         except psycopg.Error:
@@ -491,6 +605,15 @@ def peek(url: str, meta_name: str) -> tuple[int, Any] | None:
     return (int(board[0]) if board else 0), (value[0] if value else None)
 
 
+def _has_input(conn: psycopg.Connection[Any]) -> bool:
+    """Whether the server sent ``conn`` anything (or closed it) while it sat idle."""
+    if conn.closed:
+        return True
+    with selectors.DefaultSelector() as selector:
+        selector.register(conn.fileno(), selectors.EVENT_READ)
+        return bool(selector.select(timeout=0))
+
+
 def _configure(conn: psycopg.Connection[Any]) -> None:
     conn.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
     conn.execute(f"SET statement_timeout = '{STATEMENT_TIMEOUT}'")
@@ -511,31 +634,47 @@ def _merge(cached: BoardState, version: int, rows: list[tuple[Any, ...]]) -> Boa
     return BoardState(version, MappingProxyType(records), MappingProxyType(meta))
 
 
-def _write(conn: psycopg.Connection[Any], base: BoardState, work: WorkingState) -> BoardState:
-    """Write what ``work`` changed on top of ``base`` as version + 1 (inside the transaction).
+def _run(base: BoardState, batch: list[Pending]) -> WorkingState:
+    """The working state after running every mutation of ``batch`` on ``base``."""
+    work = WorkingState(base.version, dict(base.records), dict(base.meta))
+    apply_batch(work, batch)
+    return work
 
-    One statement: records, meta and history rows plus the version bump.
-    """
-    version = work.version + 1
+
+def _commit_params(base: BoardState, work: WorkingState) -> dict[str, Any]:
+    """The parameters of :data:`_COMMIT_AT` writing what ``work`` changed as version + 1."""
     records = [(k, r) for k, r in work.records.items() if base.records.get(k) is not r]
     meta = [(n, v) for n, v in work.meta.items() if n not in base.meta or base.meta[n] is not v]
     for entry in work.history:
-        entry["version"] = version
-    conn.execute(
-        _WRITE,
-        {
-            "v": version,
-            "apps": [k[0] for k, _ in records],
-            "domains": [k[1] for k, _ in records],
-            "records": [files.dumps(r).decode() for _, r in records],
-            "names": [n for n, _ in meta],
-            "values": [files.dumps(v).decode() for _, v in meta],
-            "h_apps": [str(e.get("app", "")) for e in work.history],
-            "h_domains": [str(e.get("domain", "")) for e in work.history],
-            "entries": [files.dumps(e).decode() for e in work.history],
-        },
-    )
-    return BoardState(version, MappingProxyType(work.records), MappingProxyType(work.meta))
+        entry["version"] = base.version + 1
+    return {
+        "base": base.version,
+        "bump": work.dirty,
+        "apps": [k[0] for k, _ in records],
+        "domains": [k[1] for k, _ in records],
+        "records": [files.dumps(r).decode() for _, r in records],
+        "names": [n for n, _ in meta],
+        "values": [files.dumps(v).decode() for _, v in meta],
+        "h_apps": [str(e.get("app", "")) for e in work.history],
+        "h_domains": [str(e.get("domain", "")) for e in work.history],
+        "entries": [files.dumps(e).decode() for e in work.history],
+    }
+
+
+def _committed(base: BoardState, work: WorkingState) -> BoardState:
+    """The board once ``work`` is committed on top of ``base``."""
+    if not work.dirty:
+        return base
+    records, meta = MappingProxyType(work.records), MappingProxyType(work.meta)
+    return BoardState(base.version + 1, records, meta)
+
+
+def _board_version(rows: list[tuple[Any, ...]], label: str) -> int:
+    """The board version among snapshot ``rows`` (kind 2)."""
+    version = next((r[3] for r in rows if r[0] == 2), None)
+    if version is None:
+        raise StoreError(f"the database {label} has no board row")
+    return int(version)
 
 
 def _copy_history(conn: psycopg.Connection[Any], batch: list[tuple[int, int, JsonDict]]) -> int:

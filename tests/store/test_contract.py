@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import Config, Settings
+from bot.lease import FencedError, Lease, claim_epoch
 from bot.model import Status
 from bot.service import StatusService
 from bot.store import Store, WorkingState
@@ -78,6 +79,64 @@ def test_a_commit_by_one_store_is_seen_by_another_on_the_same_data(open_any: Ope
     assert seen.version == first.snapshot().version
     second.commit(lambda work: work.put_meta("by", "second"))
     assert first.snapshot().meta["by"] == "second"
+
+
+def test_a_mutation_runs_on_the_board_another_store_just_changed(open_any: OpenStore) -> None:
+    """A store that has not read the other's commit still mutates the latest board.
+
+    The history keeps the commit order: the other store's entry, then this one's.
+    """
+    first, second = open_any(), open_any()
+    first.commit(lambda work: _set(work, ("Planning", "Actuals"), "OK", "one"))
+    second.commit(lambda work: _set(work, ("Planning", "Actuals"), "Error", "two"))
+
+    def append(work: WorkingState) -> str:
+        seen = str(work.records[("Planning", "Actuals")]["message"])
+        _set(work, ("Planning", "Actuals"), "OK", f"{seen} then three")
+        return seen
+
+    assert first.commit(append) == "two"
+    assert [e["message"] for e in first.history()] == ["one", "two", "two then three"]
+    versions = [e["version"] for e in first.history()]
+    assert versions == sorted(versions) and len(set(versions)) == 3
+
+
+def test_a_mutation_refused_on_an_old_board_is_retried_on_the_latest(open_any: OpenStore) -> None:
+    """A mutation judges the latest board, not what this store last read: its result counts."""
+    first, second = open_any(), open_any()
+    first.snapshot()
+    second.commit(lambda work: _set(work, ("ARCS", "Reconciliation"), "OK", "created"))
+
+    def needs_record(work: WorkingState) -> str:
+        record = work.records.get(("ARCS", "Reconciliation"))
+        if record is None:
+            raise LookupError("no record yet")
+        return str(record["message"])
+
+    assert first.commit(needs_record) == "created"
+
+
+def test_a_commit_that_writes_nothing_reads_the_latest_board(open_any: OpenStore) -> None:
+    """A read-only mutation sees another store's newer value, and the version stays put."""
+    first, second = open_any(), open_any()
+    first.commit(lambda work: work.put_meta("marker", "old"))
+    second.commit(lambda work: work.put_meta("marker", "new"))
+    version = second.snapshot().version
+    assert first.commit(lambda work: work.meta.get("marker")) == "new"
+    assert first.snapshot().version == version
+
+
+def test_an_old_leader_is_fenced_off_by_a_store_that_never_read_the_new_epoch(
+    open_any: OpenStore,
+) -> None:
+    """The epoch a newer leader claimed elsewhere refuses the old one's write (SPEC §15)."""
+    old, new = open_any(), open_any()
+    lease = Lease.held()
+    lease.epoch = claim_epoch(old)
+    claim_epoch(new)  # another instance leads now; ``old`` has not read it
+    with pytest.raises(FencedError):
+        old.commit(lease.fenced(lambda work: work.put_meta("cursor", "from the old leader")))
+    assert "cursor" not in new.snapshot().meta
 
 
 def test_history_is_oldest_first_filtered_and_limited(open_any: OpenStore) -> None:

@@ -11,7 +11,7 @@ from bot.epm.tokens import StoredRefreshToken
 from bot.errors import StoreError, ValidationError
 from bot.service import StatusService
 from bot.store import WorkingState
-from bot.store.postgres import SCHEMA_VERSION, PostgresStore
+from bot.store.postgres import MIGRATIONS, SCHEMA_VERSION, PostgresStore
 from tests.conftest import MakeConfig
 
 
@@ -60,6 +60,37 @@ def test_a_database_with_a_newer_schema_is_refused_clearly(pg_url: str) -> None:
         PostgresStore(pg_url)
 
 
+def test_a_database_of_schema_version_1_is_migrated_and_keeps_its_board(pg_url: str) -> None:
+    """Version 1 (no commit function) is brought up to date; its records and history stay."""
+    with psycopg.connect(pg_url) as conn:
+        for statement in MIGRATIONS[0]:
+            conn.execute(statement)
+        conn.execute(
+            """CREATE TABLE epmpulse_schema (id integer PRIMARY KEY, version integer NOT NULL,
+               migrated_at timestamptz NOT NULL DEFAULT now())"""
+        )
+        conn.execute("INSERT INTO epmpulse_schema (id, version) VALUES (1, 1)")
+        conn.execute(
+            """INSERT INTO epmpulse_records VALUES ('Planning', 'Actuals',
+               '{"app": "Planning", "domain": "Actuals", "message": "kept"}', 1)"""
+        )
+        conn.execute("""INSERT INTO epmpulse_history VALUES (1, 0, 'Planning', 'Actuals',
+               '{"version": 1, "message": "kept"}')""")
+        conn.execute("UPDATE epmpulse_board SET version = 1")
+    store = PostgresStore(pg_url)
+    try:
+        assert store.snapshot().records[("Planning", "Actuals")]["message"] == "kept"
+        store.commit(lambda work: _record(work, "after"))
+        assert [(e["version"], e["message"]) for e in store.history()] == [
+            (1, "kept"),
+            (2, "after"),
+        ]
+        with psycopg.connect(pg_url) as conn:
+            assert conn.execute("SELECT version FROM epmpulse_schema").fetchone() == (2,)
+    finally:
+        store.close()
+
+
 def test_a_commit_the_database_refuses_applies_nothing_of_the_batch(pg_url: str) -> None:
     """A value PostgreSQL cannot store fails the whole commit: StoreError, no record written."""
     store = PostgresStore(pg_url)
@@ -82,13 +113,17 @@ def test_a_commit_the_database_refuses_applies_nothing_of_the_batch(pg_url: str)
 
 
 def test_connections_cut_by_the_server_are_replaced(pg_url: str) -> None:
-    """After pg_terminate_backend of every store connection, reads and commits still work."""
+    """After pg_terminate_backend of every idle store connection, reads and commits still work.
+
+    The termination is waited for (its timeout argument): the backends have told their
+    clients and gone, as after any outage, before the next commit borrows a connection.
+    """
     store = PostgresStore(pg_url)
     try:
         store.commit(lambda work: _record(work, "before"))
         with psycopg.connect(pg_url, autocommit=True) as admin:
             cut = admin.execute(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "SELECT count(pg_terminate_backend(pid, 10000)) FROM pg_stat_activity "
                 "WHERE application_name = 'epmpulse' AND pid <> pg_backend_pid()"
             ).fetchone()
         assert cut is not None and cut[0] >= 1
