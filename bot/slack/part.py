@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -132,6 +133,7 @@ class SlackPart:
         """Close the socket, finish running listeners and queued alerts (bounded)."""
         handler, self._handler = self._handler, None
         if handler is not None:
+            _end_receiving(handler)
             handler.close()
         self._executor.shutdown(wait=True, cancel_futures=True)
 
@@ -157,3 +159,20 @@ class SlackPart:
             url = self.config.settings.slack_api_url
             raise SlackError(f"could not reach Slack at {url} ({method}: {exc})") from exc
         return dict(getattr(result, "data", None) or {})
+
+
+def _end_receiving(handler: SocketModeHandler) -> None:
+    """Wake the socket's receive thread so that closing does not wait out its timeout.
+
+    slack_sdk's close takes the receive lock, which the receive thread holds while it
+    blocks in recv() for up to its socket timeout (3-5 s). Shutting the socket down
+    first ends that recv at once; the close that follows then releases everything.
+    """
+    session = handler.client.current_session
+    sock = getattr(session, "sock", None)
+    if sock is None:
+        return
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:  # already closed by the other side
+        logger.debug("socket mode connection was already shut down")
