@@ -10,15 +10,13 @@ the store and is published after the next start.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
-from datetime import UTC, datetime
 
-from apscheduler.jobstores.base import JobLookupError
 from slack_sdk import WebClient
 
+from bot import schedule
 from bot.canvas.lifecycle import resolve_canvas
 from bot.canvas.publisher import MIN_PUBLISH_INTERVAL_SECONDS, CanvasPublisher, FlushResult
 from bot.canvas.render import render_board
@@ -99,13 +97,7 @@ class CanvasPart:
         # Ticks faster than publishes may go out would only add latency at the boundary.
         period = max(config.settings.canvas_debounce_seconds, MIN_PUBLISH_INTERVAL_SECONDS)
         self._refreshes_seen = service.meta(REFRESH_META, 0)
-        self._runtime.scheduler.add_job(
-            self._tick,
-            "interval",
-            seconds=period,
-            id=JOB_ID,
-            next_run_time=datetime.now(UTC),
-        )
+        schedule.every(self._runtime.scheduler, period, self._tick, JOB_ID)
         logger.info("canvas %s: flushing every %g s", resolved.canvas_id, period)
 
     def _tick(self) -> FlushResult:
@@ -119,8 +111,7 @@ class CanvasPart:
 
     def halt(self) -> None:
         """Stop flushing at once, publishing nothing more (leadership lost)."""
-        with contextlib.suppress(JobLookupError):
-            self._runtime.scheduler.remove_job(JOB_ID)
+        schedule.cancel(self._runtime.scheduler, JOB_ID)
         if self.publisher is not None:
             self.publisher.close()
 
@@ -133,8 +124,7 @@ class CanvasPart:
 
     def stop(self) -> None:
         """Stop flushing on schedule, then publish pending work within ``stop_timeout``."""
-        with contextlib.suppress(JobLookupError):  # never started, or already removed
-            self._runtime.scheduler.remove_job(JOB_ID)
+        schedule.cancel(self._runtime.scheduler, JOB_ID)
         if self.publisher is not None:
             drain(self.publisher, self._stop_timeout)
             self.publisher.close()

@@ -29,7 +29,6 @@ that clock. Tests call :meth:`tick` directly.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import logging
 import math
@@ -38,10 +37,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.base import BaseScheduler
 from slack_sdk import WebClient
 
+from bot import schedule
 from bot.close import conductor, crosscheck
 from bot.close.conductor import CONDUCTOR_META, Plan, Stage
 from bot.errors import JobRunningError, JobStartError, StoreError, ValidationError
@@ -130,14 +129,8 @@ class Conductor:
         """Catch up at once (a restart resumes with the time left), then react to commits."""
         self._started = True
         self._service.add_listener(self._on_changes)
-        self._scheduler.add_job(
-            self._watch,
-            "interval",
-            seconds=self._watch_seconds,
-            id=WATCH_JOB_ID,
-            replace_existing=True,
-            max_instances=1,
-            coalesce=True,
+        schedule.every(
+            self._scheduler, self._watch_seconds, self._watch, WATCH_JOB_ID, first_now=False
         )
         self.wake()
 
@@ -146,9 +139,7 @@ class Conductor:
         self._service.remove_listener(self._on_changes)
         with self._arming:
             self._started = False
-            for job in (JOB_ID, RUN_JOB_ID, WATCH_JOB_ID):
-                with contextlib.suppress(JobLookupError):
-                    self._scheduler.remove_job(job)
+            schedule.cancel(self._scheduler, JOB_ID, RUN_JOB_ID, WATCH_JOB_ID)
 
     def halt(self) -> None:
         """Leadership lost: nothing more is posted or started, even by a tick under way."""

@@ -16,16 +16,15 @@ ran is handled then. The clock is injected; tests call :meth:`tick` directly.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.base import BaseScheduler
 from slack_sdk import WebClient
 
+from bot import schedule
 from bot.close import overdue, rollover
 from bot.close.calendar import CloseCalendar, key_name
 from bot.close.live import PASSED_META, marker_keys
@@ -101,8 +100,7 @@ class ClosePart:
         """Disarm the wake-up job; a tick under way cannot arm it again."""
         with self._arming:
             self._started = False
-            with contextlib.suppress(JobLookupError):
-                self._scheduler.remove_job(JOB_ID)
+            schedule.cancel(self._scheduler, JOB_ID)
 
     def halt(self) -> None:
         """Stop at once (leadership lost): disarm, and a tick under way posts nothing more."""

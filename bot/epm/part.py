@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 
-from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.base import BaseScheduler
 
+from bot import schedule
 from bot.config import BasicAuth, Config
 from bot.epm.client import EpmClient
 from bot.epm.poller import Poller
@@ -108,28 +107,10 @@ class EpmPart:
 
     def start(self) -> None:
         """Schedule the poll (first run now, so tracked jobs resume) and token refreshes."""
-        now = datetime.now(UTC)
-        self.scheduler.add_job(
-            self.poller.run_cycle,
-            "interval",
-            seconds=self.config.poll_interval_seconds,
-            id=POLL_JOB,
-            next_run_time=now,
-            max_instances=1,
-            coalesce=True,
-            replace_existing=True,
-        )
+        interval = self.config.poll_interval_seconds
+        schedule.every(self.scheduler, interval, self.poller.run_cycle, POLL_JOB)
         if any(not isinstance(s.auth, BasicAuth) for s in self.config.estate.epm.servers.values()):
-            self.scheduler.add_job(
-                self.refresh_tokens,
-                "interval",
-                seconds=TOKEN_CHECK_SECONDS,
-                id=TOKEN_JOB,
-                next_run_time=now,
-                max_instances=1,
-                coalesce=True,
-                replace_existing=True,
-            )
+            schedule.every(self.scheduler, TOKEN_CHECK_SECONDS, self.refresh_tokens, TOKEN_JOB)
         self._started = True
         logger.info(
             "EPM poller: %d server(s), every %.0fs, %d worker(s)",
@@ -140,9 +121,7 @@ class EpmPart:
 
     def stop(self) -> None:
         """Unschedule both jobs, cancel queued polls, close connections."""
-        for job_id in (POLL_JOB, TOKEN_JOB):
-            with contextlib.suppress(JobLookupError):
-                self.scheduler.remove_job(job_id)
+        schedule.cancel(self.scheduler, POLL_JOB, TOKEN_JOB)
         self.poller.close()
         if self._owns_clients:
             close_clients(self.clients)

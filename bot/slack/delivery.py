@@ -19,19 +19,17 @@ for good is logged and passed (:mod:`bot.slack.posting`).
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from itertools import groupby
 from typing import Any
 
-from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.base import BaseScheduler
 from slack_sdk import WebClient
 
+from bot import schedule
 from bot.errors import StoreError
 from bot.lease import FencedError, Lease
 from bot.model import DomainRecord, HistoryEntry, Status
@@ -294,22 +292,12 @@ class AlertsPart:
     def start(self) -> None:
         """Set the cursor (first run) and deliver every ``tick`` seconds, first run now."""
         self.delivery.cursor()
-        self._scheduler.add_job(
-            self.delivery.run_once,
-            "interval",
-            seconds=self._tick,
-            id=JOB_ID,
-            next_run_time=datetime.now(UTC),
-            max_instances=1,
-            coalesce=True,
-            replace_existing=True,
-        )
+        schedule.every(self._scheduler, self._tick, self.delivery.run_once, JOB_ID)
         self._started = True
 
     def stop(self) -> None:
         """Stop delivering; what is not posted yet is posted by the next leader."""
-        with contextlib.suppress(JobLookupError):
-            self._scheduler.remove_job(JOB_ID)
+        schedule.cancel(self._scheduler, JOB_ID)
         self._started = False
         try:
             self.delivery.save()
@@ -319,8 +307,7 @@ class AlertsPart:
     def halt(self) -> None:
         """Stop delivering at once (leadership lost): no more posts, no more writes."""
         self.delivery.halt()
-        with contextlib.suppress(JobLookupError):
-            self._scheduler.remove_job(JOB_ID)
+        schedule.cancel(self._scheduler, JOB_ID)
         self._started = False
 
     def health(self) -> Check:

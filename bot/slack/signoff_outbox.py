@@ -11,17 +11,14 @@ store. :class:`SignOffPart` runs it as a leader-only part.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
-from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.base import BaseScheduler
 from slack_sdk import WebClient
 
-from bot import signoff
+from bot import schedule, signoff
 from bot.errors import StoreError
 from bot.lease import FencedError, Lease
 from bot.runtime import Check, Runtime
@@ -220,16 +217,7 @@ class SignOffPart:
 
     def start(self) -> None:
         """Run the outbox every ``tick`` seconds, first now."""
-        self._scheduler.add_job(
-            self.outbox.run_once,
-            "interval",
-            seconds=self._tick,
-            id=JOB_ID,
-            next_run_time=datetime.now(UTC),
-            max_instances=1,
-            coalesce=True,
-            replace_existing=True,
-        )
+        schedule.every(self._scheduler, self._tick, self.outbox.run_once, JOB_ID)
         self._started = True
 
     def stop(self) -> None:
@@ -250,6 +238,5 @@ class SignOffPart:
         return Check(True, "sign-off messages up to date")
 
     def _remove(self) -> None:
-        with contextlib.suppress(JobLookupError):
-            self._scheduler.remove_job(JOB_ID)
+        schedule.cancel(self._scheduler, JOB_ID)
         self._started = False
