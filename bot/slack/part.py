@@ -168,8 +168,13 @@ def _end_receiving(handler: SocketModeHandler) -> None:
     blocks in recv() for up to its socket timeout (3-5 s). Shutting the socket down
     first ends that recv at once; the close that follows then releases everything.
     """
-    session = handler.client.current_session
-    sock = getattr(session, "sock", None)
+    client = handler.client
+    # close()'s own first steps, taken before the socket goes: its monitor stops checking
+    # the socket instead of logging the shut-down one as an error.
+    client.closed = True
+    client.auto_reconnect_enabled = False
+    client.current_session_state.terminated = True
+    sock = getattr(client.current_session, "sock", None)
     if sock is None:
         return
     try:
