@@ -273,6 +273,23 @@ class HistoryEntry(NamedTuple):
         )
 
 
+class Change(NamedTuple):
+    """One applied change: the record before and after."""
+
+    old: DomainRecord
+    new: DomainRecord
+
+    @property
+    def status_changed(self) -> bool:
+        """Whether the status itself changed (not only message, time or author)."""
+        return self.old.status is not self.new.status
+
+    @property
+    def awaiting_approval(self) -> bool:
+        """Whether this change is a request for an OK that waits for sign-off (SPEC §18)."""
+        return self.new.pending_approval is not None
+
+
 class Update(NamedTuple):
     """A requested change to one domain, as given by a user, script or the poller.
 

@@ -19,8 +19,9 @@ from bot import signoff
 from bot.close.rules import SignOffRules
 from bot.errors import MessageTooLongError, StoreError, ValidationError
 from bot.layout import Layout
-from bot.model import (
+from bot.model import (  # Change lives in bot.model; importers find it here too
     MESSAGE_LIMIT,
+    Change,
     DomainRecord,
     HistoryEntry,
     JobRef,
@@ -45,23 +46,6 @@ T = TypeVar("T")
 # Job starts under way (bot.epm.launch), ``{"APP/DOMAIN": {"by", "at"[, "server", "job"]}}``.
 # A start whose job id EPM answered is held until a change tracks that job (SPEC §15).
 JOB_STARTS_META = "jobs.starting"
-
-
-class Change(NamedTuple):
-    """One applied change: the record before and after."""
-
-    old: DomainRecord
-    new: DomainRecord
-
-    @property
-    def status_changed(self) -> bool:
-        """Whether the status itself changed (not only message, time or author)."""
-        return self.old.status is not self.new.status
-
-    @property
-    def awaiting_approval(self) -> bool:
-        """Whether this change is a request for an OK that waits for sign-off (SPEC §18)."""
-        return self.new.pending_approval is not None
 
 
 Listener = Callable[[list[Change]], None]

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from bot.errors import NotAllowedError, StaleRequestError, ValidationError
 from bot.model import (
     MESSAGE_LIMIT,
+    Change,
     DomainRecord,
     HistoryEntry,
     JobRef,
@@ -35,7 +36,7 @@ from bot.model import (
 from bot.store import WorkingState
 
 if TYPE_CHECKING:
-    from bot.service import Change, StatusService
+    from bot.service import StatusService
 
 # {request id: Request.to_json()}: requests whose message or DM is not finished yet.
 REQUESTS_META = "signoff.requests"
@@ -141,7 +142,6 @@ def request(
 
     A request already pending on the domain is cancelled by this newer one.
     """
-    from bot.service import Change
 
     if old.pending_approval is not None:
         cancel(work, old, by, now)
@@ -255,7 +255,6 @@ def _require_decider(
 def _approve(
     work: WorkingState, old: DomainRecord, pending: PendingApproval, by: str, now: datetime
 ) -> Change:
-    from bot.service import Change
 
     since = old.since if (old.status is Status.OK and old.since) else now
     new = DomainRecord(
@@ -285,7 +284,6 @@ def _approve(
 
 
 def _reject(work: WorkingState, old: DomainRecord) -> Change:
-    from bot.service import Change
 
     new = old._replace(pending_approval=None)
     work.put_record((old.app, old.domain), new.to_json())
