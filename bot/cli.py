@@ -448,11 +448,8 @@ def cmd_epm_login(args: argparse.Namespace, config: Config) -> int:
     """``epmpulse epm login SERVER``: the device sign-in; exit 1 when it fails."""
     from bot.epm.device import sign_in
 
-    def show(line: str) -> None:
-        print(line, flush=True)
-
     try:
-        signed_in = sign_in(config, args.server, show)
+        signed_in = sign_in(config, args.server, _show)
     except KeyboardInterrupt:
         print("sign-in cancelled; nothing stored", file=sys.stderr)
         return EXIT_FAILURE
@@ -526,7 +523,7 @@ def cmd_sandbox(args: argparse.Namespace, config: None) -> int:
     """``epmpulse sandbox``: the Slack and EPM sandboxes in the foreground until Ctrl-C."""
     from bot.sandbox.serve import run
 
-    run(slack_port=args.slack_port, epm_port=args.epm_port)
+    run(_show, slack_port=args.slack_port, epm_port=args.epm_port)
     return EXIT_OK
 
 
@@ -602,3 +599,8 @@ def _silence_stdout() -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
     os.close(devnull)
+
+
+def _show(line: str) -> None:
+    """Print one line of a long-running command's output at once (not when it ends)."""
+    print(line, flush=True)

@@ -163,7 +163,7 @@ def _listening(name: str, port: int, sandbox: Served) -> Iterator[Served]:
         sandbox.stop()
 
 
-def run(slack_port: int = 0, epm_port: int = 0) -> None:
+def run(emit: Emit, slack_port: int = 0, epm_port: int = 0) -> None:
     """The command: serve until Ctrl-C or SIGTERM; typed lines when stdin is a terminal."""
     stop = threading.Event()
 
@@ -173,10 +173,6 @@ def run(slack_port: int = 0, epm_port: int = 0) -> None:
 
     previous = signal.signal(signal.SIGTERM, on_signal)
     typed = sys.stdin if sys.stdin is not None and sys.stdin.isatty() else None
-
-    def emit(line: str) -> None:
-        print(line, flush=True)
-
     try:
         serve(emit, typed, slack_port=slack_port, epm_port=epm_port, stop=stop)
     except KeyboardInterrupt:
