@@ -289,6 +289,22 @@ class Change(NamedTuple):
         """Whether this change is a request for an OK that waits for sign-off (SPEC §18)."""
         return self.new.pending_approval is not None
 
+    def history_entry(self) -> HistoryEntry:
+        """The history entry that records this change (the new record says who and when)."""
+        new = self.new
+        if new.updated_at is None or new.updated_by is None:
+            raise ValueError(f"{new.app} / {new.domain}: a change needs its author and time")
+        return HistoryEntry(
+            app=new.app,
+            domain=new.domain,
+            old_status=self.old.status,
+            new_status=new.status,
+            by=new.updated_by,
+            at=new.updated_at,
+            message=new.message,
+            approved_by=new.approved_by,
+        )
+
 
 class Update(NamedTuple):
     """A requested change to one domain, as given by a user, script or the poller.

@@ -312,20 +312,12 @@ def _apply(
         jobs=tuple(item.jobs),
         since=since,
     )
+    change = Change(old, new)
     work.put_record(item.key, new.to_json())
+    work.add_history(change.history_entry().to_json())
     if item.jobs:
         _end_job_start(work, item.key, item.jobs)
-    entry = HistoryEntry(
-        app=new.app,
-        domain=new.domain,
-        old_status=old.status,
-        new_status=new.status,
-        message=new.message,
-        by=by,
-        at=now,
-    )
-    work.add_history(entry.to_json())
-    return Change(old, new)
+    return change
 
 
 def _end_job_start(work: WorkingState, key: RecordKey, jobs: Sequence[JobRef]) -> None:

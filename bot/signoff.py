@@ -26,7 +26,6 @@ from bot.model import (
     MESSAGE_LIMIT,
     Change,
     DomainRecord,
-    HistoryEntry,
     JobRef,
     PendingApproval,
     Status,
@@ -268,19 +267,10 @@ def _approve(
         since=since,
         approved_by=by,
     )
+    change = Change(old, new)
     work.put_record((old.app, old.domain), new.to_json())
-    entry = HistoryEntry(
-        app=old.app,
-        domain=old.domain,
-        old_status=old.status,
-        new_status=Status.OK,
-        message=pending.message,
-        by=pending.by,
-        at=now,
-        approved_by=by,
-    )
-    work.add_history(entry.to_json())
-    return Change(old, new)
+    work.add_history(change.history_entry().to_json())
+    return change
 
 
 def _reject(work: WorkingState, old: DomainRecord) -> Change:
