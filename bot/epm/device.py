@@ -121,7 +121,14 @@ class DeviceLogin:
             "response_type": "device_code",
             "scope": self._auth.scope,
         }
-        body = self._post(self._auth.device_url, form, "device authorization")
+        status, body = self._send(self._auth.device_url, form, "device authorization")
+        if status != 200:
+            raise EpmError(
+                f"EPM {self.server}: device authorization failed with HTTP {status}"
+                f"{oauth_reason(body)}",
+                permanent=status < 500,
+                status_code=status,
+            )
         try:
             return DeviceCode(
                 device_code=str(body["device_code"]),
@@ -157,7 +164,7 @@ class DeviceLogin:
                 )
             self._sleep(interval)
             polls += 1
-            status, body = self._token_request(form)
+            status, body = self._send(self._auth.token_url, form, "token")
             if status == 200:
                 return body, polls
             error = str(body.get("error", ""))
@@ -185,17 +192,8 @@ class DeviceLogin:
             status_code=status,
         )
 
-    def _token_request(self, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
-        try:
-            response = self._session.post(self._auth.token_url, data=form, timeout=self._timeout)
-        except requests.RequestException as exc:
-            raise EpmError(
-                f"EPM {self.server}: token endpoint unreachable ({exc.__class__.__name__})",
-                permanent=False,
-            ) from exc
-        return response.status_code, _json_object(response)
-
-    def _post(self, url: str, form: dict[str, str], what: str) -> dict[str, Any]:
+    def _send(self, url: str, form: dict[str, str], what: str) -> tuple[int, dict[str, Any]]:
+        """POST ``form`` to ``url``: (HTTP status, JSON object answered, or {})."""
         try:
             response = self._session.post(url, data=form, timeout=self._timeout)
         except requests.RequestException as exc:
@@ -203,15 +201,7 @@ class DeviceLogin:
                 f"EPM {self.server}: {what} endpoint unreachable ({exc.__class__.__name__})",
                 permanent=False,
             ) from exc
-        body = _json_object(response)
-        if response.status_code != 200:
-            raise EpmError(
-                f"EPM {self.server}: {what} failed with HTTP {response.status_code}"
-                f"{oauth_reason(body)}",
-                permanent=response.status_code < 500,
-                status_code=response.status_code,
-            )
-        return body
+        return response.status_code, _json_object(response)
 
 
 def _json_object(response: requests.Response) -> dict[str, Any]:
