@@ -173,6 +173,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sandbox.add_argument("--slack-port", type=int, default=0, help="default: any free port")
     sandbox.add_argument("--epm-port", type=int, default=0, help="default: any free port")
+    sandbox.add_argument(
+        "--env-file",
+        type=Path,
+        help="also write the export lines to this file, for another container (compose.yaml)",
+    )
     sandbox.set_defaults(handler=cmd_sandbox)
 
     render = commands.add_parser("render", help="print the canvas markdown of the board")
@@ -523,7 +528,7 @@ def cmd_sandbox(args: argparse.Namespace, config: None) -> int:
     """``epmpulse sandbox``: the Slack and EPM sandboxes in the foreground until Ctrl-C."""
     from bot.sandbox.serve import run
 
-    run(_show, slack_port=args.slack_port, epm_port=args.epm_port)
+    run(_show, slack_port=args.slack_port, epm_port=args.epm_port, env_file=args.env_file)
     return EXIT_OK
 
 

@@ -7,10 +7,16 @@ credentials (read by a small estate YAML file through ``${VAR}``), a data direct
 an API key for curl. Lines typed on a terminal are sent as ``/epmpulse`` commands from
 a sandbox user and the app's reply is printed, so the bot can be tried as in Slack.
 Ctrl-C (or SIGTERM) stops both sandboxes and removes the temporary directory.
+
+With ``--env-file PATH`` the ``export`` lines are also written to PATH, for EPMPulse in
+another container to source (compose.yaml's ``sandbox`` profile). The temporary
+directory is then made beside PATH, so a container that mounts PATH's directory at the
+same place reads the estate file too. Both are removed when the sandbox stops.
 """
 
 from __future__ import annotations
 
+import os
 import shlex
 import signal
 import sys
@@ -76,14 +82,19 @@ def environment(slack: SlackSandbox, epm: EpmSandbox, workdir: Path) -> dict[str
     }
 
 
+def export_lines(env: dict[str, str]) -> list[str]:
+    """``env`` as POSIX shell ``export`` lines, each value quoted."""
+    return [f"export {name}={shlex.quote(value)}" for name, value in env.items()]
+
+
 def banner(env: dict[str, str]) -> list[str]:
     """What the sandbox prints once both servers listen: the lines to paste, then how."""
     lines = [
         f"# Slack sandbox: {env['SLACK_API_URL']} (channel #general, {DEFAULT_CHANNEL_ID})",
         f"# EPM sandbox:   {env['EPM_BASE_URL']} (planning application Vision)",
         "# Paste these lines into another shell, then run `epmpulse check` and `epmpulse run`:",
+        *export_lines(env),
     ]
-    lines += [f"export {name}={shlex.quote(value)}" for name, value in env.items()]
     lines += [
         "# A second instance needs EPMPULSE_DATABASE_URL (PostgreSQL, shared by both) and its",
         "# own EPMPULSE_HTTP_PORT, e.g. 8081. The REST API (first instance):",
@@ -121,21 +132,28 @@ def serve(
     *,
     slack_port: int = 0,
     epm_port: int = 0,
+    env_file: Path | None = None,
     stop: threading.Event | None = None,
 ) -> None:
     """Serve both sandboxes until ``stop`` is set (or, with ``lines``, they run out).
 
-    ``lines`` are the typed commands (a terminal's stdin), or None to only serve.
+    ``lines`` are the typed commands (a terminal's stdin), or None to only serve;
+    ``env_file`` also receives the ``export`` lines while the sandboxes run.
     """
     stop = stop or threading.Event()
     with (
-        tempfile.TemporaryDirectory(prefix="epmpulse-sandbox-") as tmp,
+        tempfile.TemporaryDirectory(
+            prefix="epmpulse-sandbox-", dir=None if env_file is None else env_file.parent
+        ) as tmp,
         _listening("Slack", slack_port, SlackSandbox(port=slack_port)) as slack,
         _listening("EPM", epm_port, EpmSandbox(port=epm_port)) as epm,
+        _written(env_file) as write_env,
     ):
         workdir = Path(tmp)
         (workdir / "epmpulse.yml").write_text(ESTATE_YAML, encoding="utf-8")
-        for line in banner(environment(slack, epm, workdir)):
+        env = environment(slack, epm, workdir)
+        write_env(export_lines(env))
+        for line in banner(env):
             emit(line)
         for typed in lines or ():
             if stop.is_set():
@@ -163,7 +181,25 @@ def _listening(name: str, port: int, sandbox: Served) -> Iterator[Served]:
         sandbox.stop()
 
 
-def run(emit: Emit, slack_port: int = 0, epm_port: int = 0) -> None:
+@contextmanager
+def _written(path: Path | None) -> Iterator[Callable[[list[str]], None]]:
+    """A writer of ``path`` (whole, by rename: a reader never sees half); removed at the end."""
+
+    def write(lines: list[str]) -> None:
+        if path is None:
+            return
+        partial = path.with_name(f".{path.name}.partial")
+        partial.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        os.replace(partial, path)
+
+    try:
+        yield write
+    finally:
+        if path is not None:
+            path.unlink(missing_ok=True)
+
+
+def run(emit: Emit, slack_port: int = 0, epm_port: int = 0, env_file: Path | None = None) -> None:
     """The command: serve until Ctrl-C or SIGTERM; typed lines when stdin is a terminal."""
     stop = threading.Event()
 
@@ -174,7 +210,7 @@ def run(emit: Emit, slack_port: int = 0, epm_port: int = 0) -> None:
     previous = signal.signal(signal.SIGTERM, on_signal)
     typed = sys.stdin if sys.stdin is not None and sys.stdin.isatty() else None
     try:
-        serve(emit, typed, slack_port=slack_port, epm_port=epm_port, stop=stop)
+        serve(emit, typed, slack_port=slack_port, epm_port=epm_port, env_file=env_file, stop=stop)
     except KeyboardInterrupt:
         emit("# Sandboxes stopped.")
     finally:

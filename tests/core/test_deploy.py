@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -24,6 +25,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
+import yaml
 
 from bot.cli import EXIT_BAD_INPUT
 from bot.config import load_config
@@ -373,6 +375,29 @@ def test_the_readme_set_up_is_two_commands_in_a_venv_with_the_test_database_besi
     assert "python3 -m pytest" in commands[1]
     assert "externally-managed-environment" in set_up
     assert "127.0.0.1:5432" in set_up and "database `test`" in set_up
+    assert set_up.index("database `test`") < set_up.index("```sh")  # named before the commands
+
+
+def test_ci_runs_the_readme_test_command_which_builds_the_docs_strictly() -> None:
+    """`.ci/run` ends in the README's second command, and that builds the site with --strict."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("## Set-up: two commands", 1)[1].split("```sh\n", 1)[1].split("```")[0]
+    test_command = [line for line in block.splitlines() if line.strip()][1]
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert ci.rstrip().splitlines()[-1] == test_command
+    assert "python3 -m mkdocs build --strict" in test_command
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    dev = {re.split(r"[<>=\[]", spec)[0] for spec in project["optional-dependencies"]["dev"]}
+    assert {"mkdocs", "mkdocs-material"} <= dev
+    site = yaml.safe_load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"))
+    assert site["strict"] is True and site["theme"]["name"] == "material"
+    ignored = (ROOT / ".gitignore").read_text(encoding="utf-8").splitlines()
+    assert "/" + site["site_dir"].split("/")[0] + "/" in ignored  # no site in the checkout
+
+
+def test_the_readme_is_read_in_one_sitting() -> None:
+    """At most 300 lines: the rest of what used to be there lives in docs/."""
+    assert len((ROOT / "README.md").read_text(encoding="utf-8").splitlines()) <= 300
 
 
 def test_the_readme_links_the_reference_and_not_the_shared_spec() -> None:

@@ -129,7 +129,7 @@ def test_the_caption_mentions_grey_days_only_when_some_are_shaded() -> None:
         assert axes.get_xlabel() == expected
 
 
-def test_rows_are_ordered_as_the_readme_says() -> None:
+def test_rows_are_ordered_as_the_documentation_says() -> None:
     """On time quickest first, then late rows, then rows that never became OK."""
     labels = [r.label for r in _ordered(report_of(october()).rows)]
     assert labels == [
@@ -140,8 +140,8 @@ def test_rows_are_ordered_as_the_readme_says() -> None:
         "ARCS / Reconciliation",
         "FCCS / Consolidation",
     ]
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    assert "on-time rows first, quickest at the top, then late rows" in " ".join(readme.split())
+    page = (Path(__file__).resolve().parents[2] / "docs" / "report.md").read_text(encoding="utf-8")
+    assert "on-time rows first, quickest at the top, then late rows" in " ".join(page.split())
 
 
 def test_holidays_are_shaded_like_weekends() -> None:
