@@ -16,7 +16,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NamedTuple, TypeVar
 
-RecordKey = tuple[str, str]
+from bot.model import RecordKey
 
 # The meta value recording how far alert and DM delivery got in the history (the
 # delivery reads and writes it; an import sets it past the changes it brings).

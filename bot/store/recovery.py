@@ -19,9 +19,9 @@ import logging
 import os
 from itertools import takewhile
 
-from bot.model import DomainRecord, HistoryEntry
+from bot.model import DomainRecord, HistoryEntry, RecordKey
 from bot.store import files
-from bot.store.base import JsonDict, RecordKey
+from bot.store.base import JsonDict
 from bot.store.encoding import lines
 
 logger = logging.getLogger(__name__)
