@@ -18,9 +18,6 @@ from typing import Any, NamedTuple, TypeVar
 
 from bot.model import RecordKey
 
-# The meta value recording how far alert and DM delivery got in the history (the
-# delivery reads and writes it; an import sets it past the changes it brings).
-ALERT_CURSOR_META = "alerts_cursor"
 JsonDict = dict[str, Any]
 T = TypeVar("T")
 
