@@ -17,7 +17,6 @@ The other seams: :mod:`bot.store.state_file` (reading and validating the state),
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Iterator
@@ -132,9 +131,8 @@ class JsonStore(Store):
             return []
         try:
             size = os.fstat(fd).st_size
-            wanted = recovery.TAIL_BYTES if limit else size
-            while True:
-                data, from_start = files.read_tail(fd, size, wanted)
+            selected: list[JsonDict] = []
+            for data, from_start in files.tails(fd, size, recovery.TAIL_BYTES if limit else size):
                 entries = files.parse_lines(data, source=HISTORY_FILE, from_start=from_start)
                 selected = [
                     e
@@ -143,9 +141,9 @@ class JsonStore(Store):
                     and (app is None or e.get("app") == app)
                     and (domain is None or e.get("domain") == domain)
                 ]
-                if from_start or (limit and len(selected) >= limit):
-                    return selected[-limit:] if limit else selected
-                wanted *= 4
+                if limit and len(selected) >= limit:
+                    break
+            return selected[-limit:] if limit else selected
         finally:
             os.close(fd)
 
@@ -166,14 +164,8 @@ class JsonStore(Store):
                     if line.strip():
                         logger.warning("%s: skipped a torn last line", HISTORY_FILE)
                     return
-                if not line.strip():
-                    continue
-                try:
-                    entry = json.loads(line)
-                except ValueError:
-                    logger.warning("%s: skipped an unreadable line (%d)", HISTORY_FILE, number)
-                    continue
-                if isinstance(entry, dict) and version_of(entry) <= through:
+                entry = files.parse_line(line, HISTORY_FILE, number)
+                if entry is not None and version_of(entry) <= through:
                     yield entry
         finally:
             handle.close()
@@ -193,14 +185,12 @@ class JsonStore(Store):
         except FileNotFoundError:
             return iter(())
         try:
-            size = os.fstat(fd).st_size
-            wanted = recovery.TAIL_BYTES
-            while True:
-                data, from_start = files.read_tail(fd, size, wanted)
+            entries: list[JsonDict] = []
+            for data, from_start in files.tails(fd, os.fstat(fd).st_size, recovery.TAIL_BYTES):
                 entries = files.parse_lines(data, source=HISTORY_FILE, from_start=from_start)
-                if from_start or (entries and version_of(entries[0]) <= version):
-                    return iter([e for e in entries if version < version_of(e) <= through])
-                wanted *= 4
+                if entries and version_of(entries[0]) <= version:
+                    break
+            return iter([e for e in entries if version < version_of(e) <= through])
         finally:
             os.close(fd)
 
