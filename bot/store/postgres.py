@@ -71,7 +71,8 @@ class PostgresStore(Store):
         self._cache_lock = threading.Lock()
         self._cache = BoardState.empty()
         try:
-            self.migrate()
+            with self._connection() as conn:
+                postgres_schema.migrate(conn, self._label)
             self.snapshot()
         except BaseException:
             self._pool.close()
@@ -79,13 +80,6 @@ class PostgresStore(Store):
 
     def __repr__(self) -> str:
         return f"PostgresStore({self._label!r})"
-
-    # --- schema --------------------------------------------------------------------
-
-    def migrate(self) -> int:
-        """Create or migrate the tables; returns the schema version now recorded."""
-        with self._connection() as conn:
-            return postgres_schema.migrate(conn, self._label)
 
     # --- reading -------------------------------------------------------------------
 

@@ -146,8 +146,8 @@ COMMIT_AT = """
 """
 
 
-def migrate(conn: psycopg.Connection[Any], label: str) -> int:
-    """Create or migrate the tables on ``conn`` in one transaction; returns the version now.
+def migrate(conn: psycopg.Connection[Any], label: str) -> None:
+    """Create or migrate the tables on ``conn`` in one transaction (``label`` names the database).
 
     StoreError when the database holds a newer schema than this release understands.
     """
@@ -177,4 +177,3 @@ def migrate(conn: psycopg.Connection[Any], label: str) -> int:
                    THEN epmpulse_schema.migrated_at ELSE now() END""",
             (SCHEMA_VERSION,),
         )
-    return SCHEMA_VERSION
