@@ -224,8 +224,8 @@ class JsonStore(Store):
         finally:
             settle(batch, failure)
 
-    def _write(self, work: WorkingState) -> None:
-        """Commit ``work`` as the next version: history lines first, then the rename."""
+    def _write(self, work: WorkingState) -> BoardState:
+        """Commit ``work`` as the next version (history, then the rename); the new board."""
         version = work.version + 1
         for entry in work.history:
             entry["version"] = version
@@ -255,6 +255,7 @@ class JsonStore(Store):
         self._loaded = _Loaded(file_key(stat), state, work.history, committed_size + len(history))
         # The commit is visible from here on; only the rename's durability is left.
         os.fsync(self._dir_fd)
+        return state
 
     def _take_back_history(self, size: int) -> None:
         """Cut the lines of a commit that failed, which no reader yielded (under the lock)."""
@@ -323,10 +324,9 @@ class JsonStore(Store):
 
     def _start_empty(self, why: str) -> BoardState:
         version = recovery.history_version(self._history_fd)
-        self._write(WorkingState(version, {}, {}))
+        state = self._write(WorkingState(version, {}, {}))
         logger.info("started an empty board at version %d (%s)", version + 1, why)
-        assert self._loaded is not None
-        return self._loaded.state
+        return state
 
     def _has_past(self) -> bool:
         """Whether this data dir has been used (history or backups exist)."""
@@ -351,7 +351,7 @@ class JsonStore(Store):
             records = recovery.records_from_history(newer, dict(state.records))
             # Continue numbering after the history so versions stay unique.
             version = max(state.version, recovery.history_version(self._history_fd))
-            self._write(WorkingState(version, records, dict(state.meta)))
+            restored = self._write(WorkingState(version, records, dict(state.meta)))
             logger.error(
                 "%s (%s); kept what there was as %s, restored backup %s and replayed %d "
                 "later change(s) from %s",
@@ -362,10 +362,9 @@ class JsonStore(Store):
                 len(newer),
                 HISTORY_FILE,
             )
-            assert self._loaded is not None
-            return self._loaded.state
+            return restored
         records = recovery.records_from_history(self._history(None, None, None, None), {})
-        self._write(WorkingState(recovery.history_version(self._history_fd), records, {}))
+        rebuilt = self._write(WorkingState(recovery.history_version(self._history_fd), records, {}))
         logger.error(
             "state.json was unusable (%s); no valid backup, rebuilt %d record(s) from %s "
             "(tracked EPM jobs and settings such as the canvas id are lost)",
@@ -373,8 +372,7 @@ class JsonStore(Store):
             len(records),
             HISTORY_FILE,
         )
-        assert self._loaded is not None
-        return self._loaded.state
+        return rebuilt
 
     def _remove_stale_temp_files(self) -> None:
         for stale in self.data_dir.glob(f".{STATE_FILE}.tmp-*"):
