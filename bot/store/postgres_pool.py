@@ -1,10 +1,7 @@
 """The PostgreSQL store's connections: a psycopg pool that gets past an outage fast (SPEC §15).
 
-The pool lends an idle connection without a round trip unless the server sent it
-something (then it checks it), so a connection the server dropped is replaced instead
-of failing a request; one found dead has every idle connection checked, and a lost
-connection is retried for a few seconds only, so the first request after an outage
-reaches the database again at once.
+A connection the server dropped is replaced instead of failing a request, and a lost one
+is retried for seconds only, so the first request after an outage reaches the database.
 """
 
 from __future__ import annotations
