@@ -34,7 +34,8 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from bot.errors import StoreError
 from bot.store.base import WorkingState
-from bot.store.postgres import POOL_MAX_SIZE, PostgresStore
+from bot.store.postgres import PostgresStore
+from bot.store.postgres_pool import POOL_MAX_SIZE
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:

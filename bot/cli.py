@@ -565,7 +565,9 @@ def _close_lines(service: StatusService, record: DomainRecord) -> list[str]:
 def cmd_import(args: argparse.Namespace, config: Config) -> int:
     """``epmpulse import DATA_DIR``: copy a JSON store into the database (idempotent)."""
     # Imported here: only this command needs the transfer code (and psycopg).
-    from bot.store.postgres import PostgresStore, safe_url
+    from bot.database import safe_url
+    from bot.slack.delivery import CURSOR_META
+    from bot.store.postgres import PostgresStore
     from bot.store.transfer import import_json_store
 
     url = config.settings.database_url
@@ -574,7 +576,7 @@ def cmd_import(args: argparse.Namespace, config: Config) -> int:
         return EXIT_BAD_INPUT
     target = PostgresStore(url.get_secret_value())
     try:
-        result = import_json_store(Path(args.data_dir), target)
+        result = import_json_store(Path(args.data_dir), target, cursor=CURSOR_META)
     finally:
         target.close()
     print(f"{result.describe(Path(args.data_dir))} -> {safe_url(url.get_secret_value())}")

@@ -15,8 +15,7 @@ from typing import Any, NamedTuple
 
 from bot.close.rules import CloseRules
 from bot.errors import UnknownNameError
-
-RecordKey = tuple[str, str]
+from bot.model import RecordKey
 
 
 class AppLayout(NamedTuple):

@@ -308,22 +308,21 @@ class PostgresLeadership:
 
     def _connect(self) -> Any:
         import psycopg
-        from psycopg.conninfo import make_conninfo
 
-        from bot.store.postgres import connection_kwargs
+        from bot.database import conninfo
 
         idle = max(1, int(self._timeout / 3))
-        settings = {
-            **connection_kwargs(self._url),
-            "keepalives_idle": idle,
-            "keepalives_interval": 1,
-            "keepalives_count": 2,
+        settings = conninfo(
+            self._url,
+            keepalives_idle=idle,
+            keepalives_interval=1,
+            keepalives_count=2,
             # Unacknowledged heartbeats fail the leader well before the server gives the
             # lock away (its keepalives, set below, need idle + 2 intervals).
-            "tcp_user_timeout": int(self._timeout * 1000 / 3),
-            "application_name": f"epmpulse-leader {self.instance}",
-        }
-        conn = psycopg.connect(make_conninfo(self._url, **settings), autocommit=True)
+            tcp_user_timeout=int(self._timeout * 1000 / 3),
+            application_name=f"epmpulse-leader {self.instance}",
+        )
+        conn = psycopg.connect(settings, autocommit=True)
         for name, value in (
             ("tcp_keepalives_idle", idle),
             ("tcp_keepalives_interval", 1),

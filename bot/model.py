@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 from bot.errors import UnknownNameError
 
 MESSAGE_LIMIT = 200
+RecordKey = tuple[str, str]  # (app, domain): where a domain's record sits on the board
 
 
 def utcnow() -> datetime:

@@ -22,8 +22,7 @@ from zoneinfo import ZoneInfo
 
 from bot.close import periods
 from bot.close.rules import WEEKDAYS, CloseRules, parse_deadline
-
-RecordKey = tuple[str, str]
+from bot.model import RecordKey
 
 
 def key_name(key: RecordKey) -> str:

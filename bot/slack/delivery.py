@@ -40,11 +40,11 @@ from bot.slack.blocks import Message
 from bot.slack.posting import FIRST_BACKOFF_SECONDS, Backoff, Outcome, post_message
 from bot.slack.subscriptions import Subscriptions
 from bot.store import WorkingState
-from bot.store.base import ALERT_CURSOR_META, JsonDict
+from bot.store.base import JsonDict
 
 logger = logging.getLogger(__name__)
 
-CURSOR_META = ALERT_CURSOR_META
+CURSOR_META = "alerts_cursor"  # the meta value holding the cursor (epmpulse import sets it)
 JOB_ID = "alert-delivery"
 TICK_SECONDS = 1.0
 # Commits that needed no post are recorded in the cursor at least this often.

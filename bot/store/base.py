@@ -16,11 +16,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NamedTuple, TypeVar
 
-RecordKey = tuple[str, str]
+from bot.model import RecordKey
 
-# The meta value recording how far alert and DM delivery got in the history (the
-# delivery reads and writes it; an import sets it past the changes it brings).
-ALERT_CURSOR_META = "alerts_cursor"
 JsonDict = dict[str, Any]
 T = TypeVar("T")
 
@@ -131,13 +128,13 @@ class Store(ABC):
         them; the entries of one commit share it and keep their order.
         """
 
+    @abstractmethod
     def iter_history_after(self, version: int) -> Iterator[JsonDict]:
         """Yield the entries of commits after board ``version``, oldest first.
 
-        The change-log reader (alerts) calls this every tick; stores override it to
-        skip the old part of the history instead of reading it all.
+        The change-log reader (alerts) calls this every tick: a store skips the old part
+        of the history instead of reading it all.
         """
-        return (e for e in self.iter_history() if int(e.get("version", 0)) > version)
 
     def now(self) -> datetime:
         """The store's clock (aware, UTC), shared by every process that uses this store.

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from bot.model import RecordKey
 from bot.store import files
-from bot.store.base import JsonDict, RecordKey
+from bot.store.base import JsonDict
 
 
 class RecordEncoder:

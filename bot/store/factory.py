@@ -30,8 +30,3 @@ def open_store_at(data_dir: Path, database_url: str | None) -> Store:
     from bot.store.json_store import JsonStore
 
     return JsonStore(data_dir)
-
-
-def shares_state(settings: Settings) -> bool:
-    """Whether several instances share this store (and so elect a leader)."""
-    return settings.database_url is not None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +101,21 @@ def read_tail(fd: int, size: int, wanted: int) -> tuple[bytes, bool]:
     return os.pread(fd, size - start, start), start == 0
 
 
+def tails(fd: int, size: int, first: int) -> Iterator[tuple[bytes, bool]]:
+    """Ever longer tails of a file of ``size`` bytes, as :func:`read_tail` reads them.
+
+    The last ``first`` bytes, then four times as many, and so on; the last one read is
+    the whole file. A reader that wants the end of a long file reads only that.
+    """
+    wanted = first
+    while True:
+        data, from_start = read_tail(fd, size, wanted)
+        yield data, from_start
+        if from_start:
+            return
+        wanted *= 4
+
+
 def parse_lines(data: bytes, *, source: str, from_start: bool) -> list[dict[str, Any]]:
     """Parse JSON lines, skipping (and reporting) lines that do not parse.
 
@@ -112,15 +128,17 @@ def parse_lines(data: bytes, *, source: str, from_start: bool) -> list[dict[str,
     torn = lines.pop() if lines else b""
     if torn.strip():
         logger.warning("%s: skipped a torn last line (%d bytes)", source, len(torn))
-    entries: list[dict[str, Any]] = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            logger.warning("%s: skipped an unreadable line (%d from the part read)", source, number)
-            continue
-        if isinstance(entry, dict):
-            entries.append(entry)
-    return entries
+    parsed = (parse_line(line, source, n, " from the part read") for n, line in enumerate(lines, 1))
+    return [entry for entry in parsed if entry is not None]
+
+
+def parse_line(line: bytes, source: str, number: int, where: str = "") -> dict[str, Any] | None:
+    """One JSON line's object; None for a blank line, a non-object, or (reported) bad JSON."""
+    if not line.strip():
+        return None
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        logger.warning("%s: skipped an unreadable line (%d%s)", source, number, where)
+        return None
+    return entry if isinstance(entry, dict) else None

@@ -17,7 +17,6 @@ The other seams: :mod:`bot.store.state_file` (reading and validating the state),
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Iterator
@@ -132,9 +131,8 @@ class JsonStore(Store):
             return []
         try:
             size = os.fstat(fd).st_size
-            wanted = recovery.TAIL_BYTES if limit else size
-            while True:
-                data, from_start = files.read_tail(fd, size, wanted)
+            selected: list[JsonDict] = []
+            for data, from_start in files.tails(fd, size, recovery.TAIL_BYTES if limit else size):
                 entries = files.parse_lines(data, source=HISTORY_FILE, from_start=from_start)
                 selected = [
                     e
@@ -143,9 +141,9 @@ class JsonStore(Store):
                     and (app is None or e.get("app") == app)
                     and (domain is None or e.get("domain") == domain)
                 ]
-                if from_start or (limit and len(selected) >= limit):
-                    return selected[-limit:] if limit else selected
-                wanted *= 4
+                if limit and len(selected) >= limit:
+                    break
+            return selected[-limit:] if limit else selected
         finally:
             os.close(fd)
 
@@ -166,14 +164,8 @@ class JsonStore(Store):
                     if line.strip():
                         logger.warning("%s: skipped a torn last line", HISTORY_FILE)
                     return
-                if not line.strip():
-                    continue
-                try:
-                    entry = json.loads(line)
-                except ValueError:
-                    logger.warning("%s: skipped an unreadable line (%d)", HISTORY_FILE, number)
-                    continue
-                if isinstance(entry, dict) and version_of(entry) <= through:
+                entry = files.parse_line(line, HISTORY_FILE, number)
+                if entry is not None and version_of(entry) <= through:
                     yield entry
         finally:
             handle.close()
@@ -193,14 +185,12 @@ class JsonStore(Store):
         except FileNotFoundError:
             return iter(())
         try:
-            size = os.fstat(fd).st_size
-            wanted = recovery.TAIL_BYTES
-            while True:
-                data, from_start = files.read_tail(fd, size, wanted)
+            entries: list[JsonDict] = []
+            for data, from_start in files.tails(fd, os.fstat(fd).st_size, recovery.TAIL_BYTES):
                 entries = files.parse_lines(data, source=HISTORY_FILE, from_start=from_start)
-                if from_start or (entries and version_of(entries[0]) <= version):
-                    return iter([e for e in entries if version < version_of(e) <= through])
-                wanted *= 4
+                if entries and version_of(entries[0]) <= version:
+                    break
+            return iter([e for e in entries if version < version_of(e) <= through])
         finally:
             os.close(fd)
 
@@ -234,8 +224,8 @@ class JsonStore(Store):
         finally:
             settle(batch, failure)
 
-    def _write(self, work: WorkingState) -> None:
-        """Commit ``work`` as the next version: history lines first, then the rename."""
+    def _write(self, work: WorkingState) -> BoardState:
+        """Commit ``work`` as the next version (history, then the rename); the new board."""
         version = work.version + 1
         for entry in work.history:
             entry["version"] = version
@@ -265,6 +255,7 @@ class JsonStore(Store):
         self._loaded = _Loaded(file_key(stat), state, work.history, committed_size + len(history))
         # The commit is visible from here on; only the rename's durability is left.
         os.fsync(self._dir_fd)
+        return state
 
     def _take_back_history(self, size: int) -> None:
         """Cut the lines of a commit that failed, which no reader yielded (under the lock)."""
@@ -333,10 +324,9 @@ class JsonStore(Store):
 
     def _start_empty(self, why: str) -> BoardState:
         version = recovery.history_version(self._history_fd)
-        self._write(WorkingState(version, {}, {}))
+        state = self._write(WorkingState(version, {}, {}))
         logger.info("started an empty board at version %d (%s)", version + 1, why)
-        assert self._loaded is not None
-        return self._loaded.state
+        return state
 
     def _has_past(self) -> bool:
         """Whether this data dir has been used (history or backups exist)."""
@@ -361,7 +351,7 @@ class JsonStore(Store):
             records = recovery.records_from_history(newer, dict(state.records))
             # Continue numbering after the history so versions stay unique.
             version = max(state.version, recovery.history_version(self._history_fd))
-            self._write(WorkingState(version, records, dict(state.meta)))
+            restored = self._write(WorkingState(version, records, dict(state.meta)))
             logger.error(
                 "%s (%s); kept what there was as %s, restored backup %s and replayed %d "
                 "later change(s) from %s",
@@ -372,10 +362,9 @@ class JsonStore(Store):
                 len(newer),
                 HISTORY_FILE,
             )
-            assert self._loaded is not None
-            return self._loaded.state
+            return restored
         records = recovery.records_from_history(self._history(None, None, None, None), {})
-        self._write(WorkingState(recovery.history_version(self._history_fd), records, {}))
+        rebuilt = self._write(WorkingState(recovery.history_version(self._history_fd), records, {}))
         logger.error(
             "state.json was unusable (%s); no valid backup, rebuilt %d record(s) from %s "
             "(tracked EPM jobs and settings such as the canvas id are lost)",
@@ -383,8 +372,7 @@ class JsonStore(Store):
             len(records),
             HISTORY_FILE,
         )
-        assert self._loaded is not None
-        return self._loaded.state
+        return rebuilt
 
     def _remove_stale_temp_files(self) -> None:
         for stale in self.data_dir.glob(f".{STATE_FILE}.tmp-*"):

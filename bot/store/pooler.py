@@ -25,10 +25,9 @@ import threading
 from dataclasses import dataclass, field
 
 import psycopg
-from psycopg.conninfo import make_conninfo
 
+from bot.database import conninfo, reason, safe_url
 from bot.errors import ConfigError, StoreError
-from bot.store.postgres import connection_kwargs, safe_url
 
 CHECK_TIMEOUT_SECONDS = 15.0
 _PID = "SELECT pg_backend_pid()"
@@ -70,16 +69,14 @@ def check_stable_session(url: str, *, timeout: float = CHECK_TIMEOUT_SECONDS) ->
     StoreError when the database cannot be asked (unreachable, refused, too slow).
     """
     label = safe_url(url)
-    probe = _Probe(make_conninfo(url, **connection_kwargs(url)))
+    probe = _Probe(conninfo(url))
     worker = threading.Thread(target=probe.run, name="epmpulse-session-check", daemon=True)
     worker.start()
     worker.join(timeout)
     pids = list(probe.pids)
     if probe.failure is not None:
-        reason = str(probe.failure).strip().splitlines()[0] if str(probe.failure).strip() else ""
         raise StoreError(
-            f"cannot check the database session at {label}: "
-            f"{reason or type(probe.failure).__name__}"
+            f"cannot check the database session at {label}: {reason(probe.failure)}"
         ) from probe.failure
     if len(pids) == 3:
         first, other, again = pids

@@ -19,9 +19,9 @@ import logging
 import os
 from itertools import takewhile
 
-from bot.model import DomainRecord, HistoryEntry
+from bot.model import DomainRecord, HistoryEntry, RecordKey
 from bot.store import files
-from bot.store.base import JsonDict, RecordKey
+from bot.store.base import JsonDict
 from bot.store.encoding import lines
 
 logger = logging.getLogger(__name__)
@@ -87,13 +87,11 @@ def _cut_torn_line(history_fd: int) -> int:
     size = os.fstat(history_fd).st_size
     if size == 0 or os.pread(history_fd, 1, size - 1) == b"\n":
         return size
-    wanted = TAIL_BYTES
-    while True:
-        data, from_start = files.read_tail(history_fd, size, wanted)
+    data, newline = b"", -1
+    for data, _ in files.tails(history_fd, size, TAIL_BYTES):
         newline = data.rfind(b"\n")
-        if newline >= 0 or from_start:
+        if newline >= 0:
             break
-        wanted *= 4
     cut = size - len(data) + newline + 1
     files.truncate_durably(history_fd, cut)
     logger.warning(
@@ -110,13 +108,12 @@ def tail_versions(history_fd: int, size: int, version: int) -> list[tuple[int, i
     Reads the tail backwards in growing windows, so the usual case (a complete history)
     parses a line or two. The file's first ``size`` bytes must end with a newline.
     """
-    wanted = TAIL_BYTES
-    while True:
-        data, from_start = files.read_tail(history_fd, size, wanted)
+    found: list[tuple[int, int]] = []
+    for data, from_start in files.tails(history_fd, size, TAIL_BYTES):
         found = _versions_backwards(data, size - len(data), version, from_start=from_start)
-        if from_start or (found and found[-1][1] < version):
-            return found
-        wanted *= 4
+        if found and found[-1][1] < version:
+            break
+    return found
 
 
 def _versions_backwards(

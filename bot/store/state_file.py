@@ -7,8 +7,8 @@ import os
 from types import MappingProxyType
 from typing import Any
 
-from bot.model import DomainRecord
-from bot.store.base import BoardState, JsonDict, RecordKey
+from bot.model import DomainRecord, RecordKey
+from bot.store.base import BoardState, JsonDict
 
 SCHEMA_VERSION = 1
 FileKey = tuple[int, int, int]

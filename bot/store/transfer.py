@@ -2,8 +2,9 @@
 
 Board records, meta (canvas id, publish state, subscriptions) and the whole history —
 with original times, authors and versions — are copied in one transaction, together
-with rotated EPM refresh tokens from ``DATA_DIR/tokens``. The alert cursor is set after
-the imported history: those changes were news when they happened, not now.
+with rotated EPM refresh tokens from ``DATA_DIR/tokens``. The change-log cursor the caller
+names (alert delivery's) is set after the imported history: those changes were news when
+they happened, not now.
 
 Importing again changes nothing: when the database history already starts with the
 JSON history (it was imported before, and maybe grew since), the import reports that
@@ -21,7 +22,7 @@ from pathlib import Path
 
 from bot.errors import StoreError, ValidationError
 from bot.lease import EPOCH_META
-from bot.store.base import ALERT_CURSOR_META, JsonDict
+from bot.store.base import JsonDict
 from bot.store.json_store import STATE_FILE, JsonStore
 from bot.store.postgres import PostgresStore
 
@@ -51,8 +52,12 @@ class ImportResult:
         )
 
 
-def import_json_store(source: Path, target: PostgresStore) -> ImportResult:
-    """Copy the JSON store in ``source`` into ``target``; idempotent, refuses conflicts."""
+def import_json_store(source: Path, target: PostgresStore, *, cursor: str) -> ImportResult:
+    """Copy the JSON store in ``source`` into ``target``; idempotent, refuses conflicts.
+
+    ``cursor`` names the meta value of a change-log reader to move past the imported
+    history.
+    """
     if not (source / STATE_FILE).is_file():
         raise ValidationError(f"{source} holds no EPMPulse data ({STATE_FILE} not found).")
     json_store = JsonStore(source)
@@ -75,7 +80,7 @@ def import_json_store(source: Path, target: PostgresStore) -> ImportResult:
             dict(state.records),
             meta,
             json_store.iter_history(),
-            delivered=ALERT_CURSOR_META,
+            delivered=cursor,
         )
     finally:
         json_store.close()

@@ -221,7 +221,7 @@ def test_an_import_into_a_running_deployment_alerts_no_one(
         old.set("Planning", domain, "OK", by="system")
     source.close()
     assert isinstance(pg_service.store, PostgresStore)
-    assert import_json_store(tmp_path / "old", pg_service.store).imported
+    assert import_json_store(tmp_path / "old", pg_service.store, cursor=CURSOR_META).imported
     assert delivery.run_once() == 0
     pg_service.set("FCCS", "Actuals", "Error", by="system")  # news after the import
     assert delivery.run_once() == 1

@@ -12,14 +12,11 @@ from contextlib import ExitStack
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from bot.database import CONNECT_TIMEOUT_SECONDS
 from bot.errors import StoreError
 from bot.store.base import Mutation, WorkingState
-from bot.store.postgres import (
-    CONNECT_TIMEOUT_SECONDS,
-    POOL_MAX_SIZE,
-    RECONNECT_TIMEOUT_SECONDS,
-    PostgresStore,
-)
+from bot.store.postgres import PostgresStore
+from bot.store.postgres_pool import POOL_MAX_SIZE, RECONNECT_TIMEOUT_SECONDS
 from tests.conftest import POSTGRES_URL
 from tests.faults.tcpproxy import TcpProxy
 

@@ -11,8 +11,8 @@ from bot import cli
 from bot.config import Config
 from bot.model import format_time
 from bot.service import StatusService
+from bot.slack.delivery import CURSOR_META
 from bot.store import JsonStore
-from bot.store.base import ALERT_CURSOR_META
 from bot.store.postgres import PostgresStore
 from tests.conftest import MakeConfig
 
@@ -176,7 +176,7 @@ def test_an_import_into_a_used_database_moves_the_board_forward_and_alerts_nothi
         after = running.snapshot()
         assert after.version > used
         assert after.records[("Planning", "Actuals")]["status"] == "OK"
-        assert after.meta[ALERT_CURSOR_META] == {"version": after.version}
-        assert list(running.iter_history_after(after.meta[ALERT_CURSOR_META]["version"])) == []
+        assert after.meta[CURSOR_META] == {"version": after.version}
+        assert list(running.iter_history_after(after.meta[CURSOR_META]["version"])) == []
     finally:
         running.close()

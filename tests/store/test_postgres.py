@@ -11,7 +11,8 @@ from bot.epm.tokens import StoredRefreshToken
 from bot.errors import StoreError, ValidationError
 from bot.service import StatusService
 from bot.store import WorkingState
-from bot.store.postgres import MIGRATIONS, SCHEMA_VERSION, PostgresStore
+from bot.store.postgres import PostgresStore
+from bot.store.postgres_schema import MIGRATIONS, SCHEMA_VERSION
 from tests.conftest import MakeConfig
 
 
