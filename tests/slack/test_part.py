@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import time
 
 import pytest
 
@@ -67,18 +66,17 @@ def test_an_unreachable_slack_stops_start_as_an_outage(make_config: MakeConfig) 
 
 
 def test_health_follows_the_connection(sandbox: SlackSandbox, make_config: MakeConfig) -> None:
-    """Health is OK while connected and not OK after stop; stop is quick."""
+    """Health is OK while connected; stop closes the connection and health is not OK."""
     part, store = start_part(make_config, **slack_env(sandbox))
     try:
         sandbox.wait_connected(5)
         assert part.health().ok
         assert "socket mode connected" in part.health().detail
     finally:
-        started = time.monotonic()
         part.stop()
         store.close()
-    assert time.monotonic() - started < 5
     assert not part.health().ok
+    wait_until(lambda: sandbox.connection_count == 0, "Slack to see the connection closed")
 
 
 def test_it_reconnects_after_slack_asks_it_to(running: Running) -> None:
