@@ -9,6 +9,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import quote
@@ -109,6 +110,20 @@ def wait_until(
             raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
         time.sleep(interval)
     return time.monotonic() - started
+
+
+class FakeNow:
+    """A UTC wall clock (aware datetimes) that only moves when a test says so."""
+
+    def __init__(self, start: datetime = datetime(2025, 3, 31, 8, 0, tzinfo=UTC)) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        """Move time forward by ``timedelta(**delta)``."""
+        self.now += timedelta(**delta)
 
 
 class FakeClock:

@@ -21,13 +21,12 @@ from bot.slack.holds import HOLD_ACTION
 from tests.close.conducting import (
     PERSON,
     START,
-    Clock,
     Conducted,
     estate_yaml,
     open_conducted,
 )
 from tests.close.conftest import CHANNEL, sandbox  # noqa: F401 - fixture
-from tests.conftest import MakeConfig
+from tests.conftest import FakeNow, MakeConfig
 
 MakeConducted = Callable[..., Conducted]
 
@@ -57,7 +56,7 @@ def make(
             SLACK_API_URL=sandbox.api_url,
             SLACK_CHANNEL_ID=CHANNEL,
         )
-        conducted = open_conducted(config, Clock(START), sandbox, epm)
+        conducted = open_conducted(config, FakeNow(START), sandbox, epm)
         opened.append(conducted)
         return conducted
 

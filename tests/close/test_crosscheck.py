@@ -12,9 +12,9 @@ from bot.model import JobRef, Status
 from bot.sandbox.epm import EpmSandbox
 from bot.sandbox.slack import SlackSandbox
 from bot.slack.text import record_line
-from tests.close.conducting import PERSON, START, Clock, Conducted, estate_yaml, open_conducted
+from tests.close.conducting import PERSON, START, Conducted, estate_yaml, open_conducted
 from tests.close.conftest import CHANNEL, sandbox  # noqa: F401 - fixture
-from tests.conftest import MakeConfig
+from tests.conftest import FakeNow, MakeConfig
 
 
 @pytest.fixture
@@ -38,7 +38,7 @@ def c(
         SLACK_API_URL=sandbox.api_url,
         SLACK_CHANNEL_ID=CHANNEL,
     )
-    conducted = open_conducted(config, Clock(START), sandbox, epm)
+    conducted = open_conducted(config, FakeNow(START), sandbox, epm)
     conducted.tick()
     yield conducted
     conducted.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -15,6 +14,7 @@ from bot.epm.launch import job_parameters
 from bot.epm.starts import started_job_id
 from bot.errors import JobStartError
 from bot.sandbox.epm import EpmSandbox
+from tests.conftest import wait_until
 from tests.epm.conftest import server_doc
 
 HP_JOBS = "/HyperionPlanning/rest/v3/applications/Vision/jobs"
@@ -26,9 +26,7 @@ MakeClient = Callable[..., EpmClient]
 
 def posts(epm: EpmSandbox, timeout: float = 5.0) -> list[str]:
     """Paths of every POST that reached the sandbox, once no request is in flight."""
-    deadline = time.monotonic() + timeout
-    while epm.in_flight() and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until(lambda: not epm.in_flight(), "no request in flight at the EPM sandbox", timeout)
     return [r.path for r in epm.requests() if r.method == "POST" and "oauth2" not in r.path]
 
 

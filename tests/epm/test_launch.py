@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,7 +30,8 @@ from bot.model import JobRef, Status
 from bot.sandbox.epm import EpmSandbox
 from bot.service import StatusService
 from bot.store import JsonStore
-from tests.epm.conftest import Clock, MakeEstate, server_doc
+from tests.conftest import FakeNow, wait_until
+from tests.epm.conftest import MakeEstate, server_doc
 
 HP_JOBS = "/HyperionPlanning/rest/v3/applications/Vision/jobs"
 DI_JOBS = "/aif/rest/V1/jobs"
@@ -42,9 +42,7 @@ JOBS = {
 
 def posts(epm: EpmSandbox, timeout: float = 5.0) -> int:
     """How many job-start POSTs reached the sandbox, once nothing is in flight."""
-    deadline = time.monotonic() + timeout
-    while epm.in_flight() and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until(lambda: not epm.in_flight(), "no request in flight at the EPM sandbox", timeout)
     return sum(1 for r in epm.requests() if r.method == "POST" and "oauth2" not in r.path)
 
 
@@ -88,7 +86,7 @@ class ClockedStore(JsonStore):
 
 @pytest.fixture
 def launch(
-    estate: Config, clock: Clock, make_client: Callable[..., EpmClient]
+    estate: Config, clock: FakeNow, make_client: Callable[..., EpmClient]
 ) -> Iterator[tuple[JobLauncher, Poller]]:
     """A launcher and a poller sharing real clients; the store and the service share ``clock``."""
     store = ClockedStore(estate.settings.data_dir, clock)
@@ -120,7 +118,7 @@ def test_period_placeholders_become_epms_month_name_in_text_values_only(
 
 
 def test_run_starts_the_job_once_and_sets_loading_in_one_commit(
-    launch: tuple[JobLauncher, Poller], epm: EpmSandbox, clock: Clock
+    launch: tuple[JobLauncher, Poller], epm: EpmSandbox, clock: FakeNow
 ) -> None:
     """The domain is Loading, "Started <name> (job <id>)", by the caller, tracking the job."""
     launcher, _ = launch
@@ -199,7 +197,7 @@ def test_a_domain_still_tracking_a_job_is_refused_without_calling_epm(
 
 
 def test_a_start_under_way_elsewhere_is_refused_until_its_reservation_expires(
-    launch: tuple[JobLauncher, Poller], epm: EpmSandbox, clock: Clock
+    launch: tuple[JobLauncher, Poller], epm: EpmSandbox, clock: FakeNow
 ) -> None:
     """Another caller's reservation blocks a second start; a stale one (a crash) does not."""
     launcher, _ = launch
@@ -275,7 +273,7 @@ class FlakyStore(JsonStore):
 
 
 def test_a_started_job_that_cannot_be_saved_is_named_with_how_to_track_it(
-    estate: Config, epm: EpmSandbox, make_client: Callable[..., EpmClient], clock: Clock
+    estate: Config, epm: EpmSandbox, make_client: Callable[..., EpmClient], clock: FakeNow
 ) -> None:
     """EPM started it but the commit failed: the error names the job and the track command.
 

@@ -19,14 +19,14 @@ from bot.metrics import Metrics
 from bot.model import JobRef, Status
 from bot.sandbox.epm import EpmSandbox, RequestRecord, script
 from bot.service import StatusService
-from tests.conftest import DiskFullStore, wait_until
-from tests.epm.conftest import Clock, MakeEstate, server_doc
+from tests.conftest import DiskFullStore, FakeNow, wait_until
+from tests.epm.conftest import MakeEstate, server_doc
 
 MakePoller = Callable[..., Poller]
 
 
 @pytest.fixture
-def make_poller(clock: Clock) -> Iterator[MakePoller]:
+def make_poller(clock: FakeNow) -> Iterator[MakePoller]:
     """Build a poller over real clients (no back-off sleeps) for a config and service.
 
     ``metrics`` given as a keyword is shared by the clients and the poller.
@@ -124,7 +124,7 @@ def test_outages_never_set_error_and_are_noted_after_repeated_failures(
     config: Config,
     open_service: Callable[[Config], StatusService],
     make_poller: MakePoller,
-    clock: Clock,
+    clock: FakeNow,
 ) -> None:
     """503s keep the status; after a few failed polls the message says since when; then OK."""
     epm.add_job("planning", 42, "ok", details="Done")
@@ -282,8 +282,7 @@ def test_a_cycle_never_runs_alongside_another(
     poller = make_poller(config, service)
     first = threading.Thread(target=poller.run_cycle)
     first.start()
-    while epm.in_flight() == 0:
-        threading.Event().wait(0.01)
+    wait_until(lambda: epm.in_flight() == 1, "the first cycle's poll in flight")
     assert poller.run_cycle() is None
     first.join()
     assert epm.job_polls("planning", 1) == 1
@@ -314,7 +313,7 @@ def test_a_domain_loading_too_long_without_a_job_becomes_a_stale_warning(
     config: Config,
     open_service: Callable[[Config], StatusService],
     make_poller: MakePoller,
-    clock: Clock,
+    clock: FakeNow,
 ) -> None:
     """Loading by hand past max_loading_minutes turns Warning "stale"; tracked ones do not."""
     epm.add_job("planning", 1, "running")
@@ -418,7 +417,7 @@ def test_closing_does_not_wait_for_polls_in_flight(
 def test_a_cycle_whose_commit_fails_keeps_its_results_for_the_next_one(
     epm: EpmSandbox,
     config: Config,
-    clock: Clock,
+    clock: FakeNow,
     make_poller: MakePoller,
 ) -> None:
     """A failed commit changes nothing in the poller: the next cycle resolves without re-polling."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,6 +14,7 @@ from bot.model import Status
 from bot.sandbox.epm import EpmSandbox
 from bot.sandbox.slack.payloads import dm_channel
 from bot.slack.jobs import RUN_JOB_ACTION
+from tests.conftest import wait_until
 from tests.slack.conftest import ALICE, BOB, MakeRunning, Running, body_text
 
 HP_JOBS = "/HyperionPlanning/rest/v3/applications/Vision/jobs"
@@ -56,9 +56,7 @@ def app(make_running: MakeRunning, epm: EpmSandbox) -> Running:
 
 def posts(epm: EpmSandbox, timeout: float = 5.0) -> int:
     """How many job-start POSTs reached the EPM sandbox, once nothing is in flight."""
-    deadline = time.monotonic() + timeout
-    while epm.in_flight() and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until(lambda: not epm.in_flight(), "no request in flight at the EPM sandbox", timeout)
     return sum(1 for r in epm.requests() if r.method == "POST")
 
 
