@@ -19,10 +19,10 @@ import socket
 import subprocess
 import tempfile
 from pathlib import Path
-from types import TracebackType
 
 import pytest
 
+from bot.sandbox.serving import Served
 from tests.conftest import POSTGRES_URL, wait_until
 
 START_TIMEOUT = 10.0
@@ -62,7 +62,7 @@ def _accepts(port: int) -> bool:
         return False
 
 
-class PgBouncer:
+class PgBouncer(Served):
     """One private ``pgbouncer`` process in ``pool_mode`` (transaction or session)."""
 
     def __init__(self, pool_mode: str, *, pool_size: int = 4) -> None:
@@ -122,17 +122,6 @@ class PgBouncer:
                 proc.kill()
                 proc.wait(timeout=STOP_TIMEOUT)
         shutil.rmtree(self.directory, ignore_errors=True)
-
-    def __enter__(self) -> PgBouncer:
-        return self.start()
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def _config(self) -> str:
         server = _server()
