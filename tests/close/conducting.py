@@ -103,6 +103,7 @@ class Conducted:
     store: ClockedStore
     service: StatusService
     clients: dict[str, EpmClient]
+    launcher: JobLauncher
     poller: Poller
     conductor: Conductor
     lease: Lease
@@ -175,4 +176,6 @@ def open_conducted(
         lease=lease,
     )
     poller = Poller(service, clients)
-    return Conducted(config, clock, slack, epm, store, service, clients, poller, conductor, lease)
+    return Conducted(
+        config, clock, slack, epm, store, service, clients, launcher, poller, conductor, lease
+    )

@@ -235,7 +235,7 @@ def test_a_job_someone_started_by_hand_during_the_delay_is_not_started_again(
     c = make()
     c.ok("Planning", "Actuals")
     c.tick()
-    c.conductor._launcher.run("FCCS", "Actuals", by=PERSON)
+    c.launcher.run("FCCS", "Actuals", by=PERSON)
     c.clock.advance(minutes=3)
     c.tick()
     assert c.started() == ["Load Actuals"]
@@ -250,7 +250,7 @@ def test_a_job_run_by_hand_that_failed_is_not_restarted_by_itself(
     """/epmpulse run, then Error: the conductor leaves it to people."""
     epm.script_start("Load Actuals", "error")
     c = make(delay=0)
-    c.conductor._launcher.run("FCCS", "Actuals", by=PERSON)
+    c.launcher.run("FCCS", "Actuals", by=PERSON)
     c.poll()
     assert c.service.get("FCCS", "Actuals").status is Status.ERROR
     c.ok("Planning", "Actuals")

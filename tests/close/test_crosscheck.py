@@ -51,7 +51,7 @@ def disputes(c: Conducted) -> list[str]:
 
 def failed_run(c: Conducted) -> None:
     """FCCS/Actuals: its job run by hand ends in Error."""
-    c.conductor._launcher.run("FCCS", "Actuals", by=PERSON)
+    c.launcher.run("FCCS", "Actuals", by=PERSON)
     c.poll()
     assert c.service.get("FCCS", "Actuals").status is Status.ERROR
 
@@ -108,7 +108,7 @@ def test_a_tracked_job_ending_in_error_after_a_key_set_ok_is_disputed(
 def test_ok_after_a_job_that_succeeded_is_not_disputed(c: Conducted, epm: EpmSandbox) -> None:
     """The last EPM job ended OK: a person's OK is simply an OK."""
     epm.script_start("Load Actuals", "ok")
-    c.conductor._launcher.run("FCCS", "Actuals", by=PERSON)
+    c.launcher.run("FCCS", "Actuals", by=PERSON)
     c.poll()
     c.service.set("FCCS", "Actuals", "Pending", by=PERSON)
     c.ok("FCCS", "Actuals")
