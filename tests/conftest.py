@@ -98,18 +98,16 @@ def service(config: Config, store: JsonStore) -> StatusService:
 
 def wait_until(
     condition: Callable[[], object], what: str, timeout: float = 5.0, interval: float = 0.01
-) -> float:
+) -> None:
     """Wait until ``condition()`` is true, checking every ``interval``; fail after ``timeout``.
 
     The one bounded wait of the test suite: tests wait on a condition, never a fixed time.
-    Returns the seconds it took (for a report, never for an assertion).
     """
-    started = time.monotonic()
+    deadline = time.monotonic() + timeout
     while not condition():
-        if time.monotonic() - started >= timeout:
+        if time.monotonic() >= deadline:
             raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
         time.sleep(interval)
-    return time.monotonic() - started
 
 
 class FakeNow:

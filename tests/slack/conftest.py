@@ -68,8 +68,7 @@ class Running:
     def command(self, text: str, *, user: str = ALICE, count: int = 1) -> list[dict[str, Any]]:
         """Run ``/epmpulse text`` and return the ``count`` replies it posted to response_url."""
         before = len(self.sandbox.responses())
-        ack = self.sandbox.send_command(text, user_id=user)
-        assert ack.latency < 3.0
+        self.sandbox.send_command(text, user_id=user)
         self.sandbox.wait_for_response(count=before + count)
         posts = self.sandbox.responses()[before:]
         assert [p.status for p in posts] == [200] * len(posts), [p.body for p in posts]
