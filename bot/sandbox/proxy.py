@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
-from bot.sandbox.serving import Served, serve_in_thread
+from bot.sandbox.serving import Serving, serve_in_thread
 
 TIMEOUT = 5.0
 
@@ -34,7 +34,7 @@ class Forwarded(NamedTuple):
     authorization: str | None
 
 
-class ForwardProxy(Served):
+class ForwardProxy(Serving):
     """A forward proxy on 127.0.0.1; ``url`` is its address, ``seen`` what it forwarded."""
 
     def __init__(self) -> None:

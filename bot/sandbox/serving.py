@@ -9,7 +9,7 @@ from types import TracebackType
 from typing import Self
 
 
-class Served(ABC):
+class Serving(ABC):
     """A server started by ``start()`` and stopped by ``stop()``; a `with` block does both."""
 
     @abstractmethod

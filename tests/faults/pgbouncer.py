@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.sandbox.serving import Served
+from bot.sandbox.serving import Serving
 from tests.conftest import POSTGRES_URL, wait_until
 
 START_TIMEOUT = 10.0
@@ -62,7 +62,7 @@ def _accepts(port: int) -> bool:
         return False
 
 
-class PgBouncer(Served):
+class PgBouncer(Serving):
     """One private ``pgbouncer`` process in ``pool_mode`` (transaction or session)."""
 
     def __init__(self, pool_mode: str, *, pool_size: int = 4) -> None:

@@ -16,13 +16,13 @@ import socket
 import threading
 import time
 
-from bot.sandbox.serving import Served
+from bot.sandbox.serving import Serving
 
 CHUNK = 65536
 TICK = 0.05  # how often the thread looks at the clock and at cut()/stop()
 
 
-class TcpProxy(Served):
+class TcpProxy(Serving):
     """Forwards ``127.0.0.1:port`` to ``target``; ``cut()`` and ``restore()`` the link."""
 
     def __init__(

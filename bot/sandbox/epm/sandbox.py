@@ -14,14 +14,14 @@ from bot.sandbox.epm.jobs import JobState, Outcome, ScriptedJob, job_key, job_pa
 from bot.sandbox.epm.log import RequestRecord
 from bot.sandbox.epm.starts import StartRecord
 from bot.sandbox.epm.state import SandboxState
-from bot.sandbox.serving import Served, serve_in_thread
+from bot.sandbox.serving import Serving, serve_in_thread
 
 logger = logging.getLogger(__name__)
 
 _HP = ("planning", "fccs")  # kinds addressed by application name
 
 
-class EpmSandbox(Served):
+class EpmSandbox(Serving):
     """A real HTTP server on loopback that answers like EPM Cloud job-status and OAuth APIs."""
 
     def __init__(

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from bot.sandbox.serving import Served, serve_in_thread
+from bot.sandbox.serving import Serving, serve_in_thread
 from bot.sandbox.slack.actions import (
     DEFAULT_CHANNEL_ID,
     DEFAULT_COMMAND,
@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 __all__ = ["DEFAULT_CHANNEL_ID", "DEFAULT_COMMAND", "DEFAULT_USER_ID", "SlackSandbox"]
 
 
-class SlackSandbox(Served, SandboxControl, UserActions, Observations):
+class SlackSandbox(Serving, SandboxControl, UserActions, Observations):
     """A strict Slack on loopback: Web API over HTTP, Socket Mode over WebSocket.
 
     Thread-safe; every wait is bounded by a timeout. Use as a context manager or call
