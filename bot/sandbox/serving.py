@@ -1,4 +1,5 @@
-"""What every sandbox server shares: a `with` block, and serving on a daemon thread."""
+"""What every sandbox server shares: a `with` block, serving on a daemon thread, and
+the gate that holds a request until the test lets it go."""
 
 from __future__ import annotations
 
@@ -49,3 +50,25 @@ def serve_in_thread(
     )
     thread.start()
     return thread
+
+
+class Gate:
+    """Holds a request until the test releases it: the "server answering slowly" fault.
+
+    ``arrived`` is set when the request reaches the sandbox (it was sent), ``release()``
+    lets it go on; stopping the sandbox lets every held request go.
+    """
+
+    def __init__(self) -> None:
+        self.arrived = threading.Event()
+        self._released = threading.Event()
+
+    def release(self) -> None:
+        """Let the held call (and any later one through this gate) be answered."""
+        self._released.set()
+
+    def pass_through(self, stopping: threading.Event, poll: float = 0.05) -> None:
+        """Block the calling request until released or the sandbox stops."""
+        self.arrived.set()
+        while not self._released.wait(poll) and not stopping.is_set():
+            pass

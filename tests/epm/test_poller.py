@@ -19,7 +19,7 @@ from bot.metrics import Metrics
 from bot.model import JobRef, Status
 from bot.sandbox.epm import EpmSandbox, RequestRecord, script
 from bot.service import StatusService
-from tests.conftest import DiskFullStore, FakeNow, wait_until
+from tests.conftest import DiskFullStore, FakeNow
 from tests.epm.conftest import MakeEstate, server_doc
 
 MakePoller = Callable[..., Poller]
@@ -276,15 +276,19 @@ def test_a_cycle_never_runs_alongside_another(
 ) -> None:
     """A second run_cycle while one is in progress returns at once without polling."""
     epm.add_job("planning", 1, "running")
-    epm.set_latency(0.5)
+    gate = epm.hold("/HyperionPlanning/")
     service = open_service(config)
     track(service, "Planning", "Actuals", "1", by="slack:U1")
     poller = make_poller(config, service)
     first = threading.Thread(target=poller.run_cycle)
     first.start()
-    wait_until(lambda: epm.in_flight() == 1, "the first cycle's poll in flight")
-    assert poller.run_cycle() is None
-    first.join()
+    try:
+        assert gate.arrived.wait(5), "the first cycle's poll never reached EPM"
+        assert poller.run_cycle() is None
+    finally:
+        gate.release()
+        first.join(5)
+    assert not first.is_alive()
     assert epm.job_polls("planning", 1) == 1
     assert "previous cycle is still running" in caplog.text
 
@@ -402,13 +406,16 @@ def test_closing_does_not_wait_for_polls_in_flight(
         epm.add_job("planning", job, "ok")
         track(service, "Planning", domain, str(job), by="slack:U1")
     poller = make_poller(config, service, max_workers=1)
-    epm.set_latency(1.0)
+    gate = epm.hold("/HyperionPlanning/")
     summaries: list[Any] = []
     cycle = threading.Thread(target=lambda: summaries.append(poller.run_cycle()))
     cycle.start()
-    wait_until(lambda: epm.in_flight() == 1, "the first poll to reach EPM")
-    poller.close()
-    assert epm.in_flight() == 1  # close() returned while that poll was still in flight
+    try:
+        assert gate.arrived.wait(5), "the first poll never reached EPM"
+        poller.close()
+        assert epm.in_flight() == 1  # close() returned while that poll was still held
+    finally:
+        gate.release()
     cycle.join(5)
     assert not cycle.is_alive()
     assert summaries[0].jobs == 1  # the two queued polls were cancelled

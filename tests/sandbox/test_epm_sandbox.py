@@ -425,6 +425,22 @@ def test_latency_applies_per_path_prefix(epm: EpmSandbox) -> None:
     assert (slow.delay, fast.delay) == (0.2, 0.0)
 
 
+def test_a_held_request_stays_in_flight_until_released_then_is_answered(
+    epm: EpmSandbox,
+) -> None:
+    """hold() keeps the next request under the prefix in flight; release() answers it."""
+    epm.add_job("arcs", 1, ["ok"])
+    gate = epm.hold("/armARCS/")
+    with ThreadPoolExecutor(1) as pool:
+        answer = pool.submit(poll, epm, "arcs", 1)
+        assert gate.arrived.wait(TIMEOUT)
+        assert (epm.in_flight(), epm.requests(), epm.job_polls("arcs", 1)) == (1, [], 0)
+        gate.release()
+        assert answer.result(TIMEOUT).status_code == 200
+    assert poll(epm, "arcs", 1).status_code == 200  # only the next request was held
+    assert [r.status for r in epm.requests()] == [200, 200]
+
+
 @pytest.mark.parametrize(("clients", "latency"), [(8, 0.2), (16, 0.3)])
 def test_parallel_polls_overlap_instead_of_queueing(clients: int, latency: float) -> None:
     """N parallel clients with latency L are all in flight at once, not queued one by one."""

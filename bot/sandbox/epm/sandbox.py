@@ -14,7 +14,7 @@ from bot.sandbox.epm.jobs import JobState, Outcome, ScriptedJob, job_key, job_pa
 from bot.sandbox.epm.log import RequestRecord
 from bot.sandbox.epm.starts import StartRecord
 from bot.sandbox.epm.state import SandboxState
-from bot.sandbox.serving import Serving, serve_in_thread
+from bot.sandbox.serving import Gate, Serving, serve_in_thread
 
 logger = logging.getLogger(__name__)
 
@@ -224,6 +224,13 @@ class EpmSandbox(Serving):
         if status < 400:
             raise ValueError("an injected failure needs an HTTP error status")
         self._state.faults.add(Fault(path_prefix, status, times, retry_after))
+
+    def hold(self, path_prefix: str, *, times: int = 1) -> Gate:
+        """Hold the next `times` requests under the prefix until the gate is released;
+        they are then answered as usual (a poll that is still in flight)."""
+        gate = Gate()
+        self._state.faults.add(Fault(path_prefix, None, times, gate=gate))
+        return gate
 
     def drop_connections(self, path_prefix: str, *, times: int = 1) -> None:
         """Close the connection without answering the next `times` requests under the prefix."""
