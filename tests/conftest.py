@@ -6,6 +6,7 @@ import errno
 import functools
 import logging
 import os
+import socket
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -108,6 +109,13 @@ def wait_until(
         if time.monotonic() >= deadline:
             raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
         time.sleep(interval)
+
+
+def free_port() -> int:
+    """A loopback TCP port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 class FakeNow:

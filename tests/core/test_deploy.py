@@ -13,7 +13,6 @@ import os
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -27,7 +26,7 @@ import pytest
 from bot.cli import EXIT_BAD_INPUT
 from bot.config import load_config
 from bot.sandbox.slack import DEFAULT_CHANNEL_ID, SlackSandbox
-from tests.conftest import wait_until
+from tests.conftest import free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
@@ -120,13 +119,6 @@ def environment_file(text: str) -> dict[str, str]:
 
 
 # --- running what they describe ---------------------------------------------------------
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def as_python(argv: list[str], script: str) -> list[str]:

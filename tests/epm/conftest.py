@@ -14,10 +14,17 @@ from bot.epm.client import EpmClient
 from bot.sandbox.epm import EpmSandbox
 from bot.service import StatusService
 from bot.store import JsonStore
-from tests.conftest import FakeNow, MakeConfig
+from tests.conftest import FakeNow, MakeConfig, wait_until
 
 CLIENT_ID = "epmpulse"
 CLIENT_SECRET = "client-secret-value-7f3a"
+
+
+def start_posts(epm: EpmSandbox, timeout: float = 5.0) -> list[str]:
+    """The paths of the POSTs (token requests left out) that reached ``epm``, once no
+    request is in flight."""
+    wait_until(lambda: not epm.in_flight(), "no request in flight at the EPM sandbox", timeout)
+    return [r.path for r in epm.requests() if r.method == "POST" and "oauth2" not in r.path]
 
 
 @pytest.fixture

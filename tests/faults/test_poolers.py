@@ -7,7 +7,6 @@ of its own: PgBouncer does not forward a schema on the search path.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import uuid
@@ -20,7 +19,7 @@ import pytest
 from bot.errors import ConfigError, StoreError
 from bot.runtime import Check
 from bot.store.pooler import check_stable_session
-from tests.conftest import POSTGRES_URL, require_postgres
+from tests.conftest import POSTGRES_URL, free_port, require_postgres
 from tests.faults.pgbouncer import PgBouncer, require_pgbouncer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,13 +64,6 @@ def start_bouncer() -> Iterator[StartBouncer]:
 def with_password(url: str) -> str:
     """``url`` with a password in it."""
     return url.replace("@", f":{PASSWORD}@", 1)
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def test_run_exits_2_behind_a_transaction_pooler_saying_what_to_use(

@@ -19,17 +19,10 @@ import requests
 
 from bot.sandbox.serve import READY, send_line
 from bot.sandbox.slack import SlackSandbox
-from tests.conftest import wait_until
+from tests.conftest import free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 START_SECONDS = 30.0
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def base_env() -> dict[str, str]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 
 from bot import cli
@@ -13,15 +11,8 @@ from bot.sandbox.slack import SlackSandbox
 from bot.service import StatusService
 from bot.slack.part import SlackPart
 from bot.store import JsonStore
-from tests.conftest import MakeConfig, wait_until
+from tests.conftest import MakeConfig, free_port, wait_until
 from tests.slack.conftest import MakeRunning, Running, slack_env
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def start_part(make_config: MakeConfig, **env: str) -> tuple[SlackPart, JsonStore]:
