@@ -49,19 +49,6 @@ def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
 
 
-@pytest.fixture
-def sandbox() -> Iterator[SlackSandbox]:
-    """A fresh sandbox per test."""
-    with SlackSandbox() as running:
-        yield running
-
-
-@pytest.fixture
-def client(sandbox: SlackSandbox) -> WebClient:
-    """A real WebClient with the bot token, pointed at the sandbox."""
-    return WebClient(token=sandbox.bot_token, base_url=sandbox.api_url, timeout=5)
-
-
 def refusal(call: Any, *args: Any, **kwargs: Any) -> SlackApiError:
     """Call a WebClient method that must fail and return the error."""
     with pytest.raises(SlackApiError) as caught:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 
-import pytest
 from slack_sdk import WebClient
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
@@ -31,13 +29,6 @@ def _acking(websocket: ClientConnection, seen: list[str]) -> threading.Thread:
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
     return thread
-
-
-@pytest.fixture
-def sandbox() -> Iterator[SlackSandbox]:
-    """A fresh Slack sandbox on loopback."""
-    with SlackSandbox() as running:
-        yield running
 
 
 def test_envelopes_are_spread_across_every_open_connection(sandbox: SlackSandbox) -> None:
