@@ -146,6 +146,12 @@ class FakeClock:
         self.now += seconds
 
 
+@pytest.fixture
+def fake_clock() -> FakeClock:
+    """A monotonic clock that only the test moves."""
+    return FakeClock()
+
+
 # PostgreSQL for the store, leader and multi-instance tests (SPEC §10). Each test gets a
 # schema of its own, dropped afterwards.
 POSTGRES_URL = os.environ.get(
