@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from bot.config import Config
-from bot.epm import client as epm_client
+from bot.epm import JobResult
 from bot.epm.client import EpmClient
 from bot.epm.poller import UNREACHABLE_AFTER, Poller
 from bot.epm.tracking import track
@@ -29,13 +29,19 @@ MakePoller = Callable[..., Poller]
 def make_poller(clock: FakeNow) -> Iterator[MakePoller]:
     """Build a poller over real clients (no back-off sleeps) for a config and service.
 
-    ``metrics`` given as a keyword is shared by the clients and the poller.
+    ``metrics`` given as a keyword is shared by the clients and the poller; ``client_type``
+    replaces EpmClient (fault injection).
     """
     pollers: list[Poller] = []
 
-    def make(config: Config, service: StatusService, **kwargs: Any) -> Poller:
+    def make(
+        config: Config,
+        service: StatusService,
+        client_type: type[EpmClient] = EpmClient,
+        **kwargs: Any,
+    ) -> Poller:
         clients = {
-            name: EpmClient(
+            name: client_type(
                 name,
                 server,
                 data_dir=config.settings.data_dir,
@@ -364,25 +370,26 @@ def test_a_job_that_trips_a_bug_fails_alone_and_is_logged(
     config: Config,
     open_service: Callable[[Config], StatusService],
     make_poller: MakePoller,
-    monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """An unexpected exception polling one job is logged and counts as its failure only."""
-    parse_job = epm_client.parse_job
 
-    def buggy(body: Any, kind: str) -> Any:
-        if body.get("jobId") == 41:
-            raise KeyError("jobName")
-        return parse_job(body, kind)
+    class BuggyClient(EpmClient):
+        """A client with a bug in reading job 41's answer."""
 
-    monkeypatch.setattr(epm_client, "parse_job", buggy)
+        def job_status(self, job_id: str) -> JobResult:
+            result = super().job_status(job_id)
+            if job_id == "41":
+                raise KeyError("jobName")
+            return result
+
     caplog.set_level(logging.ERROR, logger="bot.epm.poller")
     epm.add_job("planning", 41, "ok")
     epm.add_job("planning", 42, "ok", details="Cube refreshed")
     service = open_service(config)
     track(service, "Planning", "Actuals", "41", by="slack:U1")
     track(service, "Planning", "Forecast", "42", by="slack:U1")
-    poller = make_poller(config, service)
+    poller = make_poller(config, service, BuggyClient)
     summary = poller.run_cycle()
     assert summary is not None and (summary.failed, summary.resolved) == (1, 1)
     assert service.get("Planning", "Forecast").message == "Cube refreshed"
