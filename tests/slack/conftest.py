@@ -141,10 +141,11 @@ def make_running(
         ping_interval: float | None = None,
         service_clock: Callable[[], datetime] | None = None,
         launcher: bool = False,
+        store_type: type[JsonStore] = JsonStore,
         **env: str,
     ) -> Running:
         config = make_config(yaml_text, **slack_env(sandbox, **env))
-        store = JsonStore(config.settings.data_dir)
+        store = store_type(config.settings.data_dir)
         metrics = Metrics()
         service = StatusService(
             config.estate, store, metrics=metrics, clock=service_clock or utcnow
