@@ -238,7 +238,7 @@ class PostgresLeadership:
             sent = self._clock()
             try:
                 if self._leader:
-                    if not self._query(_HELD_SQL):
+                    if not self.query(_HELD_SQL):
                         self._lose("the leader lock is no longer held by this session")
                         self._disconnect()
                         return
@@ -250,7 +250,7 @@ class PostgresLeadership:
                         return
                     self.lease.renew(sent + self.lease_seconds)
                     return
-                if not self._query(_LOCK_SQL):
+                if not self.query(_LOCK_SQL):
                     return
             except StoreError as exc:
                 if self._leader:  # stop the scheduled work first, then let the session go
@@ -265,7 +265,7 @@ class PostgresLeadership:
         with self._changing:
             sent = self._clock()
             try:
-                held = self._query(_HELD_SQL)
+                held = self.query(_HELD_SQL)
             except StoreError:
                 held = False
             if not held:  # the session died while waiting (a reconnect holds no lock)
@@ -295,7 +295,11 @@ class PostgresLeadership:
         if self._on_change is not None:
             self._on_change(leader)
 
-    def _query(self, sql: str) -> bool:
+    def query(self, sql: str) -> bool:
+        """Run one beat's lock query on the leader's own session (opened on demand).
+
+        Every beat goes through here, so the fault suite holds a beat by overriding it.
+        """
         import psycopg
 
         try:

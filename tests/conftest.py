@@ -6,9 +6,11 @@ import errno
 import functools
 import logging
 import os
+import socket
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import quote
@@ -97,18 +99,37 @@ def service(config: Config, store: JsonStore) -> StatusService:
 
 def wait_until(
     condition: Callable[[], object], what: str, timeout: float = 5.0, interval: float = 0.01
-) -> float:
+) -> None:
     """Wait until ``condition()`` is true, checking every ``interval``; fail after ``timeout``.
 
     The one bounded wait of the test suite: tests wait on a condition, never a fixed time.
-    Returns the seconds it took (for a report, never for an assertion).
     """
-    started = time.monotonic()
+    deadline = time.monotonic() + timeout
     while not condition():
-        if time.monotonic() - started >= timeout:
+        if time.monotonic() >= deadline:
             raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
         time.sleep(interval)
-    return time.monotonic() - started
+
+
+def free_port() -> int:
+    """A loopback TCP port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class FakeNow:
+    """A UTC wall clock (aware datetimes) that only moves when a test says so."""
+
+    def __init__(self, start: datetime = datetime(2025, 3, 31, 8, 0, tzinfo=UTC)) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        """Move time forward by ``timedelta(**delta)``."""
+        self.now += timedelta(**delta)
 
 
 class FakeClock:
@@ -123,6 +144,12 @@ class FakeClock:
     def advance(self, seconds: float) -> None:
         """Move time forward."""
         self.now += seconds
+
+
+@pytest.fixture
+def fake_clock() -> FakeClock:
+    """A monotonic clock that only the test moves."""
+    return FakeClock()
 
 
 # PostgreSQL for the store, leader and multi-instance tests (SPEC §10). Each test gets a

@@ -15,9 +15,10 @@ import select
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
+
+from bot.sandbox.serving import Serving, serve_in_thread
 
 TIMEOUT = 5.0
 
@@ -33,7 +34,7 @@ class Forwarded(NamedTuple):
     authorization: str | None
 
 
-class ForwardProxy:
+class ForwardProxy(Serving):
     """A forward proxy on 127.0.0.1; ``url`` is its address, ``seen`` what it forwarded."""
 
     def __init__(self) -> None:
@@ -45,7 +46,7 @@ class ForwardProxy:
             owner = proxy
 
         self._server = _QuietServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
@@ -56,20 +57,22 @@ class ForwardProxy:
         """The targets forwarded so far, in order."""
         return [f.target for f in list(self.seen)]
 
-    def __enter__(self) -> ForwardProxy:
-        self._thread.start()
+    def start(self) -> ForwardProxy:
+        """Serve on a daemon thread; a proxy starts only once."""
+        if self._thread is not None or self.stopping.is_set():
+            raise RuntimeError("a ForwardProxy can be started only once")
+        self._thread = serve_in_thread(self._server, "forward-proxy")
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def stop(self) -> None:
+        """End open tunnels, stop serving and join the thread."""
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return
         self.stopping.set()
         self._server.shutdown()
         self._server.server_close()
-        self._thread.join(TIMEOUT)
+        thread.join(TIMEOUT)
 
 
 class _QuietServer(ThreadingHTTPServer):

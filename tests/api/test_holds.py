@@ -15,8 +15,8 @@ from bot.runtime import Check
 from bot.sandbox.epm import EpmSandbox
 from bot.service import StatusService
 from tests.api.conftest import CI_KEY, KEYS, TestClient, bearer
-from tests.close.conducting import START, Clock, ClockedStore, estate_yaml
-from tests.conftest import MakeConfig
+from tests.close.conducting import START, ClockedStore, estate_yaml
+from tests.conftest import FakeNow, MakeConfig
 
 
 class HoldsApi:
@@ -44,7 +44,7 @@ def api(make_config: MakeConfig) -> Iterator[HoldsApi]:
     """The API with the conductor estate (no EPM call is made by these requests)."""
     with EpmSandbox(username="svc_epm", password="basic-password-9c1d") as epm:
         config = make_config(estate_yaml(epm))
-    clock = Clock(START)
+    clock = FakeNow(START)
     store = ClockedStore(config.settings.data_dir, clock)
     service = StatusService(config.estate, store, clock=clock)
     app = create_api(

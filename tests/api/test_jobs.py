@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -20,7 +19,7 @@ from bot.sandbox.epm import EpmSandbox
 from bot.service import StatusService
 from bot.store import JsonStore
 from tests.api.conftest import CI_KEY, KEYS, TestClient, bearer
-from tests.conftest import MakeConfig
+from tests.conftest import MakeConfig, wait_until
 
 HP_JOBS = "/HyperionPlanning/rest/v3/applications/Vision/jobs"
 URL = "/api/v1/jobs"
@@ -106,9 +105,7 @@ def api(make_jobs_api: MakeJobsApi) -> JobsApi:
 
 def posts(epm: EpmSandbox, timeout: float = 5.0) -> int:
     """How many job-start POSTs reached the EPM sandbox, once nothing is in flight."""
-    deadline = time.monotonic() + timeout
-    while epm.in_flight() and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until(lambda: not epm.in_flight(), "no request in flight at the EPM sandbox", timeout)
     return sum(1 for r in epm.requests() if r.method == "POST")
 
 

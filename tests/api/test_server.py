@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import http.client
 import json
+import logging
 import socket
-import time
 from collections.abc import Iterator
 
 import httpx
@@ -14,7 +14,7 @@ import requests
 
 from bot.api import ApiPart
 from bot.errors import ConfigError
-from bot.runtime import Runtime
+from bot.runtime import Check, Runtime
 from tests.api.conftest import CI_KEY, MakeApi, bearer
 from tests.conftest import MakeConfig
 
@@ -77,28 +77,29 @@ def test_uvicorn_serves_with_uvloop_and_httptools(part: ApiPart) -> None:
 def test_a_taken_port_stops_start_up_with_a_clear_message(part: ApiPart, make_api: MakeApi) -> None:
     """Starting on a port that is in use fails at once, naming the address and the cause."""
     second = ApiPart(make_api(), "127.0.0.1", part.port)
-    started = time.monotonic()
     with pytest.raises(ConfigError) as error:
         second.start()
-    assert time.monotonic() - started < 2
     message = str(error.value)
     assert f"127.0.0.1:{part.port}" in message
     assert "already in use" in message
-    assert not second.health().ok
+    assert second.health() == Check(False, "not started")  # failed at bind: no server began
 
 
-def test_stop_shuts_uvicorn_down_within_a_bounded_time(make_api: MakeApi) -> None:
-    """After stop() the port is closed, health says so, and stop took seconds at most."""
+def test_stop_shuts_uvicorn_down_without_waiting_for_an_idle_connection(
+    make_api: MakeApi, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An idle keep-alive client does not hold stop() up: uvicorn ends by itself, never
+    forced, the port is closed and health says so."""
+    caplog.set_level(logging.WARNING, logger="bot.api.server")
     served = ApiPart(make_api(), "127.0.0.1", 0, graceful_seconds=1)
     served.start()
     idle = httpx.Client(base_url=served.url, timeout=5)  # an idle keep-alive connection
     try:
         assert idle.get("/metrics").status_code == 200
-        started = time.monotonic()
         served.stop()
-        assert time.monotonic() - started < 4
     finally:
         idle.close()
+    assert "did not stop in time" not in caplog.text
     assert not served.health().ok
     with pytest.raises(OSError), socket.create_connection(("127.0.0.1", served.port), timeout=1):
         pass

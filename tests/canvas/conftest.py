@@ -40,12 +40,12 @@ def running(
         runtime.stop()
 
 
-def wait_for_canvas(sandbox: SlackSandbox, canvas_id: str, text: str) -> str:
+def wait_for_canvas(sandbox: SlackSandbox, canvas_id: str, text: str, timeout: float = WAIT) -> str:
     """Wait (bounded) until the canvas contains ``text``; its markdown."""
     wait_until(
         lambda: text in sandbox.canvas_markdown(canvas_id),
         f"{text!r} on canvas {canvas_id}",
-        timeout=WAIT,
+        timeout=timeout,
         interval=0.02,
     )
     return sandbox.canvas_markdown(canvas_id)

@@ -20,8 +20,7 @@ from bot.runtime import Runtime
 from bot.sandbox.slack import SlackSandbox
 from bot.service import StatusService
 from bot.store import JsonStore
-from tests.canvas.conftest import MakeSlackConfig
-from tests.conftest import wait_until
+from tests.canvas.conftest import MakeSlackConfig, wait_for_canvas
 
 DEBOUNCE = 1.0
 
@@ -47,13 +46,6 @@ def app(app_config: Config, sandbox: SlackSandbox, canvas_id: str) -> Iterator[R
         yield runtime
     finally:
         runtime.stop()
-
-
-def wait_for_canvas(sandbox: SlackSandbox, canvas_id: str, text: str, timeout: float) -> float:
-    """Seconds until the canvas contains ``text``; fails after ``timeout``."""
-    return wait_until(
-        lambda: text in sandbox.canvas_markdown(canvas_id), f"{text!r} on the canvas", timeout
-    )
 
 
 def test_a_slash_command_set_reaches_the_canvas_with_the_next_publish(

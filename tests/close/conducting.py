@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import yaml
@@ -23,6 +23,7 @@ from bot.service import StatusService
 from bot.slack.client import build_web_client
 from bot.store import JsonStore
 from tests.close.conftest import CHANNEL
+from tests.conftest import FakeNow
 
 # The close of 2026-11 runs in December 2026; 09:00 on Tuesday 1 December.
 START = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -79,25 +80,10 @@ def estate_yaml(epm: EpmSandbox, *, delay: int | None = 2, auto: bool = True) ->
     return yaml.safe_dump(document, sort_keys=False)
 
 
-@dataclass
-class Clock:
-    """A settable UTC clock shared by the service, the store and the conductor."""
-
-    now: datetime = START
-
-    def __call__(self) -> datetime:
-        """The current fake time."""
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        """Move the clock forward."""
-        self.now += timedelta(**delta)
-
-
 class ClockedStore(JsonStore):
     """A JSON store whose own clock (job start reservations) is the test's."""
 
-    def __init__(self, data_dir: Any, clock: Clock) -> None:
+    def __init__(self, data_dir: Any, clock: FakeNow) -> None:
         super().__init__(data_dir)
         self.clock = clock
 
@@ -111,12 +97,13 @@ class Conducted:
     """One process over a data dir: service, launcher, poller and the conductor."""
 
     config: Config
-    clock: Clock
+    clock: FakeNow
     slack: SlackSandbox
     epm: EpmSandbox
     store: ClockedStore
     service: StatusService
     clients: dict[str, EpmClient]
+    launcher: JobLauncher
     poller: Poller
     conductor: Conductor
     lease: Lease
@@ -157,7 +144,7 @@ class Conducted:
 
 def open_conducted(
     config: Config,
-    clock: Clock,
+    clock: FakeNow,
     slack: SlackSandbox,
     epm: EpmSandbox,
     *,
@@ -189,4 +176,6 @@ def open_conducted(
         lease=lease,
     )
     poller = Poller(service, clients)
-    return Conducted(config, clock, slack, epm, store, service, clients, poller, conductor, lease)
+    return Conducted(
+        config, clock, slack, epm, store, service, clients, launcher, poller, conductor, lease
+    )

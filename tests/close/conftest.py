@@ -16,7 +16,7 @@ from bot.sandbox.slack import SlackSandbox
 from bot.service import StatusService
 from bot.slack.client import build_web_client
 from bot.store import JsonStore
-from tests.conftest import MakeConfig
+from tests.conftest import FakeNow, MakeConfig
 
 CHANNEL = "C0CLOSE"
 CLOSE_YAML = """
@@ -37,22 +37,11 @@ DECEMBER_START = datetime(2026, 12, 1, 0, 0, tzinfo=UTC)
 
 
 @dataclass
-class Clock:
-    """A clock the test sets; every part and the service read it."""
-
-    now: datetime = DECEMBER_START + timedelta(hours=9)
-
-    def __call__(self) -> datetime:
-        """The current fake time."""
-        return self.now
-
-
-@dataclass
 class Close:
     """One process's view of a data dir: service, close part, the sandbox it alerts to."""
 
     config: Config
-    clock: Clock
+    clock: FakeNow
     service: StatusService
     part: ClosePart
     scheduler: BackgroundScheduler
@@ -70,7 +59,7 @@ class Close:
 
 
 def open_close(
-    config: Config, clock: Clock, sandbox: SlackSandbox, stores: list[JsonStore]
+    config: Config, clock: FakeNow, sandbox: SlackSandbox, stores: list[JsonStore]
 ) -> Close:
     """Open store, service and part (not yet started) over ``config``'s data dir."""
     store = JsonStore(config.settings.data_dir)
@@ -114,7 +103,7 @@ def make_close(
             SLACK_API_URL=sandbox.api_url,
             SLACK_CHANNEL_ID=CHANNEL,
         )
-        clock = Clock(now) if now is not None else Clock()
+        clock = FakeNow(now or DECEMBER_START + timedelta(hours=9))
         return open_close(config, clock, sandbox, stores)
 
     yield make

@@ -21,13 +21,12 @@ from bot.slack.holds import HOLD_ACTION
 from tests.close.conducting import (
     PERSON,
     START,
-    Clock,
     Conducted,
     estate_yaml,
     open_conducted,
 )
 from tests.close.conftest import CHANNEL, sandbox  # noqa: F401 - fixture
-from tests.conftest import MakeConfig
+from tests.conftest import FakeNow, MakeConfig
 
 MakeConducted = Callable[..., Conducted]
 
@@ -57,7 +56,7 @@ def make(
             SLACK_API_URL=sandbox.api_url,
             SLACK_CHANNEL_ID=CHANNEL,
         )
-        conducted = open_conducted(config, Clock(START), sandbox, epm)
+        conducted = open_conducted(config, FakeNow(START), sandbox, epm)
         opened.append(conducted)
         return conducted
 
@@ -236,7 +235,7 @@ def test_a_job_someone_started_by_hand_during_the_delay_is_not_started_again(
     c = make()
     c.ok("Planning", "Actuals")
     c.tick()
-    c.conductor._launcher.run("FCCS", "Actuals", by=PERSON)
+    c.launcher.run("FCCS", "Actuals", by=PERSON)
     c.clock.advance(minutes=3)
     c.tick()
     assert c.started() == ["Load Actuals"]
@@ -251,7 +250,7 @@ def test_a_job_run_by_hand_that_failed_is_not_restarted_by_itself(
     """/epmpulse run, then Error: the conductor leaves it to people."""
     epm.script_start("Load Actuals", "error")
     c = make(delay=0)
-    c.conductor._launcher.run("FCCS", "Actuals", by=PERSON)
+    c.launcher.run("FCCS", "Actuals", by=PERSON)
     c.poll()
     assert c.service.get("FCCS", "Actuals").status is Status.ERROR
     c.ok("Planning", "Actuals")

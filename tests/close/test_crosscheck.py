@@ -12,9 +12,9 @@ from bot.model import JobRef, Status
 from bot.sandbox.epm import EpmSandbox
 from bot.sandbox.slack import SlackSandbox
 from bot.slack.text import record_line
-from tests.close.conducting import PERSON, START, Clock, Conducted, estate_yaml, open_conducted
+from tests.close.conducting import PERSON, START, Conducted, estate_yaml, open_conducted
 from tests.close.conftest import CHANNEL, sandbox  # noqa: F401 - fixture
-from tests.conftest import MakeConfig
+from tests.conftest import FakeNow, MakeConfig
 
 
 @pytest.fixture
@@ -38,7 +38,7 @@ def c(
         SLACK_API_URL=sandbox.api_url,
         SLACK_CHANNEL_ID=CHANNEL,
     )
-    conducted = open_conducted(config, Clock(START), sandbox, epm)
+    conducted = open_conducted(config, FakeNow(START), sandbox, epm)
     conducted.tick()
     yield conducted
     conducted.close()
@@ -51,7 +51,7 @@ def disputes(c: Conducted) -> list[str]:
 
 def failed_run(c: Conducted) -> None:
     """FCCS/Actuals: its job run by hand ends in Error."""
-    c.conductor._launcher.run("FCCS", "Actuals", by=PERSON)
+    c.launcher.run("FCCS", "Actuals", by=PERSON)
     c.poll()
     assert c.service.get("FCCS", "Actuals").status is Status.ERROR
 
@@ -108,7 +108,7 @@ def test_a_tracked_job_ending_in_error_after_a_key_set_ok_is_disputed(
 def test_ok_after_a_job_that_succeeded_is_not_disputed(c: Conducted, epm: EpmSandbox) -> None:
     """The last EPM job ended OK: a person's OK is simply an OK."""
     epm.script_start("Load Actuals", "ok")
-    c.conductor._launcher.run("FCCS", "Actuals", by=PERSON)
+    c.launcher.run("FCCS", "Actuals", by=PERSON)
     c.poll()
     c.service.set("FCCS", "Actuals", "Pending", by=PERSON)
     c.ok("FCCS", "Actuals")

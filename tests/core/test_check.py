@@ -5,7 +5,6 @@ Every case runs the real CLI against the bundled Slack sandbox on loopback.
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import pytest
 
 from bot.cli import main
 from bot.sandbox.slack import DEFAULT_CHANNEL_ID, SlackSandbox
+from tests.conftest import free_port
 
 
 @pytest.fixture(autouse=True)
@@ -54,13 +54,6 @@ def check(capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, str]]:
         name, _, detail = rest.partition(": ")
         lines[name] = f"{verdict} {detail}"
     return code, lines
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def test_a_working_set_up_passes_every_check(

@@ -14,11 +14,9 @@ import re
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
-import time
 import tomllib
 from collections.abc import Iterator, Mapping
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -30,6 +28,7 @@ import yaml
 from bot.cli import EXIT_BAD_INPUT
 from bot.config import load_config
 from bot.sandbox.slack import DEFAULT_CHANNEL_ID, SlackSandbox
+from tests.conftest import free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
@@ -124,13 +123,6 @@ def environment_file(text: str) -> dict[str, str]:
 # --- running what they describe ---------------------------------------------------------
 
 
-def free_port() -> int:
-    """A loopback port nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def as_python(argv: list[str], script: str) -> list[str]:
     """``argv`` with the ``epmpulse`` console script run as ``python -m bot``."""
     assert Path(argv[0]).name == script, argv
@@ -169,16 +161,20 @@ def run_until_healthy(
         argv, env=dict(env), cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
+        probe_errors = [b""]
+
+        def is_healthy() -> bool:
             assert process.poll() is None, process.communicate()[1][-3000:]
             probe = subprocess.run(
                 healthy, env=dict(env), capture_output=True, timeout=10, check=False
             )
-            if probe.returncode == 0:
-                break
-            assert time.monotonic() < deadline, probe.stderr.decode()[-2000:]
-            time.sleep(0.2)
+            probe_errors[0] = probe.stderr
+            return probe.returncode == 0
+
+        try:
+            wait_until(is_healthy, "the health probe to pass", START_TIMEOUT, interval=0.2)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}: {probe_errors[0].decode()[-2000:]}") from None
         process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=STOP_TIMEOUT)
     finally:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 import signal
 import threading
-import time
 
 from bot.config import Config
 from bot.runtime import STOP_SIGNALS, Check, Runtime
+from tests.conftest import wait_until
 
 
 class _Part:
@@ -73,12 +73,14 @@ def test_after_the_first_signal_a_second_one_kills_the_process(config: Config) -
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
     def send_once_installed() -> None:
-        deadline = time.monotonic() + 5
-        while signal.getsignal(signal.SIGTERM) is signal.SIG_IGN:
-            if time.monotonic() > deadline:
-                runtime.request_stop()  # never installed: end the test instead of hanging
-                return
-            time.sleep(0.01)
+        try:
+            wait_until(
+                lambda: signal.getsignal(signal.SIGTERM) is not signal.SIG_IGN,
+                "serve_forever to install its SIGTERM handler",
+            )
+        except AssertionError:
+            runtime.request_stop()  # never installed: end the test instead of hanging
+            return
         os.kill(os.getpid(), signal.SIGTERM)  # to the process, so the main thread wakes
 
     sender = threading.Thread(target=send_once_installed)

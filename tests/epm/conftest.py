@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +14,17 @@ from bot.epm.client import EpmClient
 from bot.sandbox.epm import EpmSandbox
 from bot.service import StatusService
 from bot.store import JsonStore
-from tests.conftest import MakeConfig
+from tests.conftest import FakeNow, MakeConfig, wait_until
 
 CLIENT_ID = "epmpulse"
 CLIENT_SECRET = "client-secret-value-7f3a"
+
+
+def start_posts(epm: EpmSandbox, timeout: float = 5.0) -> list[str]:
+    """The paths of the POSTs (token requests left out) that reached ``epm``, once no
+    request is in flight."""
+    wait_until(lambda: not epm.in_flight(), "no request in flight at the EPM sandbox", timeout)
+    return [r.path for r in epm.requests() if r.method == "POST" and "oauth2" not in r.path]
 
 
 @pytest.fixture
@@ -105,38 +111,14 @@ def make_estate(make_config: MakeConfig) -> MakeEstate:
     return make
 
 
-class Clock:
-    """A settable UTC clock for the service and the poller."""
-
-    def __init__(self, start: datetime | None = None) -> None:
-        self.now = start or datetime(2025, 3, 31, 8, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        """Move the clock forward."""
-        self.now += timedelta(**delta)
-
-
-class MonotonicClock:
-    """A settable monotonic clock (seconds) for token lifetimes."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
-def clock() -> Clock:
+def clock() -> FakeNow:
     """A settable UTC clock."""
-    return Clock()
+    return FakeNow()
 
 
 @pytest.fixture
-def open_service(clock: Clock) -> Iterator[Callable[[Config], StatusService]]:
+def open_service(clock: FakeNow) -> Iterator[Callable[[Config], StatusService]]:
     """Open a status service (store in the config's data dir, the test clock); closed after."""
     stores: list[JsonStore] = []
 

@@ -17,7 +17,8 @@ from bot.epm.tracking import track
 from bot.model import DomainRecord, Status
 from bot.sandbox.epm import EpmSandbox, JobState
 from bot.service import StatusService
-from tests.epm.conftest import Clock, MakeEstate, server_doc
+from tests.conftest import FakeNow
+from tests.epm.conftest import MakeEstate, server_doc
 
 APPS = {
     "ARCS": {"domains": ["Reconciliation"], "server": "arcs"},
@@ -41,7 +42,7 @@ def service(config: Config, open_service: Callable[[Config], StatusService]) -> 
 
 
 @pytest.fixture
-def poller(config: Config, service: StatusService, clock: Clock) -> Iterator[Poller]:
+def poller(config: Config, service: StatusService, clock: FakeNow) -> Iterator[Poller]:
     """The real poller over real clients (no back-off sleeps) of every configured server."""
     clients = {
         name: EpmClient(name, server, data_dir=config.settings.data_dir, backoff_factor=0)

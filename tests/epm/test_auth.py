@@ -20,7 +20,8 @@ from bot.epm.tokens import RefreshTokenFile
 from bot.errors import EpmError
 from bot.sandbox.epm import EpmSandbox
 from bot.sandbox.epm.auth import parse_basic
-from tests.epm.conftest import CLIENT_ID, CLIENT_SECRET, MonotonicClock, server, server_doc
+from tests.conftest import FakeClock
+from tests.epm.conftest import CLIENT_ID, CLIENT_SECRET, server, server_doc
 
 JOB = "/HyperionPlanning/rest/v3/applications/Vision/jobs/"
 TOKEN = "/oauth2/v1/token"
@@ -212,7 +213,7 @@ def test_a_token_endpoint_refusing_basic_gets_the_secret_in_the_form_from_then_o
     The form style is kept for later token requests, and a refresh token survives the retry.
     """
     epm.inject(TOKEN, 401)
-    mono = MonotonicClock()
+    mono = FakeClock()
     client = make_client("p", server(epm, auth=mode), clock=mono)
     calls = record_token_calls(client)
     assert client.auth.header().startswith("Bearer ")
@@ -246,7 +247,7 @@ def test_an_access_token_is_cached_until_60_seconds_before_it_expires(
 ) -> None:
     """Polls reuse the token; 59 s before expiry (sandbox: 3600 s) a new one is fetched."""
     epm.add_job("planning", 1, "running")
-    mono = MonotonicClock()
+    mono = FakeClock()
     client = make_client("p", server(epm, auth=mode), clock=mono)
     client.job_status("1")
     mono.now += 3539
@@ -262,7 +263,7 @@ def test_refresh_if_due_renews_ahead_of_time_only_when_due(
     epm: EpmSandbox, make_client: Callable[..., EpmClient]
 ) -> None:
     """The scheduler's refresh renews a token that would go stale within the horizon."""
-    mono = MonotonicClock()
+    mono = FakeClock()
     client = make_client("p", server(epm, auth="oauth_refresh_token"), clock=mono)
     assert client.refresh_token_if_due(45) is True  # no token yet: warm up
     assert client.refresh_token_if_due(45) is False

@@ -33,12 +33,6 @@ TOKEN = "/oauth2/v1/token"
 
 
 @pytest.fixture
-def fake_clock() -> FakeClock:
-    """The one clock of the sandbox and the sign-in."""
-    return FakeClock()
-
-
-@pytest.fixture
 def idp(fake_clock: FakeClock) -> Iterator[EpmSandbox]:
     """An EPM sandbox on the fake clock with a public client registered."""
     with EpmSandbox(username="svc_epm", password="basic-password-9c1d", clock=fake_clock) as box:

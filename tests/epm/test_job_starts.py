@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -15,21 +14,13 @@ from bot.epm.launch import job_parameters
 from bot.epm.starts import started_job_id
 from bot.errors import JobStartError
 from bot.sandbox.epm import EpmSandbox
-from tests.epm.conftest import server_doc
+from tests.epm.conftest import server_doc, start_posts
 
 HP_JOBS = "/HyperionPlanning/rest/v3/applications/Vision/jobs"
 DI_JOBS = "/aif/rest/V1/jobs"
 PARAMETERS = {"Scenario": "Actual", "Period": "Oct-26", "Years": 2}
 
 MakeClient = Callable[..., EpmClient]
-
-
-def posts(epm: EpmSandbox, timeout: float = 5.0) -> list[str]:
-    """Paths of every POST that reached the sandbox, once no request is in flight."""
-    deadline = time.monotonic() + timeout
-    while epm.in_flight() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    return [r.path for r in epm.requests() if r.method == "POST" and "oauth2" not in r.path]
 
 
 def client_for(
@@ -113,7 +104,7 @@ def test_a_refused_start_carries_epms_own_message_and_is_sent_once(
     assert caught.value.status_code == 400
     assert "refused to start Aggregate Actuals (HTTP 400)" in str(caught.value)
     assert "Job Aggregate Actuals does not exist." in str(caught.value)
-    assert posts(epm) == [HP_JOBS]
+    assert start_posts(epm) == [HP_JOBS]
 
 
 def test_a_503_on_the_start_is_not_retried(epm: EpmSandbox, make_client: MakeClient) -> None:
@@ -124,7 +115,7 @@ def test_a_503_on_the_start_is_not_retried(epm: EpmSandbox, make_client: MakeCli
         client.start_job("RULES", "Aggregate Actuals", {})
     assert caught.value.maybe_started is False
     assert "failed to start Aggregate Actuals (HTTP 503): Service Unavailable" in str(caught.value)
-    assert posts(epm) == [HP_JOBS]
+    assert start_posts(epm) == [HP_JOBS]
     assert epm.starts() == []
 
 
@@ -138,7 +129,7 @@ def test_a_start_whose_answer_times_out_may_have_started(
         client.start_job("RULES", "Aggregate Actuals", {})
     assert caught.value.maybe_started is True
     assert "may have started; check the EPM job console" in str(caught.value)
-    assert posts(epm) == [HP_JOBS]
+    assert start_posts(epm) == [HP_JOBS]
     assert len(epm.starts()) == 1  # EPM did start it: exactly why nothing is resent
 
 
@@ -152,7 +143,7 @@ def test_a_start_whose_connection_is_reset_may_have_started(
         client.start_job("INTEGRATION", "GLDATA", {})
     assert caught.value.maybe_started is True
     assert "did not answer the start of GLDATA" in str(caught.value)
-    assert posts(epm) == [DI_JOBS]
+    assert start_posts(epm) == [DI_JOBS]
 
 
 def test_a_gateway_504_may_have_started(epm: EpmSandbox, make_client: MakeClient) -> None:
@@ -162,7 +153,7 @@ def test_a_gateway_504_may_have_started(epm: EpmSandbox, make_client: MakeClient
     with pytest.raises(JobStartError) as caught:
         client.start_job("RULES", "Aggregate Actuals", {})
     assert caught.value.maybe_started is True
-    assert posts(epm) == [HP_JOBS]
+    assert start_posts(epm) == [HP_JOBS]
 
 
 def test_an_unreachable_server_did_not_start_anything(make_client: MakeClient) -> None:
@@ -198,7 +189,7 @@ def test_refused_basic_credentials_are_not_sent_again(
     with pytest.raises(JobStartError) as caught:
         client.start_job("RULES", "Aggregate Actuals", {})
     assert "(HTTP 401): Authentication failed." in str(caught.value)
-    assert posts(epm) == [HP_JOBS]
+    assert start_posts(epm) == [HP_JOBS]
 
 
 def _answer(status: int, body: bytes) -> requests.Response:
@@ -272,7 +263,7 @@ def test_a_start_with_a_job_type_in_the_wrong_case_is_refused_by_epm_once(
         client.start_job("rules", "Aggregate Actuals", {})
     assert caught.value.maybe_started is False
     assert "(HTTP 400): Invalid job type: rules." in str(caught.value)
-    assert posts(epm) == [HP_JOBS]
+    assert start_posts(epm) == [HP_JOBS]
     assert [s.job_id for s in epm.starts()] == [None]
 
 
@@ -285,4 +276,4 @@ def test_a_data_integration_start_with_a_period_outside_braces_is_refused(
         client.start_job("INTEGRATION", "GLDATA", {"periodName": "Oct-26"})
     assert caught.value.maybe_started is False
     assert "Invalid periodName Oct-26: enclose period names in braces" in str(caught.value)
-    assert posts(epm) == [DI_JOBS]
+    assert start_posts(epm) == [DI_JOBS]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,21 +30,14 @@ from bot.model import JobRef, Status
 from bot.sandbox.epm import EpmSandbox
 from bot.service import StatusService
 from bot.store import JsonStore
-from tests.epm.conftest import Clock, MakeEstate, server_doc
+from tests.conftest import FakeNow
+from tests.epm.conftest import MakeEstate, server_doc, start_posts
 
 HP_JOBS = "/HyperionPlanning/rest/v3/applications/Vision/jobs"
 DI_JOBS = "/aif/rest/V1/jobs"
 JOBS = {
     "Actuals": {"type": "RULES", "name": "Aggregate Actuals", "parameters": {"Period": "$PERIOD"}}
 }
-
-
-def posts(epm: EpmSandbox, timeout: float = 5.0) -> int:
-    """How many job-start POSTs reached the sandbox, once nothing is in flight."""
-    deadline = time.monotonic() + timeout
-    while epm.in_flight() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    return sum(1 for r in epm.requests() if r.method == "POST" and "oauth2" not in r.path)
 
 
 @pytest.fixture
@@ -88,7 +80,7 @@ class ClockedStore(JsonStore):
 
 @pytest.fixture
 def launch(
-    estate: Config, clock: Clock, make_client: Callable[..., EpmClient]
+    estate: Config, clock: FakeNow, make_client: Callable[..., EpmClient]
 ) -> Iterator[tuple[JobLauncher, Poller]]:
     """A launcher and a poller sharing real clients; the store and the service share ``clock``."""
     store = ClockedStore(estate.settings.data_dir, clock)
@@ -120,7 +112,7 @@ def test_period_placeholders_become_epms_month_name_in_text_values_only(
 
 
 def test_run_starts_the_job_once_and_sets_loading_in_one_commit(
-    launch: tuple[JobLauncher, Poller], epm: EpmSandbox, clock: Clock
+    launch: tuple[JobLauncher, Poller], epm: EpmSandbox, clock: FakeNow
 ) -> None:
     """The domain is Loading, "Started <name> (job <id>)", by the caller, tracking the job."""
     launcher, _ = launch
@@ -182,7 +174,7 @@ def test_a_domain_without_a_job_is_refused_naming_those_with_one(
         launcher.run("FCCS", "Close", by="api:ci")
     with pytest.raises(UnknownNameError):
         launcher.run("Planning", "Actualz", by="api:ci")
-    assert posts(epm) == 0
+    assert len(start_posts(epm)) == 0
 
 
 def test_a_domain_still_tracking_a_job_is_refused_without_calling_epm(
@@ -194,12 +186,12 @@ def test_a_domain_still_tracking_a_job_is_refused_without_calling_epm(
     version = launcher.service.version
     with pytest.raises(JobRunningError, match=r"already running: job 1001"):
         launcher.run("Planning", "Actuals", by="slack:U2")
-    assert posts(epm) == 1
+    assert len(start_posts(epm)) == 1
     assert launcher.service.version == version
 
 
 def test_a_start_under_way_elsewhere_is_refused_until_its_reservation_expires(
-    launch: tuple[JobLauncher, Poller], epm: EpmSandbox, clock: Clock
+    launch: tuple[JobLauncher, Poller], epm: EpmSandbox, clock: FakeNow
 ) -> None:
     """Another caller's reservation blocks a second start; a stale one (a crash) does not."""
     launcher, _ = launch
@@ -207,7 +199,7 @@ def test_a_start_under_way_elsewhere_is_refused_until_its_reservation_expires(
     launcher.service.set_meta(STARTING_META, held)
     with pytest.raises(JobRunningError, match="slack:U9 started its job at 2025-03-31T07:59:00Z"):
         launcher.run("Planning", "Actuals", by="slack:U1")
-    assert posts(epm) == 0
+    assert len(start_posts(epm)) == 0
     clock.advance(minutes=11)
     assert launcher.run("Planning", "Actuals", by="slack:U1").job_id == "1001"
 
@@ -224,7 +216,7 @@ def test_epm_refusing_leaves_the_status_and_reports_epms_message(
     record = launcher.service.get("Planning", "Actuals")
     assert (record.status, record.message) == (Status.WARNING, "late feed")
     assert launcher.service.meta(STARTING_META) == {}
-    assert posts(epm) == 1
+    assert len(start_posts(epm)) == 1
 
 
 @pytest.mark.parametrize("failure", ["503", "timeout", "reset"])
@@ -246,7 +238,7 @@ def test_a_failed_or_lost_start_sends_one_post_and_changes_nothing(
         launcher.run("Planning", "Actuals", by="slack:U1")
     maybe_started = failure != "503"
     assert caught.value.maybe_started is maybe_started
-    assert posts(epm) == 1
+    assert len(start_posts(epm)) == 1
     record = launcher.service.get("Planning", "Actuals")
     assert (record.status, record.jobs) == (Status.PENDING, ())
     # A start that may have gone through stays reserved: a second click sends nothing.
@@ -255,7 +247,7 @@ def test_a_failed_or_lost_start_sends_one_post_and_changes_nothing(
     if maybe_started:
         with pytest.raises(JobRunningError):
             launcher.run("Planning", "Actuals", by="slack:U2")
-        assert posts(epm) == 1
+        assert len(start_posts(epm)) == 1
 
 
 class FlakyStore(JsonStore):
@@ -275,7 +267,7 @@ class FlakyStore(JsonStore):
 
 
 def test_a_started_job_that_cannot_be_saved_is_named_with_how_to_track_it(
-    estate: Config, epm: EpmSandbox, make_client: Callable[..., EpmClient], clock: Clock
+    estate: Config, epm: EpmSandbox, make_client: Callable[..., EpmClient], clock: FakeNow
 ) -> None:
     """EPM started it but the commit failed: the error names the job and the track command.
 
@@ -290,12 +282,12 @@ def test_a_started_job_that_cannot_be_saved_is_named_with_how_to_track_it(
             JobLauncher(service, clients).run("Planning", "Actuals", by="slack:U1")
         assert "EPM started Aggregate Actuals as job 1001" in str(caught.value)
         assert "`/epmpulse track Planning Actuals 1001`" in str(caught.value)
-        assert posts(epm) == 1
+        assert len(start_posts(epm)) == 1
         assert service.get("Planning", "Actuals").status is Status.PENDING
         assert "Planning/Actuals" in service.meta(STARTING_META)
         store.fail_from = 1_000  # the disk has room again
         with pytest.raises(JobRunningError, match="already running"):
             JobLauncher(service, clients).run("Planning", "Actuals", by="slack:U2")
-        assert posts(epm) == 1
+        assert len(start_posts(epm)) == 1
     finally:
         store.close()

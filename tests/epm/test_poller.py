@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from bot.config import Config
-from bot.epm import client as epm_client
+from bot.epm import JobResult
 from bot.epm.client import EpmClient
 from bot.epm.poller import UNREACHABLE_AFTER, Poller
 from bot.epm.tracking import track
@@ -19,23 +19,29 @@ from bot.metrics import Metrics
 from bot.model import JobRef, Status
 from bot.sandbox.epm import EpmSandbox, RequestRecord, script
 from bot.service import StatusService
-from tests.conftest import DiskFullStore, wait_until
-from tests.epm.conftest import Clock, MakeEstate, server_doc
+from tests.conftest import DiskFullStore, FakeNow
+from tests.epm.conftest import MakeEstate, server_doc
 
 MakePoller = Callable[..., Poller]
 
 
 @pytest.fixture
-def make_poller(clock: Clock) -> Iterator[MakePoller]:
+def make_poller(clock: FakeNow) -> Iterator[MakePoller]:
     """Build a poller over real clients (no back-off sleeps) for a config and service.
 
-    ``metrics`` given as a keyword is shared by the clients and the poller.
+    ``metrics`` given as a keyword is shared by the clients and the poller; ``client_type``
+    replaces EpmClient (fault injection).
     """
     pollers: list[Poller] = []
 
-    def make(config: Config, service: StatusService, **kwargs: Any) -> Poller:
+    def make(
+        config: Config,
+        service: StatusService,
+        client_type: type[EpmClient] = EpmClient,
+        **kwargs: Any,
+    ) -> Poller:
         clients = {
-            name: EpmClient(
+            name: client_type(
                 name,
                 server,
                 data_dir=config.settings.data_dir,
@@ -124,7 +130,7 @@ def test_outages_never_set_error_and_are_noted_after_repeated_failures(
     config: Config,
     open_service: Callable[[Config], StatusService],
     make_poller: MakePoller,
-    clock: Clock,
+    clock: FakeNow,
 ) -> None:
     """503s keep the status; after a few failed polls the message says since when; then OK."""
     epm.add_job("planning", 42, "ok", details="Done")
@@ -276,16 +282,19 @@ def test_a_cycle_never_runs_alongside_another(
 ) -> None:
     """A second run_cycle while one is in progress returns at once without polling."""
     epm.add_job("planning", 1, "running")
-    epm.set_latency(0.5)
+    gate = epm.hold("/HyperionPlanning/")
     service = open_service(config)
     track(service, "Planning", "Actuals", "1", by="slack:U1")
     poller = make_poller(config, service)
     first = threading.Thread(target=poller.run_cycle)
     first.start()
-    while epm.in_flight() == 0:
-        threading.Event().wait(0.01)
-    assert poller.run_cycle() is None
-    first.join()
+    try:
+        assert gate.arrived.wait(5), "the first cycle's poll never reached EPM"
+        assert poller.run_cycle() is None
+    finally:
+        gate.release()
+        first.join(5)
+    assert not first.is_alive()
     assert epm.job_polls("planning", 1) == 1
     assert "previous cycle is still running" in caplog.text
 
@@ -314,7 +323,7 @@ def test_a_domain_loading_too_long_without_a_job_becomes_a_stale_warning(
     config: Config,
     open_service: Callable[[Config], StatusService],
     make_poller: MakePoller,
-    clock: Clock,
+    clock: FakeNow,
 ) -> None:
     """Loading by hand past max_loading_minutes turns Warning "stale"; tracked ones do not."""
     epm.add_job("planning", 1, "running")
@@ -361,25 +370,26 @@ def test_a_job_that_trips_a_bug_fails_alone_and_is_logged(
     config: Config,
     open_service: Callable[[Config], StatusService],
     make_poller: MakePoller,
-    monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """An unexpected exception polling one job is logged and counts as its failure only."""
-    parse_job = epm_client.parse_job
 
-    def buggy(body: Any, kind: str) -> Any:
-        if body.get("jobId") == 41:
-            raise KeyError("jobName")
-        return parse_job(body, kind)
+    class BuggyClient(EpmClient):
+        """A client with a bug in reading job 41's answer."""
 
-    monkeypatch.setattr(epm_client, "parse_job", buggy)
+        def job_status(self, job_id: str) -> JobResult:
+            result = super().job_status(job_id)
+            if job_id == "41":
+                raise KeyError("jobName")
+            return result
+
     caplog.set_level(logging.ERROR, logger="bot.epm.poller")
     epm.add_job("planning", 41, "ok")
     epm.add_job("planning", 42, "ok", details="Cube refreshed")
     service = open_service(config)
     track(service, "Planning", "Actuals", "41", by="slack:U1")
     track(service, "Planning", "Forecast", "42", by="slack:U1")
-    poller = make_poller(config, service)
+    poller = make_poller(config, service, BuggyClient)
     summary = poller.run_cycle()
     assert summary is not None and (summary.failed, summary.resolved) == (1, 1)
     assert service.get("Planning", "Forecast").message == "Cube refreshed"
@@ -403,13 +413,16 @@ def test_closing_does_not_wait_for_polls_in_flight(
         epm.add_job("planning", job, "ok")
         track(service, "Planning", domain, str(job), by="slack:U1")
     poller = make_poller(config, service, max_workers=1)
-    epm.set_latency(1.0)
+    gate = epm.hold("/HyperionPlanning/")
     summaries: list[Any] = []
     cycle = threading.Thread(target=lambda: summaries.append(poller.run_cycle()))
     cycle.start()
-    wait_until(lambda: epm.in_flight() == 1, "the first poll to reach EPM")
-    poller.close()
-    assert epm.in_flight() == 1  # close() returned while that poll was still in flight
+    try:
+        assert gate.arrived.wait(5), "the first poll never reached EPM"
+        poller.close()
+        assert epm.in_flight() == 1  # close() returned while that poll was still held
+    finally:
+        gate.release()
     cycle.join(5)
     assert not cycle.is_alive()
     assert summaries[0].jobs == 1  # the two queued polls were cancelled
@@ -418,7 +431,7 @@ def test_closing_does_not_wait_for_polls_in_flight(
 def test_a_cycle_whose_commit_fails_keeps_its_results_for_the_next_one(
     epm: EpmSandbox,
     config: Config,
-    clock: Clock,
+    clock: FakeNow,
     make_poller: MakePoller,
 ) -> None:
     """A failed commit changes nothing in the poller: the next cycle resolves without re-polling."""

@@ -1,15 +1,17 @@
 """Named fault points for the fault suite: a process killed at a line, a store that can
-read but not write."""
+read but not write, a leader beat held at a gate."""
 
 from __future__ import annotations
 
 import errno
+import threading
 from typing import Any, TypeVar
 
 from slack_sdk import WebClient
 from slack_sdk.web import SlackResponse
 
 from bot.errors import StoreError
+from bot.leader import PostgresLeadership
 from bot.store import JsonStore, Mutation
 
 T = TypeVar("T")
@@ -56,3 +58,24 @@ class ReadOnlyStore(JsonStore):
             cause = OSError(errno.ENOSPC, "No space left on device")
             raise StoreError(f"cannot write to {self.data_dir}: {cause}") from cause
         return super().commit(mutation)
+
+
+class HeldBeats(PostgresLeadership):
+    """A PostgreSQL leadership whose beats, once ``holding``, wait at a gate.
+
+    ``arrived`` is set when a held beat reaches the gate; ``release`` lets every beat
+    through from then on.
+    """
+
+    def __init__(self, url: str, **kwargs: Any) -> None:
+        super().__init__(url, **kwargs)
+        self.holding = False
+        self.arrived = threading.Event()
+        self.release = threading.Event()
+
+    def query(self, sql: str) -> bool:
+        """Wait at the gate while holding and not released, then run the beat's query."""
+        if self.holding and not self.release.is_set():
+            self.arrived.set()
+            self.release.wait(10)
+        return super().query(sql)

@@ -18,13 +18,12 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
-from types import TracebackType
 
 import pytest
 
-from tests.conftest import POSTGRES_URL
+from bot.sandbox.serving import Serving
+from tests.conftest import POSTGRES_URL, wait_until
 
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 5.0
@@ -63,7 +62,7 @@ def _accepts(port: int) -> bool:
         return False
 
 
-class PgBouncer:
+class PgBouncer(Serving):
     """One private ``pgbouncer`` process in ``pool_mode`` (transaction or session)."""
 
     def __init__(self, pool_mode: str, *, pool_size: int = 4) -> None:
@@ -95,13 +94,18 @@ class PgBouncer:
         with (self.directory / "stderr.log").open("wb") as output:
             self._proc = subprocess.Popen(command, stdout=output, stderr=output)
         # Its own log line, not just an open port: another process may have taken the port.
-        deadline = time.monotonic() + START_TIMEOUT
-        while not (f"listening on 127.0.0.1:{self.port}" in self._log() and _accepts(self.port)):
-            if self._proc.poll() is not None or time.monotonic() >= deadline:
-                log = self._log()
-                self.stop()
-                raise AssertionError(f"pgbouncer did not start on port {self.port}:\n{log}")
-            time.sleep(0.05)
+        proc = self._proc
+
+        def listening() -> bool:
+            assert proc.poll() is None, "pgbouncer exited"
+            return f"listening on 127.0.0.1:{self.port}" in self._log() and _accepts(self.port)
+
+        try:
+            wait_until(listening, f"pgbouncer to listen on port {self.port}", START_TIMEOUT, 0.05)
+        except AssertionError as exc:
+            log = self._log()
+            self.stop()
+            raise AssertionError(f"{exc}; pgbouncer did not start:\n{log}") from None
         return self
 
     def _log(self) -> str:
@@ -118,17 +122,6 @@ class PgBouncer:
                 proc.kill()
                 proc.wait(timeout=STOP_TIMEOUT)
         shutil.rmtree(self.directory, ignore_errors=True)
-
-    def __enter__(self) -> PgBouncer:
-        return self.start()
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def _config(self) -> str:
         server = _server()

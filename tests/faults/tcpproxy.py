@@ -15,13 +15,14 @@ import selectors
 import socket
 import threading
 import time
-from types import TracebackType
+
+from bot.sandbox.serving import Serving
 
 CHUNK = 65536
 TICK = 0.05  # how often the thread looks at the clock and at cut()/stop()
 
 
-class TcpProxy:
+class TcpProxy(Serving):
     """Forwards ``127.0.0.1:port`` to ``target``; ``cut()`` and ``restore()`` the link."""
 
     def __init__(
@@ -67,17 +68,6 @@ class TcpProxy:
         if self._thread.is_alive():
             self._thread.join(timeout=5)
         self._shut_down()
-
-    def __enter__(self) -> TcpProxy:
-        return self.start()
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # --- the forwarding thread -------------------------------------------------------
 

@@ -22,8 +22,8 @@ from bot.runtime import Runtime
 from bot.sandbox.epm import EpmSandbox
 from bot.sandbox.slack import SlackSandbox
 from bot.slack.client import build_leased_client
-from tests.close.conducting import START, Clock, Conducted, estate_yaml, open_conducted
-from tests.conftest import MakeConfig, wait_until
+from tests.close.conducting import START, Conducted, estate_yaml, open_conducted
+from tests.conftest import FakeNow, MakeConfig, wait_until
 from tests.faults.faulty import Crash, CrashingClient
 from tests.faults.test_leadership import terminate_leader_session
 
@@ -189,7 +189,7 @@ def open_first(
         SLACK_API_URL=slack.api_url,
         SLACK_CHANNEL_ID=CHANNEL,
     )
-    return open_conducted(config, Clock(START), slack, epm, **faults)
+    return open_conducted(config, FakeNow(START), slack, epm, **faults)
 
 
 def test_a_crash_between_claiming_and_posting_the_announcement_posts_it_once_after_restart(

@@ -29,8 +29,8 @@ from bot.service import StatusService
 from bot.store import Store, WorkingState
 from bot.store.base import Mutation
 from bot.store.postgres import PostgresStore
-from tests.conftest import MakeConfig
-from tests.epm.conftest import Clock, server_doc
+from tests.conftest import FakeNow, MakeConfig
+from tests.epm.conftest import server_doc
 from tests.epm.test_launch import ClockedStore
 
 T = TypeVar("T")
@@ -56,7 +56,7 @@ class FaultyStore(ClockedStore):
     def __init__(
         self,
         data_dir: Path,
-        clock: Clock,
+        clock: FakeNow,
         *,
         fail: tuple[int, ...] = (),
         die_before: int | None = None,
@@ -111,9 +111,9 @@ def estate(make_config: MakeConfig, epm: EpmSandbox) -> Config:
 
 
 @pytest.fixture
-def store_clock() -> Clock:
+def store_clock() -> FakeNow:
     """The store's clock, which every process on the store shares."""
-    return Clock()
+    return FakeNow()
 
 
 Launch = Callable[[Store], JobLauncher]
@@ -138,7 +138,7 @@ def launcher_on(estate: Config, tmp_path: Path) -> Iterator[Launch]:
 
 
 @pytest.fixture
-def faulty(estate: Config, store_clock: Clock) -> Callable[..., FaultyStore]:
+def faulty(estate: Config, store_clock: FakeNow) -> Callable[..., FaultyStore]:
     """Open a FaultyStore on the estate's data directory with the shared store clock."""
 
     def open_(**faults: Any) -> FaultyStore:
@@ -148,7 +148,7 @@ def faulty(estate: Config, store_clock: Clock) -> Callable[..., FaultyStore]:
 
 
 def test_a_second_run_after_the_record_failed_is_refused_naming_the_job_without_a_post(
-    launcher_on: Launch, faulty: Callable[..., FaultyStore], epm: EpmSandbox, store_clock: Clock
+    launcher_on: Launch, faulty: Callable[..., FaultyStore], epm: EpmSandbox, store_clock: FakeNow
 ) -> None:
     """EPM answered 1001, the Loading commit failed: the next run sends nothing and names 1001.
 
@@ -170,7 +170,7 @@ def test_a_second_run_after_the_record_failed_is_refused_naming_the_job_without_
 
 
 def test_when_even_the_job_id_cannot_be_written_the_reservation_stays_until_it_expires(
-    launcher_on: Launch, faulty: Callable[..., FaultyStore], epm: EpmSandbox, store_clock: Clock
+    launcher_on: Launch, faulty: Callable[..., FaultyStore], epm: EpmSandbox, store_clock: FakeNow
 ) -> None:
     """Both later commits fail: the reservation stays as it was and expires on the store clock."""
     launcher = launcher_on(faulty(fail=(RECORD, NAME_JOB)))
@@ -230,7 +230,7 @@ def test_the_track_command_naming_the_job_ends_the_reservation_but_another_job_d
 
 
 def test_a_process_killed_before_the_post_blocks_new_starts_until_the_store_clock_expires_it(
-    launcher_on: Launch, faulty: Callable[..., FaultyStore], epm: EpmSandbox, store_clock: Clock
+    launcher_on: Launch, faulty: Callable[..., FaultyStore], epm: EpmSandbox, store_clock: FakeNow
 ) -> None:
     """Reservation written, no POST: a new process is refused until expiry, then starts it."""
     with pytest.raises(Killed):

@@ -20,6 +20,7 @@ from bot.runtime import Check, Runtime
 from bot.sandbox.slack import SlackSandbox
 from bot.slack.client import WEB_API_ERRORS, LeasedWebClient
 from tests.conftest import FakeClock, MakeConfig, wait_until
+from tests.faults.faulty import HeldBeats
 
 TIMEOUT = 3.0  # a lease of 1 s, a wait of 2 s after winning, a beat every 0.6 s
 
@@ -115,21 +116,13 @@ def test_a_leader_whose_heartbeat_cannot_run_sends_nothing_once_its_lease_runs_o
 ) -> None:
     """The beat is stuck (a named point): no confirmed beat, so the lease runs out by time."""
     clock = FakeClock()
-    leadership = PostgresLeadership(pg_url, timeout_seconds=TIMEOUT, instance="stuck", clock=clock)
+    leadership = HeldBeats(pg_url, timeout_seconds=TIMEOUT, instance="stuck", clock=clock)
     leadership.start(lambda: None, lambda: None)
-    stuck, release = threading.Event(), threading.Event()
-    beat = leadership._query
-
-    def stuck_beat(sql: str) -> bool:
-        stuck.set()
-        release.wait(10)
-        return beat(sql)
-
-    leadership._query = stuck_beat  # type: ignore[method-assign]
+    leadership.holding = True
     client = LeasedWebClient(leadership.lease, token=sandbox.bot_token, base_url=sandbox.api_url)
     try:
         assert leadership.is_leader and leadership.lease.fresh
-        assert stuck.wait(5), "the next beat never started"
+        assert leadership.arrived.wait(5), "the next beat never started"
         clock.advance(leadership.lease_seconds / 2)
         client.chat_postMessage(channel="C0GENERAL", text="within the lease")
         clock.advance(leadership.lease_seconds / 2)
@@ -137,7 +130,7 @@ def test_a_leader_whose_heartbeat_cannot_run_sends_nothing_once_its_lease_runs_o
             client.chat_postMessage(channel="C0GENERAL", text="after the lease")
         assert [c.args["text"] for c in sandbox.calls("chat.postMessage")] == ["within the lease"]
     finally:
-        release.set()
+        leadership.release.set()
         leadership.stop()
 
 
@@ -184,27 +177,18 @@ def test_a_beat_that_comes_back_after_the_lease_ran_out_ends_leadership_and_it_i
     """A lapse without a loss would leave stopped parts behind: it counts as a loss."""
     clock = FakeClock()
     events: list[str] = []
-    leadership = PostgresLeadership(pg_url, timeout_seconds=TIMEOUT, instance="lapse", clock=clock)
+    leadership = HeldBeats(pg_url, timeout_seconds=TIMEOUT, instance="lapse", clock=clock)
     leadership.start(lambda: events.append("gain"), lambda: events.append("loss"))
-    slow, release = threading.Event(), threading.Event()
-    beat = leadership._query
-
-    def slow_beat(sql: str) -> bool:
-        if not release.is_set():
-            slow.set()
-            release.wait(10)
-        return beat(sql)
-
-    leadership._query = slow_beat  # type: ignore[method-assign]
+    leadership.holding = True
     try:
-        assert slow.wait(5)
+        assert leadership.arrived.wait(5)
         clock.advance(leadership.lease_seconds + 0.1)  # the beat is slower than the lease
-        release.set()
+        leadership.release.set()
         wait_until(lambda: events[:2] == ["gain", "loss"], "the lapse to count as a loss", 10)
         wait_until(lambda: events == ["gain", "loss", "gain"], "leadership won anew", 10)
         assert leadership.lease.fresh
     finally:
-        release.set()
+        leadership.release.set()
         leadership.stop()
 
 

@@ -7,19 +7,19 @@ of its own: PgBouncer does not forward a schema on the search path.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
-from psycopg.conninfo import make_conninfo
 
 from bot.errors import ConfigError, StoreError
+from bot.runtime import Check
 from bot.store.pooler import check_stable_session
-from tests.conftest import POSTGRES_URL, require_postgres
+from tests.conftest import POSTGRES_URL, free_port, require_postgres
 from tests.faults.pgbouncer import PgBouncer, require_pgbouncer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,13 +66,6 @@ def with_password(url: str) -> str:
     return url.replace("@", f":{PASSWORD}@", 1)
 
 
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_run_exits_2_behind_a_transaction_pooler_saying_what_to_use(
     start_bouncer: StartBouncer, database: str, tmp_path: Path
 ) -> None:
@@ -106,16 +99,32 @@ def test_run_exits_2_behind_a_transaction_pooler_saying_what_to_use(
     assert "Traceback" not in result.stderr
 
 
+def store_line(url: str, tmp_path: Path) -> Check:
+    """What ``epmpulse check`` says on its store line for the database at ``url``."""
+    from bot.checks import run_checks
+    from bot.config import load_config
+
+    config = load_config(
+        {"EPMPULSE_DATABASE_URL": url, "EPMPULSE_DATA_DIR": str(tmp_path / "data")},
+        cwd=tmp_path,
+    )
+    return run_checks(config)["store"]
+
+
+FRESH_DATABASE = Check(True, "the database: no EPMPulse tables yet: the first `run` creates them")
+
+
 def test_the_check_passes_behind_a_session_pooler(
-    start_bouncer: StartBouncer, database: str
+    start_bouncer: StartBouncer, database: str, tmp_path: Path
 ) -> None:
-    """PgBouncer in session mode keeps a client on one server: the session is stable."""
-    check_stable_session(start_bouncer("session").url(database))
+    """PgBouncer in session mode keeps a client on one server: the store line is ok."""
+    assert store_line(start_bouncer("session").url(database), tmp_path) == FRESH_DATABASE
 
 
-def test_the_check_passes_on_a_direct_connection(database: str) -> None:
-    """Straight to PostgreSQL, a session is one backend."""
-    check_stable_session(make_conninfo(POSTGRES_URL, dbname=database))
+def test_the_check_passes_on_a_direct_connection(database: str, tmp_path: Path) -> None:
+    """Straight to PostgreSQL, a session is one backend: the store line is ok."""
+    url = urlsplit(POSTGRES_URL)._replace(path=f"/{database}").geturl()
+    assert store_line(url, tmp_path) == FRESH_DATABASE
 
 
 def test_the_check_names_a_transaction_pooler_with_one_server_within_its_timeout(
@@ -147,15 +156,7 @@ def test_check_reports_a_transaction_pooler_on_its_store_line(
     start_bouncer: StartBouncer, database: str, tmp_path: Path
 ) -> None:
     """``epmpulse check`` fails the store check behind a transaction pooler, as run would."""
-    from bot.checks import run_checks
-    from bot.config import load_config
-
-    url = with_password(start_bouncer("transaction").url(database))
-    config = load_config(
-        {"EPMPULSE_DATABASE_URL": url, "EPMPULSE_DATA_DIR": str(tmp_path / "data")},
-        cwd=tmp_path,
-    )
-    store = run_checks(config)["store"]
+    store = store_line(with_password(start_bouncer("transaction").url(database)), tmp_path)
     assert not store.ok
     assert "transaction-mode pooler" in store.detail and ADVICE in store.detail
     assert PASSWORD not in store.detail

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,7 +15,7 @@ import pytest
 import requests
 
 from bot.sandbox.slack import SlackSandbox
-from tests.conftest import wait_until
+from tests.conftest import free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 ALERT_CHANNEL = "C0ALERTS"
@@ -24,13 +23,6 @@ API_KEY = "multi-key"
 LEADER_TIMEOUT = 3.0
 LEADER_ONLY_PARTS = ("canvas", "alerts", "epm", "close")  # close: with a calendar only
 START_TIMEOUT = 30.0
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass

@@ -16,12 +16,6 @@ GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
 
 @pytest.fixture
-def fake_clock() -> FakeClock:
-    """The sandbox's clock."""
-    return FakeClock()
-
-
-@pytest.fixture
 def box(fake_clock: FakeClock) -> Iterator[EpmSandbox]:
     """A started sandbox on the fake clock with one client."""
     with EpmSandbox(username="u", password="p", clock=fake_clock) as sandbox:

@@ -19,16 +19,10 @@ import requests
 
 from bot.sandbox.serve import READY, send_line
 from bot.sandbox.slack import SlackSandbox
+from tests.conftest import free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 START_SECONDS = 30.0
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def base_env() -> dict[str, str]:
@@ -144,15 +138,16 @@ def test_its_lines_let_check_and_run_work_and_a_rest_call_land(
     try:
         url = f"http://127.0.0.1:{port}/api/v1"
         headers = {"Authorization": f"Bearer {env['EPMPULSE_KEY']}"}
-        deadline = time.monotonic() + START_SECONDS
-        while True:
+
+        def answers() -> bool:
+            assert run.poll() is None, "run exited"
             try:
                 requests.get(f"{url}/health", timeout=2)
-                break
             except requests.ConnectionError:
-                assert run.poll() is None, "run exited"
-                assert time.monotonic() < deadline, "run's REST API did not answer"
-                time.sleep(0.1)
+                return False
+            return True
+
+        wait_until(answers, "run's REST API to answer", START_SECONDS, interval=0.1)
         posted = requests.post(
             f"{url}/status",
             json={"app": "Planning", "domain": "Actuals", "status": "OK", "message": "curl"},

@@ -30,12 +30,6 @@ def sandbox() -> Iterator[SlackSandbox]:
         yield running
 
 
-@pytest.fixture
-def client(sandbox: SlackSandbox) -> WebClient:
-    """A real WebClient with the bot token, pointed at the sandbox."""
-    return WebClient(token=sandbox.bot_token, base_url=sandbox.api_url, timeout=5)
-
-
 def error_of(call: object, **kwargs: object) -> str:
     """The Slack error code of a call that must fail."""
     with pytest.raises(SlackApiError) as caught:

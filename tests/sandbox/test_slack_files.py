@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import requests
 from slack_sdk import WebClient
@@ -12,19 +10,6 @@ from slack_sdk.errors import SlackApiError
 from bot.sandbox.slack import SlackSandbox
 
 CHANNEL = "C0GENERAL"
-
-
-@pytest.fixture
-def sandbox() -> Iterator[SlackSandbox]:
-    """A running sandbox."""
-    with SlackSandbox() as running:
-        yield running
-
-
-@pytest.fixture
-def client(sandbox: SlackSandbox) -> WebClient:
-    """The bot's client, without retries, so refusals surface at once."""
-    return WebClient(token=sandbox.bot_token, base_url=sandbox.api_url, timeout=5)
 
 
 def error_of(call: object) -> str:

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 import threading
-import time
-from collections.abc import Iterator
 
-import pytest
 from slack_sdk import WebClient
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from bot.sandbox.slack import SlackSandbox
+from tests.conftest import wait_until
 
 
 def _acking(websocket: ClientConnection, seen: list[str]) -> threading.Thread:
@@ -33,13 +31,6 @@ def _acking(websocket: ClientConnection, seen: list[str]) -> threading.Thread:
     return thread
 
 
-@pytest.fixture
-def sandbox() -> Iterator[SlackSandbox]:
-    """A fresh Slack sandbox on loopback."""
-    with SlackSandbox() as running:
-        yield running
-
-
 def test_envelopes_are_spread_across_every_open_connection(sandbox: SlackSandbox) -> None:
     """Four slash commands over two connections reach each connection twice."""
     app_client = WebClient(token=sandbox.app_token, base_url=sandbox.api_url)
@@ -47,9 +38,7 @@ def test_envelopes_are_spread_across_every_open_connection(sandbox: SlackSandbox
     seen: list[list[str]] = [[], []]
     with connect(urls[0], open_timeout=5) as first, connect(urls[1], open_timeout=5) as second:
         threads = [_acking(first, seen[0]), _acking(second, seen[1])]
-        deadline = time.monotonic() + 5
-        while sandbox.connection_count < 2 and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until(lambda: sandbox.connection_count == 2, "both connections open")
         for _ in range(4):
             sandbox.send_command("status", timeout=5)
     for thread in threads:

@@ -68,8 +68,7 @@ class Running:
     def command(self, text: str, *, user: str = ALICE, count: int = 1) -> list[dict[str, Any]]:
         """Run ``/epmpulse text`` and return the ``count`` replies it posted to response_url."""
         before = len(self.sandbox.responses())
-        ack = self.sandbox.send_command(text, user_id=user)
-        assert ack.latency < 3.0
+        self.sandbox.send_command(text, user_id=user)
         self.sandbox.wait_for_response(count=before + count)
         posts = self.sandbox.responses()[before:]
         assert [p.status for p in posts] == [200] * len(posts), [p.body for p in posts]
@@ -142,10 +141,11 @@ def make_running(
         ping_interval: float | None = None,
         service_clock: Callable[[], datetime] | None = None,
         launcher: bool = False,
+        store_type: type[JsonStore] = JsonStore,
         **env: str,
     ) -> Running:
         config = make_config(yaml_text, **slack_env(sandbox, **env))
-        store = JsonStore(config.settings.data_dir)
+        store = store_type(config.settings.data_dir)
         metrics = Metrics()
         service = StatusService(
             config.estate, store, metrics=metrics, clock=service_clock or utcnow

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from slack_sdk import WebClient
@@ -17,9 +17,12 @@ from bot.slack.commandline import CommandContext, SubCommand
 from bot.slack.editors import Editors
 from bot.slack.listeners.errors import APOLOGY
 from bot.slack.modal import CALLBACK_ID, MESSAGE_BLOCK
+from bot.store import JsonStore, Mutation
 from bot.store.health import nothing_saved
 from tests.conftest import DiskFullStore, wait_until
-from tests.slack.conftest import ALICE, BOB, MakeRunning
+from tests.slack.conftest import ALICE, BOB, MakeRunning, Running
+
+T = TypeVar("T")
 
 
 def explode(ctx: CommandContext, args: Sequence[str]) -> list[Message]:
@@ -85,21 +88,34 @@ def test_a_reply_that_cannot_be_sent_at_all_is_logged(
     assert "could not send the apology to U0ALICE" in errors[1].getMessage()
 
 
+class BrokenStore(JsonStore):
+    """A JSON store whose commits, while ``broken``, fail with an error nobody expects."""
+
+    broken = False
+
+    def commit(self, mutation: Mutation[T]) -> T:
+        """Fail unexpectedly while broken, commit normally otherwise."""
+        if self.broken:
+            raise OSError("disk on fire")
+        return super().commit(mutation)
+
+
 def test_a_failing_submission_keeps_the_form_open_with_an_apology(
-    make_running: MakeRunning, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    make_running: MakeRunning, caplog: pytest.LogCaptureFixture
 ) -> None:
     """An unexpected failure while saving a modal answers with the apology on the form."""
-    running = make_running()
+    running = make_running(store_type=BrokenStore)
     running.sandbox.open_shortcut(CALLBACK_ID)
     view = running.sandbox.wait_for_modal(ALICE)
     row = next(b["block_id"] for b in view["blocks"] if b["type"] == "input")
-
-    def broken(*args: object, **kwargs: object) -> None:
-        raise OSError("disk on fire")
-
-    monkeypatch.setattr(running.service, "set_many", broken)
+    store = running.service.store
+    assert isinstance(store, BrokenStore)
+    store.broken = True
     caplog.set_level(logging.ERROR, logger="bot.slack.listeners.errors")
-    ack = running.sandbox.submit_view(view["id"], {row: "Error"})
+    try:
+        ack = running.sandbox.submit_view(view["id"], {row: "Error"})
+    finally:
+        store.broken = False  # the part's own shutdown writes to the store
     assert ack.payload == {"response_action": "errors", "errors": {MESSAGE_BLOCK: APOLOGY}}
     assert any(r.exc_info for r in caplog.records if "view_submission" in r.getMessage())
 
@@ -146,44 +162,40 @@ def test_an_unreachable_slack_keeps_the_last_usergroup_answer(sandbox: SlackSand
     assert editors.is_editor(BOB) and not editors.is_editor(ALICE)
 
 
+def full_store(running: Running) -> DiskFullStore:
+    """The running part's store, with its disk full."""
+    store = running.service.store
+    assert isinstance(store, DiskFullStore)
+    store.full = True
+    return store
+
+
 def test_a_command_that_cannot_save_says_nothing_was_saved_and_why(
-    make_running: MakeRunning, monkeypatch: pytest.MonkeyPatch
+    make_running: MakeRunning,
 ) -> None:
     """With the disk full, a slash-command write is answered plainly, not with the apology."""
-    running = make_running()
-    full = DiskFullStore(running.config.settings.data_dir)
-    full.full = True
-    monkeypatch.setattr(running.service, "store", full)
-    try:
-        (body,) = running.command("status Planning Actuals ok")
-        text = body["text"]
-        assert text == nothing_saved(StoreError("x", reason="disk full"))
-        assert "Nothing was saved: the store is unavailable (disk full)." in text
-        assert running.service.write_health.failure is not None
-        full.full = False
-        assert "OK" in running.reply("status Planning Actuals ok")
-        assert running.service.write_health.failure is None
-    finally:
-        full.close()
+    running = make_running(store_type=DiskFullStore)
+    full = full_store(running)
+    (body,) = running.command("status Planning Actuals ok")
+    text = body["text"]
+    assert text == nothing_saved(StoreError("x", reason="disk full"))
+    assert "Nothing was saved: the store is unavailable (disk full)." in text
+    assert running.service.write_health.failure is not None
+    full.full = False
+    assert "OK" in running.reply("status Planning Actuals ok")
+    assert running.service.write_health.failure is None
 
 
-def test_a_submission_that_cannot_save_says_so_on_the_form(
-    make_running: MakeRunning, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_submission_that_cannot_save_says_so_on_the_form(make_running: MakeRunning) -> None:
     """With the disk full, the modal stays open and says that nothing was saved and why."""
-    running = make_running()
-    full = DiskFullStore(running.config.settings.data_dir)
-    full.full = True
-    monkeypatch.setattr(running.service, "store", full)
-    try:
-        running.sandbox.open_shortcut(CALLBACK_ID)
-        view = running.sandbox.wait_for_modal(ALICE)
-        row = next(b["block_id"] for b in view["blocks"] if b["type"] == "input")
-        ack = running.sandbox.submit_view(view["id"], {row: "Error"})
-        errors = ack.payload["errors"]
-        assert errors == {MESSAGE_BLOCK: nothing_saved(StoreError("x", reason="disk full"))}
-    finally:
-        full.close()
+    running = make_running(store_type=DiskFullStore)
+    full_store(running)
+    running.sandbox.open_shortcut(CALLBACK_ID)
+    view = running.sandbox.wait_for_modal(ALICE)
+    row = next(b["block_id"] for b in view["blocks"] if b["type"] == "input")
+    ack = running.sandbox.submit_view(view["id"], {row: "Error"})
+    errors = ack.payload["errors"]
+    assert errors == {MESSAGE_BLOCK: nothing_saved(StoreError("x", reason="disk full"))}
 
 
 class _Inline(Executor):

@@ -32,8 +32,7 @@ def closed_port_url() -> str:
 
 def test_a_command_without_a_response_url_is_answered_ephemerally(running: Running) -> None:
     """Without a response_url the reply is a chat.postEphemeral to the user in the channel."""
-    ack = running.sandbox.send_command("help", with_response_url=False)
-    assert ack.latency < 3.0
+    running.sandbox.send_command("help", with_response_url=False)
     call = running.sandbox.wait_for_call("chat.postEphemeral")
     assert call.ok
     assert call.args["channel"] == DEFAULT_CHANNEL_ID and call.args["user"] == ALICE

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,6 +14,7 @@ from bot.model import Status
 from bot.sandbox.epm import EpmSandbox
 from bot.sandbox.slack.payloads import dm_channel
 from bot.slack.jobs import RUN_JOB_ACTION
+from tests.epm.conftest import start_posts
 from tests.slack.conftest import ALICE, BOB, MakeRunning, Running, body_text
 
 HP_JOBS = "/HyperionPlanning/rest/v3/applications/Vision/jobs"
@@ -54,14 +54,6 @@ def app(make_running: MakeRunning, epm: EpmSandbox) -> Running:
     return make_running(estate_yaml(epm), launcher=True, EPMPULSE_EDITORS=ALICE)
 
 
-def posts(epm: EpmSandbox, timeout: float = 5.0) -> int:
-    """How many job-start POSTs reached the EPM sandbox, once nothing is in flight."""
-    deadline = time.monotonic() + timeout
-    while epm.in_flight() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    return sum(1 for r in epm.requests() if r.method == "POST")
-
-
 def poll(app: Running, times: int) -> None:
     """Run ``times`` poll cycles with a real client."""
     server = app.config.estate.epm.servers["planning"]
@@ -93,7 +85,7 @@ def test_run_starts_the_job_sets_loading_and_the_poller_resolves_it(
         "Started Aggregate Actuals (job 1001)",
     )
     assert record.updated_by == f"slack:{ALICE}"
-    assert posts(epm) == 1
+    assert len(start_posts(epm)) == 1
     poll(app, 2)
     record = app.service.get("Planning", "Actuals")
     assert (record.status, record.message, record.updated_by) == (status, details, "epm:planning")
@@ -103,7 +95,7 @@ def test_a_non_editor_is_refused_before_epm_is_called(app: Running, epm: EpmSand
     """BOB may read but not run jobs: refused, zero POSTs, nothing changed."""
     reply = app.reply("run Planning Actuals", user=BOB)
     assert reply.startswith(":no_entry: You are not allowed to change statuses")
-    assert posts(epm) == 0
+    assert len(start_posts(epm)) == 0
     assert app.service.get("Planning", "Actuals").status is Status.PENDING
 
 
@@ -115,7 +107,7 @@ def test_a_domain_without_a_job_is_refused_naming_those_with_one(
     assert "Planning / Forecast has no EPM job to run" in reply
     assert "Domains of Planning with one: Actuals." in reply
     assert "Domains with one: Planning / Actuals." in app.reply("run FCCS Consolidation")
-    assert posts(epm) == 0
+    assert len(start_posts(epm)) == 0
 
 
 def test_a_domain_still_running_a_job_is_refused_without_a_second_post(
@@ -125,7 +117,7 @@ def test_a_domain_still_running_a_job_is_refused_without_a_second_post(
     app.reply("run Planning Actuals")
     reply = app.reply("run Planning Actuals")
     assert "Planning / Actuals is already running: job 1001" in reply
-    assert posts(epm) == 1
+    assert len(start_posts(epm)) == 1
 
 
 def test_epm_refusing_is_reported_with_its_message_and_nothing_changes(
@@ -149,7 +141,7 @@ def test_a_lost_answer_says_the_job_may_have_started_and_how_to_track_it(
     reply = app.reply("run Planning Actuals")
     assert "may have started; check the EPM job console" in reply
     assert "`/epmpulse track Planning Actuals JOB_ID`" in reply
-    assert posts(epm) == 1
+    assert len(start_posts(epm)) == 1
     assert app.service.get("Planning", "Actuals").status is Status.PENDING
 
 
@@ -200,7 +192,7 @@ def test_the_run_button_starts_the_job_and_tells_the_user(app: Running, epm: Epm
         ALICE, where=lambda view: "Started Aggregate Actuals" in body_text(view)
     )
     assert run_buttons(refreshed)
-    assert posts(epm) == 1
+    assert len(start_posts(epm)) == 1
 
 
 def test_a_run_click_by_someone_no_longer_an_editor_is_refused_without_epm(
@@ -214,5 +206,5 @@ def test_a_run_click_by_someone_no_longer_an_editor_is_refused_without_epm(
     app.sandbox.wait_for_call("chat.postMessage", where=lambda c: c.args.get("channel") == BOB)
     (message,) = app.sandbox.messages(dm_channel(BOB))
     assert (message.text or "").startswith(":no_entry: You are not allowed to change statuses")
-    assert posts(epm) == 0
+    assert len(start_posts(epm)) == 0
     assert app.service.get("Planning", "Actuals").status is Status.PENDING

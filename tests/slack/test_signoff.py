@@ -84,8 +84,7 @@ def click(signing: Running, action: str, user: str, message: PostedMessage) -> s
     before = len(sandbox.responses())
     current = sandbox.messages(ALERT_CHANNEL)
     latest = next(m for m in current if m.ts == message.ts)
-    ack = sandbox.message_action(ALERT_CHANNEL, latest.ts, action, user_id=user)
-    assert ack.latency < 3.0
+    sandbox.message_action(ALERT_CHANNEL, latest.ts, action, user_id=user)
     post = sandbox.wait_for_response(count=before + 1)
     assert post.body["response_type"] == "ephemeral"
     assert post.body.get("replace_original") is False

@@ -5,15 +5,21 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+from bot.sandbox.serving import Gate
+
 
 @dataclass
 class Fault:
-    """A failure served to the next `times` requests whose path starts with `path_prefix`."""
+    """A failure served to the next `times` requests whose path starts with `path_prefix`.
+
+    With a ``gate`` the request is first held there; ``status`` None then answers normally.
+    """
 
     path_prefix: str
-    status: int  # 0 means: drop the connection without answering
+    status: int | None  # 0 means: drop the connection without answering
     times: int
     retry_after: int | None = None
+    gate: Gate | None = None
 
 
 class Faults:

@@ -158,7 +158,9 @@ class EpmHandler(BaseHTTPRequestHandler):
         if delay > 0:
             self.state.stopping.wait(delay)  # stop() cuts the wait short
         fault = self.state.faults.take(path)
-        if fault is not None:
+        if fault is not None and fault.gate is not None:
+            fault.gate.pass_through(self.state.stopping)
+        if fault is not None and fault.status is not None:
             meta.injected = True
             return _fault_reply(fault)
         if path == TOKEN_PATH:
@@ -315,7 +317,7 @@ def _auth_type(header: str | None) -> AuthType:
 
 
 def _fault_reply(fault: Fault) -> _Reply | None:
-    if fault.status == 0:
+    if not fault.status:
         return None
     reply = _epm_error(fault.status, _REASONS.get(fault.status, "Injected failure"))
     if fault.retry_after is not None:

@@ -6,7 +6,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from types import TracebackType
 
 from bot.sandbox.epm.device import DEVICE_PATH, VERIFICATION_PATH, DeviceAuthorizations
 from bot.sandbox.epm.faults import Fault
@@ -15,13 +14,14 @@ from bot.sandbox.epm.jobs import JobState, Outcome, ScriptedJob, job_key, job_pa
 from bot.sandbox.epm.log import RequestRecord
 from bot.sandbox.epm.starts import StartRecord
 from bot.sandbox.epm.state import SandboxState
+from bot.sandbox.serving import Gate, Serving, serve_in_thread
 
 logger = logging.getLogger(__name__)
 
 _HP = ("planning", "fccs")  # kinds addressed by application name
 
 
-class EpmSandbox:
+class EpmSandbox(Serving):
     """A real HTTP server on loopback that answers like EPM Cloud job-status and OAuth APIs."""
 
     def __init__(
@@ -51,19 +51,6 @@ class EpmSandbox:
 
     # -- lifecycle -----------------------------------------------------------------
 
-    def __enter__(self) -> EpmSandbox:
-        """Start the sandbox for a `with` block."""
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Stop the sandbox at the end of a `with` block."""
-        self.stop()
-
     def start(self) -> EpmSandbox:
         """Bind the port and serve in a daemon thread; a sandbox starts only once."""
         if self._server is not None or self._state.stopping.is_set():
@@ -71,13 +58,7 @@ class EpmSandbox:
         self._server = EpmServer(self._address, self._state)
         host, port = self._server.server_address[:2]
         self._state.base_url = f"http://{host!s}:{port}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.02},  # bounds how long stop() waits
-            name="epm-sandbox",
-            daemon=True,
-        )
-        self._thread.start()
+        self._thread = serve_in_thread(self._server, "epm-sandbox", poll_interval=0.02)
         logger.info("EPM sandbox serving at %s", self._state.base_url)
         return self
 
@@ -243,6 +224,13 @@ class EpmSandbox:
         if status < 400:
             raise ValueError("an injected failure needs an HTTP error status")
         self._state.faults.add(Fault(path_prefix, status, times, retry_after))
+
+    def hold(self, path_prefix: str, *, times: int = 1) -> Gate:
+        """Hold the next `times` requests under the prefix until the gate is released;
+        they are then answered as usual (a poll that is still in flight)."""
+        gate = Gate()
+        self._state.faults.add(Fault(path_prefix, None, times, gate=gate))
+        return gate
 
     def drop_connections(self, path_prefix: str, *, times: int = 1) -> None:
         """Close the connection without answering the next `times` requests under the prefix."""

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from bot.sandbox.serving import Gate
 from bot.sandbox.slack.channels import Channel
-from bot.sandbox.slack.faults import Fault, FaultPlan, Gate
+from bot.sandbox.slack.faults import Fault, FaultPlan
 from bot.sandbox.slack.ratelimit import METHOD_LIMITS, RateLimiter
 from bot.sandbox.slack.records import User
 from bot.sandbox.slack.workspace import Workspace

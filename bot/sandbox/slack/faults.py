@@ -6,27 +6,7 @@ import threading
 from collections import deque
 from dataclasses import dataclass
 
-
-class Gate:
-    """Holds one call until the test releases it: the "Slack answering slowly" fault.
-
-    ``arrived`` is set when the call reaches the sandbox (it was sent), ``release()`` lets
-    it go on; stopping the sandbox lets every held call go.
-    """
-
-    def __init__(self) -> None:
-        self.arrived = threading.Event()
-        self._released = threading.Event()
-
-    def release(self) -> None:
-        """Let the held call (and any later one through this gate) be answered."""
-        self._released.set()
-
-    def pass_through(self, stopping: threading.Event, poll: float = 0.05) -> None:
-        """Block the calling request until released or the sandbox stops."""
-        self.arrived.set()
-        while not self._released.wait(poll) and not stopping.is_set():
-            pass
+from bot.sandbox.serving import Gate
 
 
 @dataclass(frozen=True)

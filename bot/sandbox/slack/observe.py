@@ -80,12 +80,11 @@ class Observations:
     ) -> dict[str, Any]:
         """Wait until the user's top open modal matches ``where`` (any modal by default)."""
 
-        def probe() -> dict[str, Any] | None:
+        def top_modal() -> dict[str, Any] | None:
             stack = self.open_modals(user_id)
-            top = stack[-1] if stack else None
-            return top if top is not None and (where is None or where(top)) else None
+            return stack[-1] if stack else None
 
-        return self._workspace.wait_for(probe, timeout, f"a modal for {user_id}")
+        return self._wait_for_view(top_modal, where, timeout, f"a modal for {user_id}")
 
     def wait_for_home_view(
         self,
@@ -95,12 +94,22 @@ class Observations:
         timeout: float = 5.0,
     ) -> dict[str, Any]:
         """Wait until the user's home view exists and matches ``where``."""
+        return self._wait_for_view(
+            lambda: self.home_view(user_id), where, timeout, f"a home view for {user_id}"
+        )
 
+    def _wait_for_view(
+        self,
+        find: Callable[[], dict[str, Any] | None],
+        where: Callable[[dict[str, Any]], bool] | None,
+        timeout: float,
+        what: str,
+    ) -> dict[str, Any]:
         def probe() -> dict[str, Any] | None:
-            home = self.home_view(user_id)
-            return home if home is not None and (where is None or where(home)) else None
+            view = find()
+            return view if view is not None and (where is None or where(view)) else None
 
-        return self._workspace.wait_for(probe, timeout, f"a home view for {user_id}")
+        return self._workspace.wait_for(probe, timeout, what)
 
     def canvas_markdown(self, canvas_id: str) -> str:
         """The current markdown of a canvas; ``KeyError`` for an unknown canvas."""

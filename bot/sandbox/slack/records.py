@@ -32,6 +32,7 @@ class Call:
     status: int
     response: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0  # seconds the sandbox held the answer back (an injected delay)
 
     @property
     def ok(self) -> bool:

@@ -13,8 +13,8 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
-from types import TracebackType
 
+from bot.sandbox.serving import Serving, serve_in_thread
 from bot.sandbox.slack.actions import (
     DEFAULT_CHANNEL_ID,
     DEFAULT_COMMAND,
@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 __all__ = ["DEFAULT_CHANNEL_ID", "DEFAULT_COMMAND", "DEFAULT_USER_ID", "SlackSandbox"]
 
 
-class SlackSandbox(SandboxControl, UserActions, Observations):
+class SlackSandbox(Serving, SandboxControl, UserActions, Observations):
     """A strict Slack on loopback: Web API over HTTP, Socket Mode over WebSocket.
 
     Thread-safe; every wait is bounded by a timeout. Use as a context manager or call
@@ -75,17 +75,6 @@ class SlackSandbox(SandboxControl, UserActions, Observations):
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    def __enter__(self) -> SlackSandbox:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
     def start(self) -> SlackSandbox:
         """Bind both servers on loopback and serve in daemon threads."""
         if self._http is not None or self._stopping.is_set():
@@ -99,13 +88,7 @@ class SlackSandbox(SandboxControl, UserActions, Observations):
         self._http = ApiHttpServer(self._address, backend)
         host, port = self._http.server_address[:2]
         self.base_url = f"http://{host!s}:{port}"
-        self._thread = threading.Thread(
-            target=self._http.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="slack-sandbox-http",
-            daemon=True,
-        )
-        self._thread.start()
+        self._thread = serve_in_thread(self._http, "slack-sandbox-http")
         logger.info("Slack sandbox serving at %s", self.api_url)
         return self
 

@@ -91,23 +91,31 @@ class ApiBackend:
     ) -> Answer:
         """Answer one Web API request and record it."""
         started = time.time()
+        fault = self.faults.take(method) if method in self.api.methods else None
         try:
-            status, body, headers = self._answer(method, args, token, via_header)
+            status, body, headers = self._answer(method, args, token, via_header, fault)
         except ApiError as exc:
             status, body, headers = exc.status, exc.body(), exc.headers
         except Exception:  # the error boundary: answer 500 like Slack, log the traceback
             logger.exception("slack sandbox: %s failed", method)
             status, body, headers = 500, {"ok": False, "error": "internal_error"}, {}
-        self.workspace.record_call(Call(method, args, token, started, status, body, headers))
+        delay = fault.delay if fault is not None else 0.0
+        self.workspace.record_call(
+            Call(method, args, token, started, status, body, headers, delay=delay)
+        )
         logger.debug("slack sandbox %s -> %s %s", method, status, body.get("error", "ok"))
         return status, body, headers
 
     def _answer(
-        self, method: str, args: dict[str, Any], token: str | None, via_header: bool
+        self,
+        method: str,
+        args: dict[str, Any],
+        token: str | None,
+        via_header: bool,
+        fault: Fault | None,
     ) -> Answer:
         if method not in self.api.methods:
             raise ApiError("unknown_method", extra={"req_method": method})
-        fault = self.faults.take(method)
         if fault is not None:
             self.stopping.wait(fault.delay)
             if fault.gate is not None:
