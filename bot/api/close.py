@@ -17,8 +17,8 @@ from bot.api.context import API_PREFIX, context_of
 from bot.api.errors import ApiError, ErrorCode
 from bot.api.guard import GuardedRoute, limit_group
 from bot.api.openapi import operation_id
-from bot.api.routes import KEYED_RESPONSES
 from bot.api.schemas import Ok, UtcTime
+from bot.api.status import KEYED_RESPONSES
 from bot.close import conductor
 from bot.close.archive import archived_periods, load_archive
 from bot.close.live import CloseSummary

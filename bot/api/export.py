@@ -18,7 +18,7 @@ from bot import export
 from bot.api.context import API_PREFIX, context_of
 from bot.api.guard import GuardedRoute, limit_group
 from bot.api.openapi import operation_id
-from bot.api.routes import router as status_router
+from bot.api.status import router as status_router
 
 _INSTANT = "An ISO 8601 instant (2026-11-01, 2026-11-01T09:00:00Z); without an offset, UTC."
 _EXPORT_OK: dict[int | str, dict[str, Any]] = {

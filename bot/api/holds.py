@@ -17,8 +17,8 @@ from bot.api.auth import caller_of
 from bot.api.context import API_PREFIX, context_of
 from bot.api.guard import GuardedRoute, limit_group
 from bot.api.openapi import operation_id
-from bot.api.routes import KEYED_RESPONSES
 from bot.api.schemas import Ok
+from bot.api.status import KEYED_RESPONSES
 from bot.close import holds
 
 

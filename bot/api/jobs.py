@@ -30,8 +30,8 @@ from bot.api.context import API_PREFIX, context_of
 from bot.api.errors import ApiError, ErrorCode
 from bot.api.guard import GuardedRoute, limit_group
 from bot.api.openapi import operation_id
-from bot.api.routes import KEYED_RESPONSES
 from bot.api.schemas import Ok
+from bot.api.status import KEYED_RESPONSES
 from bot.epm.launch import JobLauncher, JobNotRecordedError
 from bot.errors import JobRunningError, JobStartError
 

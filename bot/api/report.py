@@ -17,7 +17,7 @@ from bot.api.context import API_PREFIX, context_of
 from bot.api.errors import ApiError, ErrorCode
 from bot.api.guard import GuardedRoute, limit_group
 from bot.api.openapi import operation_id
-from bot.api.routes import KEYED_RESPONSES
+from bot.api.status import KEYED_RESPONSES
 from bot.report.chart import render_chart
 from bot.report.model import NoArchiveError, build_report, report_timezone
 from bot.service import StatusService
