@@ -18,8 +18,8 @@ from bot.api.errors import ApiError, ErrorCode
 from bot.api.guard import GuardedRoute, limit_group
 from bot.api.openapi import operation_id
 from bot.api.status import KEYED_RESPONSES
-from bot.report.chart import render_chart
-from bot.report.model import NoArchiveError, build_report, report_timezone
+from bot.report.chart import draw_report
+from bot.report.model import NoArchiveError, load_report
 from bot.service import StatusService
 
 PNG = "image/png"
@@ -60,8 +60,4 @@ async def get_close_chart(period: Period, request: Request) -> Response:
 
 
 def _chart(service: StatusService, period: str) -> bytes:
-    meta = service.store.snapshot().meta
-    return render_chart(
-        build_report(meta, period, report_timezone(service.estate)),
-        is_working_day=service.close.calendar.is_working_day,
-    )
+    return draw_report(service, load_report(service, period))

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
+    from bot.service import StatusService
+
 # rc_context changes matplotlib's global settings: one chart at a time.
 _RENDER_LOCK = threading.Lock()
 WIDTH_IN = 14.0  # 1400 px at DPI
@@ -87,6 +89,11 @@ class _Layout:
     def plot_in(self) -> float:
         """Height of the timeline axes."""
         return self.height_in - self.top_in - self.bottom_in
+
+
+def draw_report(service: StatusService, report: CloseReport) -> bytes:
+    """The report's chart, with the close calendar's working days."""
+    return render_chart(report, is_working_day=service.close.calendar.is_working_day)
 
 
 def render_chart(

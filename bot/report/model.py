@@ -13,13 +13,16 @@ import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from bot.close.archive import archived_periods, load_archive
 from bot.close.periods import close_start, parse_period
 from bot.config import Estate
 from bot.errors import ValidationError
+
+if TYPE_CHECKING:
+    from bot.service import StatusService
 
 TREND_CLOSES = 6
 
@@ -41,6 +44,11 @@ class NoArchiveError(ValidationError):
 def report_timezone(estate: Estate) -> ZoneInfo:
     """The time zone closes are counted in for the report (its start, its axis)."""
     return ZoneInfo(estate.close_timezone())
+
+
+def load_report(service: StatusService, period: str | None) -> CloseReport:
+    """The report of ``period`` (default: the last archived close); errors name the choices."""
+    return build_report(service.store.snapshot().meta, period, report_timezone(service.estate))
 
 
 @dataclass(frozen=True)

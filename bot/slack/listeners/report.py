@@ -9,8 +9,7 @@ from slack_sdk import WebClient
 
 from bot.slack.deps import SlackDeps
 from bot.slack.listeners.errors import reported
-from bot.slack.report import send_report_to_user
-from bot.slack.report_home import REPORT_ACTION
+from bot.slack.report import REPORT_ACTION, send_report_to_user
 
 
 def register(app: App, deps: SlackDeps) -> None:
