@@ -327,23 +327,23 @@ def open_service(config: OneShotConfig) -> Iterator[StatusService]:
 
 def cmd_status(args: argparse.Namespace, config: OneShotConfig) -> int:
     """``epmpulse status [APP [DOMAIN]]``."""
-    from bot import textviews
+    from bot import plaintext
 
     with open_service(config) as service:
         if args.app is None:
             board = service.board()
-            lines = textviews.board_lines(board, _overdue(service, config, board))
+            lines = plaintext.board_lines(board, _overdue(service, config, board))
         elif args.domain is None:
             app = config.layout.resolve_app(args.app)
             board = {app: service.app_board(app)}
-            lines = textviews.board_lines(board, _overdue(service, config, board))
+            lines = plaintext.board_lines(board, _overdue(service, config, board))
         else:
             record = service.get(args.app, args.domain)
-            lines = [record.app, f"  {textviews.record_line(record)}"]
+            lines = [record.app, f"  {plaintext.record_line(record)}"]
             lines += [f"  {line}" for line in _close_lines(service, record)]
             lines.append("Last changes:")
             recent = service.history(*_key(record), 5)
-            lines += [f"  {line}" for line in textviews.history_lines(recent)]
+            lines += [f"  {line}" for line in plaintext.history_lines(recent)]
     print("\n".join(lines))
     return EXIT_OK
 
@@ -370,7 +370,7 @@ def cmd_set(args: argparse.Namespace, config: OneShotConfig) -> int:
 
 def cmd_history(args: argparse.Namespace, config: OneShotConfig) -> int:
     """``epmpulse history APP DOMAIN [N]`` (or ``-n N``, but not both)."""
-    from bot import textviews
+    from bot import plaintext
 
     if args.count is not None and args.n is not None:
         raise ValidationError(
@@ -379,7 +379,7 @@ def cmd_history(args: argparse.Namespace, config: OneShotConfig) -> int:
     count = next((n for n in (args.count, args.n) if n is not None), 10)
     with open_service(config) as service:
         entries = service.history(args.app, args.domain, count)
-    print("\n".join(textviews.history_lines(entries)))
+    print("\n".join(plaintext.history_lines(entries)))
     return EXIT_OK
 
 
