@@ -487,7 +487,7 @@ def cmd_demo(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_close(args: argparse.Namespace, config: Config) -> int:
     """``epmpulse close [PERIOD]``: the close summary, as ``/epmpulse close`` shows it."""
-    from bot.close.text import close_lines
+    from bot.close.plaintext import close_lines
 
     with open_full_service(config) as service:
         tracker = service.close
@@ -552,7 +552,7 @@ def _overdue(
 
 def _close_lines(service: StatusService, record: DomainRecord) -> list[str]:
     """The record's deadline and waits (SPEC §11); imported only for one domain."""
-    from bot.close.text import record_lines
+    from bot.close.plaintext import record_lines
 
     return record_lines(service.close.calendar, service.close.show_one(record))
 
