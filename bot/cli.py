@@ -501,7 +501,7 @@ def cmd_report(args: argparse.Namespace, config: Config) -> int:
     """``epmpulse report [PERIOD] --out FILE.png``: the chart, and the summary Slack posts."""
     from bot.report.chart import render_chart
     from bot.report.model import build_report, report_timezone
-    from bot.report.text import summary_lines
+    from bot.report.summary import summary_lines
 
     out = Path(args.out)
     if out.suffix.lower() != ".png":

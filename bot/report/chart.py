@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.close.periods import MONTH_NAMES, close_end, parse_period
 from bot.report.model import CloseReport, Row
-from bot.report.text import duration, headline
+from bot.report.summary import duration, headline
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

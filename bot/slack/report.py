@@ -18,7 +18,7 @@ from slack_sdk.models.blocks import Block, ButtonElement, MarkdownTextObject, Se
 
 from bot.report.chart import draw_report
 from bot.report.model import CloseReport, NoArchiveError, load_report
-from bot.report.text import SLOWEST, alt_text, duration, headline, summary_lines
+from bot.report.summary import SLOWEST, alt_text, duration, headline, summary_lines
 from bot.service import StatusService
 from bot.slack.blocks import Message, text_messages
 from bot.slack.commandline import CommandContext, SubCommand
