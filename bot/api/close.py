@@ -7,18 +7,15 @@ for a period that is not ``YYYY-MM``). Both take a read key and the ``read`` lim
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Request
+from fastapi import Path, Request
 from pydantic import BaseModel, Field
-from starlette.concurrency import run_in_threadpool
 
-from bot.api.context import API_PREFIX, context_of
 from bot.api.errors import ApiError, ErrorCode
-from bot.api.guard import GuardedRoute, limit_group
-from bot.api.openapi import operation_id
+from bot.api.keyed import KeyedRouter, call_service
 from bot.api.schemas import Ok, UtcTime
-from bot.api.status import KEYED_RESPONSES
 from bot.close import conductor
 from bot.close.archive import archived_periods, load_archive
 from bot.close.live import CloseSummary
@@ -127,33 +124,19 @@ Period = Annotated[
     ),
 ]
 
-router = APIRouter(
-    prefix=API_PREFIX,
-    route_class=GuardedRoute,
-    responses=KEYED_RESPONSES,
-    tags=["close"],
-    generate_unique_id_function=operation_id,
-)
+router = KeyedRouter("close")
 
 
-@router.get(
-    "/close",
-    response_model=LiveCloseResponse,
-    openapi_extra=limit_group("read"),
-    summary="The close running now",
-)
+@router.read("/close", response_model=LiveCloseResponse, summary="The close running now")
 async def get_close(request: Request) -> LiveCloseResponse:
     """Period, working day, how many domains are OK, and each domain's deadline and waits."""
-    service = context_of(request).service
-    summary = await run_in_threadpool(_summary, service)
-    plans = await run_in_threadpool(conductor.shown, service)
+    summary, plans = await call_service(request, _summary_and_plans)
     return LiveCloseResponse(data=live_close(summary, plans))
 
 
-@router.get(
+@router.read(
     "/close/{period}",
     response_model=CloseArchiveResponse,
-    openapi_extra=limit_group("read"),
     responses={404: {"model": NotFound, "description": "Never archived"}},
     summary="An archived close",
 )
@@ -164,8 +147,7 @@ async def get_close_archive(period: Period, request: Request) -> CloseArchiveRes
     except ValueError as exc:
         raise ValidationError(str(exc)) from exc
     canonical = f"{year:04d}-{month:02d}"
-    service = context_of(request).service
-    meta = (await run_in_threadpool(service.store.snapshot)).meta
+    meta = await call_service(request, _meta)
     archive = load_archive(meta, canonical)
     if archive is None:
         kept = ", ".join(archived_periods(meta)) or "none yet"
@@ -175,24 +157,18 @@ async def get_close_archive(period: Period, request: Request) -> CloseArchiveRes
     return CloseArchiveResponse(data=CloseArchive.model_validate(archive))
 
 
-def _summary(service: StatusService) -> CloseSummary:
-    return service.close.summary()
+def _summary_and_plans(service: StatusService) -> tuple[CloseSummary, list[conductor.Plan]]:
+    return service.close.summary(), conductor.shown(service)
+
+
+def _meta(service: StatusService) -> Mapping[str, Any]:
+    return service.store.snapshot().meta
 
 
 def live_close(summary: CloseSummary, plans: list[conductor.Plan] | None = None) -> LiveClose:
     """The REST shape of a live summary (with the conductor's ``plans``, SPEC §17)."""
     plans = plans or []
-    domains = [
-        CloseDomain(
-            app=d.app,
-            domain=d.domain,
-            status=d.status,
-            due_at=d.due_at,
-            overdue=d.overdue,
-            waiting_on=list(d.waiting_on),
-        )
-        for d in summary.domains
-    ]
+    domains = [CloseDomain.model_validate(d, from_attributes=True) for d in summary.domains]
     return LiveClose(
         period=summary.period,
         timezone=summary.timezone,

@@ -21,17 +21,15 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from bot.api.auth import caller_of
-from bot.api.context import API_PREFIX, context_of
+from bot.api.context import context_of
 from bot.api.errors import ApiError, ErrorCode
-from bot.api.guard import GuardedRoute, limit_group
-from bot.api.openapi import operation_id
+from bot.api.keyed import KeyedRouter
 from bot.api.schemas import Ok
-from bot.api.status import KEYED_RESPONSES
 from bot.epm.launch import JobLauncher, JobNotRecordedError
 from bot.errors import JobRunningError, JobStartError
 
@@ -105,26 +103,16 @@ class EpmNoAnswer(BaseModel):
 
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {
-    **KEYED_RESPONSES,
     409: {"model": JobRunning, "description": "The domain still follows an unfinished job"},
     502: {"model": EpmFailed, "description": "EPM refused, failed or could not be reached"},
     504: {"model": EpmNoAnswer, "description": "No answer from EPM: the job may have started"},
 }
 
-router = APIRouter(
-    prefix=API_PREFIX,
-    route_class=GuardedRoute,
-    responses=_RESPONSES,
-    tags=["jobs"],
-    generate_unique_id_function=operation_id,
-)
+router = KeyedRouter("jobs", _RESPONSES)
 
 
-@router.post(
-    "/jobs",
-    response_model=JobStartedResponse,
-    openapi_extra=limit_group("status"),
-    summary="Start a domain's EPM job",
+@router.write(
+    "/jobs", "status", response_model=JobStartedResponse, summary="Start a domain's EPM job"
 )
 async def start_job(start: JobStart, request: Request) -> JobStartedResponse:
     """Start the configured job once; the domain becomes Loading and follows it."""
@@ -142,8 +130,4 @@ async def start_job(start: JobStart, request: Request) -> JobStartedResponse:
         raise ApiError(502, ErrorCode.EPM_ERROR, str(exc)) from exc
     except JobNotRecordedError as exc:
         raise ApiError(503, ErrorCode.STORE_UNAVAILABLE, str(exc)) from exc
-    return JobStartedResponse(
-        data=StartedJob(
-            app=launched.app, domain=launched.domain, server=launched.server, job_id=launched.job_id
-        )
-    )
+    return JobStartedResponse(data=StartedJob.model_validate(launched, from_attributes=True))

@@ -86,26 +86,11 @@ class CloseRecord(BaseModel):
     @classmethod
     def from_record(cls, given: model.DomainRecord | live.CloseRecord) -> CloseRecord:
         """The wire form of a record (with its close fields when it has them)."""
-        shown = given if isinstance(given, live.CloseRecord) else None
-        record = given.record if isinstance(given, live.CloseRecord) else given
-        return cls(
-            app=record.app,
-            domain=record.domain,
-            status=record.status,
-            message=record.message,
-            updated_at=record.updated_at,
-            updated_by=record.updated_by,
-            jobs=[JobRef(server=j.server, job_id=j.job_id) for j in record.jobs],
-            since=record.since,
-            due_at=shown.due_at if shown else None,
-            overdue=shown.overdue if shown else False,
-            waiting_on=list(shown.waiting_on) if shown else [],
-            pending_approval=None
-            if record.pending_approval is None
-            else ApprovalRequest(**record.pending_approval._asdict()),
-            approved_by=record.approved_by,
-            disputed=record.disputed,
-        )
+        if not isinstance(given, live.CloseRecord):
+            return cls.model_validate(given, from_attributes=True)
+        wire = cls.model_validate(given.record, from_attributes=True)
+        shown = {"due_at": given.due_at, "overdue": given.overdue, "waiting_on": given.waiting_on}
+        return cls.model_validate({**dict(wire), **shown})
 
 
 class HistoryEntry(BaseModel):
@@ -125,16 +110,7 @@ class HistoryEntry(BaseModel):
     @classmethod
     def of(cls, entry: model.HistoryEntry) -> HistoryEntry:
         """The wire form of a history entry."""
-        return cls(
-            app=entry.app,
-            domain=entry.domain,
-            old_status=entry.old_status,
-            new_status=entry.new_status,
-            message=entry.message,
-            by=entry.by,
-            at=entry.at,
-            approved_by=entry.approved_by,
-        )
+        return cls.model_validate(entry, from_attributes=True)
 
 
 # --- requests --------------------------------------------------------------------------
