@@ -17,10 +17,8 @@ from bot.api.errors import ApiError, ErrorCode
 from bot.api.keyed import KeyedRouter, call_service
 from bot.api.schemas import Ok, UtcTime
 from bot.close import conductor
-from bot.close.archive import archived_periods, load_archive
+from bot.close.archive import archived_periods, find_archive
 from bot.close.live import CloseSummary
-from bot.close.periods import parse_period
-from bot.errors import ValidationError
 from bot.model import Status, parse_time
 from bot.service import StatusService
 
@@ -142,13 +140,8 @@ async def get_close(request: Request) -> LiveCloseResponse:
 )
 async def get_close_archive(period: Period, request: Request) -> CloseArchiveResponse:
     """The archive of a finished close: per domain final status, due_at, ok_at, late."""
-    try:
-        year, month = parse_period(period)
-    except ValueError as exc:
-        raise ValidationError(str(exc)) from exc
-    canonical = f"{year:04d}-{month:02d}"
     meta = await call_service(request, _meta)
-    archive = load_archive(meta, canonical)
+    canonical, archive = find_archive(meta, period)
     if archive is None:
         kept = ", ".join(archived_periods(meta)) or "none yet"
         raise ApiError(
