@@ -161,24 +161,17 @@ def _meta(service: StatusService) -> Mapping[str, Any]:
 def live_close(summary: CloseSummary, plans: list[conductor.Plan] | None = None) -> LiveClose:
     """The REST shape of a live summary (with the conductor's ``plans``, SPEC §17)."""
     plans = plans or []
-    domains = [CloseDomain.model_validate(d, from_attributes=True) for d in summary.domains]
-    return LiveClose(
-        period=summary.period,
-        timezone=summary.timezone,
-        working_day=summary.working_day,
-        total=summary.total,
-        ok=summary.ok,
-        domains=domains,
-        pending_starts=[
-            PendingStart(
-                app=p.key[0], domain=p.key[1], job=p.job, due_at=p.due_at, held=p.hold is not None
-            )
-            for p in plans
-            if p.due_at is not None
-        ],
-        holds=[
-            Hold(app=p.key[0], domain=p.key[1], by=p.hold["by"], at=parse_time(p.hold["at"]))
-            for p in plans
-            if p.hold is not None
-        ],
-    )
+    shown = LiveClose.model_validate(summary, from_attributes=True)
+    shown.pending_starts = [
+        PendingStart(
+            app=p.key[0], domain=p.key[1], job=p.job, due_at=p.due_at, held=p.hold is not None
+        )
+        for p in plans
+        if p.due_at is not None
+    ]
+    shown.holds = [
+        Hold(app=p.key[0], domain=p.key[1], by=p.hold["by"], at=parse_time(p.hold["at"]))
+        for p in plans
+        if p.hold is not None
+    ]
+    return shown
