@@ -18,7 +18,7 @@ from bot.model import Status
 from bot.slack.blocks import Message, text_messages
 from bot.slack.commandline import CommandContext, SubCommand, UsageError
 from bot.slack.holds import conductor_lines
-from bot.slack.text import escape, slack_date, status_label
+from bot.slack.mrkdwn import escape, slack_date, status_label
 
 LISTED_MAX = 10  # overdue and waiting domains named in a summary; the rest are counted
 

@@ -22,7 +22,7 @@ from bot.report.summary import SLOWEST, alt_text, duration, headline, summary_li
 from bot.service import StatusService
 from bot.slack.blocks import Message, text_messages
 from bot.slack.commandline import CommandContext, SubCommand
-from bot.slack.text import clip, escape
+from bot.slack.mrkdwn import clip, escape
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from bot.slack.blocks import Message, text_messages
 from bot.slack.deps import SlackDeps
 from bot.slack.jobs import RUN_JOB_ACTION, parse_run_value, run_job
 from bot.slack.listeners.clicks import Click, on_click
-from bot.slack.text import escape
+from bot.slack.mrkdwn import escape
 
 logger = logging.getLogger(__name__)
 

@@ -19,6 +19,7 @@ from bot import signoff
 from bot.errors import NotAllowedError, ValidationError
 from bot.slack.deps import SlackDeps
 from bot.slack.listeners.clicks import Click, on_click
+from bot.slack.mrkdwn import escape
 from bot.slack.signoff import (
     APPROVE_ACTION,
     REASON_ACTION,
@@ -28,7 +29,6 @@ from bot.slack.signoff import (
     parse_button_value,
     reject_modal,
 )
-from bot.slack.text import escape
 
 logger = logging.getLogger(__name__)
 
