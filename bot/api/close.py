@@ -8,14 +8,14 @@ for a period that is not ``YYYY-MM``). Both take a read key and the ``read`` lim
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import Path, Request
 from pydantic import BaseModel, Field
 
 from bot.api.errors import ApiError, ErrorCode
 from bot.api.keyed import KeyedRouter, call_service
-from bot.api.schemas import Ok, UtcTime
+from bot.api.schemas import Ok, UtcTime, failure
 from bot.close import conductor
 from bot.close.archive import archived_periods, find_archive
 from bot.close.live import CloseSummary
@@ -99,18 +99,12 @@ class CloseArchiveResponse(Ok[CloseArchive]):
     """An archived close."""
 
 
-class NotFoundError(BaseModel):
-    """Nothing is kept under that name."""
-
-    code: Literal["NOT_FOUND"]
-    message: str
-
-
-class NotFound(BaseModel):
-    """404: the period was never archived."""
-
-    ok: Literal[False] = False
-    error: NotFoundError
+NotFound = failure(
+    "NotFound",
+    ("NOT_FOUND",),
+    "404: the period was never archived.",
+    "Nothing is kept under that name.",
+)
 
 
 Period = Annotated[

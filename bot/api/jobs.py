@@ -19,7 +19,7 @@ A domain with no job answers 400 `INVALID_DOMAIN` naming the domains that have o
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -29,7 +29,7 @@ from bot.api.auth import caller_of
 from bot.api.context import context_of
 from bot.api.errors import ApiError, ErrorCode
 from bot.api.keyed import KeyedRouter
-from bot.api.schemas import Ok
+from bot.api.schemas import Ok, failure
 from bot.epm.launch import JobLauncher, JobNotRecordedError
 from bot.errors import JobRunningError, JobStartError
 
@@ -60,46 +60,27 @@ class JobStartedResponse(Ok[StartedJob]):
     """The started job (the domain's Loading status is durable when this answer is sent)."""
 
 
-class JobRunningDetail(BaseModel):
-    """The domain still follows an unfinished EPM job; nothing was sent to EPM."""
-
-    code: Literal["JOB_RUNNING"]
-    message: str
-
-
-class JobRunning(BaseModel):
-    """409: already running."""
-
-    ok: Literal[False] = False
-    error: JobRunningDetail
-
-
-class EpmErrorDetail(BaseModel):
-    """EPM refused or failed the start, or was unreachable; nothing started or changed."""
-
-    code: Literal["EPM_ERROR"]
-    message: str
-
-
-class EpmFailed(BaseModel):
-    """502: EPM did not start the job."""
-
-    ok: Literal[False] = False
-    error: EpmErrorDetail
-
-
-class EpmNoAnswerDetail(BaseModel):
-    """The start was sent but its answer was lost: the job may have started; check EPM."""
-
-    code: Literal["EPM_NO_ANSWER"]
-    message: str
-
-
-class EpmNoAnswer(BaseModel):
-    """504: the job may have started."""
-
-    ok: Literal[False] = False
-    error: EpmNoAnswerDetail
+JobRunning = failure(
+    "JobRunning",
+    ("JOB_RUNNING",),
+    "409: already running.",
+    "The domain still follows an unfinished EPM job; nothing was sent to EPM.",
+    error_name="JobRunningDetail",
+)
+EpmFailed = failure(
+    "EpmFailed",
+    ("EPM_ERROR",),
+    "502: EPM did not start the job.",
+    "EPM refused or failed the start, or was unreachable; nothing started or changed.",
+    error_name="EpmErrorDetail",
+)
+EpmNoAnswer = failure(
+    "EpmNoAnswer",
+    ("EPM_NO_ANSWER",),
+    "504: the job may have started.",
+    "The start was sent but its answer was lost: the job may have started; check EPM.",
+    error_name="EpmNoAnswerDetail",
+)
 
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {
