@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from bot.close.periods import parse_period
+from bot.close.periods import format_period, parse_period
 from bot.errors import ValidationError
 from bot.model import Status, parse_time
 
@@ -43,7 +43,7 @@ def find_archive(meta: Mapping[str, Any], period: str) -> tuple[str, dict[str, A
         year, month = parse_period(period)
     except ValueError as exc:
         raise ValidationError(str(exc)) from exc
-    canonical = f"{year:04d}-{month:02d}"
+    canonical = format_period(year, month)
     return canonical, load_archive(meta, canonical)
 
 
