@@ -332,23 +332,23 @@ def open_service(config: OneShotConfig) -> Iterator[StatusService]:
 
 def cmd_status(args: argparse.Namespace, config: OneShotConfig) -> int:
     """``epmpulse status [APP [DOMAIN]]``."""
-    from bot import textviews
+    from bot import plaintext
 
     with open_service(config) as service:
         if args.app is None:
             board = service.board()
-            lines = textviews.board_lines(board, _overdue(service, config, board))
+            lines = plaintext.board_lines(board, _overdue(service, config, board))
         elif args.domain is None:
             app = config.layout.resolve_app(args.app)
             board = {app: service.app_board(app)}
-            lines = textviews.board_lines(board, _overdue(service, config, board))
+            lines = plaintext.board_lines(board, _overdue(service, config, board))
         else:
             record = service.get(args.app, args.domain)
-            lines = [record.app, f"  {textviews.record_line(record)}"]
+            lines = [record.app, f"  {plaintext.record_line(record)}"]
             lines += [f"  {line}" for line in _close_lines(service, record)]
             lines.append("Last changes:")
             recent = service.history(*_key(record), 5)
-            lines += [f"  {line}" for line in textviews.history_lines(recent)]
+            lines += [f"  {line}" for line in plaintext.history_lines(recent)]
     print("\n".join(lines))
     return EXIT_OK
 
@@ -375,7 +375,7 @@ def cmd_set(args: argparse.Namespace, config: OneShotConfig) -> int:
 
 def cmd_history(args: argparse.Namespace, config: OneShotConfig) -> int:
     """``epmpulse history APP DOMAIN [N]`` (or ``-n N``, but not both)."""
-    from bot import textviews
+    from bot import plaintext
 
     if args.count is not None and args.n is not None:
         raise ValidationError(
@@ -384,7 +384,7 @@ def cmd_history(args: argparse.Namespace, config: OneShotConfig) -> int:
     count = next((n for n in (args.count, args.n) if n is not None), 10)
     with open_service(config) as service:
         entries = service.history(args.app, args.domain, count)
-    print("\n".join(textviews.history_lines(entries)))
+    print("\n".join(plaintext.history_lines(entries)))
     return EXIT_OK
 
 
@@ -492,7 +492,7 @@ def cmd_demo(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_close(args: argparse.Namespace, config: Config) -> int:
     """``epmpulse close [PERIOD]``: the close summary, as ``/epmpulse close`` shows it."""
-    from bot.close.text import close_lines
+    from bot.close.plaintext import close_lines
 
     with open_full_service(config) as service:
         tracker = service.close
@@ -506,7 +506,7 @@ def cmd_report(args: argparse.Namespace, config: Config) -> int:
     """``epmpulse report [PERIOD] --out FILE.png``: the chart, and the summary Slack posts."""
     from bot.report.chart import render_chart
     from bot.report.model import build_report, report_timezone
-    from bot.report.text import summary_lines
+    from bot.report.summary import summary_lines
 
     out = Path(args.out)
     if out.suffix.lower() != ".png":
@@ -557,7 +557,7 @@ def _overdue(
 
 def _close_lines(service: StatusService, record: DomainRecord) -> list[str]:
     """The record's deadline and waits (SPEC §11); imported only for one domain."""
-    from bot.close.text import record_lines
+    from bot.close.plaintext import record_lines
 
     return record_lines(service.close.calendar, service.close.show_one(record))
 

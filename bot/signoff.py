@@ -256,16 +256,16 @@ def _approve(
 ) -> Change:
 
     since = old.since if (old.status is Status.OK and old.since) else now
-    new = DomainRecord(
-        app=old.app,
-        domain=old.domain,
+    # The requester's OK, as asked; the request and any dispute end with it.
+    new = old._replace(
         status=Status.OK,
         message=pending.message,
         updated_at=now,
         updated_by=pending.by,
-        jobs=old.jobs,
         since=since,
+        pending_approval=None,
         approved_by=by,
+        disputed=None,
     )
     change = Change(old, new)
     work.put_record((old.app, old.domain), new.to_json())

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from fastapi import FastAPI
 from pydantic import SecretStr
 
-from bot.api import close, export, holds, jobs, ops, report_routes, routes
+from bot.api import close, export, holds, jobs, ops, report, status
 from bot.api.auth import KeyRing
 from bot.api.context import API_PREFIX, ApiContext, HealthCheck
 from bot.api.errors import install_error_handlers
@@ -65,8 +65,8 @@ def create_api(
         # Handed over rather than included: app.routes then lists the real routes (the
         # 405 handler reads their methods) and each request is matched once, not twice.
         routes=[
-            *routes.router.routes,
-            *report_routes.router.routes,
+            *status.router.routes,
+            *report.router.routes,
             *close.router.routes,
             *jobs.router.routes,
             *holds.router.routes,

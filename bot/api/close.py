@@ -7,23 +7,18 @@ for a period that is not ``YYYY-MM``). Both take a read key and the ``read`` lim
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from collections.abc import Mapping
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import Path, Request
 from pydantic import BaseModel, Field
-from starlette.concurrency import run_in_threadpool
 
-from bot.api.context import API_PREFIX, context_of
 from bot.api.errors import ApiError, ErrorCode
-from bot.api.guard import GuardedRoute, limit_group
-from bot.api.openapi import operation_id
-from bot.api.routes import KEYED_RESPONSES
-from bot.api.schemas import Ok, UtcTime
+from bot.api.keyed import KeyedRouter, call_service
+from bot.api.schemas import Ok, UtcTime, failure
 from bot.close import conductor
-from bot.close.archive import archived_periods, load_archive
+from bot.close.archive import archived_periods, find_archive
 from bot.close.live import CloseSummary
-from bot.close.periods import parse_period
-from bot.errors import ValidationError
 from bot.model import Status, parse_time
 from bot.service import StatusService
 
@@ -104,18 +99,12 @@ class CloseArchiveResponse(Ok[CloseArchive]):
     """An archived close."""
 
 
-class NotFoundError(BaseModel):
-    """Nothing is kept under that name."""
-
-    code: Literal["NOT_FOUND"]
-    message: str
-
-
-class NotFound(BaseModel):
-    """404: the period was never archived."""
-
-    ok: Literal[False] = False
-    error: NotFoundError
+NotFound = failure(
+    "NotFound",
+    ("NOT_FOUND",),
+    "404: the period was never archived.",
+    "Nothing is kept under that name.",
+)
 
 
 Period = Annotated[
@@ -127,46 +116,26 @@ Period = Annotated[
     ),
 ]
 
-router = APIRouter(
-    prefix=API_PREFIX,
-    route_class=GuardedRoute,
-    responses=KEYED_RESPONSES,
-    tags=["close"],
-    generate_unique_id_function=operation_id,
-)
+router = KeyedRouter("close")
 
 
-@router.get(
-    "/close",
-    response_model=LiveCloseResponse,
-    openapi_extra=limit_group("read"),
-    summary="The close running now",
-)
+@router.read("/close", response_model=LiveCloseResponse, summary="The close running now")
 async def get_close(request: Request) -> LiveCloseResponse:
     """Period, working day, how many domains are OK, and each domain's deadline and waits."""
-    service = context_of(request).service
-    summary = await run_in_threadpool(_summary, service)
-    plans = await run_in_threadpool(conductor.shown, service)
+    summary, plans = await call_service(request, _summary_and_plans)
     return LiveCloseResponse(data=live_close(summary, plans))
 
 
-@router.get(
+@router.read(
     "/close/{period}",
     response_model=CloseArchiveResponse,
-    openapi_extra=limit_group("read"),
     responses={404: {"model": NotFound, "description": "Never archived"}},
     summary="An archived close",
 )
 async def get_close_archive(period: Period, request: Request) -> CloseArchiveResponse:
     """The archive of a finished close: per domain final status, due_at, ok_at, late."""
-    try:
-        year, month = parse_period(period)
-    except ValueError as exc:
-        raise ValidationError(str(exc)) from exc
-    canonical = f"{year:04d}-{month:02d}"
-    service = context_of(request).service
-    meta = (await run_in_threadpool(service.store.snapshot)).meta
-    archive = load_archive(meta, canonical)
+    meta = await call_service(request, _meta)
+    canonical, archive = find_archive(meta, period)
     if archive is None:
         kept = ", ".join(archived_periods(meta)) or "none yet"
         raise ApiError(
@@ -175,41 +144,28 @@ async def get_close_archive(period: Period, request: Request) -> CloseArchiveRes
     return CloseArchiveResponse(data=CloseArchive.model_validate(archive))
 
 
-def _summary(service: StatusService) -> CloseSummary:
-    return service.close.summary()
+def _summary_and_plans(service: StatusService) -> tuple[CloseSummary, list[conductor.Plan]]:
+    return service.close.summary(), conductor.shown(service)
+
+
+def _meta(service: StatusService) -> Mapping[str, Any]:
+    return service.store.snapshot().meta
 
 
 def live_close(summary: CloseSummary, plans: list[conductor.Plan] | None = None) -> LiveClose:
     """The REST shape of a live summary (with the conductor's ``plans``, SPEC §17)."""
     plans = plans or []
-    domains = [
-        CloseDomain(
-            app=d.app,
-            domain=d.domain,
-            status=d.status,
-            due_at=d.due_at,
-            overdue=d.overdue,
-            waiting_on=list(d.waiting_on),
+    shown = LiveClose.model_validate(summary, from_attributes=True)
+    shown.pending_starts = [
+        PendingStart(
+            app=p.key[0], domain=p.key[1], job=p.job, due_at=p.due_at, held=p.hold is not None
         )
-        for d in summary.domains
+        for p in plans
+        if p.due_at is not None
     ]
-    return LiveClose(
-        period=summary.period,
-        timezone=summary.timezone,
-        working_day=summary.working_day,
-        total=summary.total,
-        ok=summary.ok,
-        domains=domains,
-        pending_starts=[
-            PendingStart(
-                app=p.key[0], domain=p.key[1], job=p.job, due_at=p.due_at, held=p.hold is not None
-            )
-            for p in plans
-            if p.due_at is not None
-        ],
-        holds=[
-            Hold(app=p.key[0], domain=p.key[1], by=p.hold["by"], at=parse_time(p.hold["at"]))
-            for p in plans
-            if p.hold is not None
-        ],
-    )
+    shown.holds = [
+        Hold(app=p.key[0], domain=p.key[1], by=p.hold["by"], at=parse_time(p.hold["at"]))
+        for p in plans
+        if p.hold is not None
+    ]
+    return shown

@@ -11,14 +11,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import StreamingResponse
 
 from bot import export
-from bot.api.context import API_PREFIX, context_of
-from bot.api.guard import GuardedRoute, limit_group
-from bot.api.openapi import operation_id
-from bot.api.routes import router as status_router
+from bot.api.context import context_of
+from bot.api.keyed import KeyedRouter
 
 _INSTANT = "An ISO 8601 instant (2026-11-01, 2026-11-01T09:00:00Z); without an offset, UTC."
 _EXPORT_OK: dict[int | str, dict[str, Any]] = {
@@ -33,19 +31,12 @@ _EXPORT_OK: dict[int | str, dict[str, Any]] = {
     }
 }
 
-router = APIRouter(
-    prefix=API_PREFIX,
-    route_class=GuardedRoute,
-    responses={**status_router.responses, **_EXPORT_OK},
-    tags=["history"],
-    generate_unique_id_function=operation_id,
-)
+router = KeyedRouter("history", _EXPORT_OK)
 
 
-@router.get(
+@router.read(
     "/export",
     response_class=StreamingResponse,
-    openapi_extra=limit_group("read"),
     summary="Every change, for auditors (CSV or JSON lines)",
 )
 async def export_history(

@@ -9,15 +9,11 @@ that do; holding a domain that already started by itself in this close answers 4
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.concurrency import run_in_threadpool
 
 from bot.api.auth import caller_of
-from bot.api.context import API_PREFIX, context_of
-from bot.api.guard import GuardedRoute, limit_group
-from bot.api.openapi import operation_id
-from bot.api.routes import KEYED_RESPONSES
+from bot.api.keyed import KeyedRouter, call_service
 from bot.api.schemas import Ok
 from bot.close import holds
 
@@ -51,32 +47,14 @@ class HoldResponse(Ok[HoldState]):
     """The hold, durable when this answer is sent."""
 
 
-router = APIRouter(
-    prefix=API_PREFIX,
-    route_class=GuardedRoute,
-    responses=KEYED_RESPONSES,
-    tags=["close"],
-    generate_unique_id_function=operation_id,
-)
+router = KeyedRouter("close")
 
 
-@router.post(
-    "/holds",
-    response_model=HoldResponse,
-    openapi_extra=limit_group("status"),
-    summary="Hold or release an automatic start",
+@router.write(
+    "/holds", "status", response_model=HoldResponse, summary="Hold or release an automatic start"
 )
 async def set_hold(body: HoldRequest, request: Request) -> HoldResponse:
     """Hold a domain's automatic start in this close, or release it."""
-    service = context_of(request).service
     change = holds.hold if body.hold else holds.release
-    result = await run_in_threadpool(change, service, body.app, body.domain, by=caller_of(request))
-    return HoldResponse(
-        data=HoldState(
-            app=result.app,
-            domain=result.domain,
-            held=result.held,
-            changed=result.changed,
-            period=result.period,
-        )
-    )
+    result = await call_service(request, change, body.app, body.domain, by=caller_of(request))
+    return HoldResponse(data=HoldState.model_validate(result, from_attributes=True))

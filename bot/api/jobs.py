@@ -19,19 +19,17 @@ A domain with no job answers 400 `INVALID_DOMAIN` naming the domains that have o
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from bot.api.auth import caller_of
-from bot.api.context import API_PREFIX, context_of
+from bot.api.context import context_of
 from bot.api.errors import ApiError, ErrorCode
-from bot.api.guard import GuardedRoute, limit_group
-from bot.api.openapi import operation_id
-from bot.api.routes import KEYED_RESPONSES
-from bot.api.schemas import Ok
+from bot.api.keyed import KeyedRouter
+from bot.api.schemas import Ok, failure
 from bot.epm.launch import JobLauncher, JobNotRecordedError
 from bot.errors import JobRunningError, JobStartError
 
@@ -62,69 +60,40 @@ class JobStartedResponse(Ok[StartedJob]):
     """The started job (the domain's Loading status is durable when this answer is sent)."""
 
 
-class JobRunningDetail(BaseModel):
-    """The domain still follows an unfinished EPM job; nothing was sent to EPM."""
-
-    code: Literal["JOB_RUNNING"]
-    message: str
-
-
-class JobRunning(BaseModel):
-    """409: already running."""
-
-    ok: Literal[False] = False
-    error: JobRunningDetail
-
-
-class EpmErrorDetail(BaseModel):
-    """EPM refused or failed the start, or was unreachable; nothing started or changed."""
-
-    code: Literal["EPM_ERROR"]
-    message: str
-
-
-class EpmFailed(BaseModel):
-    """502: EPM did not start the job."""
-
-    ok: Literal[False] = False
-    error: EpmErrorDetail
-
-
-class EpmNoAnswerDetail(BaseModel):
-    """The start was sent but its answer was lost: the job may have started; check EPM."""
-
-    code: Literal["EPM_NO_ANSWER"]
-    message: str
-
-
-class EpmNoAnswer(BaseModel):
-    """504: the job may have started."""
-
-    ok: Literal[False] = False
-    error: EpmNoAnswerDetail
+JobRunning = failure(
+    "JobRunning",
+    ("JOB_RUNNING",),
+    "409: already running.",
+    "The domain still follows an unfinished EPM job; nothing was sent to EPM.",
+    error_name="JobRunningDetail",
+)
+EpmFailed = failure(
+    "EpmFailed",
+    ("EPM_ERROR",),
+    "502: EPM did not start the job.",
+    "EPM refused or failed the start, or was unreachable; nothing started or changed.",
+    error_name="EpmErrorDetail",
+)
+EpmNoAnswer = failure(
+    "EpmNoAnswer",
+    ("EPM_NO_ANSWER",),
+    "504: the job may have started.",
+    "The start was sent but its answer was lost: the job may have started; check EPM.",
+    error_name="EpmNoAnswerDetail",
+)
 
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {
-    **KEYED_RESPONSES,
     409: {"model": JobRunning, "description": "The domain still follows an unfinished job"},
     502: {"model": EpmFailed, "description": "EPM refused, failed or could not be reached"},
     504: {"model": EpmNoAnswer, "description": "No answer from EPM: the job may have started"},
 }
 
-router = APIRouter(
-    prefix=API_PREFIX,
-    route_class=GuardedRoute,
-    responses=_RESPONSES,
-    tags=["jobs"],
-    generate_unique_id_function=operation_id,
-)
+router = KeyedRouter("jobs", _RESPONSES)
 
 
-@router.post(
-    "/jobs",
-    response_model=JobStartedResponse,
-    openapi_extra=limit_group("status"),
-    summary="Start a domain's EPM job",
+@router.write(
+    "/jobs", "status", response_model=JobStartedResponse, summary="Start a domain's EPM job"
 )
 async def start_job(start: JobStart, request: Request) -> JobStartedResponse:
     """Start the configured job once; the domain becomes Loading and follows it."""
@@ -142,8 +111,4 @@ async def start_job(start: JobStart, request: Request) -> JobStartedResponse:
         raise ApiError(502, ErrorCode.EPM_ERROR, str(exc)) from exc
     except JobNotRecordedError as exc:
         raise ApiError(503, ErrorCode.STORE_UNAVAILABLE, str(exc)) from exc
-    return JobStartedResponse(
-        data=StartedJob(
-            app=launched.app, domain=launched.domain, server=launched.server, job_id=launched.job_id
-        )
-    )
+    return JobStartedResponse(data=StartedJob.model_validate(launched, from_attributes=True))

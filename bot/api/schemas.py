@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, create_model
 
 from bot import model
 from bot.close import live
@@ -86,26 +86,11 @@ class CloseRecord(BaseModel):
     @classmethod
     def from_record(cls, given: model.DomainRecord | live.CloseRecord) -> CloseRecord:
         """The wire form of a record (with its close fields when it has them)."""
-        shown = given if isinstance(given, live.CloseRecord) else None
-        record = given.record if isinstance(given, live.CloseRecord) else given
-        return cls(
-            app=record.app,
-            domain=record.domain,
-            status=record.status,
-            message=record.message,
-            updated_at=record.updated_at,
-            updated_by=record.updated_by,
-            jobs=[JobRef(server=j.server, job_id=j.job_id) for j in record.jobs],
-            since=record.since,
-            due_at=shown.due_at if shown else None,
-            overdue=shown.overdue if shown else False,
-            waiting_on=list(shown.waiting_on) if shown else [],
-            pending_approval=None
-            if record.pending_approval is None
-            else ApprovalRequest(**record.pending_approval._asdict()),
-            approved_by=record.approved_by,
-            disputed=record.disputed,
-        )
+        if not isinstance(given, live.CloseRecord):
+            return cls.model_validate(given, from_attributes=True)
+        wire = cls.model_validate(given.record, from_attributes=True)
+        shown = {"due_at": given.due_at, "overdue": given.overdue, "waiting_on": given.waiting_on}
+        return cls.model_validate({**dict(wire), **shown})
 
 
 class HistoryEntry(BaseModel):
@@ -125,16 +110,7 @@ class HistoryEntry(BaseModel):
     @classmethod
     def of(cls, entry: model.HistoryEntry) -> HistoryEntry:
         """The wire form of a history entry."""
-        return cls(
-            app=entry.app,
-            domain=entry.domain,
-            old_status=entry.old_status,
-            new_status=entry.new_status,
-            message=entry.message,
-            by=entry.by,
-            at=entry.at,
-            approved_by=entry.approved_by,
-        )
+        return cls.model_validate(entry, from_attributes=True)
 
 
 # --- requests --------------------------------------------------------------------------
@@ -285,82 +261,56 @@ class _Failure(BaseModel):
     ok: Literal[False] = False
 
 
-class BadRequestError(BaseModel):
-    """Why the input was refused; the message names the valid choices."""
+def failure(
+    name: str, codes: tuple[str, ...], doc: str, error_doc: str, *, error_name: str = ""
+) -> type[BaseModel]:
+    """The failure model ``name``: ``{"ok": false, "error": {"code", "message"}}``.
 
-    code: Literal["INVALID_REQUEST", "INVALID_APP", "INVALID_DOMAIN", "INVALID_STATUS"]
-    message: str
-
-
-class BadRequest(_Failure):
-    """400: malformed JSON, wrong types, unknown fields, or unknown app/domain/status."""
-
-    error: BadRequestError
-
-
-class MissingAuthError(BaseModel):
-    """No usable ``Authorization: Bearer`` header (or no keys configured)."""
-
-    code: Literal["MISSING_AUTH"]
-    message: str
+    The error's model (``error_name``, default ``<name>Error``) lists exactly ``codes``,
+    so the OpenAPI document says which codes come with which status.
+    """
+    error = create_model(
+        error_name or f"{name}Error",
+        __doc__=error_doc,
+        code=(Literal[codes], ...),
+        message=(str, ...),
+    )
+    return create_model(name, __base__=_Failure, __doc__=doc, error=(error, ...))
 
 
-class MissingAuth(_Failure):
-    """401: no bearer key."""
-
-    error: MissingAuthError
-
-
-class InvalidKeyError(BaseModel):
-    """The bearer key is not one of EPMPULSE_API_KEYS."""
-
-    code: Literal["INVALID_KEY"]
-    message: str
-
-
-class InvalidKey(_Failure):
-    """403: unknown key."""
-
-    error: InvalidKeyError
-
-
-class TooLargeError(BaseModel):
-    """The body is larger than 64 KiB."""
-
-    code: Literal["PAYLOAD_TOO_LARGE"]
-    message: str
-
-
-class TooLarge(_Failure):
-    """413: body over 64 KiB."""
-
-    error: TooLargeError
-
-
-class RateLimitedError(BaseModel):
-    """Too many requests for this key; see Retry-After."""
-
-    code: Literal["RATE_LIMITED"]
-    message: str
-
-
-class RateLimited(_Failure):
-    """429: the key's limit for this endpoint is used up."""
-
-    error: RateLimitedError
-
-
-class StoreUnavailableError(BaseModel):
-    """The status store could not be read or written; nothing changed."""
-
-    code: Literal["STORE_UNAVAILABLE"]
-    message: str
-
-
-class StoreUnavailable(_Failure):
-    """503: the store failed."""
-
-    error: StoreUnavailableError
+BadRequest = failure(
+    "BadRequest",
+    ("INVALID_REQUEST", "INVALID_APP", "INVALID_DOMAIN", "INVALID_STATUS"),
+    "400: malformed JSON, wrong types, unknown fields, or unknown app/domain/status.",
+    "Why the input was refused; the message names the valid choices.",
+)
+MissingAuth = failure(
+    "MissingAuth",
+    ("MISSING_AUTH",),
+    "401: no bearer key.",
+    "No usable ``Authorization: Bearer`` header (or no keys configured).",
+)
+InvalidKey = failure(
+    "InvalidKey",
+    ("INVALID_KEY",),
+    "403: unknown key.",
+    "The bearer key is not one of EPMPULSE_API_KEYS.",
+)
+TooLarge = failure(
+    "TooLarge", ("PAYLOAD_TOO_LARGE",), "413: body over 64 KiB.", "The body is larger than 64 KiB."
+)
+RateLimited = failure(
+    "RateLimited",
+    ("RATE_LIMITED",),
+    "429: the key's limit for this endpoint is used up.",
+    "Too many requests for this key; see Retry-After.",
+)
+StoreUnavailable = failure(
+    "StoreUnavailable",
+    ("STORE_UNAVAILABLE",),
+    "503: the store failed.",
+    "The status store could not be read or written; nothing changed.",
+)
 
 
 class UnhealthyError(BaseModel):

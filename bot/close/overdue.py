@@ -32,8 +32,8 @@ from bot.errors import StoreError
 from bot.lease import FencedError, Lease
 from bot.model import DomainRecord, Status
 from bot.service import Change, StatusService
+from bot.slack.mrkdwn import escape, slack_date
 from bot.slack.posting import Outcome, post_message
-from bot.slack.text import escape, slack_date
 from bot.store import WorkingState
 
 logger = logging.getLogger(__name__)

@@ -5,7 +5,7 @@
 - ``tokens``: rotated refresh tokens persisted 0600 under the data directory
 - ``mapping``: job-status JSON → Status (SPEC §6)
 - ``tracking``: track() — set Loading and follow a job
-- ``starts``: the job-start request per server kind, sent once, and its answer
+- ``start_request``: the job-start HTTP request per server kind, sent once, and its answer
 - ``launch``: JobLauncher — ``run APP DOMAIN``: refuse, reserve, start once, track
 - ``poller``: Poller — one parallel poll cycle, resolution, outage note, stale rule
 - ``part``: EpmPart — the scheduler jobs of ``epmpulse run``

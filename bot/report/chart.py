@@ -24,11 +24,13 @@ from typing import TYPE_CHECKING, Any
 
 from bot.close.periods import MONTH_NAMES, close_end, parse_period
 from bot.report.model import CloseReport, Row
-from bot.report.text import duration, headline
+from bot.report.summary import duration, headline
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
+
+    from bot.service import StatusService
 
 # rc_context changes matplotlib's global settings: one chart at a time.
 _RENDER_LOCK = threading.Lock()
@@ -87,6 +89,11 @@ class _Layout:
     def plot_in(self) -> float:
         """Height of the timeline axes."""
         return self.height_in - self.top_in - self.bottom_in
+
+
+def draw_report(service: StatusService, report: CloseReport) -> bytes:
+    """The report's chart, with the close calendar's working days."""
+    return render_chart(report, is_working_day=service.close.calendar.is_working_day)
 
 
 def render_chart(

@@ -13,13 +13,16 @@ import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from bot.close.archive import archived_periods, load_archive
-from bot.close.periods import close_start, parse_period
+from bot.close.archive import archived_periods, find_archive, load_archive
+from bot.close.periods import close_start
 from bot.config import Estate
 from bot.errors import ValidationError
+
+if TYPE_CHECKING:
+    from bot.service import StatusService
 
 TREND_CLOSES = 6
 
@@ -41,6 +44,11 @@ class NoArchiveError(ValidationError):
 def report_timezone(estate: Estate) -> ZoneInfo:
     """The time zone closes are counted in for the report (its start, its axis)."""
     return ZoneInfo(estate.close_timezone())
+
+
+def load_report(service: StatusService, period: str | None) -> CloseReport:
+    """The report of ``period`` (default: the last archived close); errors name the choices."""
+    return build_report(service.store.snapshot().meta, period, report_timezone(service.estate))
 
 
 @dataclass(frozen=True)
@@ -150,8 +158,11 @@ def build_report(meta: Mapping[str, Any], period: str | None, tz: ZoneInfo) -> C
     never archived; both name what is valid.
     """
     archived = archived_periods(meta)
-    period = last_archived(meta) if period is None else _canonical(period)
-    archive = load_archive(meta, period)
+    if period is None:
+        period = last_archived(meta)
+        archive = load_archive(meta, period)
+    else:
+        period, archive = find_archive(meta, period)
     if archive is None:
         raise NoArchiveError(period, archived)
     start = close_start(period, tz)
@@ -160,14 +171,6 @@ def build_report(meta: Mapping[str, Any], period: str | None, tz: ZoneInfo) -> C
     trend = tuple(_trend_point(meta, p, tz) for p in earlier)
     sample = bool(archive.get("sample"))
     return CloseReport(period=period, start=start, tz=tz, rows=rows, trend=trend, sample=sample)
-
-
-def _canonical(period: str) -> str:
-    try:
-        year, month = parse_period(period)
-    except ValueError as exc:
-        raise ValidationError(str(exc)) from None
-    return f"{year:04d}-{month:02d}"
 
 
 def _row(entry: Mapping[str, Any], start: datetime) -> Row:

@@ -3,7 +3,7 @@
 ``part`` (SlackPart, what ``epmpulse run`` starts) · ``app`` (builds the Bolt app) ·
 ``listeners/`` (one module per kind of request) · ``commandline`` (parsing and
 dispatch of ``/epmpulse``) · ``subcommands`` (one function per sub-command) ·
-``modal`` / ``home`` / ``blocks`` / ``text`` (what users see) · ``editors`` (who may
+``modal`` / ``home`` / ``blocks`` / ``mrkdwn`` (what users see) · ``editors`` (who may
 write) · ``subscriptions`` and ``alerts`` (who is told about changes) · ``client``
 (the Web API client).
 """

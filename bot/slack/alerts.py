@@ -13,7 +13,7 @@ from __future__ import annotations
 from bot.model import Status
 from bot.service import Change
 from bot.slack.blocks import Message, section_blocks, to_messages
-from bot.slack.text import author, escape
+from bot.slack.mrkdwn import author, escape
 
 ALERT_STATUSES = frozenset({Status.ERROR, Status.WARNING})
 

@@ -21,7 +21,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.model import DomainRecord, HistoryEntry, most_severe
-from bot.slack.text import clip, history_line, record_line
+from bot.slack.mrkdwn import clip, history_line, record_line
 
 SECTION_TEXT_MAX = 3000
 HEADER_TEXT_MAX = 150

@@ -7,20 +7,18 @@ mrkdwn lines, escaped, with dates every reader sees in their own timezone; the
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from typing import Any
 
-from bot.close.archive import archived_periods, load_archive
+from bot.close.archive import archive_outcome, archived_time, find_archive, no_archive_error
 from bot.close.calendar import CloseCalendar
 from bot.close.conductor import shown
 from bot.close.live import CloseRecord, CloseSummary, DomainClose
-from bot.close.periods import parse_period
 from bot.errors import ValidationError
 from bot.model import Status
 from bot.slack.blocks import Message, text_messages
 from bot.slack.commandline import CommandContext, SubCommand, UsageError
 from bot.slack.holds import conductor_lines
-from bot.slack.text import escape, slack_date, status_label
+from bot.slack.mrkdwn import escape, slack_date, status_label
 
 LISTED_MAX = 10  # overdue and waiting domains named in a summary; the rest are counted
 
@@ -86,19 +84,15 @@ def _due(d: DomainClose) -> str:
 
 def archive_lines(archive: Mapping[str, Any]) -> list[str]:
     """An archived close as mrkdwn: n of m OK, then each late domain."""
-    domains = [d for d in archive.get("domains") or [] if isinstance(d, Mapping)]
-    ok = sum(1 for d in domains if d.get("status") == Status.OK)
-    late = [d for d in domains if d.get("late")]
-    lines = [
-        f"*Close of {escape(str(archive.get('period')))}* (archived) · *{ok} of {len(domains)} OK*"
-    ]
+    ok, total, late = archive_outcome(archive)
+    lines = [f"*Close of {escape(str(archive.get('period')))}* (archived) · *{ok} of {total} OK*"]
     if late:
         lines.append(f":rotating_light: *Late ({len(late)})*")
         for d in late:
             status = _status(d.get("status"))
-            ok_at = _time(d.get("ok_at"))
+            ok_at = archived_time(d.get("ok_at"))
             when = f"OK at {slack_date(ok_at)}" if ok_at else "never OK"
-            due = _time(d.get("due_at"))
+            due = archived_time(d.get("due_at"))
             due_text = f", due {slack_date(due)}" if due else ""
             lines.append(
                 f"• {status_label(status)} *{escape(str(d.get('app')))}/"
@@ -116,36 +110,21 @@ def _status(value: object) -> Status:
         return Status.PENDING
 
 
-def _time(value: object) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
 def close_command(ctx: CommandContext, args: Sequence[str]) -> list[Message]:
     """``/epmpulse close [PERIOD]``: the close running now, or an archived one."""
     tracker = ctx.service.close
     summary = tracker.summary()
     if not args or args[0].strip() == summary.period:
         return text_messages(*summary_lines(summary), *conductor_lines(shown(ctx.service)))
-    try:
-        year, month = parse_period(args[0])
-    except ValueError as exc:
-        raise UsageError(escape(str(exc))) from exc
-    period = f"{year:04d}-{month:02d}"
     meta = ctx.service.store.snapshot().meta
-    archive = load_archive(meta, period)
+    try:
+        period, archive = find_archive(meta, args[0])
+    except ValidationError as exc:
+        raise UsageError(escape(str(exc))) from exc
     if archive is None:
         if period == summary.period:
             return text_messages(*summary_lines(summary))
-        kept = ", ".join(archived_periods(meta)) or "none yet"
-        raise ValidationError(
-            f"The close of {period} has no archive. Archived: {kept}; "
-            f"the close running now is {summary.period}."
-        )
+        raise no_archive_error(meta, period, summary.period)
     return text_messages(*archive_lines(archive))
 
 

@@ -26,8 +26,8 @@ from bot.metrics import Metrics
 from bot.service import StatusService
 from bot.slack.blocks import Message, text_messages
 from bot.slack.editors import Editors
+from bot.slack.mrkdwn import escape, unescape
 from bot.slack.subscriptions import Subscriptions
-from bot.slack.text import escape, unescape
 
 if TYPE_CHECKING:
     from bot.epm.launch import JobLauncher

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from slack_sdk import WebClient
 
 from bot.metrics import Metrics
 from bot.service import StatusService
 from bot.slack.commandline import CommandContext, CommandLine
 from bot.slack.editors import Editors
+from bot.slack.home import home_view
 from bot.slack.subscriptions import Subscriptions
 
 if TYPE_CHECKING:
@@ -36,12 +39,14 @@ class SlackDeps:
         """Whether ``user_id`` is a sign-off approver (usergroups resolved as for editors)."""
         return self.approvers is not None and self.approvers.is_editor(user_id)
 
-    def home_options(self, user_id: str) -> dict[str, Any]:
-        """What App Home shows ``user_id``: Run buttons for editors, sign-offs for approvers."""
-        return {
-            "can_run": self.launcher is not None and self.editors.is_editor(user_id),
-            "approver_id": user_id if self.is_approver(user_id) else None,
-        }
+    def publish_home(self, client: WebClient, user_id: str) -> None:
+        """Publish App Home for ``user_id``: Run buttons for editors, sign-offs for approvers."""
+        view = home_view(
+            self.service,
+            can_run=self.launcher is not None and self.editors.is_editor(user_id),
+            approver_id=user_id if self.is_approver(user_id) else None,
+        )
+        client.views_publish(user_id=user_id, view=view)
 
     def context_for(self, user_id: str, channel_id: str = "") -> CommandContext:
         """The sub-command context for one caller."""

@@ -24,7 +24,7 @@ from bot.service import StatusService
 from bot.slack.blocks import Message, mrkdwn, text_messages
 from bot.slack.commandline import COMMAND, CommandContext, SubCommand
 from bot.slack.editors import Editors
-from bot.slack.text import escape, slack_date
+from bot.slack.mrkdwn import escape, slack_date
 
 logger = logging.getLogger(__name__)
 

@@ -20,8 +20,8 @@ from bot.slack.blocks import (
 from bot.slack.close import summary_lines
 from bot.slack.holds import conductor_lines
 from bot.slack.jobs import runnable_board_blocks
-from bot.slack.report_home import report_home_blocks
-from bot.slack.text import slack_date
+from bot.slack.mrkdwn import slack_date
+from bot.slack.report import report_home_blocks
 
 OPEN_MODAL_ACTION = "open_update_modal"
 ACTIONS_BLOCK = "home_actions"

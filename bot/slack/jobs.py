@@ -23,7 +23,7 @@ from bot.errors import JobStartError, ValidationError
 from bot.model import DomainRecord, most_severe
 from bot.slack.blocks import SECTION_TEXT_MAX, Message, header, section_blocks, text_messages
 from bot.slack.commandline import COMMAND, CommandContext
-from bot.slack.text import clip, escape, record_line
+from bot.slack.mrkdwn import clip, escape, record_line
 
 if TYPE_CHECKING:
     from bot.epm.launch import JobLauncher

@@ -32,7 +32,7 @@ from bot.errors import UnknownNameError
 from bot.model import MESSAGE_LIMIT, Status, Update
 from bot.service import StatusService
 from bot.slack.blocks import mrkdwn, note
-from bot.slack.text import clip, escape, status_label
+from bot.slack.mrkdwn import clip, escape, status_label
 
 logger = logging.getLogger(__name__)
 

@@ -1,4 +1,5 @@
-"""``/epmpulse report [PERIOD]`` and the App Home button: the close report in Slack.
+"""The close report in Slack: ``/epmpulse report [PERIOD]``, and App Home's section on
+the last close with its *Send me the report* button.
 
 The chart is uploaded with ``files_upload_v2`` (alt text set) to the conversation the
 command came from, with the short text as its comment. When the bot may not post
@@ -13,35 +14,29 @@ from collections.abc import Sequence
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.models.blocks import Block, ButtonElement, MarkdownTextObject, SectionBlock
 
-from bot.report.chart import render_chart
-from bot.report.model import CloseReport, build_report, report_timezone
-from bot.report.text import alt_text, summary_lines
+from bot.report.chart import draw_report
+from bot.report.model import CloseReport, NoArchiveError, load_report
+from bot.report.summary import SLOWEST, alt_text, duration, headline, summary_lines
 from bot.service import StatusService
 from bot.slack.blocks import Message, text_messages
 from bot.slack.commandline import CommandContext, SubCommand
-from bot.slack.text import escape
+from bot.slack.mrkdwn import clip, escape
 
 logger = logging.getLogger(__name__)
 
 # Where Slack will not let the bot share: the chart goes to the user's DM instead.
 FALLBACK_ERRORS = frozenset({"not_in_channel", "channel_not_found"})
-
-
-def load_report(service: StatusService, period: str | None) -> CloseReport:
-    """The report of ``period`` (default: the last archived close); errors name the choices."""
-    return build_report(service.store.snapshot().meta, period, report_timezone(service.estate))
+REPORT_ACTION = "send_close_report"
+REPORT_BLOCK = "home_close_report"
+SECTION_TEXT_MAX = 3000
 
 
 def open_dm(client: WebClient, user_id: str) -> str:
     """The id of the bot's DM channel with ``user_id``."""
     response = client.conversations_open(users=user_id)
     return str(response["channel"]["id"])
-
-
-def draw_report(service: StatusService, report: CloseReport) -> bytes:
-    """The report's chart, with the close calendar's working days."""
-    return render_chart(report, is_working_day=service.close.calendar.is_working_day)
 
 
 def upload_report(client: WebClient, channel: str, report: CloseReport, png: bytes) -> None:
@@ -112,6 +107,22 @@ def report_subcommand(client: WebClient) -> SubCommand:
         "the close report chart (default: the last archived close, e.g. 2026-10)",
         report,
     )
+
+
+def report_home_blocks(service: StatusService) -> list[Block]:
+    """A section on the last archived close with a *Send me the report* button (none yet: [])."""
+    try:
+        report = load_report(service, None)
+    except NoArchiveError:
+        return []
+    lines = [f"*Last close: {report.period}*", headline(report, with_period=False)]
+    slowest = [r for r in report.slowest_first if not r.never_ok][:SLOWEST]
+    if slowest:
+        names = ", ".join(f"{escape(r.label)} ({duration(r.to_ok)})" for r in slowest)
+        lines.append(f"Slowest to OK: {names}")
+    button = ButtonElement(text="Send me the report", action_id=REPORT_ACTION, value=report.period)
+    text = MarkdownTextObject(text=clip("\n".join(lines), SECTION_TEXT_MAX))
+    return [SectionBlock(block_id=REPORT_BLOCK, text=text, accessory=button)]
 
 
 def _refused(error: str) -> list[Message]:

@@ -28,7 +28,7 @@ from bot.model import MESSAGE_LIMIT, DomainRecord
 from bot.service import StatusService
 from bot.signoff import APPROVED, CANCELLED, PENDING, REJECTED, Request
 from bot.slack.blocks import Message, mrkdwn
-from bot.slack.text import author, escape, slack_date
+from bot.slack.mrkdwn import author, escape, slack_date
 
 APPROVE_ACTION = "signoff_approve"
 REJECT_ACTION = "signoff_reject"

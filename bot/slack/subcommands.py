@@ -24,7 +24,7 @@ from bot.slack.blocks import (
 from bot.slack.close import CLOSE_SUBCOMMAND, slack_record_lines
 from bot.slack.commandline import COMMAND, CommandContext, SubCommand, UsageError
 from bot.slack.holds import HOLD_SUBCOMMANDS
-from bot.slack.text import escape, record_line, status_label
+from bot.slack.mrkdwn import escape, record_line, status_label
 
 HISTORY_DEFAULT = 10
 HISTORY_MAX = 100

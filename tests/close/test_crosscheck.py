@@ -11,7 +11,7 @@ from bot.canvas.render import render_board
 from bot.model import JobRef, Status
 from bot.sandbox.epm import EpmSandbox
 from bot.sandbox.slack import SlackSandbox
-from bot.slack.text import record_line
+from bot.slack.mrkdwn import record_line
 from tests.close.conducting import PERSON, START, Conducted, estate_yaml, open_conducted
 from tests.close.conftest import CHANNEL, sandbox  # noqa: F401 - fixture
 from tests.conftest import FakeNow, MakeConfig

@@ -11,7 +11,7 @@ from bot.canvas.render import render_board
 from bot.close.archive import load_archive
 from bot.config import load_config
 from bot.report.model import build_report
-from bot.report.text import row_line
+from bot.report.summary import row_line
 from bot.sandbox.slack import SlackSandbox
 from bot.signoff import decide
 from bot.slack.signoff import APPROVE_ACTION

@@ -11,7 +11,7 @@ from bot.close.archive import archive_key
 from bot.errors import ValidationError
 from bot.report.model import NoArchiveError, build_report, report_timezone
 from bot.report.samples import sample_archives
-from bot.report.text import alt_text, duration, headline, row_line, summary_lines
+from bot.report.summary import alt_text, duration, headline, row_line, summary_lines
 from tests.conftest import MakeConfig
 from tests.report.archives import domain, october, simple
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.sandbox.slack import DEFAULT_CHANNEL_ID
-from bot.slack.report_home import REPORT_ACTION, REPORT_BLOCK
+from bot.slack.report import REPORT_ACTION, REPORT_BLOCK
 from tests.report.archives import october, put_archives, simple
 from tests.slack.conftest import ALICE, Running, block_texts
 

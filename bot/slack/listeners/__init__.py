@@ -1,4 +1,8 @@
-"""Bolt listeners, one module per kind of Slack request, each with ``register(app, deps)``."""
+"""Bolt listeners, one module per kind of Slack request, each with ``register(app, deps)``.
+
+What they share: ``clicks`` (how a button listener is registered) and ``errors`` (the
+error boundary).
+"""
 
 from __future__ import annotations
 

@@ -8,7 +8,6 @@ from slack_bolt import App
 from slack_sdk import WebClient
 
 from bot.slack.deps import SlackDeps
-from bot.slack.home import home_view
 
 
 def register(app: App, deps: SlackDeps) -> None:
@@ -18,6 +17,4 @@ def register(app: App, deps: SlackDeps) -> None:
     def home_opened(event: dict[str, Any], client: WebClient) -> None:
         if event.get("tab", "home") != "home":
             return
-        user_id = event["user"]
-        view = home_view(deps.service, **deps.home_options(user_id))
-        client.views_publish(user_id=user_id, view=view)
+        deps.publish_home(client, event["user"])

@@ -2,29 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from slack_bolt import Ack, App
-from slack_sdk import WebClient
+from slack_bolt import App
 
 from bot.slack.deps import SlackDeps
 from bot.slack.holds import HOLD_ACTION, hold_from_button
-from bot.slack.listeners.errors import reported
+from bot.slack.listeners.clicks import Click, on_click
 
 
 def register(app: App, deps: SlackDeps) -> None:
     """Register the *Hold* button listener; the answer is ephemeral, to the clicker."""
 
-    @app.action(HOLD_ACTION)
-    def hold_button(
-        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
-    ) -> None:
-        ack()
-        with reported(body, client):
-            user_id = body["user"]["id"]
-            channel = (body.get("channel") or {}).get("id") or user_id
-            value = str(action.get("value") or "")
-            for message in hold_from_button(deps.service, deps.editors, user_id, value):
-                client.chat_postEphemeral(
-                    channel=channel, user=user_id, text=message.text, blocks=message.blocks
-                )
+    @on_click(app, HOLD_ACTION)
+    def hold_button(click: Click) -> None:
+        user_id = click.user_id
+        channel = (click.body.get("channel") or {}).get("id") or user_id
+        for message in hold_from_button(deps.service, deps.editors, user_id, click.value):
+            click.client.chat_postEphemeral(
+                channel=channel, user=user_id, text=message.text, blocks=message.blocks
+            )

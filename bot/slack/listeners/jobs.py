@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-from slack_bolt import Ack, App
-from slack_sdk import WebClient
+from slack_bolt import App
 
 from bot.errors import NotAllowedError, ValidationError
 from bot.slack.blocks import Message, text_messages
 from bot.slack.deps import SlackDeps
-from bot.slack.home import home_view
 from bot.slack.jobs import RUN_JOB_ACTION, parse_run_value, run_job
-from bot.slack.listeners.errors import reported
-from bot.slack.text import escape
+from bot.slack.listeners.clicks import Click, on_click
+from bot.slack.mrkdwn import escape
 
 logger = logging.getLogger(__name__)
 
@@ -22,20 +19,14 @@ logger = logging.getLogger(__name__)
 def register(app: App, deps: SlackDeps) -> None:
     """Register the *Run* button listener."""
 
-    @app.action(RUN_JOB_ACTION)
-    def run_from_home(
-        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
-    ) -> None:
-        # Slack showed the confirmation dialog already; ack at once, the start may take a while.
-        ack()
-        with reported(body, client):
-            user_id = body["user"]["id"]
-            messages = _run(deps, user_id, str(action.get("value") or ""))
-            # The Home tab has no response_url: the outcome goes to the user's DM with the app.
-            for message in messages:
-                client.chat_postMessage(channel=user_id, text=message.text, blocks=message.blocks)
-            view = home_view(deps.service, **deps.home_options(user_id))
-            client.views_publish(user_id=user_id, view=view)
+    # Slack showed the confirmation dialog already; acked at once, the start may take a while.
+    @on_click(app, RUN_JOB_ACTION)
+    def run_from_home(click: Click) -> None:
+        user_id = click.user_id
+        # The Home tab has no response_url: the outcome goes to the user's DM with the app.
+        for message in _run(deps, user_id, click.value):
+            click.client.chat_postMessage(channel=user_id, text=message.text, blocks=message.blocks)
+        deps.publish_home(click.client, user_id)
 
 
 def _run(deps: SlackDeps, user_id: str, value: str) -> list[Message]:

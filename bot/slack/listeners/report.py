@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from slack_bolt import Ack, App
-from slack_sdk import WebClient
+from slack_bolt import App
 
 from bot.slack.deps import SlackDeps
-from bot.slack.listeners.errors import reported
-from bot.slack.report import send_report_to_user
-from bot.slack.report_home import REPORT_ACTION
+from bot.slack.listeners.clicks import Click, on_click
+from bot.slack.report import REPORT_ACTION, send_report_to_user
 
 
 def register(app: App, deps: SlackDeps) -> None:
     """Register the report button listener."""
 
-    @app.action(REPORT_ACTION)
-    def send_report(
-        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
-    ) -> None:
-        ack()
-        with reported(body, client):
-            period = action.get("value") or None
-            send_report_to_user(client, deps.service, body["user"]["id"], period)
+    @on_click(app, REPORT_ACTION)
+    def send_report(click: Click) -> None:
+        send_report_to_user(click.client, deps.service, click.user_id, click.value or None)

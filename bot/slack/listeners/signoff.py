@@ -10,16 +10,16 @@ and changes nothing. The request message is brought up to date by the leader's o
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from slack_bolt import Ack, App, Respond
-from slack_sdk import WebClient
+from slack_bolt import Ack, App
 
 from bot import signoff
 from bot.errors import NotAllowedError, ValidationError
 from bot.slack.deps import SlackDeps
-from bot.slack.home import home_view
-from bot.slack.listeners.errors import reported
+from bot.slack.listeners.clicks import Click, on_click
+from bot.slack.mrkdwn import escape
 from bot.slack.signoff import (
     APPROVE_ACTION,
     REASON_ACTION,
@@ -29,47 +29,31 @@ from bot.slack.signoff import (
     parse_button_value,
     reject_modal,
 )
-from bot.slack.text import escape
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+# A button naming no request (ValueError), or a refusal of the status service.
+REFUSALS = (ValueError, ValidationError, NotAllowedError)
 
 
 def register(app: App, deps: SlackDeps) -> None:
     """Register the Approve and Reject buttons and the reason modal's submission."""
 
-    @app.action(APPROVE_ACTION)
-    def approve(
-        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
-    ) -> None:
-        ack()
-        with reported(body, client):
-            user_id = body["user"]["id"]
-            text = _approve(deps, user_id, str(action.get("value") or ""))
-            _tell(body, client, respond, user_id, text)
-            _refresh_home(body, client, deps, user_id)
+    @on_click(app, APPROVE_ACTION)
+    def approve(click: Click) -> None:
+        _tell(click, _approve(deps, click.user_id, click.value))
+        _refresh_home(click, deps)
 
-    @app.action(REJECT_ACTION)
-    def reject(
-        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
-    ) -> None:
-        ack()
-        with reported(body, client):
-            user_id = body["user"]["id"]
-            value = str(action.get("value") or "")
-            try:
-                app_name, domain, request_id = parse_button_value(value)
-                record = signoff.check(
-                    deps.service,
-                    app_name,
-                    domain,
-                    request_id,
-                    by=f"slack:{user_id}",
-                    is_approver=deps.is_approver,
-                )
-            except (ValueError, ValidationError, NotAllowedError) as exc:
-                _tell(body, client, respond, user_id, _refusal(exc))
-                return
-            client.views_open(trigger_id=body["trigger_id"], view=reject_modal(value, record))
+    @on_click(app, REJECT_ACTION)
+    def reject(click: Click) -> None:
+        try:
+            record = _on_request(signoff.check, deps, click.user_id, click.value)
+        except REFUSALS as exc:
+            _tell(click, _refusal(exc))
+            return
+        view = reject_modal(click.value, record)
+        click.client.views_open(trigger_id=click.body["trigger_id"], view=view)
 
     @app.view(REJECT_VIEW)
     def submit_reason(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -77,38 +61,36 @@ def register(app: App, deps: SlackDeps) -> None:
         reason = (
             view["state"]["values"].get(REASON_BLOCK, {}).get(REASON_ACTION, {}).get("value") or ""
         )
+        value = view.get("private_metadata", "")
         try:
-            app_name, domain, request_id = parse_button_value(view.get("private_metadata", ""))
-            signoff.decide(
-                deps.service,
-                app_name,
-                domain,
-                request_id,
-                by=f"slack:{user_id}",
-                approve=False,
-                is_approver=deps.is_approver,
-                reason=reason,
-            )
-        except (ValueError, ValidationError, NotAllowedError) as exc:
+            change = _on_request(signoff.decide, deps, user_id, value, approve=False, reason=reason)
+        except REFUSALS as exc:
             ack(response_action="errors", errors={REASON_BLOCK: _refusal(exc, plain=True)})
             return
         ack()
-        logger.info("sign-off of %s/%s rejected by %s", app_name, domain, user_id)
+        logger.info("sign-off of %s/%s rejected by %s", change.new.app, change.new.domain, user_id)
+
+
+def _on_request(
+    call: Callable[..., T], deps: SlackDeps, user_id: str, value: str, **decision: Any
+) -> T:
+    """``call`` (:func:`bot.signoff.check` or ``decide``) on the request ``value`` names."""
+    app_name, domain, request_id = parse_button_value(value)
+    return call(
+        deps.service,
+        app_name,
+        domain,
+        request_id,
+        by=f"slack:{user_id}",
+        is_approver=deps.is_approver,
+        **decision,
+    )
 
 
 def _approve(deps: SlackDeps, user_id: str, value: str) -> str:
     try:
-        app_name, domain, request_id = parse_button_value(value)
-        change = signoff.decide(
-            deps.service,
-            app_name,
-            domain,
-            request_id,
-            by=f"slack:{user_id}",
-            approve=True,
-            is_approver=deps.is_approver,
-        )
-    except (ValueError, ValidationError, NotAllowedError) as exc:
+        change = _on_request(signoff.decide, deps, user_id, value, approve=True)
+    except REFUSALS as exc:
         return _refusal(exc)
     new = change.new
     logger.info("sign-off of %s/%s approved by %s", new.app, new.domain, user_id)
@@ -129,18 +111,15 @@ def _refusal(exc: Exception, *, plain: bool = False) -> str:
     return f"{icon} {escape(text)}"
 
 
-def _tell(
-    body: dict[str, Any], client: WebClient, respond: Respond, user_id: str, text: str
-) -> None:
+def _tell(click: Click, text: str) -> None:
     """Answer the clicker only: ephemerally under the message, or in their DM from App Home."""
-    if body.get("response_url"):
-        respond(text=text, response_type="ephemeral", replace_original=False)
+    if click.body.get("response_url"):
+        click.respond(text=text, response_type="ephemeral", replace_original=False)
     else:
-        client.chat_postMessage(channel=user_id, text=text)
+        click.client.chat_postMessage(channel=click.user_id, text=text)
 
 
-def _refresh_home(body: dict[str, Any], client: WebClient, deps: SlackDeps, user_id: str) -> None:
-    container = body.get("container") or {}
-    if container.get("type") == "view" and (body.get("view") or {}).get("type") == "home":
-        view = home_view(deps.service, **deps.home_options(user_id))
-        client.views_publish(user_id=user_id, view=view)
+def _refresh_home(click: Click, deps: SlackDeps) -> None:
+    container = click.body.get("container") or {}
+    if container.get("type") == "view" and (click.body.get("view") or {}).get("type") == "home":
+        deps.publish_home(click.client, click.user_id)

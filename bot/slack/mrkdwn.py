@@ -1,4 +1,4 @@
-"""Slack mrkdwn helpers: escaping, reader-local times, status and author labels."""
+"""Slack mrkdwn: escaping, clipping, reader-local dates, status and author labels, record lines."""
 
 from __future__ import annotations
 

@@ -10,12 +10,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from bot.close.archive import archived_periods, load_archive
+from bot.close.archive import archive_outcome, archived_time, find_archive, no_archive_error
 from bot.close.calendar import CloseCalendar
 from bot.close.live import CloseRecord, CloseSummary, DomainClose
-from bot.close.periods import parse_period
-from bot.errors import ValidationError
-from bot.model import Status
 
 LOCAL_FORMAT = "%a %Y-%m-%d %H:%M %Z"
 
@@ -49,20 +46,11 @@ def close_lines(
     """
     if period is None:
         return summary_lines(calendar, summary)
-    try:
-        year, month = parse_period(period)
-    except ValueError as exc:
-        raise ValidationError(str(exc)) from exc
-    period = f"{year:04d}-{month:02d}"
+    period, archive = find_archive(meta, period)
     if period == summary.period:
         return summary_lines(calendar, summary)
-    archive = load_archive(meta, period)
     if archive is None:
-        kept = ", ".join(archived_periods(meta)) or "none yet"
-        raise ValidationError(
-            f"The close of {period} has no archive. Archived: {kept}; "
-            f"the close running now is {summary.period}."
-        )
+        raise no_archive_error(meta, period, summary.period)
     return archive_lines(calendar, archive)
 
 
@@ -93,15 +81,13 @@ def summary_lines(calendar: CloseCalendar, summary: CloseSummary) -> list[str]:
 
 def archive_lines(calendar: CloseCalendar, archive: Mapping[str, Any]) -> list[str]:
     """An archived close: n of m OK, then each late domain with when it became OK."""
-    domains = [d for d in archive.get("domains") or [] if isinstance(d, Mapping)]
-    ok = sum(1 for d in domains if d.get("status") == Status.OK)
-    late = [d for d in domains if d.get("late")]
-    lines = [f"Close of {archive.get('period')} (archived) - {ok} of {len(domains)} OK"]
+    ok, total, late = archive_outcome(archive)
+    lines = [f"Close of {archive.get('period')} (archived) - {ok} of {total} OK"]
     if not late:
         return [*lines, "Nothing was late."]
     lines.append(f"Late ({len(late)}):")
     for d in late:
-        ok_at, due_at = _instant(d.get("ok_at")), _instant(d.get("due_at"))
+        ok_at, due_at = archived_time(d.get("ok_at")), archived_time(d.get("due_at"))
         when = f"OK at {_local(calendar, ok_at)}" if ok_at else "never OK"
         due = f", due {_local(calendar, due_at)}" if due_at else ""
         lines.append(f"  {d.get('status')} {d.get('app')}/{d.get('domain')} - {when}{due}")
@@ -118,12 +104,3 @@ def _due(calendar: CloseCalendar, d: DomainClose) -> str:
 
 def _local(calendar: CloseCalendar, when: datetime | None) -> str:
     return calendar.local(when).strftime(LOCAL_FORMAT) if when is not None else ""
-
-
-def _instant(value: object) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None

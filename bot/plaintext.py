@@ -1,4 +1,4 @@
-"""Plain-text views of the board and history, for the CLI."""
+"""The board, a record and the history as plain text, for the CLI (`epmpulse status`, `history`)."""
 
 from __future__ import annotations
 
