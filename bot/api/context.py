@@ -12,7 +12,7 @@ from bot.api.auth import KeyRing
 from bot.api.ratelimit import RateLimiter
 from bot.leader import Role, instance_name
 from bot.metrics import Metrics
-from bot.runtime import Check
+from bot.parts import Check
 from bot.service import StatusService
 
 if TYPE_CHECKING:

@@ -46,7 +46,7 @@ from bot.close.conductor import CONDUCTOR_META, Plan, Stage
 from bot.errors import JobRunningError, JobStartError, StoreError, ValidationError
 from bot.lease import FencedError, Lease, LeaseLostError
 from bot.model import Status, format_time, utcnow
-from bot.runtime import Check, Runtime
+from bot.parts import Check, Host
 from bot.service import Change, StatusService
 from bot.slack.blocks import Message
 from bot.slack.holds import announcement, disputed_notice, failed_notice
@@ -111,7 +111,7 @@ class Conductor:
 
     @classmethod
     def from_runtime(
-        cls, runtime: Runtime, launcher: JobLauncher, client: WebClient | None
+        cls, runtime: Host, launcher: JobLauncher, client: WebClient | None
     ) -> Conductor:
         """The part wired to the runtime's service, scheduler, lease and alert channel."""
         return cls(

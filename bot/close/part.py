@@ -30,7 +30,7 @@ from bot.close.calendar import CloseCalendar, key_name
 from bot.close.live import PASSED_META, marker_keys
 from bot.lease import Lease
 from bot.model import utcnow
-from bot.runtime import Check, Runtime
+from bot.parts import Check, Host
 from bot.service import StatusService
 
 logger = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ class ClosePart:
         self.next_wake: datetime | None = None
 
     @classmethod
-    def from_runtime(cls, runtime: Runtime, client: WebClient | None) -> ClosePart:
+    def from_runtime(cls, runtime: Host, client: WebClient | None) -> ClosePart:
         """The part wired to the runtime's service and scheduler and the app's WebClient."""
         close = runtime.config.estate.close
         return cls(

@@ -33,7 +33,7 @@ from bot import schedule
 from bot.errors import StoreError
 from bot.lease import FencedError, Lease
 from bot.model import DomainRecord, HistoryEntry, Status
-from bot.runtime import Check, Runtime
+from bot.parts import Check, Host
 from bot.service import Change, StatusService
 from bot.slack.alerts import alert_messages, dm_messages, is_alert
 from bot.slack.blocks import Message
@@ -283,7 +283,7 @@ class AlertsPart:
         self._started = False
 
     @classmethod
-    def from_runtime(cls, runtime: Runtime, client: WebClient) -> AlertsPart:
+    def from_runtime(cls, runtime: Host, client: WebClient) -> AlertsPart:
         """Delivery to ``SLACK_CHANNEL_ID`` and subscribers through ``client``."""
         settings = runtime.config.settings
         delivery = Delivery(runtime.service, client, settings.slack_channel_id, lease=runtime.lease)

@@ -21,7 +21,7 @@ from slack_sdk import WebClient
 from bot import schedule, signoff
 from bot.errors import StoreError
 from bot.lease import FencedError, Lease
-from bot.runtime import Check, Runtime
+from bot.parts import Check, Host
 from bot.service import StatusService
 from bot.signoff import PENDING, Request
 from bot.slack.client import WEB_API_ERRORS
@@ -209,7 +209,7 @@ class SignOffPart:
         self._started = False
 
     @classmethod
-    def from_runtime(cls, runtime: Runtime, client: WebClient) -> SignOffPart:
+    def from_runtime(cls, runtime: Host, client: WebClient) -> SignOffPart:
         """Requests to ``SLACK_CHANNEL_ID``, DMs to requesters, through the leased ``client``."""
         channel = runtime.config.settings.slack_channel_id
         outbox = SignOffOutbox(runtime.service, client, channel, lease=runtime.lease)
