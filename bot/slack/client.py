@@ -8,7 +8,7 @@ from http.client import HTTPException
 from typing import Any
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackClientError
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry import HttpRequest, HttpResponse, RetryHandler, RetryState
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
@@ -45,6 +45,23 @@ def retry_after_seconds(headers: Mapping[str, Any] | None) -> float | None:
         except (TypeError, ValueError):
             raise ValueError(f"Retry-After is not a number of seconds: {first!r}") from None
     return None
+
+
+def retry_after(exc: BaseException, *, default: float) -> float | None:
+    """How long Slack asked to wait after the failed call ``exc``; None unless it is a 429.
+
+    The ``Retry-After`` header in seconds, at least 1; ``default`` when it is missing or
+    is not a number.
+    """
+    if not isinstance(exc, SlackApiError) or exc.response is None:
+        return None
+    if exc.response.status_code != 429 and exc.response.get("error") != "ratelimited":
+        return None
+    try:
+        seconds = retry_after_seconds(exc.response.headers)
+    except ValueError:
+        return default
+    return default if seconds is None else max(1.0, seconds)
 
 
 class CappedRateLimitRetryHandler(RateLimitErrorRetryHandler):

@@ -24,7 +24,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.lease import LeaseLostError
-from bot.slack.client import WEB_API_ERRORS, retry_after_seconds
+from bot.slack.client import WEB_API_ERRORS, retry_after
 
 logger = logging.getLogger(__name__)
 
@@ -89,14 +89,19 @@ def post_message(
             )
             return Posted(Outcome.REFUSED, error)
         logger.exception("could not post %s to %s; it will be retried", what, channel)
-        return Posted(Outcome.FAILED, error, _retry_after(exc))
+        return Posted(Outcome.FAILED, error, retry_after(exc, default=0.0) or 0.0)
     logger.info("posted %s to %s", what, channel)
     ts = response.get("ts")
     return Posted(Outcome.SENT, ts=ts if isinstance(ts, str) else None)
 
 
 class Backoff:
-    """Consecutive failures and the time before which no new attempt is made."""
+    """Consecutive failures and the time before which no new attempt is made.
+
+    The n-th failure in a row waits ``first * 2^(n-1)`` seconds, at most
+    :data:`MAX_BACKOFF_SECONDS`, or longer when the other side asked for more. Not
+    thread-safe: a caller shared between threads holds its own lock around it.
+    """
 
     def __init__(self, clock: Callable[[], float], first: float = FIRST_BACKOFF_SECONDS) -> None:
         self._clock = clock
@@ -117,6 +122,14 @@ class Backoff:
         self.retry_at = self._clock() + wait
         return wait
 
+    def hold(self, seconds: float) -> None:
+        """Make no attempt for ``seconds`` (a rate limit), without counting a failure."""
+        self.retry_at = self._clock() + seconds
+
+    def remaining(self) -> float:
+        """Seconds until the next attempt may be made (0 when it may be made now)."""
+        return max(0.0, self.retry_at - self._clock())
+
     def succeeded(self) -> None:
         """Reset after a success."""
         self.failures = 0
@@ -127,12 +140,3 @@ def _final(exc: Exception) -> bool:
     if not isinstance(exc, SlackApiError) or exc.response is None:
         return False
     return exc.response.get("error") in FINAL_ERRORS
-
-
-def _retry_after(exc: Exception) -> float:
-    if not isinstance(exc, SlackApiError) or exc.response is None:
-        return 0.0
-    try:
-        return retry_after_seconds(exc.response.headers) or 0.0
-    except ValueError:
-        return 0.0
