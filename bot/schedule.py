@@ -1,11 +1,14 @@
-"""The scheduler jobs of the parts: repeating, never overlapping, removable at any time."""
+"""The scheduler jobs of the parts: repeating, never overlapping, removable at any time.
+
+:class:`RepeatingPart` is a leader-only part that is one such job.
+"""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.base import BaseScheduler
@@ -42,3 +45,41 @@ def cancel(scheduler: BaseScheduler, *job_ids: str) -> None:
     for job_id in job_ids:
         with contextlib.suppress(JobLookupError):
             scheduler.remove_job(job_id)
+
+
+class Worker(Protocol):
+    """What a :class:`RepeatingPart` runs: one run at a time, and a halt for good."""
+
+    def run_once(self) -> object:
+        """Do what is due now."""
+
+    def halt(self) -> None:
+        """Do nothing more (leadership lost); a run under way stops early."""
+
+
+class RepeatingPart:
+    """A leader-only part that is one repeating job: ``worker.run_once`` every ``tick`` s."""
+
+    name: str
+    job_id: str
+
+    def __init__(self, worker: Worker, scheduler: BaseScheduler, tick: float) -> None:
+        self._worker = worker
+        self._scheduler = scheduler
+        self._tick = tick
+        self.started = False
+
+    def start(self) -> None:
+        """Run every ``tick`` seconds, first now."""
+        every(self._scheduler, self._tick, self._worker.run_once, self.job_id)
+        self.started = True
+
+    def stop(self) -> None:
+        """Stop running; what is not done yet is done by the next leader."""
+        cancel(self._scheduler, self.job_id)
+        self.started = False
+
+    def halt(self) -> None:
+        """Stop at once (leadership lost): nothing more is done, not even a last record."""
+        self._worker.halt()
+        RepeatingPart.stop(self)

@@ -20,6 +20,7 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
 
 from apscheduler.schedulers.base import BaseScheduler
 from slack_sdk import WebClient
@@ -32,6 +33,7 @@ from bot.lease import Lease
 from bot.model import utcnow
 from bot.parts import Check, Host
 from bot.service import StatusService
+from bot.slack.posting import post_message
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +66,9 @@ class ClosePart:
         self._arming = threading.Lock()  # arming vs. stop
         self._alerts_ok = True
         self._alerts = (
-            overdue.OverdueAlerts(service, self.calendar, client, channel_id, lease=lease)
+            overdue.OverdueAlerts(
+                service, self.calendar, partial(post_message, client, channel_id), lease=lease
+            )
             if client is not None and channel_id
             else None
         )

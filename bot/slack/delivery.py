@@ -29,15 +29,15 @@ from typing import Any
 from apscheduler.schedulers.base import BaseScheduler
 from slack_sdk import WebClient
 
-from bot import schedule
 from bot.errors import StoreError
 from bot.lease import FencedError, Lease
 from bot.model import DomainRecord, HistoryEntry, Status
 from bot.parts import Check, Host
+from bot.schedule import RepeatingPart
 from bot.service import Change, StatusService
 from bot.slack.alerts import alert_messages, dm_messages, is_alert
 from bot.slack.blocks import Message
-from bot.slack.posting import FIRST_BACKOFF_SECONDS, Backoff, Outcome, post_message
+from bot.slack.posting import FIRST_BACKOFF_SECONDS, Backoff, Outcome, Sender, post_message
 from bot.slack.subscriptions import Subscriptions
 from bot.store import WorkingState
 from bot.store.base import ALERT_CURSOR_META, JsonDict
@@ -102,8 +102,10 @@ class Post:
     key: str
 
 
-class Delivery:
+class Delivery(Sender):
     """Posts the alerts and DMs of every commit after the durable cursor."""
+
+    what = "alert delivery"
 
     def __init__(
         self,
@@ -115,17 +117,15 @@ class Delivery:
         clock: Callable[[], float] = time.monotonic,
         first_backoff: float = FIRST_BACKOFF_SECONDS,
     ) -> None:
+        super().__init__(lease)
         self._service = service
         self._client = client
         self._channel_id = channel_id
         self._subscriptions = Subscriptions(service)
-        self._lease = lease if lease is not None else Lease.held()
         self._backoff = Backoff(clock, first_backoff)
-        self.last_error: str | None = None
         self.posted = 0
         self._position: Cursor | None = None  # how far this instance got, saved or not
         self._unsaved: Cursor | None = None  # a position posted but not yet recorded
-        self._halted = False
 
     @property
     def failures(self) -> int:
@@ -190,10 +190,6 @@ class Delivery:
         self._position = cursor
         return posted
 
-    def halt(self) -> None:
-        """Post nothing more (leadership lost); a tick under way stops before its next post."""
-        self._halted = True
-
     def save(self) -> None:
         """Record how far delivery got (also past commits that needed no post)."""
         position = self._unsaved or self._position
@@ -222,13 +218,10 @@ class Delivery:
         result = post_message(
             self._client, post.channel, message.text, blocks=message.blocks, what=post.kind
         )
-        if result.outcome is Outcome.NO_LEASE:
-            self.halt()
-            return False
-        if result.outcome is Outcome.FAILED:
-            wait = self._backoff.failed(at_least=result.retry_after)
-            self.last_error = result.error
-            logger.warning("next attempt in %.0f s (nothing after it is skipped)", wait)
+        if not self._went_out(result):
+            if result.outcome is Outcome.FAILED:
+                wait = self._backoff.failed(at_least=result.retry_after)
+                logger.warning("next attempt in %.0f s (nothing after it is skipped)", wait)
             return False
         self._backoff.succeeded()
         self.last_error = None
@@ -251,10 +244,7 @@ class Delivery:
         try:
             self._service.store.commit(self._lease.fenced(advance))
         except FencedError as exc:
-            logger.warning("alert delivery stops: %s", exc)
-            self.halt()
-            self._lease.lost(str(exc))
-            return False
+            return self._fenced_out(exc)
         except StoreError as exc:
             wait = self._backoff.failed()
             self.last_error = f"cannot record the alert cursor: {exc}"
@@ -269,18 +259,17 @@ class Delivery:
         return True
 
 
-class AlertsPart:
+class AlertsPart(RepeatingPart):
     """Alert and DM delivery as a leader-only part: one scheduler job."""
 
     name = "alerts"
+    job_id = JOB_ID
 
     def __init__(
         self, delivery: Delivery, scheduler: BaseScheduler, *, tick: float = TICK_SECONDS
     ) -> None:
+        super().__init__(delivery, scheduler, tick)
         self.delivery = delivery
-        self._scheduler = scheduler
-        self._tick = tick
-        self._started = False
 
     @classmethod
     def from_runtime(cls, runtime: Host, client: WebClient) -> AlertsPart:
@@ -292,27 +281,19 @@ class AlertsPart:
     def start(self) -> None:
         """Set the cursor (first run) and deliver every ``tick`` seconds, first run now."""
         self.delivery.cursor()
-        schedule.every(self._scheduler, self._tick, self.delivery.run_once, JOB_ID)
-        self._started = True
+        super().start()
 
     def stop(self) -> None:
         """Stop delivering; what is not posted yet is posted by the next leader."""
-        schedule.cancel(self._scheduler, JOB_ID)
-        self._started = False
+        super().stop()
         try:
             self.delivery.save()
         except StoreError:
             logger.warning("could not record the alert cursor; the next leader re-reads a little")
 
-    def halt(self) -> None:
-        """Stop delivering at once (leadership lost): no more posts, no more writes."""
-        self.delivery.halt()
-        schedule.cancel(self._scheduler, JOB_ID)
-        self._started = False
-
     def health(self) -> Check:
         """Failing while posts keep failing."""
-        if not self._started:
+        if not self.started:
             return Check(False, "not started")
         if self.delivery.failures:
             return Check(

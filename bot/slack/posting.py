@@ -1,7 +1,7 @@
 """One chat.postMessage from a leader-only part, and what its failure means.
 
-Alert delivery and overdue alerts post through :func:`post_message` and wait out
-failures with a :class:`Backoff`, so both classify Slack's answers the same way:
+Alert delivery, overdue alerts and the sign-off outbox post through :func:`post_message`
+(and are :class:`Sender` s), so all classify Slack's answers the same way:
 
 - **sent**;
 - **refused** for good (:data:`FINAL_ERRORS`: an archived channel, a deleted user…):
@@ -23,7 +23,7 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.lease import LeaseLostError
+from bot.lease import FencedError, Lease, LeaseLostError
 from bot.slack.client import WEB_API_ERRORS, retry_after
 
 logger = logging.getLogger(__name__)
@@ -93,6 +93,42 @@ def post_message(
     logger.info("posted %s to %s", what, channel)
     ts = response.get("ts")
     return Posted(Outcome.SENT, ts=ts if isinstance(ts, str) else None)
+
+
+class Sender:
+    """What the leader's senders share: the lease they post under, and halting for good.
+
+    A sender posts through the leader's leased client and records each post in a commit
+    fenced by the leader's epoch; a lost lease or a refused record halts it.
+    """
+
+    what = "posts"  # names the sender in its log lines
+
+    def __init__(self, lease: Lease | None) -> None:
+        self._lease = lease if lease is not None else Lease.held()
+        self._halted = False
+        self.last_error: str | None = None
+
+    def halt(self) -> None:
+        """Post nothing more (leadership lost); a run under way stops before its next post."""
+        self._halted = True
+
+    def _fenced_out(self, exc: FencedError) -> bool:
+        """A newer leader's epoch refused a record: stop for good. Always False."""
+        logger.warning("%s stop: %s", self.what, exc)
+        self.halt()
+        self._lease.lost(str(exc))
+        return False
+
+    def _went_out(self, result: Posted) -> bool:
+        """Whether a run may go on after ``result``: sent, or refused for good (logged)."""
+        if result.outcome is Outcome.NO_LEASE:
+            self.halt()
+            return False
+        if result.outcome is Outcome.FAILED:
+            self.last_error = result.error
+            return False
+        return True
 
 
 class Backoff:
