@@ -15,7 +15,7 @@ from bot.close.calendar import CloseCalendar
 from bot.close.live import CloseRecord, CloseSummary, DomainClose
 from bot.close.periods import parse_period
 from bot.errors import ValidationError
-from bot.model import Status
+from bot.model import Status, parse_time
 
 LOCAL_FORMAT = "%a %Y-%m-%d %H:%M %Z"
 
@@ -121,9 +121,7 @@ def _local(calendar: CloseCalendar, when: datetime | None) -> str:
 
 
 def _instant(value: object) -> datetime | None:
-    if not isinstance(value, str):
-        return None
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parse_time(value)
     except ValueError:
         return None

@@ -35,7 +35,7 @@ from zoneinfo import ZoneInfo
 from bot.close.periods import expand_period_tokens, period_at
 from bot.config import Estate, JobParameter, JobSpec
 from bot.errors import JobRunningError, JobStartError, NoJobError, StoreError
-from bot.model import JobRef, Status, format_time
+from bot.model import JobRef, Status, format_time, parse_time
 from bot.service import JOB_STARTS_META, Change, StatusService
 from bot.store import WorkingState
 from bot.store.base import RecordKey
@@ -259,7 +259,7 @@ class JobLauncher:
 
     def _expired(self, held: Mapping[str, Any], now: datetime) -> bool:
         try:
-            at = datetime.fromisoformat(str(held.get("at")))
+            at = parse_time(held.get("at"))
         except ValueError:
             return True
         return now - at > self._reservation

@@ -20,6 +20,7 @@ from bot.close.archive import archived_periods, load_archive
 from bot.close.periods import close_start, parse_period
 from bot.config import Estate
 from bot.errors import ValidationError
+from bot.model import parse_time
 
 TREND_CLOSES = 6
 
@@ -199,9 +200,7 @@ def _trend_point(meta: Mapping[str, Any], period: str, tz: ZoneInfo) -> TrendPoi
 
 
 def _time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    return datetime.fromisoformat(value)
+    return parse_time(value) if isinstance(value, str) and value else None
 
 
 def _slowness(row: Row) -> tuple[int, float]:
