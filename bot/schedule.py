@@ -1,17 +1,22 @@
 """The scheduler jobs of the parts: repeating, never overlapping, removable at any time.
 
-:class:`RepeatingPart` is a leader-only part that is one such job.
+:class:`RepeatingPart` is a leader-only part that is one such job; an :class:`Alarm` is
+one ``date`` job that a part re-arms for the next moment anything can happen.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
+import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.base import BaseScheduler
+
+logger = logging.getLogger(__name__)
 
 
 def every(
@@ -83,3 +88,54 @@ class RepeatingPart:
         """Stop at once (leadership lost): nothing more is done, not even a last record."""
         self._worker.halt()
         RepeatingPart.stop(self)
+
+
+class Alarm:
+    """One ``date`` job that runs ``func`` at a moment, re-armed by whoever it wakes.
+
+    The moment is read on ``clock`` (injected in tests) and armed as the time left on the
+    scheduler's real time. Once disarmed, a run still under way cannot arm it again.
+    """
+
+    def __init__(
+        self,
+        scheduler: BaseScheduler,
+        job_id: str,
+        func: Callable[[], Any],
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._scheduler = scheduler
+        self._job_id = job_id
+        self._func = func
+        self._clock = clock
+        self._lock = threading.Lock()  # arming vs. disarming
+        self._on = False
+        self.next_wake: datetime | None = None
+
+    def enable(self) -> None:
+        """Let :meth:`arm` arm the job (until :meth:`disarm`)."""
+        with self._lock:
+            self._on = True
+
+    def arm(self, when: datetime) -> None:
+        """Run ``func`` at ``when`` (at once when it has passed), replacing any earlier moment."""
+        with self._lock:  # a disarm between the check and add_job would be undone
+            if not self._on:
+                return
+            self.next_wake = when
+            left = max(timedelta(0), when - self._clock())
+            self._scheduler.add_job(
+                self._func,
+                "date",
+                run_date=datetime.now(UTC) + left,
+                id=self._job_id,
+                replace_existing=True,
+                misfire_grace_time=None,  # a wake-up late after a suspend still runs
+            )
+        logger.debug("%s: next wake-up at %s", self._job_id, when.isoformat())
+
+    def disarm(self) -> None:
+        """Remove the job; nothing arms it again until :meth:`enable`."""
+        with self._lock:
+            self._on = False
+            cancel(self._scheduler, self._job_id)

@@ -58,12 +58,11 @@ class ClosePart:
         lease: Lease | None = None,
     ) -> None:
         self._service = service
-        self._scheduler = scheduler
         self._reset = reset
         self._clock = clock
         self.calendar: CloseCalendar = service.close.calendar
         self._lock = threading.Lock()  # one tick at a time (start vs. the scheduler)
-        self._arming = threading.Lock()  # arming vs. stop
+        self._alarm = schedule.Alarm(scheduler, JOB_ID, self.wake, clock)
         self._alerts_ok = True
         self._alerts = (
             overdue.OverdueAlerts(
@@ -73,9 +72,7 @@ class ClosePart:
             else None
         )
         self._last_error: str | None = None
-        self._started = False
         self.wakes = 0
-        self.next_wake: datetime | None = None
 
     @classmethod
     def from_runtime(cls, runtime: Host, client: WebClient | None) -> ClosePart:
@@ -97,14 +94,12 @@ class ClosePart:
 
     def start(self) -> None:
         """Catch up at once (roll-over, passed deadlines, queued alerts), then arm the job."""
-        self._started = True
+        self._alarm.enable()
         self.wake()
 
     def stop(self) -> None:
         """Disarm the wake-up job; a tick under way cannot arm it again."""
-        with self._arming:
-            self._started = False
-            schedule.cancel(self._scheduler, JOB_ID)
+        self._alarm.disarm()
 
     def halt(self) -> None:
         """Stop at once (leadership lost): disarm, and a tick under way posts nothing more."""
@@ -155,21 +150,11 @@ class ClosePart:
         except Exception as exc:  # the job must stay armed; the error boundary logs it
             self._last_error = f"close tick failed: {exc}"
             logger.exception("close calendar tick failed; retrying in %g s", RETRY_SECONDS)
-            self._arm(self._clock() + timedelta(seconds=RETRY_SECONDS))
+            self._alarm.arm(self._clock() + timedelta(seconds=RETRY_SECONDS))
             return
-        self._arm(self.wake_at(self._clock()))
+        self._alarm.arm(self.wake_at(self._clock()))
 
-    def _arm(self, when: datetime) -> None:
-        with self._arming:  # a stop() between the check and add_job would be undone
-            if not self._started:
-                return
-            self.next_wake = when
-            self._scheduler.add_job(
-                self.wake,
-                "date",
-                run_date=when,
-                id=JOB_ID,
-                replace_existing=True,
-                misfire_grace_time=None,  # a wake-up late after a suspend still runs
-            )
-        logger.debug("close calendar: next wake-up at %s", when.isoformat())
+    @property
+    def next_wake(self) -> datetime | None:
+        """When the part wakes next (None until armed)."""
+        return self._alarm.next_wake
