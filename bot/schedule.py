@@ -11,10 +11,12 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.base import BaseScheduler
+
+from bot.parts import Check
 
 logger = logging.getLogger(__name__)
 
@@ -62,21 +64,24 @@ class Worker(Protocol):
         """Do nothing more (leadership lost); a run under way stops early."""
 
 
-class RepeatingPart:
+W = TypeVar("W", bound=Worker)
+
+
+class RepeatingPart(Generic[W]):
     """A leader-only part that is one repeating job: ``worker.run_once`` every ``tick`` s."""
 
     name: str
     job_id: str
 
-    def __init__(self, worker: Worker, scheduler: BaseScheduler, tick: float) -> None:
-        self._worker = worker
+    def __init__(self, worker: W, scheduler: BaseScheduler, *, tick: float = 1.0) -> None:
+        self.worker = worker
         self._scheduler = scheduler
         self._tick = tick
         self.started = False
 
     def start(self) -> None:
         """Run every ``tick`` seconds, first now."""
-        every(self._scheduler, self._tick, self._worker.run_once, self.job_id)
+        every(self._scheduler, self._tick, self.worker.run_once, self.job_id)
         self.started = True
 
     def stop(self) -> None:
@@ -86,7 +91,7 @@ class RepeatingPart:
 
     def halt(self) -> None:
         """Stop at once (leadership lost): nothing more is done, not even a last record."""
-        self._worker.halt()
+        self.worker.halt()
         RepeatingPart.stop(self)
 
 
@@ -133,6 +138,13 @@ class Alarm:
                 misfire_grace_time=None,  # a wake-up late after a suspend still runs
             )
         logger.debug("%s: next wake-up at %s", self._job_id, when.isoformat())
+
+    def health(self, error: str | None, idle: str, done: str = "") -> Check:
+        """Failing with ``error`` when there is one, else naming the next wake-up (or ``idle``)."""
+        if error:
+            return Check(False, error)
+        when = self.next_wake.isoformat() if self.next_wake else idle
+        return Check(True, f"{done}next wake-up {when}")
 
     def disarm(self) -> None:
         """Remove the job; nothing arms it again until :meth:`enable`."""

@@ -147,10 +147,7 @@ class Conductor(Sender):
 
     def health(self) -> Check:
         """Failing while an announcement or a notice cannot be posted or recorded."""
-        if self.last_error:
-            return Check(False, self.last_error)
-        when = self.next_wake.isoformat() if self.next_wake else "nothing due"
-        return Check(True, f"{self.starts} start(s); next wake-up {when}")
+        return self._alarm.health(self.last_error, "nothing due", f"{self.starts} start(s); ")
 
     def _on_changes(self, _changes: list[Change]) -> None:
         # On the committer's thread (a Slack listener, the poller): hand off at once. The

@@ -109,10 +109,7 @@ class ClosePart:
 
     def health(self) -> Check:
         """Healthy while ticks and alert posts succeed."""
-        if self._last_error:
-            return Check(False, self._last_error)
-        when = self.next_wake.isoformat() if self.next_wake else "not armed"
-        return Check(True, f"next wake-up {when}")
+        return self._alarm.health(self._last_error, "not armed")
 
     # --- the work -------------------------------------------------------------------------
 

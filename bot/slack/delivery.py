@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from itertools import groupby
 from typing import Any
 
-from apscheduler.schedulers.base import BaseScheduler
 from slack_sdk import WebClient
 
 from bot.errors import StoreError
@@ -46,7 +45,6 @@ logger = logging.getLogger(__name__)
 
 CURSOR_META = ALERT_CURSOR_META
 JOB_ID = "alert-delivery"
-TICK_SECONDS = 1.0
 # Commits that needed no post are recorded in the cursor at least this often.
 MAX_UNSAVED_COMMITS = 100
 
@@ -259,35 +257,30 @@ class Delivery(Sender):
         return True
 
 
-class AlertsPart(RepeatingPart):
-    """Alert and DM delivery as a leader-only part: one scheduler job."""
+class AlertsPart(RepeatingPart[Delivery]):
+    """Alert and DM delivery as a leader-only part: one scheduler job, every second."""
 
     name = "alerts"
     job_id = JOB_ID
 
-    def __init__(
-        self, delivery: Delivery, scheduler: BaseScheduler, *, tick: float = TICK_SECONDS
-    ) -> None:
-        super().__init__(delivery, scheduler, tick)
-        self.delivery = delivery
-
     @classmethod
     def from_runtime(cls, runtime: Host, client: WebClient) -> AlertsPart:
         """Delivery to ``SLACK_CHANNEL_ID`` and subscribers through ``client``."""
-        settings = runtime.config.settings
-        delivery = Delivery(runtime.service, client, settings.slack_channel_id, lease=runtime.lease)
-        return cls(delivery, runtime.scheduler)
+        channel = runtime.config.settings.slack_channel_id
+        return cls(
+            Delivery(runtime.service, client, channel, lease=runtime.lease), runtime.scheduler
+        )
 
     def start(self) -> None:
         """Set the cursor (first run) and deliver every ``tick`` seconds, first run now."""
-        self.delivery.cursor()
+        self.worker.cursor()
         super().start()
 
     def stop(self) -> None:
         """Stop delivering; what is not posted yet is posted by the next leader."""
         super().stop()
         try:
-            self.delivery.save()
+            self.worker.save()
         except StoreError:
             logger.warning("could not record the alert cursor; the next leader re-reads a little")
 
@@ -295,12 +288,10 @@ class AlertsPart(RepeatingPart):
         """Failing while posts keep failing."""
         if not self.started:
             return Check(False, "not started")
-        if self.delivery.failures:
-            return Check(
-                False,
-                f"{self.delivery.failures} failed post(s), last: {self.delivery.last_error}",
-            )
-        return Check(True, f"{self.delivery.posted} post(s) delivered")
+        delivery = self.worker
+        if delivery.failures:
+            return Check(False, f"{delivery.failures} failed post(s), last: {delivery.last_error}")
+        return Check(True, f"{delivery.posted} post(s) delivered")
 
 
 def _commits(entries: Iterable[JsonDict]) -> Iterator[tuple[int, list[JsonDict]]]:

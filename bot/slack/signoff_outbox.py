@@ -15,7 +15,6 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from apscheduler.schedulers.base import BaseScheduler
 from slack_sdk import WebClient
 
 from bot import signoff
@@ -34,7 +33,6 @@ from bot.store import WorkingState
 logger = logging.getLogger(__name__)
 
 JOB_ID = "signoff-outbox"
-TICK_SECONDS = 1.0
 
 
 class SignOffOutbox(Sender):
@@ -176,17 +174,11 @@ def _gone(exc: Exception) -> bool:
     }
 
 
-class SignOffPart(RepeatingPart):
-    """The sign-off outbox as a leader-only part: one scheduler job."""
+class SignOffPart(RepeatingPart[SignOffOutbox]):
+    """The sign-off outbox as a leader-only part: one scheduler job, every second."""
 
     name = "signoff"
     job_id = JOB_ID
-
-    def __init__(
-        self, outbox: SignOffOutbox, scheduler: BaseScheduler, *, tick: float = TICK_SECONDS
-    ) -> None:
-        super().__init__(outbox, scheduler, tick)
-        self.outbox = outbox
 
     @classmethod
     def from_runtime(cls, runtime: Host, client: WebClient) -> SignOffPart:
@@ -199,6 +191,6 @@ class SignOffPart(RepeatingPart):
         """Failing while posts or updates keep failing."""
         if not self.started:
             return Check(False, "not started")
-        if self.outbox.last_error:
-            return Check(False, self.outbox.last_error)
+        if self.worker.last_error:
+            return Check(False, self.worker.last_error)
         return Check(True, "sign-off messages up to date")
