@@ -170,7 +170,7 @@ def modal_batch(app: str, statuses: dict[str, str], message: str) -> Step:
         demo.slack.open_shortcut(CALLBACK_ID, user_id=demo.user_id)
         modal = demo.slack.wait_for_modal(demo.user_id, timeout=WAIT_SECONDS)
         values: dict[str, object] = {
-            status_block_id(estate, app, domains.index(domain)): status
+            status_block_id(estate.layout, app, domains.index(domain)): status
             for domain, status in statuses.items()
         }
         values[MESSAGE_BLOCK] = {MESSAGE_ACTION: message}
@@ -312,7 +312,7 @@ def canvas_caught_up(demo: Demo) -> str:
 def close_report(demo: Demo) -> str:
     """Seed sample archives of six earlier closes, run ``/epmpulse report``, keep the PNG."""
     service = demo.runtime.service
-    tz = report_timezone(service.estate)
+    tz = report_timezone(service.layout)
     last = shift(period_at(utcnow(), tz), -1)  # the latest close that has finished
     archives = sample_archives(service.layout.domain_keys(), last, closes=SAMPLE_CLOSES, tz=tz)
 

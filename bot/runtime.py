@@ -57,7 +57,7 @@ class Runtime:
         self._activation: threading.Thread | None = None
         self._activation_error: BaseException | None = None
         self._starting = True  # start() is under way and reports a failed activation
-        self.service = StatusService(config.estate, self.store, metrics=self.metrics)
+        self.service = StatusService(config.estate.layout, self.store, metrics=self.metrics)
         self.metrics.watch_board(self.service.board)
         self.scheduler = BackgroundScheduler(
             timezone=UTC,

@@ -146,7 +146,7 @@ async def get_close(request: Request) -> LiveCloseResponse:
     """Period, working day, how many domains are OK, and each domain's deadline and waits."""
     service = context_of(request).service
     summary = await run_in_threadpool(_summary, service)
-    plans = await run_in_threadpool(conductor.shown, service)
+    plans = await run_in_threadpool(conductor.shown, service, context_of(request).estate)
     return LiveCloseResponse(data=live_close(summary, plans))
 
 

@@ -68,9 +68,11 @@ router = APIRouter(
 )
 async def set_hold(body: HoldRequest, request: Request) -> HoldResponse:
     """Hold a domain's automatic start in this close, or release it."""
-    service = context_of(request).service
+    context = context_of(request)
     change = holds.hold if body.hold else holds.release
-    result = await run_in_threadpool(change, service, body.app, body.domain, by=caller_of(request))
+    result = await run_in_threadpool(
+        change, context.service, context.estate, body.app, body.domain, by=caller_of(request)
+    )
     return HoldResponse(
         data=HoldState(
             app=result.app,

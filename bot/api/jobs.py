@@ -32,6 +32,7 @@ from bot.api.guard import GuardedRoute, limit_group
 from bot.api.openapi import operation_id
 from bot.api.routes import KEYED_RESPONSES
 from bot.api.schemas import Ok
+from bot.config import Estate
 from bot.epm.launch import JobLauncher, JobNotRecordedError
 from bot.errors import JobRunningError, JobStartError
 
@@ -129,7 +130,7 @@ router = APIRouter(
 async def start_job(start: JobStart, request: Request) -> JobStartedResponse:
     """Start the configured job once; the domain becomes Loading and follows it."""
     context = context_of(request)
-    launcher = context.launcher or JobLauncher(context.service, {})
+    launcher = context.launcher or JobLauncher(context.service, {}, estate=Estate())
     try:
         launched = await run_in_threadpool(
             launcher.run, start.app, start.domain, by=caller_of(request)

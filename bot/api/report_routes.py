@@ -62,6 +62,6 @@ async def get_close_chart(period: Period, request: Request) -> Response:
 def _chart(service: StatusService, period: str) -> bytes:
     meta = service.store.snapshot().meta
     return render_chart(
-        build_report(meta, period, report_timezone(service.estate)),
+        build_report(meta, period, report_timezone(service.layout)),
         is_working_day=service.close.calendar.is_working_day,
     )

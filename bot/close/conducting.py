@@ -193,7 +193,7 @@ class Conductor(Sender):
         state = self._service.store.snapshot()
         period = conductor.board_period(state.meta, self.calendar, self._clock())
         plans = conductor.plans(
-            self._service.estate, self.calendar, state.records, state.meta, period, self._clock()
+            self._launcher.estate, self.calendar, state.records, state.meta, period, self._clock()
         )
         return period, plans
 
@@ -271,9 +271,8 @@ class Conductor(Sender):
         epoch = self._lease.epoch
 
         def claim(work: WorkingState) -> bool:
-            estate = self._service.estate
             found = conductor.plans(
-                estate, self.calendar, work.records, work.meta, period, self._clock()
+                self._launcher.estate, self.calendar, work.records, work.meta, period, self._clock()
             )
             again = next((p for p in found if p.name == plan.name), None)
             if again is None or again.stage is not Stage.SCHEDULED:

@@ -18,8 +18,8 @@ from zoneinfo import ZoneInfo
 
 from bot.close.archive import archived_periods, load_archive
 from bot.close.periods import close_start, parse_period
-from bot.config import Estate
 from bot.errors import ValidationError
+from bot.layout import Layout
 from bot.model import parse_time
 
 TREND_CLOSES = 6
@@ -39,9 +39,9 @@ class NoArchiveError(ValidationError):
         super().__init__(text)
 
 
-def report_timezone(estate: Estate) -> ZoneInfo:
+def report_timezone(layout: Layout) -> ZoneInfo:
     """The time zone closes are counted in for the report (its start, its axis)."""
-    return ZoneInfo(estate.close_timezone())
+    return ZoneInfo(layout.close_timezone())
 
 
 @dataclass(frozen=True)

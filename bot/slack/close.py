@@ -130,7 +130,9 @@ def close_command(ctx: CommandContext, args: Sequence[str]) -> list[Message]:
     tracker = ctx.service.close
     summary = tracker.summary()
     if not args or args[0].strip() == summary.period:
-        return text_messages(*summary_lines(summary), *conductor_lines(shown(ctx.service)))
+        return text_messages(
+            *summary_lines(summary), *conductor_lines(shown(ctx.service, ctx.estate))
+        )
     try:
         year, month = parse_period(args[0])
     except ValueError as exc:

@@ -30,7 +30,7 @@ FALLBACK_ERRORS = frozenset({"not_in_channel", "channel_not_found"})
 
 def load_report(service: StatusService, period: str | None) -> CloseReport:
     """The report of ``period`` (default: the last archived close); errors name the choices."""
-    return build_report(service.store.snapshot().meta, period, report_timezone(service.estate))
+    return build_report(service.store.snapshot().meta, period, report_timezone(service.layout))
 
 
 def open_dm(client: WebClient, user_id: str) -> str:

@@ -18,7 +18,7 @@ def report_home_blocks(service: StatusService) -> list[Block]:
     """A section on the last archived close with a *Send me the report* button (none yet: [])."""
     meta = service.store.snapshot().meta
     try:
-        report = build_report(meta, None, report_timezone(service.estate))
+        report = build_report(meta, None, report_timezone(service.layout))
     except NoArchiveError:
         return []
     lines = [f"*Last close: {report.period}*", headline(report, with_period=False)]

@@ -370,7 +370,7 @@ def process_life(config: Config) -> Iterator[StatusService]:
     """A status service over a freshly opened store, as one process would have it."""
     store = JsonStore(config.settings.data_dir)
     try:
-        yield StatusService(config.estate, store)
+        yield StatusService(config.estate.layout, store)
     finally:
         store.close()
 

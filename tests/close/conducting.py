@@ -170,13 +170,13 @@ def open_conducted(
     the launcher starts jobs with (fault injection).
     """
     store = ClockedStore(config.settings.data_dir, clock)
-    service = StatusService(config.estate, store, clock=clock)
+    service = StatusService(config.estate.layout, store, clock=clock)
     clients = {
         name: EpmClient(name, server, data_dir=config.settings.data_dir)
         for name, server in config.estate.epm.servers.items()
     }
     starters = {n: starter(c) if starter else c for n, c in clients.items()}
-    launcher = JobLauncher(service, starters)
+    launcher = JobLauncher(service, starters, estate=config.estate)
     lease = Lease.held()
     lease.epoch = claim_epoch(store)  # as each gain of leadership does
     conductor = Conductor(

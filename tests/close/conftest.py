@@ -75,7 +75,7 @@ def open_close(
     """Open store, service and part (not yet started) over ``config``'s data dir."""
     store = JsonStore(config.settings.data_dir)
     stores.append(store)
-    service = StatusService(config.estate, store, clock=clock)
+    service = StatusService(config.estate.layout, store, clock=clock)
     scheduler = BackgroundScheduler(timezone=UTC)
     close = config.estate.close
     part = ClosePart(

@@ -192,7 +192,7 @@ def test_an_alert_the_store_cannot_claim_is_not_posted_until_it_can(
     assert close.service.meta(ALERTS_META)["pending"] == ["Planning/Actuals"]
     assert len(close.sandbox.calls("chat.postMessage")) == 1
     full = DiskFullStore(close.config.settings.data_dir)
-    service = StatusService(close.config.estate, full, clock=close.clock)
+    service = StatusService(close.config.estate.layout, full, clock=close.clock)
     client = build_web_client(close.config.settings, server_errors=0)
     alerts = OverdueAlerts(service, close.part.calendar, partial(post_message, client, CHANNEL))
     full.full = True

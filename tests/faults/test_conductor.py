@@ -99,7 +99,7 @@ def start_instance(config: Config, pg_url: str, name: str, clock: ShiftedClock) 
         n: EpmClient(n, s, data_dir=config.settings.data_dir)
         for n, s in config.estate.epm.servers.items()
     }
-    launcher = JobLauncher(runtime.service, clients)
+    launcher = JobLauncher(runtime.service, clients, estate=config.estate)
     client = build_leased_client(config.settings, runtime.lease)
     built: list[Conductor] = []
 

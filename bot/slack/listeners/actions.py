@@ -28,7 +28,7 @@ def register(app: App, deps: SlackDeps) -> None:
         ack()
         with reported(body, client):
             view = body["view"]
-            page = parse_page_value(deps.service.estate, action["selected_option"]["value"])
+            page = parse_page_value(deps.service.layout, action["selected_option"]["value"])
             new_view = update_modal(deps.service, page, typed_message(view))
             try:
                 client.views_update(view_id=view["id"], hash=view.get("hash"), view=new_view)

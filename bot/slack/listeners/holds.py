@@ -24,7 +24,9 @@ def register(app: App, deps: SlackDeps) -> None:
             user_id = body["user"]["id"]
             channel = (body.get("channel") or {}).get("id") or user_id
             value = str(action.get("value") or "")
-            for message in hold_from_button(deps.service, deps.editors, user_id, value):
+            for message in hold_from_button(
+                deps.service, deps.estate, deps.editors, user_id, value
+            ):
                 client.chat_postEphemeral(
                     channel=channel, user=user_id, text=message.text, blocks=message.blocks
                 )
