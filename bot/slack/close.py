@@ -16,7 +16,7 @@ from bot.close.conductor import shown
 from bot.close.live import CloseRecord, CloseSummary, DomainClose
 from bot.close.periods import parse_period
 from bot.errors import ValidationError
-from bot.model import Status
+from bot.model import Status, parse_time
 from bot.slack.blocks import Message, text_messages
 from bot.slack.commandline import CommandContext, SubCommand, UsageError
 from bot.slack.holds import conductor_lines
@@ -117,10 +117,8 @@ def _status(value: object) -> Status:
 
 
 def _time(value: object) -> datetime | None:
-    if not isinstance(value, str):
-        return None
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parse_time(value)
     except ValueError:
         return None
 
