@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from apscheduler.schedulers.base import BaseScheduler
 
     from bot.config import Config
+    from bot.leader import Role
     from bot.lease import Lease
     from bot.metrics import Metrics
     from bot.service import StatusService
@@ -64,3 +65,9 @@ class Host(Protocol):
     @property
     def lease(self) -> Lease:
         """The lease every side effect of a leader-only part is checked against."""
+
+    def health(self) -> dict[str, Check]:
+        """Every part's health check by name (``/health``)."""
+
+    def role(self) -> Role:
+        """Whether this instance leads, and its ``host:pid``."""
