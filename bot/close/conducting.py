@@ -38,7 +38,6 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from apscheduler.schedulers.base import BaseScheduler
-from slack_sdk import WebClient
 
 from bot import schedule
 from bot.close import conductor, crosscheck
@@ -50,10 +49,12 @@ from bot.parts import Check, Host
 from bot.service import Change, StatusService
 from bot.slack.blocks import Message
 from bot.slack.holds import announcement, disputed_notice, failed_notice
-from bot.slack.posting import Outcome, Sender, post_message
+from bot.slack.posting import Outcome, Post, Sender, poster
 from bot.store import WorkingState
 
 if TYPE_CHECKING:
+    from slack_sdk import WebClient
+
     from bot.epm.launch import JobLauncher
 
 logger = logging.getLogger(__name__)
@@ -79,8 +80,7 @@ class Conductor(Sender):
         launcher: JobLauncher,
         scheduler: BaseScheduler,
         *,
-        client: WebClient | None,
-        channel_id: str | None,
+        post: Post | None,
         clock: Callable[[], datetime] = utcnow,
         lease: Lease | None = None,
         watch_seconds: float = WATCH_SECONDS,
@@ -89,8 +89,7 @@ class Conductor(Sender):
         self._service = service
         self._launcher = launcher
         self._scheduler = scheduler
-        self._client = client
-        self._channel = channel_id
+        self._post = post
         self._clock = clock
         self._watch_seconds = watch_seconds
         self.calendar = service.close.calendar
@@ -116,8 +115,7 @@ class Conductor(Sender):
             runtime.service,
             launcher,
             runtime.scheduler,
-            client=client,
-            channel_id=runtime.config.settings.slack_channel_id,
+            post=poster(client, runtime.config.settings.slack_channel_id),
             lease=runtime.lease,
         )
 
@@ -391,13 +389,11 @@ class Conductor(Sender):
 
         Without a channel the post counts as made: the start does not wait for it.
         """
-        if self._client is None or not self._channel:
+        if self._post is None:
             self._set_post(period, key, SENT)
             return True
         self._set_post(period, key, self._lease.epoch)
-        result = post_message(
-            self._client, self._channel, message.text, blocks=message.blocks, what=key
-        )
+        result = self._post(message.text, blocks=message.blocks, what=key)
         if not self._went_out(result):
             if result.outcome is Outcome.FAILED:
                 self.last_error = f"could not post {key}: {result.error}"

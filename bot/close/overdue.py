@@ -19,7 +19,7 @@ new close starts with none.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -30,7 +30,7 @@ from bot.errors import StoreError
 from bot.lease import FencedError, Lease
 from bot.model import DomainRecord, Status
 from bot.service import Change, StatusService
-from bot.slack.posting import Outcome, Posted, Sender
+from bot.slack.posting import Outcome, Post, Sender
 from bot.slack.text import escape, slack_date
 from bot.store import WorkingState
 
@@ -140,10 +140,6 @@ def alert_text(calendar: CloseCalendar, record: DomainRecord, due_at: datetime |
     if record.message:
         text += f" · {escape(record.message.replace(chr(10), ' '))}"
     return text
-
-
-# Posts one message to the alert channel: ``post(text, what=...)``.
-Post = Callable[..., Posted]
 
 
 class OverdueAlerts(Sender):

@@ -20,10 +20,9 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from functools import partial
+from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.base import BaseScheduler
-from slack_sdk import WebClient
 
 from bot import schedule
 from bot.close import overdue, rollover
@@ -33,7 +32,10 @@ from bot.lease import Lease
 from bot.model import utcnow
 from bot.parts import Check, Host
 from bot.service import StatusService
-from bot.slack.posting import post_message
+from bot.slack.posting import Post, poster
+
+if TYPE_CHECKING:
+    from slack_sdk import WebClient
 
 logger = logging.getLogger(__name__)
 
@@ -51,8 +53,7 @@ class ClosePart:
         service: StatusService,
         scheduler: BaseScheduler,
         *,
-        client: WebClient | None,
-        channel_id: str | None,
+        post: Post | None,
         reset: bool,
         clock: Callable[[], datetime] = utcnow,
         lease: Lease | None = None,
@@ -65,10 +66,8 @@ class ClosePart:
         self._alarm = schedule.Alarm(scheduler, JOB_ID, self.wake, clock)
         self._alerts_ok = True
         self._alerts = (
-            overdue.OverdueAlerts(
-                service, self.calendar, partial(post_message, client, channel_id), lease=lease
-            )
-            if client is not None and channel_id
+            overdue.OverdueAlerts(service, self.calendar, post, lease=lease)
+            if post is not None
             else None
         )
         self._last_error: str | None = None
@@ -81,8 +80,7 @@ class ClosePart:
         return cls(
             runtime.service,
             runtime.scheduler,
-            client=client,
-            channel_id=runtime.config.settings.slack_channel_id,
+            post=poster(client, runtime.config.settings.slack_channel_id),
             reset=bool(close and close.reset),
             lease=runtime.lease,
         )

@@ -18,6 +18,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import partial
 from typing import Any
 
 from slack_sdk import WebClient
@@ -93,6 +94,15 @@ def post_message(
     logger.info("posted %s to %s", what, channel)
     ts = response.get("ts")
     return Posted(Outcome.SENT, ts=ts if isinstance(ts, str) else None)
+
+
+# Posts one message to one channel: ``post(text, blocks=..., what=...)``.
+Post = Callable[..., Posted]
+
+
+def poster(client: WebClient | None, channel: str | None) -> Post | None:
+    """:func:`post_message` to ``channel`` through ``client``; None when either is missing."""
+    return partial(post_message, client, channel) if client is not None and channel else None
 
 
 class Sender:

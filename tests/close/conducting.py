@@ -21,6 +21,7 @@ from bot.sandbox.epm import EpmSandbox
 from bot.sandbox.slack import SlackSandbox
 from bot.service import StatusService
 from bot.slack.client import build_web_client
+from bot.slack.posting import poster
 from bot.store import JsonStore
 from tests.close.conftest import CHANNEL
 
@@ -183,8 +184,10 @@ def open_conducted(
         service,
         launcher,
         BackgroundScheduler(timezone=UTC),  # never started: tests tick by hand
-        client=client or build_web_client(config.settings, server_errors=0),
-        channel_id=config.settings.slack_channel_id,
+        post=poster(
+            client or build_web_client(config.settings, server_errors=0),
+            config.settings.slack_channel_id,
+        ),
         clock=clock,
         lease=lease,
     )
