@@ -42,6 +42,7 @@ from bot.canvas.part import CanvasPart
 from bot.close.archive import archive_key
 from bot.close.periods import period_at, shift
 from bot.config import Config, load_config
+from bot.epm.auth import json_object
 from bot.epm.device import sign_in
 from bot.model import DomainRecord, Status, utcnow
 from bot.report.model import report_timezone
@@ -279,7 +280,7 @@ def rest_call(app: str, domain: str, status: str, message: str) -> Step:
                 f"{record.app} {record.domain} is now {record.status.value} ({record.updated_by})"
             )
         else:
-            error = _json(response).get("error") or {}
+            error = json_object(response).get("error") or {}
             outcome = f"{error.get('code', 'error')}: {error.get('message', response.text[:200])}"
         return "\n".join(
             [
@@ -294,14 +295,6 @@ def rest_call(app: str, domain: str, status: str, message: str) -> Step:
         )
 
     return Step(f"REST API: POST /api/v1/status {app} {domain} {status}", post)
-
-
-def _json(response: requests.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
 
 
 def canvas_caught_up(demo: Demo) -> str:
