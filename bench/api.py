@@ -89,7 +89,7 @@ def store_rate(open_store: OpenStore, seconds: float, label: str) -> Result:
     estate = Estate()
     keys = estate.domain_keys()
     store = open_store()
-    service = StatusService(estate, store)
+    service = StatusService(estate.layout, store)
     latencies: list[float] = []
     try:
         started = time.perf_counter()
@@ -177,7 +177,7 @@ def api_rates(
     """
     metrics = Metrics()
     store = open_store()
-    service = StatusService(Estate(), store, metrics=metrics)
+    service = StatusService(Estate().layout, store, metrics=metrics)
     keys = {f"bench{n:02d}": SecretStr(client_key(n)) for n in range(max(levels))}
     app = create_api(
         service,

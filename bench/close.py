@@ -116,7 +116,7 @@ def main() -> None:
         print(f"config with {APPS * DOMAINS} deadlines loaded in {loaded:.2f} s")
         clock = Clock(datetime(2026, 12, 3, 10, 0, tzinfo=UTC))
         store = JsonStore(config.settings.data_dir)
-        service = StatusService(config.estate, store, clock=clock)
+        service = StatusService(config.estate.layout, store, clock=clock)
         statuses = [Status.OK, Status.LOADING, Status.ERROR, Status.PENDING]
         updates = [
             Update(app=app, domain=domain, status=statuses[n % len(statuses)], message="bench")
@@ -222,7 +222,7 @@ def conductor_figures(tmp: Path, idle_seconds: float) -> None:
             }
         )
         store = JsonStore(config.settings.data_dir)
-        service = StatusService(config.estate, store)
+        service = StatusService(config.estate.layout, store)
         clients = {n: EpmClient(n, s, data_dir=tmp) for n, s in config.estate.epm.servers.items()}
         ok_at: dict[str, float] = {}  # APP/DOMAIN -> monotonic time its OK was durable
 

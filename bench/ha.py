@@ -168,7 +168,7 @@ def round_trips(service: StatusService) -> Iterator[list[int]]:
 
 def _writer(env: dict[str, str], name: str, count: int, start: object, out: object) -> None:
     config = load_config(env)
-    service = StatusService(config.estate, open_store(config.settings))
+    service = StatusService(config.estate.layout, open_store(config.settings))
     keys = config.estate.domain_keys()
     timings = []
     service.board()  # warm: the store is open and read once
@@ -212,7 +212,7 @@ def durable_sets(env: dict[str, str], writers: int, total: int, *, processes: bo
             proc.join(timeout=30)
     else:
         config = load_config(env)
-        service = StatusService(config.estate, open_store(config.settings))
+        service = StatusService(config.estate.layout, open_store(config.settings))
         keys = config.estate.domain_keys()
         timings, lock = [], threading.Lock()
 

@@ -68,7 +68,7 @@ def main() -> None:
         path.write_text(yaml.safe_dump(estate), encoding="utf-8")
         config = load_config({"EPMPULSE_CONFIG": str(path), "EPMPULSE_DATA_DIR": f"{tmp}/data"})
         store = JsonStore(config.settings.data_dir)
-        service = StatusService(config.estate, store)
+        service = StatusService(config.estate.layout, store)
         clients = build_clients(config)
         launcher = JobLauncher(service, clients)
         raw, launched = [], []

@@ -99,7 +99,7 @@ def measure(
     with tempfile.TemporaryDirectory(prefix="epmpulse-bench-") as tmp:
         config = make_config(Path(tmp), sandboxes, jobs, workers, proxy)
         store = JsonStore(config.settings.data_dir)
-        service = StatusService(config.estate, store)
+        service = StatusService(config.estate.layout, store)
         track_jobs(service, jobs)
         clients = build_clients(config)
         poller = Poller(service, clients, max_workers=workers)

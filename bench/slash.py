@@ -108,7 +108,7 @@ def run(count: int, rate: float, set_share: float, seed: int) -> int:
             cwd=data_dir,
         )
         store = JsonStore(config.settings.data_dir)
-        service = StatusService(config.estate, store)
+        service = StatusService(config.estate.layout, store)
         part = SlackPart(config, service)
         part.start()
         sandbox.wait_connected(5)
@@ -158,7 +158,7 @@ def check_durable(keys: list[tuple[str, str]], sets: list[Sent], data_dir: Path)
     config = load_config({"EPMPULSE_DATA_DIR": str(data_dir)}, cwd=data_dir)
     store = JsonStore(config.settings.data_dir)
     try:
-        service = StatusService(config.estate, store)
+        service = StatusService(config.estate.layout, store)
         found: set[str] = set()
         for app, domain in keys:
             for entry in service.history(app, domain, limit=len(sets) + 10):
@@ -195,7 +195,7 @@ def run_approvals(count: int) -> int:
             cwd=data_dir,
         )
         store = JsonStore(config.settings.data_dir)
-        service = StatusService(config.estate, store)
+        service = StatusService(config.estate.layout, store)
         part = SlackPart(config, service)
         part.start()
         sandbox.wait_connected(5)

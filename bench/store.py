@@ -71,7 +71,7 @@ def estate_of(apps: int, domains: int) -> Estate:
 
 def fill(estate: Estate, data_dir: Path) -> tuple[bytes, bytes]:
     """Set every domain once; return the resulting state file and one history line."""
-    service = StatusService(estate, JsonStore(data_dir))
+    service = StatusService(estate.layout, JsonStore(data_dir))
     for app, domain in estate.domain_keys():
         service.set(app, domain, "OK", "Loaded from the general ledger", by="api:bench")
     service.store.close()
@@ -93,7 +93,7 @@ def _process_writer(
     data_dir: str, apps: int, domains: int, n: int, name: str, go: object, out: object
 ) -> None:
     estate = estate_of(apps, domains)
-    service = StatusService(estate, JsonStore(Path(data_dir)))
+    service = StatusService(estate.layout, JsonStore(Path(data_dir)))
     go.wait()  # type: ignore[attr-defined]
     out.put(_sets(service, estate.domain_keys(), n, name))  # type: ignore[attr-defined]
 
@@ -105,7 +105,7 @@ def run_writers(
     estate = estate_of(*shape)
     per_writer = max(1, total // writers)
     if mode == "threads":
-        service = StatusService(estate, JsonStore(data_dir))
+        service = StatusService(estate.layout, JsonStore(data_dir))
         results: list[list[float]] = []
         lock = threading.Lock()
 

@@ -26,7 +26,7 @@ def build_runtime(config: Config, *, store: Store | None = None) -> Runtime:
     # session and one OAuth token per server), so they live as long as the process.
     clients = build_clients(config, runtime.metrics, runtime.service.store)
     runtime.add_closer(lambda: close_clients(clients))
-    launcher = JobLauncher(runtime.service, clients)
+    launcher = JobLauncher(runtime.service, clients, estate=config.estate)
     slack = SlackPart(config, runtime.service, runtime.metrics, launcher=launcher)
     runtime.add(slack)  # first: fail fast on auth
     canvas = CanvasRelay(runtime)

@@ -20,8 +20,8 @@ from bot.canvas.lifecycle import CANVAS_META, check_canvas
 from bot.config import Config, Settings
 from bot.epm.check import check_servers
 from bot.errors import ConfigError, EpmPulseError, StoreError
+from bot.parts import Check
 from bot.proxy import Proxies
-from bot.runtime import Check
 from bot.settings import CHANNEL_ID, FIND_CHANNEL_ID
 from bot.slack.client import WEB_API_ERRORS, build_web_client
 from bot.store.json_store import STATE_FILE

@@ -513,7 +513,7 @@ def cmd_report(args: argparse.Namespace, config: Config) -> int:
         raise ValidationError(f"--out {args.out}: the chart is a PNG; name a .png file")
     with open_full_service(config) as service:
         meta = service.store.snapshot().meta
-        report = build_report(meta, args.period, report_timezone(service.estate))
+        report = build_report(meta, args.period, report_timezone(service.layout))
         png = render_chart(report, is_working_day=service.close.calendar.is_working_day)
     try:
         out.write_bytes(png)
@@ -540,7 +540,7 @@ def open_full_service(config: Config) -> Iterator[StatusService]:
 
     store = open_store(config.settings)
     try:
-        yield StatusService(config.estate, store)
+        yield StatusService(config.estate.layout, store)
     finally:
         store.close()
 

@@ -42,6 +42,7 @@ from bot.canvas.part import CanvasPart
 from bot.close.archive import archive_key
 from bot.close.periods import period_at, shift
 from bot.config import Config, load_config
+from bot.epm.auth import json_object
 from bot.epm.device import sign_in
 from bot.model import DomainRecord, Status, utcnow
 from bot.report.model import report_timezone
@@ -170,7 +171,7 @@ def modal_batch(app: str, statuses: dict[str, str], message: str) -> Step:
         demo.slack.open_shortcut(CALLBACK_ID, user_id=demo.user_id)
         modal = demo.slack.wait_for_modal(demo.user_id, timeout=WAIT_SECONDS)
         values: dict[str, object] = {
-            status_block_id(estate, app, domains.index(domain)): status
+            status_block_id(estate.layout, app, domains.index(domain)): status
             for domain, status in statuses.items()
         }
         values[MESSAGE_BLOCK] = {MESSAGE_ACTION: message}
@@ -279,7 +280,7 @@ def rest_call(app: str, domain: str, status: str, message: str) -> Step:
                 f"{record.app} {record.domain} is now {record.status.value} ({record.updated_by})"
             )
         else:
-            error = _json(response).get("error") or {}
+            error = json_object(response).get("error") or {}
             outcome = f"{error.get('code', 'error')}: {error.get('message', response.text[:200])}"
         return "\n".join(
             [
@@ -296,14 +297,6 @@ def rest_call(app: str, domain: str, status: str, message: str) -> Step:
     return Step(f"REST API: POST /api/v1/status {app} {domain} {status}", post)
 
 
-def _json(response: requests.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
-
-
 def canvas_caught_up(demo: Demo) -> str:
     """Wait for the canvas to show the final board."""
     return f"canvas up to date {demo.wait_for_canvas():.1f} s after the last step"
@@ -312,7 +305,7 @@ def canvas_caught_up(demo: Demo) -> str:
 def close_report(demo: Demo) -> str:
     """Seed sample archives of six earlier closes, run ``/epmpulse report``, keep the PNG."""
     service = demo.runtime.service
-    tz = report_timezone(service.estate)
+    tz = report_timezone(service.layout)
     last = shift(period_at(utcnow(), tz), -1)  # the latest close that has finished
     archives = sample_archives(service.layout.domain_keys(), last, closes=SAMPLE_CLOSES, tz=tz)
 

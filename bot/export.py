@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from bot.errors import ValidationError
+from bot.model import parse_time
 
 logger = logging.getLogger(__name__)
 
@@ -41,10 +42,7 @@ def parse_instant(text: str, name: str) -> datetime:
     Raises :class:`~bot.errors.ValidationError` naming ``name`` and the accepted forms.
     """
     try:
-        moment = datetime.fromisoformat(text.strip())
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        return moment.astimezone(UTC)
+        return parse_time(text.strip(), naive=UTC)
     except (ValueError, OverflowError):  # 0001-01-01T00:00+01:00 is before year 1 in UTC
         raise ValidationError(
             f"{name}: '{text}' is not an ISO 8601 instant; use e.g. 2026-11-01, "
@@ -81,12 +79,10 @@ def select(
         return
     for entry in entries:
         try:
-            at = datetime.fromisoformat(str(entry["at"]))
+            at = parse_time(entry["at"], naive=UTC)
         except (KeyError, ValueError):
             logger.warning("export: skipped a history entry without a readable time")
             continue
-        if at.tzinfo is None:
-            at = at.replace(tzinfo=UTC)
         if (since is None or at >= since) and (until is None or at < until):
             yield entry
 

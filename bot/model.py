@@ -11,7 +11,7 @@ by pydantic in :mod:`bot.api.schemas`, the YAML file by :mod:`bot.config`;
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from enum import StrEnum
 from typing import Any, NamedTuple
 
@@ -31,13 +31,18 @@ def format_time(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def parse_time(text: object) -> datetime:
-    """An ISO 8601 time as written by :func:`format_time`; ValueError otherwise."""
+def parse_time(text: object, *, naive: tzinfo | None = None) -> datetime:
+    """An ISO 8601 time as written by :func:`format_time`, in UTC; ValueError otherwise.
+
+    A time without a UTC offset is read in ``naive``, and is an error without it.
+    """
     if not isinstance(text, str):
         raise ValueError(f"a time must be an ISO 8601 string, not {text!r}")
     moment = datetime.fromisoformat(text)
-    if moment.tzinfo is None:
+    if moment.tzinfo is None and naive is None:
         raise ValueError(f"time '{text}' has no UTC offset")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=naive)
     return moment.astimezone(UTC)
 
 

@@ -16,10 +16,8 @@ import logging
 import signal
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC
 from types import FrameType
-from typing import Protocol
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -29,6 +27,7 @@ from bot.errors import StoreError
 from bot.leader import Leadership, Role, build_leadership
 from bot.lease import Lease, claim_epoch
 from bot.metrics import Metrics
+from bot.parts import Check, Part
 from bot.service import StatusService
 from bot.store import Store
 from bot.store.factory import open_store
@@ -37,29 +36,6 @@ logger = logging.getLogger(__name__)
 
 BACKUP_KEEP = 24
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
-
-
-@dataclass(frozen=True)
-class Check:
-    """The result of one health check."""
-
-    ok: bool
-    detail: str
-
-
-class Part(Protocol):
-    """One boundary of the running process."""
-
-    name: str
-
-    def start(self) -> None:
-        """Start serving; raise to abort start-up with a clear message."""
-
-    def stop(self) -> None:
-        """Stop serving, finishing pending work within a bounded time."""
-
-    def health(self) -> Check:
-        """Report whether this part works right now."""
 
 
 class Runtime:
@@ -81,7 +57,7 @@ class Runtime:
         self._activation: threading.Thread | None = None
         self._activation_error: BaseException | None = None
         self._starting = True  # start() is under way and reports a failed activation
-        self.service = StatusService(config.estate, self.store, metrics=self.metrics)
+        self.service = StatusService(config.estate.layout, self.store, metrics=self.metrics)
         self.metrics.watch_board(self.service.board)
         self.scheduler = BackgroundScheduler(
             timezone=UTC,

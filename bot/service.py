@@ -38,7 +38,6 @@ if TYPE_CHECKING:  # prometheus_client loads only where metrics are kept (run)
 
 if TYPE_CHECKING:
     from bot.close.live import CloseTracker
-    from bot.config import Estate
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -61,21 +60,19 @@ class _Prepared(NamedTuple):
 class StatusService:
     """Reads and changes domain statuses through a :class:`~bot.store.Store`.
 
-    It needs only the board's :class:`~bot.layout.Layout`; given the whole validated
-    :class:`~bot.config.Estate` (``run``), the parts built on it (jobs, Slack, reports)
-    read that through :attr:`estate`. The one-shot commands give the layout alone.
+    It needs only the board's :class:`~bot.layout.Layout`; the parts that start or list
+    EPM jobs are handed the job specs (:class:`~bot.config.Estate`) themselves.
     """
 
     def __init__(
         self,
-        estate: Estate | Layout,
+        layout: Layout,
         store: Store,
         *,
         clock: Callable[[], datetime] = utcnow,
         metrics: Metrics | None = None,
     ) -> None:
-        self.layout = estate if isinstance(estate, Layout) else estate.layout
-        self._estate = None if isinstance(estate, Layout) else estate
+        self.layout = layout
         self.store = store
         self._clock = clock
         self._metrics = metrics
@@ -90,13 +87,6 @@ class StatusService:
         """Stop calling ``listener`` (no error when it was not added)."""
         if listener in self._listeners:
             self._listeners.remove(listener)
-
-    @property
-    def estate(self) -> Estate:
-        """The whole validated estate (job specs, server settings, …)."""
-        if self._estate is None:
-            raise RuntimeError("this service was opened with the board's layout only")
-        return self._estate
 
     # --- reading -------------------------------------------------------------------
 

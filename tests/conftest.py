@@ -94,7 +94,7 @@ def store(config: Config) -> Iterator[JsonStore]:
 @pytest.fixture
 def service(config: Config, store: JsonStore) -> StatusService:
     """The status service over the temp store."""
-    return StatusService(config.estate, store)
+    return StatusService(config.estate.layout, store)
 
 
 def wait_until(

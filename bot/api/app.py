@@ -18,7 +18,7 @@ from bot.epm.launch import JobLauncher
 from bot.errors import ConfigError
 from bot.leader import Role
 from bot.metrics import Metrics
-from bot.runtime import Runtime
+from bot.parts import Host
 from bot.service import StatusService
 
 _DESCRIPTION = """\
@@ -90,7 +90,7 @@ def create_api(
     return app
 
 
-def create_api_for(runtime: Runtime, *, launcher: JobLauncher | None = None) -> FastAPI:
+def create_api_for(runtime: Host, *, launcher: JobLauncher | None = None) -> FastAPI:
     """The API of ``epmpulse run``: the runtime's service, metrics, health and settings.
 
     Raises ConfigError when EPMPULSE_RATE_LIMITS or EPMPULSE_RATE_LIMIT_STORAGE is invalid.

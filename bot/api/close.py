@@ -13,12 +13,14 @@ from typing import Annotated, Any
 from fastapi import Path, Request
 from pydantic import BaseModel, Field
 
+from bot.api.context import context_of
 from bot.api.errors import ApiError, ErrorCode
 from bot.api.keyed import KeyedRouter, call_service
 from bot.api.schemas import Ok, UtcTime, failure
 from bot.close import conductor
 from bot.close.archive import archived_periods, find_archive
 from bot.close.live import CloseSummary
+from bot.config import Estate
 from bot.model import Status, parse_time
 from bot.service import StatusService
 
@@ -122,7 +124,7 @@ router = KeyedRouter("close")
 @router.read("/close", response_model=LiveCloseResponse, summary="The close running now")
 async def get_close(request: Request) -> LiveCloseResponse:
     """Period, working day, how many domains are OK, and each domain's deadline and waits."""
-    summary, plans = await call_service(request, _summary_and_plans)
+    summary, plans = await call_service(request, _summary_and_plans, context_of(request).estate)
     return LiveCloseResponse(data=live_close(summary, plans))
 
 
@@ -144,8 +146,10 @@ async def get_close_archive(period: Period, request: Request) -> CloseArchiveRes
     return CloseArchiveResponse(data=CloseArchive.model_validate(archive))
 
 
-def _summary_and_plans(service: StatusService) -> tuple[CloseSummary, list[conductor.Plan]]:
-    return service.close.summary(), conductor.shown(service)
+def _summary_and_plans(
+    service: StatusService, estate: Estate | None
+) -> tuple[CloseSummary, list[conductor.Plan]]:
+    return service.close.summary(), conductor.shown(service, estate)
 
 
 def _meta(service: StatusService) -> Mapping[str, Any]:

@@ -12,10 +12,11 @@ from bot.api.auth import KeyRing
 from bot.api.ratelimit import RateLimiter
 from bot.leader import Role, instance_name
 from bot.metrics import Metrics
-from bot.runtime import Check
+from bot.parts import Check
 from bot.service import StatusService
 
 if TYPE_CHECKING:
+    from bot.config import Estate
     from bot.epm.launch import JobLauncher
 
 API_PREFIX = "/api/v1"
@@ -33,6 +34,11 @@ class ApiContext:
     limiter: RateLimiter
     launcher: JobLauncher | None = None  # POST /jobs; None: only domains without jobs exist
     role: Callable[[], Role] = field(default=lambda: Role(True, instance_name()))
+
+    @property
+    def estate(self) -> Estate | None:
+        """The job specs, which come with the launcher (None: no job can start)."""
+        return self.launcher.estate if self.launcher is not None else None
 
 
 def context_of(request: Request) -> ApiContext:

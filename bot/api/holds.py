@@ -13,6 +13,7 @@ from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.api.auth import caller_of
+from bot.api.context import context_of
 from bot.api.keyed import KeyedRouter, call_service
 from bot.api.schemas import Ok
 from bot.close import holds
@@ -55,6 +56,9 @@ router = KeyedRouter("close")
 )
 async def set_hold(body: HoldRequest, request: Request) -> HoldResponse:
     """Hold a domain's automatic start in this close, or release it."""
+    context = context_of(request)
     change = holds.hold if body.hold else holds.release
-    result = await call_service(request, change, body.app, body.domain, by=caller_of(request))
+    result = await call_service(
+        request, change, context.estate, body.app, body.domain, by=caller_of(request)
+    )
     return HoldResponse(data=HoldState.model_validate(result, from_attributes=True))

@@ -30,6 +30,7 @@ from bot.api.context import context_of
 from bot.api.errors import ApiError, ErrorCode
 from bot.api.keyed import KeyedRouter
 from bot.api.schemas import Ok, failure
+from bot.config import Estate
 from bot.epm.launch import JobLauncher, JobNotRecordedError
 from bot.errors import JobRunningError, JobStartError
 
@@ -98,7 +99,7 @@ router = KeyedRouter("jobs", _RESPONSES)
 async def start_job(start: JobStart, request: Request) -> JobStartedResponse:
     """Start the configured job once; the domain becomes Loading and follows it."""
     context = context_of(request)
-    launcher = context.launcher or JobLauncher(context.service, {})
+    launcher = context.launcher or JobLauncher(context.service, {}, estate=Estate())
     try:
         launched = await run_in_threadpool(
             launcher.run, start.app, start.domain, by=caller_of(request)

@@ -20,7 +20,7 @@ from starlette.types import ASGIApp
 from bot.api.app import create_api_for
 from bot.epm.launch import JobLauncher
 from bot.errors import ConfigError
-from bot.runtime import Check, Runtime
+from bot.parts import Check, Host
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ class ApiPart:
         self._thread: threading.Thread | None = None
 
     @classmethod
-    def from_runtime(cls, runtime: Runtime, *, launcher: JobLauncher | None = None) -> ApiPart:
+    def from_runtime(cls, runtime: Host, *, launcher: JobLauncher | None = None) -> ApiPart:
         """The API of ``runtime`` on EPMPULSE_HTTP_HOST / EPMPULSE_HTTP_PORT."""
         settings = runtime.config.settings
         app = create_api_for(runtime, launcher=launcher)

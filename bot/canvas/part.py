@@ -20,7 +20,7 @@ from bot import schedule
 from bot.canvas.lifecycle import resolve_canvas
 from bot.canvas.publisher import MIN_PUBLISH_INTERVAL_SECONDS, CanvasPublisher, FlushResult
 from bot.canvas.render import render_board
-from bot.runtime import Check, Runtime
+from bot.parts import Check, Host
 from bot.service import StatusService
 from bot.slack.client import build_leased_client
 from bot.store import WorkingState
@@ -44,7 +44,7 @@ class CanvasPart:
 
     def __init__(
         self,
-        runtime: Runtime,
+        runtime: Host,
         *,
         client: WebClient | None = None,
         startup_client: WebClient | None = None,

@@ -7,9 +7,9 @@ document in one call. Comparing content rather than board versions matters: reco
 the published hash is itself a commit that bumps the version.
 
 Attempts go through a moving window of Slack's Tier 3 rate for ``canvases.edit``, 50 a
-minute, so the publisher never provokes a 429 itself; a flush over the limit waits like
-one after a 429. The window runs on the publisher's one injected clock, like every other
-wait here (the ``limits`` library keeps wall-clock time, which a test cannot turn).
+minute (the ``limits`` library), so the publisher never provokes a 429 itself; a flush
+over the limit waits like one after a 429. The window counts wall-clock time, as Slack
+does; the debounce, Retry-After and back-off run on the publisher's injected clock.
 
 Threads: flushes are serialised by ``_flushing``; every field that listeners, health
 checks and flushes share is read and written under ``_state``.
@@ -18,7 +18,8 @@ Failures never lose a change, because the board in the store *is* the pending wo
 
 - 429: no call is made before ``Retry-After`` has passed (ticks in between are skipped);
 - any other failure: the next attempt waits ``debounce * 2^(n-1)`` seconds after the
-  n-th consecutive failure, at most :data:`MAX_BACKOFF_SECONDS`.
+  n-th consecutive failure, at most a minute
+  (:class:`~bot.slack.posting.Backoff`).
 
 The publisher's WebClient should not retry in place (the leader's
 :class:`~bot.slack.client.LeasedWebClient` never does): the tick-level back-off does that
@@ -32,12 +33,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from limits import RateLimitItemPerMinute
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
@@ -46,18 +49,17 @@ from bot.errors import StoreError
 from bot.lease import FencedError, Lease, LeaseLostError
 from bot.metrics import Metrics
 from bot.service import Change, StatusService
-from bot.slack.client import WEB_API_ERRORS, retry_after_seconds
+from bot.slack.client import WEB_API_ERRORS, retry_after
+from bot.slack.posting import Backoff
 
 logger = logging.getLogger(__name__)
 
 PUBLISHED_META = "canvas_published"
-MAX_BACKOFF_SECONDS = 60.0
 DEFAULT_RETRY_AFTER_SECONDS = 30.0
 # canvases.edit is a Tier 3 method ("50+ per minute"). Ticks at least this far apart
 # stay within it in the steady state; the moving-window limiter guards the rest.
 TIER_3_PER_MINUTE = 50
 MIN_PUBLISH_INTERVAL_SECONDS = 60 / TIER_3_PER_MINUTE
-WINDOW_SECONDS = 60.0
 
 
 class FlushResult(StrEnum):
@@ -111,7 +113,6 @@ class CanvasPublisher:
         self._client = client
         self._title = title
         self._timezone = timezone
-        self._debounce = debounce_seconds
         self._metrics = metrics
         self._clock = clock
         self._flushing = threading.Lock()  # one flush at a time (scheduler tick vs. stop)
@@ -121,13 +122,12 @@ class CanvasPublisher:
         self._seen_changes = 0  # changes announced by the service so far
         self._published_changes = 0  # of those, how many are on the canvas
         self._pending_since: float | None = None
-        self._retry_at = 0.0
-        self._failures = 0
+        self._backoff = Backoff(clock, debounce_seconds)
         self._last_error: str | None = None
         self._clean_version: int | None = None
         self._last_render: tuple[int, str, str] | None = None
-        self._per_minute = per_minute
-        self._attempts: deque[float] = deque(maxlen=per_minute)  # times of admitted calls
+        self._rate = RateLimitItemPerMinute(per_minute)
+        self._limiter = MovingWindowRateLimiter(MemoryStorage())
         self._publishes = 0
         stored = service.meta(PUBLISHED_META) or {}
         self._published: tuple[Any, Any] = (stored.get("canvas_id"), stored.get("hash"))
@@ -197,17 +197,15 @@ class CanvasPublisher:
 
     def _admitted(self) -> bool:
         """Whether a call may go out now (no wait in force, room in the minute); counts it."""
-        now = self._clock()
         with self._state:
-            if now < self._retry_at:
+            if self._backoff.waiting:
                 return False
-            full = len(self._attempts) == self._per_minute
-            if not full or now - self._attempts[0] >= WINDOW_SECONDS:
-                self._attempts.append(now)
+            if self._limiter.hit(self._rate, self.canvas_id):
                 return True
-            self._retry_at = self._attempts[0] + WINDOW_SECONDS
+            window = self._limiter.get_window_stats(self._rate, self.canvas_id)
+            self._backoff.hold(max(0.0, window.reset_time - time.time()))
             self._last_error = (
-                f"holding back: Slack allows canvases.edit {self._per_minute} per minute"
+                f"holding back: Slack allows canvases.edit {self._rate.amount} per minute"
             )
         logger.info("canvas %s: per-minute limit reached; waiting", self.canvas_id)
         return False
@@ -254,7 +252,8 @@ class CanvasPublisher:
         self._settle(seen, version, started)
         with self._state:
             self._publishes += 1
-            self._failures, self._last_error = 0, None
+            self._backoff.succeeded()
+            self._last_error = None
         self._count("ok")
         logger.info(
             "canvas %s published: %d change(s) coalesced%s, %d bytes, %.0f ms, result=ok",
@@ -268,19 +267,17 @@ class CanvasPublisher:
 
     def _failed(self, exc: Exception, coalesced: int, started: float, size: int) -> FlushResult:
         now = self._clock()
-        retry_after = _retry_after(exc)
+        asked = retry_after(exc, default=DEFAULT_RETRY_AFTER_SECONDS)
         with self._state:
-            if retry_after is not None:
-                self._retry_at = now + retry_after
-                self._last_error = f"rate limited; Retry-After {retry_after:g} s"
+            if asked is not None:
+                self._backoff.hold(asked)
+                self._last_error = f"rate limited; Retry-After {asked:g} s"
                 result = FlushResult.RATE_LIMITED
             else:
-                self._failures += 1
-                backoff = min(MAX_BACKOFF_SECONDS, self._debounce * 2 ** (self._failures - 1))
-                self._retry_at = now + backoff
+                self._backoff.failed()
                 self._last_error = _describe(exc)
                 result = FlushResult.FAILED
-            error, wait = self._last_error, self._retry_at - now
+            error, wait = self._last_error, self._backoff.retry_at - now
         self._count(result.value)
         logger.warning(
             "canvas %s not published: %d change(s) pending, %d bytes, %.0f ms, result=%s (%s); "
@@ -349,9 +346,9 @@ class CanvasPublisher:
             return PublishState(
                 canvas_id=self.canvas_id,
                 pending_seconds=0.0 if since is None else max(0.0, now - since),
-                consecutive_failures=self._failures,
+                consecutive_failures=self._backoff.failures,
                 last_error=self._last_error,
-                retry_in_seconds=max(0.0, self._retry_at - now),
+                retry_in_seconds=max(0.0, self._backoff.retry_at - now),
                 publishes=self._publishes,
             )
 
@@ -371,19 +368,6 @@ def replace_document(client: WebClient, canvas_id: str, markdown: str) -> None:
             }
         ],
     )
-
-
-def _retry_after(exc: Exception) -> float | None:
-    """Seconds to wait when ``exc`` is a 429, else None."""
-    if not isinstance(exc, SlackApiError) or exc.response is None:
-        return None
-    if exc.response.status_code != 429 and exc.response.get("error") != "ratelimited":
-        return None
-    try:
-        seconds = retry_after_seconds(exc.response.headers)
-    except ValueError:
-        return DEFAULT_RETRY_AFTER_SECONDS
-    return DEFAULT_RETRY_AFTER_SECONDS if seconds is None else max(1.0, seconds)
 
 
 def _describe(exc: Exception) -> str:

@@ -46,8 +46,6 @@ if TYPE_CHECKING:
 COLUMNS = ("Domain", "Status", "Message", "Updated", "By")
 CLOSE_COLUMNS = ("Domain", "Status", "Message", "Due", "Updated", "By")
 MAX_TABLE_CELLS = 300
-# The header row is a row of cells too.
-MAX_ROWS_PER_TABLE = MAX_TABLE_CELLS // len(COLUMNS) - 1
 DUE_DATE_FORMAT = "%a %Y-%m-%d"
 MAX_DOCUMENT_BYTES = 1_048_576
 SHORT_MESSAGE_CHARS = 40
@@ -161,7 +159,7 @@ def _render(
 ) -> str:
     due_column = close is not None and any(d.deadline for d in close.values())
     columns = CLOSE_COLUMNS if due_column else COLUMNS
-    rows_per_table = MAX_TABLE_CELLS // len(columns) - 1
+    rows_per_table = MAX_TABLE_CELLS // len(columns) - 1  # the header row holds cells too
     lines = [f"# {heading(title)}"]
     for app, records in board.items():
         chunks = _chunks(records, rows_per_table)

@@ -34,11 +34,10 @@ import logging
 import math
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from apscheduler.schedulers.base import BaseScheduler
-from slack_sdk import WebClient
 
 from bot import schedule
 from bot.close import conductor, crosscheck
@@ -46,14 +45,16 @@ from bot.close.conductor import CONDUCTOR_META, Plan, Stage
 from bot.errors import JobRunningError, JobStartError, StoreError, ValidationError
 from bot.lease import FencedError, Lease, LeaseLostError
 from bot.model import Status, format_time, utcnow
-from bot.runtime import Check, Runtime
+from bot.parts import Check, Host
 from bot.service import Change, StatusService
 from bot.slack.blocks import Message
 from bot.slack.holds import announcement, disputed_notice, failed_notice
-from bot.slack.posting import Outcome, post_message
+from bot.slack.posting import Outcome, Post, Sender, poster
 from bot.store import WorkingState
 
 if TYPE_CHECKING:
+    from slack_sdk import WebClient
+
     from bot.epm.launch import JobLauncher
 
 logger = logging.getLogger(__name__)
@@ -67,10 +68,11 @@ SAVE_CURSOR_EVERY = 100  # commits read without a dispute before the cursor is s
 SENT, DROPPED = "sent", "dropped"
 
 
-class Conductor:
+class Conductor(Sender):
     """Starts auto-started jobs of the current close once (see the module docs)."""
 
     name = "conductor"
+    what = "close conductor"
 
     def __init__(
         self,
@@ -78,48 +80,42 @@ class Conductor:
         launcher: JobLauncher,
         scheduler: BaseScheduler,
         *,
-        client: WebClient | None,
-        channel_id: str | None,
+        post: Post | None,
         clock: Callable[[], datetime] = utcnow,
         lease: Lease | None = None,
         watch_seconds: float = WATCH_SECONDS,
     ) -> None:
+        super().__init__(lease)
         self._service = service
         self._launcher = launcher
         self._scheduler = scheduler
-        self._client = client
-        self._channel = channel_id
+        self._post = post
         self._clock = clock
-        self._lease = lease if lease is not None else Lease.held()
         self._watch_seconds = watch_seconds
         self.calendar = service.close.calendar
         self._lock = threading.Lock()  # one tick at a time
-        self._arming = threading.Lock()  # arming vs. stop
-        self._started = False
-        self._halted = False
+        self._alarm = schedule.Alarm(scheduler, JOB_ID, self.wake, clock)  # the next due start
+        self._soon = schedule.Alarm(scheduler, RUN_JOB_ID, self.wake, clock)  # after a commit
         self._seen_version = -1
         self._checked: int | None = None  # the change log is cross-checked up to here
         self._checked_saved: int | None = None
         self._dirty = False  # a commit arrived while a run was under way
         self._ticking: threading.Thread | None = None  # the thread running a tick
         self._retry = False
-        self.last_error: str | None = None
         self.wakes = 0  # ticks run (each a reaction to a commit or a due start)
         self.idle_wakes = 0  # ticks that found nothing to do
         self.starts = 0
-        self.next_wake: datetime | None = None
 
     @classmethod
     def from_runtime(
-        cls, runtime: Runtime, launcher: JobLauncher, client: WebClient | None
+        cls, runtime: Host, launcher: JobLauncher, client: WebClient | None
     ) -> Conductor:
         """The part wired to the runtime's service, scheduler, lease and alert channel."""
         return cls(
             runtime.service,
             launcher,
             runtime.scheduler,
-            client=client,
-            channel_id=runtime.config.settings.slack_channel_id,
+            post=poster(client, runtime.config.settings.slack_channel_id),
             lease=runtime.lease,
         )
 
@@ -127,7 +123,8 @@ class Conductor:
 
     def start(self) -> None:
         """Catch up at once (a restart resumes with the time left), then react to commits."""
-        self._started = True
+        self._alarm.enable()
+        self._soon.enable()
         self._service.add_listener(self._on_changes)
         schedule.every(
             self._scheduler, self._watch_seconds, self._watch, WATCH_JOB_ID, first_now=False
@@ -137,21 +134,18 @@ class Conductor:
     def stop(self) -> None:
         """Stop reacting; a tick under way cannot arm a wake-up again."""
         self._service.remove_listener(self._on_changes)
-        with self._arming:
-            self._started = False
-            schedule.cancel(self._scheduler, JOB_ID, RUN_JOB_ID, WATCH_JOB_ID)
+        self._alarm.disarm()
+        self._soon.disarm()
+        schedule.cancel(self._scheduler, WATCH_JOB_ID)
 
     def halt(self) -> None:
         """Leadership lost: nothing more is posted or started, even by a tick under way."""
-        self._halted = True
+        super().halt()
         self.stop()
 
     def health(self) -> Check:
         """Failing while an announcement or a notice cannot be posted or recorded."""
-        if self.last_error:
-            return Check(False, self.last_error)
-        when = self.next_wake.isoformat() if self.next_wake else "nothing due"
-        return Check(True, f"{self.starts} start(s); next wake-up {when}")
+        return self._alarm.health(self.last_error, "nothing due", f"{self.starts} start(s); ")
 
     def _on_changes(self, _changes: list[Change]) -> None:
         # On the committer's thread (a Slack listener, the poller): hand off at once. The
@@ -160,20 +154,12 @@ class Conductor:
             return
         self._dirty = True
         if not self._lock.locked():
-            self._run_soon()
+            self._soon.arm(self._clock())
 
     def _watch(self) -> None:
         """Commits of other instances and processes: run when the board's version moved."""
         if self._service.version != self._seen_version:
             self.wake()
-
-    def _run_soon(self) -> None:
-        with self._arming:
-            if not self._started:
-                return
-            self._scheduler.add_job(
-                self.wake, "date", id=RUN_JOB_ID, replace_existing=True, misfire_grace_time=None
-            )
 
     def wake(self) -> None:
         """Tick (again while commits arrived meanwhile), then arm the next due start."""
@@ -185,29 +171,18 @@ class Conductor:
             except Exception as exc:  # the job must stay armed; the error boundary logs it
                 self.last_error = f"conductor tick failed: {exc}"
                 logger.exception("close conductor tick failed; retrying in %g s", RETRY_SECONDS)
-                self._arm(self._clock() + timedelta(seconds=RETRY_SECONDS))
+                self._alarm.arm(self._clock() + timedelta(seconds=RETRY_SECONDS))
                 return
         wake = self.wake_at(self._clock())
         if wake is not None:
-            self._arm(wake)
+            self._alarm.arm(wake)
         else:
-            self.next_wake = None  # nothing due: only a commit wakes the conductor
+            self._alarm.next_wake = None  # nothing due: only a commit wakes the conductor
 
-    def _arm(self, when: datetime) -> None:
-        with self._arming:
-            if not self._started or self._halted:
-                return
-            self.next_wake = when
-            # The scheduler keeps real time; the injected clock says how long is left.
-            left = max(timedelta(0), when - self._clock())
-            self._scheduler.add_job(
-                self.wake,
-                "date",
-                run_date=datetime.now(UTC) + left,
-                id=JOB_ID,
-                replace_existing=True,
-                misfire_grace_time=None,
-            )
+    @property
+    def next_wake(self) -> datetime | None:
+        """When the next due start wakes the conductor (None: only a commit will)."""
+        return self._alarm.next_wake
 
     # --- the work -------------------------------------------------------------------------
 
@@ -216,7 +191,7 @@ class Conductor:
         state = self._service.store.snapshot()
         period = conductor.board_period(state.meta, self.calendar, self._clock())
         plans = conductor.plans(
-            self._service.estate, self.calendar, state.records, state.meta, period, self._clock()
+            self._launcher.estate, self.calendar, state.records, state.meta, period, self._clock()
         )
         return period, plans
 
@@ -246,9 +221,7 @@ class Conductor:
                     return
                 acted |= self._step(period, plan, posts, now)
         except FencedError as exc:
-            logger.warning("close conductor stops: %s", exc)
-            self._lease.lost(str(exc))
-            self.halt()
+            self._fenced_out(exc)
             return
         except StoreError as exc:
             self.last_error = f"cannot record the conductor's work: {exc}"
@@ -296,9 +269,8 @@ class Conductor:
         epoch = self._lease.epoch
 
         def claim(work: WorkingState) -> bool:
-            estate = self._service.estate
             found = conductor.plans(
-                estate, self.calendar, work.records, work.meta, period, self._clock()
+                self._launcher.estate, self.calendar, work.records, work.meta, period, self._clock()
             )
             again = next((p for p in found if p.name == plan.name), None)
             if again is None or again.stage is not Stage.SCHEDULED:
@@ -417,19 +389,15 @@ class Conductor:
 
         Without a channel the post counts as made: the start does not wait for it.
         """
-        if self._client is None or not self._channel:
+        if self._post is None:
             self._set_post(period, key, SENT)
             return True
         self._set_post(period, key, self._lease.epoch)
-        result = post_message(
-            self._client, self._channel, message.text, blocks=message.blocks, what=key
-        )
-        if result.outcome is Outcome.NO_LEASE:
-            self.halt()
-            return False
-        if result.outcome is Outcome.FAILED:
-            self.last_error = f"could not post {key}: {result.error}"
-            self._retry = True
+        result = self._post(message.text, blocks=message.blocks, what=key)
+        if not self._went_out(result):
+            if result.outcome is Outcome.FAILED:
+                self.last_error = f"could not post {key}: {result.error}"
+                self._retry = True
             return False
         self._set_post(period, key, SENT if result.outcome is Outcome.SENT else DROPPED)
         return True

@@ -230,14 +230,13 @@ def ok_since(
     return max(moments) if moments else None
 
 
-def shown(service: StatusService) -> list[Plan]:
+def shown(service: StatusService, estate: Estate | None) -> list[Plan]:
     """What surfaces list (``/epmpulse close``, App Home, ``GET /api/v1/close``): every
-    start scheduled or held, and every hold set ahead of time, soonest first."""
-    try:
-        estate = service.estate
-    except RuntimeError:  # a one-shot command opened the board's layout only: no jobs
-        return []
-    if not auto_start_keys(estate):
+    start scheduled or held, and every hold set ahead of time, soonest first.
+
+    ``estate`` holds the job specs; without it (a one-shot command) nothing is listed.
+    """
+    if estate is None or not auto_start_keys(estate):
         return []
     calendar = service.close.calendar
     state = service.store.snapshot()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from bot.close.conductor import (
     HOLDS_META,
@@ -28,6 +29,9 @@ from bot.model import format_time
 from bot.service import Change, StatusService
 from bot.store import WorkingState
 from bot.store.base import RecordKey
+
+if TYPE_CHECKING:
+    from bot.config import Estate
 
 logger = logging.getLogger(__name__)
 
@@ -50,20 +54,29 @@ class HoldResult:
     period: str
 
 
-def hold(service: StatusService, app: str, domain: str, *, by: str) -> HoldResult:
-    """Hold the automatic start of ``APP DOMAIN`` in this close; durable on return."""
-    return _set(service, app, domain, held=True, by=by)
+def hold(
+    service: StatusService, estate: Estate | None, app: str, domain: str, *, by: str
+) -> HoldResult:
+    """Hold the automatic start of ``APP DOMAIN`` in this close; durable on return.
+
+    ``estate`` holds the job specs (None: no job is configured to start by itself).
+    """
+    return _set(service, estate, app, domain, held=True, by=by)
 
 
-def release(service: StatusService, app: str, domain: str, *, by: str) -> HoldResult:
+def release(
+    service: StatusService, estate: Estate | None, app: str, domain: str, *, by: str
+) -> HoldResult:
     """Release a hold; the conductor starts the job when (or if already) it is due."""
-    return _set(service, app, domain, held=False, by=by)
+    return _set(service, estate, app, domain, held=False, by=by)
 
 
-def auto_start_key(service: StatusService, app: str, domain: str) -> RecordKey:
+def auto_start_key(
+    service: StatusService, estate: Estate | None, app: str, domain: str
+) -> RecordKey:
     """The canonical key of an auto-started domain; ValidationError naming those that are."""
     key = service.layout.resolve_domain(app, domain)
-    keys = auto_start_keys(service.estate)
+    keys = auto_start_keys(estate) if estate is not None else []
     if key not in keys:
         names = ", ".join(f"{a}/{d}" for a, d in keys) or "none are configured"
         raise NoAutoStartError(
@@ -73,8 +86,10 @@ def auto_start_key(service: StatusService, app: str, domain: str) -> RecordKey:
     return key
 
 
-def _set(service: StatusService, app: str, domain: str, *, held: bool, by: str) -> HoldResult:
-    key = auto_start_key(service, app, domain)
+def _set(
+    service: StatusService, estate: Estate | None, app: str, domain: str, *, held: bool, by: str
+) -> HoldResult:
+    key = auto_start_key(service, estate, app, domain)
     calendar = service.close.calendar
     name = f"{key[0]}/{key[1]}"
 

@@ -23,7 +23,6 @@ from bot.store import BoardState, Store
 
 PERIOD_META = "close.period"  # the period the board belongs to (written at roll-over)
 PASSED_META = "close.passed"  # {"period", "keys": [APP/DOMAIN whose deadline passed]}
-ALERTED_META = "close.alerted"  # {"period", "keys": [APP/DOMAIN alerted as overdue]}
 HOLDS_META = "close.holds"  # {"period", "held": {APP/DOMAIN: {"by", "at"}}} (SPEC §17)
 NEXT_DEADLINES = 3
 

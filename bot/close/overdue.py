@@ -24,8 +24,6 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from slack_sdk import WebClient
-
 from bot.close.calendar import CloseCalendar, key_name
 from bot.close.live import PASSED_META, PERIOD_META, marker_keys
 from bot.errors import StoreError
@@ -33,7 +31,7 @@ from bot.lease import FencedError, Lease
 from bot.model import DomainRecord, Status
 from bot.service import Change, StatusService
 from bot.slack.mrkdwn import escape, slack_date
-from bot.slack.posting import Outcome, post_message
+from bot.slack.posting import Outcome, Post, Sender
 from bot.store import WorkingState
 
 logger = logging.getLogger(__name__)
@@ -144,29 +142,27 @@ def alert_text(calendar: CloseCalendar, record: DomainRecord, due_at: datetime |
     return text
 
 
-class OverdueAlerts:
-    """Sends the queued overdue alerts of a close: claim, post, record (see the module docs)."""
+class OverdueAlerts(Sender):
+    """Sends the queued overdue alerts of a close: claim, post, record (see the module docs).
+
+    ``post`` sends one message to the channel (the leader's leased Slack client behind it).
+    """
+
+    what = "overdue alerts"
 
     def __init__(
         self,
         service: StatusService,
         calendar: CloseCalendar,
-        client: WebClient,
-        channel: str,
+        post: Post,
         *,
         lease: Lease | None = None,
     ) -> None:
+        super().__init__(lease)
         self._service = service
         self._calendar = calendar
-        self._client = client
-        self._channel = channel
-        self._lease = lease if lease is not None else Lease.held()
+        self._post = post
         self._posted: set[str] = set()  # posted, but the record failed: record, never re-post
-        self._halted = False
-
-    def halt(self) -> None:
-        """Post nothing more (leadership lost); a send under way stops before its next post."""
-        self._halted = True
 
     def send(self, period: str) -> bool:
         """Post every queued alert of ``period``; True when none is left queued."""
@@ -177,10 +173,7 @@ class OverdueAlerts:
                 if self._halted or not self._send_one(period, name):
                     return False
         except FencedError as exc:
-            logger.warning("overdue alerts stop: %s", exc)
-            self.halt()
-            self._lease.lost(str(exc))
-            return False
+            return self._fenced_out(exc)
         except StoreError as exc:
             logger.warning("overdue alerts paused: cannot record them (%s); will retry", exc)
             return False
@@ -195,13 +188,8 @@ class OverdueAlerts:
             return True
         self._claim(period, name)
         text = alert_text(self._calendar, record, self._calendar.due_at(period, key))
-        result = post_message(
-            self._client, self._channel, text, what=f"the overdue alert of {name}"
-        )
-        if result.outcome is Outcome.NO_LEASE:
-            self.halt()
-            return False
-        if result.outcome is Outcome.FAILED:
+        result = self._post(text, what=f"the overdue alert of {name}")
+        if not self._went_out(result):
             return False
         if result.outcome is Outcome.SENT:
             self._posted.add(name)

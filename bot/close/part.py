@@ -20,9 +20,9 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.base import BaseScheduler
-from slack_sdk import WebClient
 
 from bot import schedule
 from bot.close import overdue, rollover
@@ -30,8 +30,12 @@ from bot.close.calendar import CloseCalendar, key_name
 from bot.close.live import PASSED_META, marker_keys
 from bot.lease import Lease
 from bot.model import utcnow
-from bot.runtime import Check, Runtime
+from bot.parts import Check, Host
 from bot.service import StatusService
+from bot.slack.posting import Post, poster
+
+if TYPE_CHECKING:
+    from slack_sdk import WebClient
 
 logger = logging.getLogger(__name__)
 
@@ -49,39 +53,34 @@ class ClosePart:
         service: StatusService,
         scheduler: BaseScheduler,
         *,
-        client: WebClient | None,
-        channel_id: str | None,
+        post: Post | None,
         reset: bool,
         clock: Callable[[], datetime] = utcnow,
         lease: Lease | None = None,
     ) -> None:
         self._service = service
-        self._scheduler = scheduler
         self._reset = reset
         self._clock = clock
         self.calendar: CloseCalendar = service.close.calendar
         self._lock = threading.Lock()  # one tick at a time (start vs. the scheduler)
-        self._arming = threading.Lock()  # arming vs. stop
+        self._alarm = schedule.Alarm(scheduler, JOB_ID, self.wake, clock)
         self._alerts_ok = True
         self._alerts = (
-            overdue.OverdueAlerts(service, self.calendar, client, channel_id, lease=lease)
-            if client is not None and channel_id
+            overdue.OverdueAlerts(service, self.calendar, post, lease=lease)
+            if post is not None
             else None
         )
         self._last_error: str | None = None
-        self._started = False
         self.wakes = 0
-        self.next_wake: datetime | None = None
 
     @classmethod
-    def from_runtime(cls, runtime: Runtime, client: WebClient | None) -> ClosePart:
+    def from_runtime(cls, runtime: Host, client: WebClient | None) -> ClosePart:
         """The part wired to the runtime's service and scheduler and the app's WebClient."""
         close = runtime.config.estate.close
         return cls(
             runtime.service,
             runtime.scheduler,
-            client=client,
-            channel_id=runtime.config.settings.slack_channel_id,
+            post=poster(client, runtime.config.settings.slack_channel_id),
             reset=bool(close and close.reset),
             lease=runtime.lease,
         )
@@ -93,14 +92,12 @@ class ClosePart:
 
     def start(self) -> None:
         """Catch up at once (roll-over, passed deadlines, queued alerts), then arm the job."""
-        self._started = True
+        self._alarm.enable()
         self.wake()
 
     def stop(self) -> None:
         """Disarm the wake-up job; a tick under way cannot arm it again."""
-        with self._arming:
-            self._started = False
-            schedule.cancel(self._scheduler, JOB_ID)
+        self._alarm.disarm()
 
     def halt(self) -> None:
         """Stop at once (leadership lost): disarm, and a tick under way posts nothing more."""
@@ -110,10 +107,7 @@ class ClosePart:
 
     def health(self) -> Check:
         """Healthy while ticks and alert posts succeed."""
-        if self._last_error:
-            return Check(False, self._last_error)
-        when = self.next_wake.isoformat() if self.next_wake else "not armed"
-        return Check(True, f"next wake-up {when}")
+        return self._alarm.health(self._last_error, "not armed")
 
     # --- the work -------------------------------------------------------------------------
 
@@ -151,21 +145,11 @@ class ClosePart:
         except Exception as exc:  # the job must stay armed; the error boundary logs it
             self._last_error = f"close tick failed: {exc}"
             logger.exception("close calendar tick failed; retrying in %g s", RETRY_SECONDS)
-            self._arm(self._clock() + timedelta(seconds=RETRY_SECONDS))
+            self._alarm.arm(self._clock() + timedelta(seconds=RETRY_SECONDS))
             return
-        self._arm(self.wake_at(self._clock()))
+        self._alarm.arm(self.wake_at(self._clock()))
 
-    def _arm(self, when: datetime) -> None:
-        with self._arming:  # a stop() between the check and add_job would be undone
-            if not self._started:
-                return
-            self.next_wake = when
-            self._scheduler.add_job(
-                self.wake,
-                "date",
-                run_date=when,
-                id=JOB_ID,
-                replace_existing=True,
-                misfire_grace_time=None,  # a wake-up late after a suspend still runs
-            )
-        logger.debug("close calendar: next wake-up at %s", when.isoformat())
+    @property
+    def next_wake(self) -> datetime | None:
+        """When the part wakes next (None until armed)."""
+        return self._alarm.next_wake

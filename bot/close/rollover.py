@@ -26,7 +26,7 @@ from typing import Any
 from bot.close.archive import archive_key, archived_periods
 from bot.close.calendar import CloseCalendar, RecordKey
 from bot.close.live import PERIOD_META
-from bot.model import Status, format_time
+from bot.model import Status, format_time, parse_time
 from bot.service import Change, StatusService
 from bot.store import WorkingState
 
@@ -42,11 +42,6 @@ class RollResult:
     period: str
     archived: list[str]
     reset: int
-
-
-def parse_time(text: str) -> datetime:
-    """An ISO 8601 time as stored in history (``…Z``)."""
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def build_archives(
@@ -70,7 +65,7 @@ def build_archives(
     bounds = (datetime.max.replace(tzinfo=UTC), datetime.min.replace(tzinfo=UTC))
     for entry in entries:
         try:
-            at = parse_time(str(entry["at"]))
+            at = parse_time(entry["at"])
             key = (str(entry["app"]), str(entry["domain"]))
             new = str(entry["new_status"])
         except (KeyError, ValueError):
@@ -140,7 +135,7 @@ def _archive(
 
 def _last_change(records: Iterable[Mapping[str, Any]]) -> datetime | None:
     """When the board last changed (None for a board nobody has set yet)."""
-    times = (parse_time(str(r["updated_at"])) for r in records if r.get("updated_at"))
+    times = (parse_time(r["updated_at"]) for r in records if r.get("updated_at"))
     return max(times, default=None)
 
 

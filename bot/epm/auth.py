@@ -226,11 +226,8 @@ class OAuthAuthenticator:
 
     def _token_body(self, response: requests.Response) -> dict[str, Any]:
         code = response.status_code
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if code == 200 and isinstance(body, dict):
+        body = json_object(response)
+        if code == 200:  # _accept says what a 200 without a token lacks
             return body
         reason = oauth_reason(body)
         transient = code == 429 or code >= 500
@@ -273,17 +270,20 @@ def oauth_reason(body: object) -> str:
     return reason
 
 
+def json_object(response: requests.Response) -> dict[str, Any]:
+    """The JSON object ``response`` holds; {} for any other body."""
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
 def _client_refused(response: requests.Response) -> bool:
     """Whether the token endpoint refused the client's credentials (RFC 6749 §5.2)."""
     if response.status_code == 401:
         return True
-    if response.status_code != 400:
-        return False
-    try:
-        body = response.json()
-    except ValueError:
-        return False
-    return isinstance(body, dict) and body.get("error") == "invalid_client"
+    return response.status_code == 400 and json_object(response).get("error") == "invalid_client"
 
 
 def make_authenticator(

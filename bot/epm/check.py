@@ -12,8 +12,8 @@ from bot.config import Config, EpmServer
 from bot.epm.client import APPLICATIONS_PATH, EpmClient
 from bot.epm.tokens import token_storage
 from bot.errors import EpmError, StoreError
+from bot.parts import Check
 from bot.proxy import Proxies
-from bot.runtime import Check
 from bot.store import Store
 from bot.store.factory import open_store
 

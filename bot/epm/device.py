@@ -30,7 +30,7 @@ from typing import Any
 import requests
 
 from bot.config import Config, DeviceAuth
-from bot.epm.auth import device_marker, oauth_reason
+from bot.epm.auth import device_marker, json_object, oauth_reason
 from bot.epm.client import CONNECT_TIMEOUT, build_session
 from bot.epm.tokens import RefreshTokenStorage, token_storage
 from bot.errors import EpmError, ValidationError, closest_match
@@ -201,15 +201,7 @@ class DeviceLogin:
                 f"EPM {self.server}: {what} endpoint unreachable ({exc.__class__.__name__})",
                 permanent=False,
             ) from exc
-        return response.status_code, _json_object(response)
-
-
-def _json_object(response: requests.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
+        return response.status_code, json_object(response)
 
 
 def sign_in(

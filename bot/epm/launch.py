@@ -35,7 +35,8 @@ from zoneinfo import ZoneInfo
 from bot.close.periods import expand_period_tokens, period_at
 from bot.config import Estate, JobParameter, JobSpec
 from bot.errors import JobRunningError, JobStartError, NoJobError, StoreError
-from bot.model import JobRef, Status, format_time
+from bot.layout import Layout
+from bot.model import JobRef, Status, format_time, parse_time
 from bot.service import JOB_STARTS_META, Change, StatusService
 from bot.store import WorkingState
 from bot.store.base import RecordKey
@@ -71,13 +72,13 @@ class JobNotRecordedError(StoreError):
     """EPM started the job but the store could not record it; the message says how to track it."""
 
 
-def job_period(estate: Estate, at: datetime) -> str:
+def job_period(layout: Layout, at: datetime) -> str:
     """The close period (``YYYY-MM``) that ``$PERIOD`` stands for at ``at``.
 
     The month before the local month of ``at`` in the close calendar's timezone (the
     canvas timezone when no ``close:`` section sets one).
     """
-    return period_at(at, ZoneInfo(estate.close_timezone()))
+    return period_at(at, ZoneInfo(layout.close_timezone()))
 
 
 def job_parameters(spec: JobSpec, period: str) -> dict[str, JobParameter]:
@@ -104,26 +105,28 @@ def job_domains(estate: Estate) -> list[tuple[str, str]]:
 
 
 class JobLauncher:
-    """Starts configured EPM jobs and hands them to the poller by tracking them."""
+    """Starts the jobs of ``estate`` and hands them to the poller by tracking them."""
 
     def __init__(
         self,
         service: StatusService,
         clients: Mapping[str, JobStarter],
         *,
+        estate: Estate,
         reservation_seconds: float = RESERVATION_SECONDS,
     ) -> None:
         self.service = service
         self.clients = clients
+        self.estate = estate
         self._reservation = timedelta(seconds=reservation_seconds)
 
     def job_of(self, app: str, domain: str) -> tuple[RecordKey, JobSpec]:
         """The canonical key and job of a domain; NoJobError when it has none."""
-        estate = self.service.estate
-        key = estate.resolve_domain(app, domain)
-        spec = estate.apps[key[0]].jobs.get(key[1])
+        key = self.service.layout.resolve_domain(app, domain)
+        configured = self.estate.apps.get(key[0])
+        spec = configured.jobs.get(key[1]) if configured is not None else None
         if spec is None:
-            raise NoJobError(_no_job_message(estate, key))
+            raise NoJobError(_no_job_message(self.estate, key))
         return key, spec
 
     def run(self, app: str, domain: str, *, by: str) -> Launched:
@@ -134,7 +137,7 @@ class JobLauncher:
         or StoreError (:class:`JobNotRecordedError` once the job has started).
         """
         key, spec = self.job_of(app, domain)
-        server = self.service.estate.apps[key[0]].server
+        server = self.service.layout.apps[key[0]].server
         client = self.clients.get(server or "")
         if server is None or client is None:
             raise JobStartError(
@@ -146,7 +149,7 @@ class JobLauncher:
         reserved_at = self.service.store.now()
         held = self.service.transact(lambda work, _at: self._reserve(work, reserved_at, key, by))
         try:
-            parameters = job_parameters(spec, job_period(self.service.estate, self.service.now()))
+            parameters = job_parameters(spec, job_period(self.service.layout, self.service.now()))
             job_id = client.start_job(spec.type, spec.name, parameters)
         except JobStartError as exc:
             # A start that may have gone through keeps its reservation until it expires, so
@@ -259,7 +262,7 @@ class JobLauncher:
 
     def _expired(self, held: Mapping[str, Any], now: datetime) -> bool:
         try:
-            at = datetime.fromisoformat(str(held.get("at")))
+            at = parse_time(held.get("at"))
         except ValueError:
             return True
         return now - at > self._reservation

@@ -16,8 +16,8 @@ from bot.epm.tokens import token_storage
 from bot.errors import EpmError
 from bot.metrics import Metrics
 from bot.model import format_time, utcnow
+from bot.parts import Check, Host
 from bot.proxy import Proxies
-from bot.runtime import Check, Runtime
 from bot.service import StatusService
 from bot.store import Store
 
@@ -93,9 +93,7 @@ class EpmPart:
         self._started = False
 
     @classmethod
-    def from_runtime(
-        cls, runtime: Runtime, clients: Mapping[str, EpmClient] | None = None
-    ) -> EpmPart:
+    def from_runtime(cls, runtime: Host, clients: Mapping[str, EpmClient] | None = None) -> EpmPart:
         """The EPM part wired to a runtime's config, service, scheduler and metrics."""
         return cls(
             runtime.config,

@@ -37,6 +37,7 @@ from urllib3.exceptions import (
 )
 from urllib3.util.retry import Retry
 
+from bot.epm.auth import json_object
 from bot.epm.mapping import trim
 from bot.epm.session import ProxiedSession
 from bot.epm.tracking import JOB_ID
@@ -127,7 +128,7 @@ def post_once(
 def started_job_id(server: str, job_name: str, response: requests.Response) -> str:
     """The job id of a successful start; JobStartError with EPM's own message otherwise."""
     code = response.status_code
-    body = _json(response)
+    body = json_object(response)
     if 200 <= code < 300:
         job_id = _job_id(body.get("jobId"))
         if job_id is not None:
@@ -178,14 +179,6 @@ def _not_sent(exc: requests.RequestException) -> bool:
         pending.extend([error.__cause__, error.__context__, getattr(error, "reason", None)])
         pending.extend(a for a in error.args if isinstance(a, BaseException))
     return False
-
-
-def _json(response: requests.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
 
 
 def _detail(body: Mapping[str, Any]) -> str:

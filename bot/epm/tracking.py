@@ -36,8 +36,7 @@ def track(
     Raises ValidationError for unknown names, a bad job id, no server to use, or a
     domain that already follows :data:`MAX_TRACKED_JOBS` other jobs.
     """
-    estate = service.estate
-    key = estate.resolve_domain(app, domain)
+    key = service.layout.resolve_domain(app, domain)
     job = JobRef(server=_server_for(service, key[0], server), job_id=_job_id(job_id))
 
     def mutation(work: WorkingState, now: datetime) -> tuple[Change, list[Change]]:
@@ -64,12 +63,12 @@ def tracking_message(jobs: Sequence[JobRef]) -> str:
 
 
 def _server_for(service: StatusService, app: str, server: str | None) -> str:
-    estate = service.estate
+    layout = service.layout
     if server:
-        return estate.resolve_server(server)
-    default = estate.apps[app].server
+        return layout.resolve_server(server)
+    default = layout.apps[app].server
     if default is None:
-        configured = ", ".join(estate.epm.servers) or "none are configured"
+        configured = ", ".join(layout.servers) or "none are configured"
         raise ValidationError(
             f"{app} has no default EPM server; name one after the job id "
             f"(EPM servers: {configured})."

@@ -18,8 +18,9 @@ from zoneinfo import ZoneInfo
 
 from bot.close.archive import archived_periods, find_archive, load_archive
 from bot.close.periods import close_start
-from bot.config import Estate
 from bot.errors import ValidationError
+from bot.layout import Layout
+from bot.model import parse_time
 
 if TYPE_CHECKING:
     from bot.service import StatusService
@@ -41,14 +42,14 @@ class NoArchiveError(ValidationError):
         super().__init__(text)
 
 
-def report_timezone(estate: Estate) -> ZoneInfo:
+def report_timezone(layout: Layout) -> ZoneInfo:
     """The time zone closes are counted in for the report (its start, its axis)."""
-    return ZoneInfo(estate.close_timezone())
+    return ZoneInfo(layout.close_timezone())
 
 
 def load_report(service: StatusService, period: str | None) -> CloseReport:
     """The report of ``period`` (default: the last archived close); errors name the choices."""
-    return build_report(service.store.snapshot().meta, period, report_timezone(service.estate))
+    return build_report(service.store.snapshot().meta, period, report_timezone(service.layout))
 
 
 @dataclass(frozen=True)
@@ -202,9 +203,7 @@ def _trend_point(meta: Mapping[str, Any], period: str, tz: ZoneInfo) -> TrendPoi
 
 
 def _time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    return datetime.fromisoformat(value)
+    return parse_time(value) if isinstance(value, str) and value else None
 
 
 def _slowness(row: Row) -> tuple[int, float]:

@@ -8,7 +8,7 @@ from http.client import HTTPException
 from typing import Any
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackClientError
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry import HttpRequest, HttpResponse, RetryHandler, RetryState
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
@@ -47,52 +47,30 @@ def retry_after_seconds(headers: Mapping[str, Any] | None) -> float | None:
     return None
 
 
-class CappedRateLimitRetryHandler(RateLimitErrorRetryHandler):
-    """Retries a 429 only when Retry-After is at most ``max_wait`` seconds.
+def retry_after(exc: BaseException, *, default: float) -> float | None:
+    """How long Slack asked to wait after the failed call ``exc``; None unless it is a 429.
 
-    A longer wait would hold the calling thread (and a clean shutdown) in a sleep; the
-    caller gets the 429 as a ``SlackApiError`` instead.
+    The ``Retry-After`` header in seconds, at least 1; ``default`` when it is missing or
+    is not a number.
     """
-
-    def __init__(self, max_retry_count: int, max_wait: float) -> None:
-        super().__init__(max_retry_count=max_retry_count)
-        self.max_wait = max_wait
-
-    def _can_retry(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> bool:
-        if response is None or not super()._can_retry(
-            state=state, request=request, response=response, error=error
-        ):
-            return False
-        try:
-            wait = retry_after_seconds(response.headers)
-        except ValueError:
-            return False  # slack_sdk's own handler could not read it either
-        return wait is None or wait <= self.max_wait  # none: slack_sdk waits about a second
+    if not isinstance(exc, SlackApiError) or exc.response is None:
+        return None
+    if exc.response.status_code != 429 and exc.response.get("error") != "ratelimited":
+        return None
+    try:
+        seconds = retry_after_seconds(exc.response.headers)
+    except ValueError:
+        return default
+    return default if seconds is None else max(1.0, seconds)
 
 
-def retry_handlers(
-    *, rate_limited: int = 2, server_errors: int = 2, max_retry_after: float | None = None
-) -> list[RetryHandler]:
-    """slack_sdk's own retry handlers: connection errors, 5xx, and 429 (honours Retry-After).
-
-    With ``max_retry_after``, a 429 asking for a longer wait is not retried.
-    """
-    handlers: list[RetryHandler] = [
+def retry_handlers(*, rate_limited: int = 2, server_errors: int = 2) -> list[RetryHandler]:
+    """slack_sdk's own retry handlers: connection errors, 5xx, and 429 (honours Retry-After)."""
+    return [
         ConnectionErrorRetryHandler(max_retry_count=2),
         ServerErrorRetryHandler(max_retry_count=server_errors),
+        *([RateLimitErrorRetryHandler(max_retry_count=rate_limited)] if rate_limited else []),
     ]
-    if rate_limited and max_retry_after is not None:
-        handlers.append(CappedRateLimitRetryHandler(rate_limited, max_retry_after))
-    elif rate_limited:
-        handlers.append(RateLimitErrorRetryHandler(max_retry_count=rate_limited))
-    return handlers
 
 
 def build_web_client(
@@ -100,7 +78,6 @@ def build_web_client(
     *,
     rate_limited: int = 2,
     server_errors: int = 2,
-    max_retry_after: float | None = None,
     timeout: int = TIMEOUT_SECONDS,
 ) -> WebClient:
     """A WebClient for ``SLACK_API_URL`` with a timeout on every call and bounded retries."""
@@ -109,9 +86,7 @@ def build_web_client(
         token=token,
         base_url=settings.slack_api_url,
         timeout=timeout,
-        retry_handlers=retry_handlers(
-            rate_limited=rate_limited, server_errors=server_errors, max_retry_after=max_retry_after
-        ),
+        retry_handlers=retry_handlers(rate_limited=rate_limited, server_errors=server_errors),
     )
     client.proxy = slack_proxy(settings)
     return client
@@ -142,11 +117,17 @@ WRITE_METHODS = frozenset(
 
 class ReadsOnly(RetryHandler):
     """``inner``'s retries for reads only: a write retried after a sleep would go out
-    without a fresh lease check (the part backs off and checks again instead)."""
+    without a fresh lease check (the part backs off and checks again instead).
 
-    def __init__(self, inner: RetryHandler) -> None:
+    A 429 is retried in place only when its Retry-After is at most ``max_wait`` seconds:
+    a longer wait would hold the calling thread (and a clean shutdown) in a sleep, so the
+    caller gets the 429 as a ``SlackApiError`` instead.
+    """
+
+    def __init__(self, inner: RetryHandler, max_wait: float = MAX_READ_RETRY_AFTER_SECONDS) -> None:
         super().__init__(inner.max_retry_count, inner.interval_calculator)
         self._inner = inner
+        self._max_wait = max_wait
 
     def _can_retry(
         self,
@@ -157,9 +138,17 @@ class ReadsOnly(RetryHandler):
         error: Exception | None = None,
     ) -> bool:
         method = request.url.rstrip("/").rsplit("/", 1)[-1]
-        return method not in WRITE_METHODS and self._inner.can_retry(
+        if method in WRITE_METHODS or not self._inner.can_retry(
             state=state, request=request, response=response, error=error
-        )
+        ):
+            return False
+        if response is None or response.status_code != 429:
+            return True
+        try:
+            wait = retry_after_seconds(response.headers)
+        except ValueError:
+            return False  # slack_sdk's own handler could not read it either
+        return wait is None or wait <= self._max_wait  # none: slack_sdk waits about a second
 
     def prepare_for_next_attempt(
         self,
@@ -207,7 +196,7 @@ def build_leased_client(
 ) -> LeasedWebClient:
     """A :class:`LeasedWebClient` for ``SLACK_API_URL``: retries for reads only."""
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
-    handlers = retry_handlers(max_retry_after=MAX_READ_RETRY_AFTER_SECONDS)
+    handlers = retry_handlers()
     client = LeasedWebClient(
         lease,
         token=token,

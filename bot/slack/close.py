@@ -115,7 +115,9 @@ def close_command(ctx: CommandContext, args: Sequence[str]) -> list[Message]:
     tracker = ctx.service.close
     summary = tracker.summary()
     if not args or args[0].strip() == summary.period:
-        return text_messages(*summary_lines(summary), *conductor_lines(shown(ctx.service)))
+        return text_messages(
+            *summary_lines(summary), *conductor_lines(shown(ctx.service, ctx.estate))
+        )
     meta = ctx.service.store.snapshot().meta
     try:
         period, archive = find_archive(meta, args[0])

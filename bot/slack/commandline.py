@@ -30,6 +30,7 @@ from bot.slack.mrkdwn import escape, unescape
 from bot.slack.subscriptions import Subscriptions
 
 if TYPE_CHECKING:
+    from bot.config import Estate
     from bot.epm.launch import JobLauncher
 
 logger = logging.getLogger(__name__)
@@ -98,6 +99,11 @@ class CommandContext:
     on_refresh: Callable[[], object] | None = None
     subcommands: Sequence[SubCommand] = ()
     launcher: JobLauncher | None = None  # starts EPM jobs (``run``); None: it cannot
+
+    @property
+    def estate(self) -> Estate | None:
+        """The job specs, which come with the launcher (None: no job can start)."""
+        return self.launcher.estate if self.launcher is not None else None
 
     @property
     def by(self) -> str:

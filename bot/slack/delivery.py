@@ -26,18 +26,17 @@ from dataclasses import dataclass, field
 from itertools import groupby
 from typing import Any
 
-from apscheduler.schedulers.base import BaseScheduler
 from slack_sdk import WebClient
 
-from bot import schedule
 from bot.errors import StoreError
 from bot.lease import FencedError, Lease
 from bot.model import DomainRecord, HistoryEntry, Status
-from bot.runtime import Check, Runtime
+from bot.parts import Check, Host
+from bot.schedule import RepeatingPart
 from bot.service import Change, StatusService
 from bot.slack.alerts import alert_messages, dm_messages, is_alert
 from bot.slack.blocks import Message
-from bot.slack.posting import FIRST_BACKOFF_SECONDS, Backoff, Outcome, post_message
+from bot.slack.posting import FIRST_BACKOFF_SECONDS, Backoff, Outcome, Sender, post_message
 from bot.slack.subscriptions import Subscriptions
 from bot.store import WorkingState
 from bot.store.base import JsonDict
@@ -46,7 +45,6 @@ logger = logging.getLogger(__name__)
 
 CURSOR_META = "alerts_cursor"  # the meta value holding the cursor (epmpulse import sets it)
 JOB_ID = "alert-delivery"
-TICK_SECONDS = 1.0
 # Commits that needed no post are recorded in the cursor at least this often.
 MAX_UNSAVED_COMMITS = 100
 
@@ -102,8 +100,10 @@ class Post:
     key: str
 
 
-class Delivery:
+class Delivery(Sender):
     """Posts the alerts and DMs of every commit after the durable cursor."""
+
+    what = "alert delivery"
 
     def __init__(
         self,
@@ -115,17 +115,15 @@ class Delivery:
         clock: Callable[[], float] = time.monotonic,
         first_backoff: float = FIRST_BACKOFF_SECONDS,
     ) -> None:
+        super().__init__(lease)
         self._service = service
         self._client = client
         self._channel_id = channel_id
         self._subscriptions = Subscriptions(service)
-        self._lease = lease if lease is not None else Lease.held()
         self._backoff = Backoff(clock, first_backoff)
-        self.last_error: str | None = None
         self.posted = 0
         self._position: Cursor | None = None  # how far this instance got, saved or not
         self._unsaved: Cursor | None = None  # a position posted but not yet recorded
-        self._halted = False
 
     @property
     def failures(self) -> int:
@@ -190,10 +188,6 @@ class Delivery:
         self._position = cursor
         return posted
 
-    def halt(self) -> None:
-        """Post nothing more (leadership lost); a tick under way stops before its next post."""
-        self._halted = True
-
     def save(self) -> None:
         """Record how far delivery got (also past commits that needed no post)."""
         position = self._unsaved or self._position
@@ -222,13 +216,10 @@ class Delivery:
         result = post_message(
             self._client, post.channel, message.text, blocks=message.blocks, what=post.kind
         )
-        if result.outcome is Outcome.NO_LEASE:
-            self.halt()
-            return False
-        if result.outcome is Outcome.FAILED:
-            wait = self._backoff.failed(at_least=result.retry_after)
-            self.last_error = result.error
-            logger.warning("next attempt in %.0f s (nothing after it is skipped)", wait)
+        if not self._went_out(result):
+            if result.outcome is Outcome.FAILED:
+                wait = self._backoff.failed(at_least=result.retry_after)
+                logger.warning("next attempt in %.0f s (nothing after it is skipped)", wait)
             return False
         self._backoff.succeeded()
         self.last_error = None
@@ -251,10 +242,7 @@ class Delivery:
         try:
             self._service.store.commit(self._lease.fenced(advance))
         except FencedError as exc:
-            logger.warning("alert delivery stops: %s", exc)
-            self.halt()
-            self._lease.lost(str(exc))
-            return False
+            return self._fenced_out(exc)
         except StoreError as exc:
             wait = self._backoff.failed()
             self.last_error = f"cannot record the alert cursor: {exc}"
@@ -269,57 +257,41 @@ class Delivery:
         return True
 
 
-class AlertsPart:
-    """Alert and DM delivery as a leader-only part: one scheduler job."""
+class AlertsPart(RepeatingPart[Delivery]):
+    """Alert and DM delivery as a leader-only part: one scheduler job, every second."""
 
     name = "alerts"
-
-    def __init__(
-        self, delivery: Delivery, scheduler: BaseScheduler, *, tick: float = TICK_SECONDS
-    ) -> None:
-        self.delivery = delivery
-        self._scheduler = scheduler
-        self._tick = tick
-        self._started = False
+    job_id = JOB_ID
 
     @classmethod
-    def from_runtime(cls, runtime: Runtime, client: WebClient) -> AlertsPart:
+    def from_runtime(cls, runtime: Host, client: WebClient) -> AlertsPart:
         """Delivery to ``SLACK_CHANNEL_ID`` and subscribers through ``client``."""
-        settings = runtime.config.settings
-        delivery = Delivery(runtime.service, client, settings.slack_channel_id, lease=runtime.lease)
-        return cls(delivery, runtime.scheduler)
+        channel = runtime.config.settings.slack_channel_id
+        return cls(
+            Delivery(runtime.service, client, channel, lease=runtime.lease), runtime.scheduler
+        )
 
     def start(self) -> None:
         """Set the cursor (first run) and deliver every ``tick`` seconds, first run now."""
-        self.delivery.cursor()
-        schedule.every(self._scheduler, self._tick, self.delivery.run_once, JOB_ID)
-        self._started = True
+        self.worker.cursor()
+        super().start()
 
     def stop(self) -> None:
         """Stop delivering; what is not posted yet is posted by the next leader."""
-        schedule.cancel(self._scheduler, JOB_ID)
-        self._started = False
+        super().stop()
         try:
-            self.delivery.save()
+            self.worker.save()
         except StoreError:
             logger.warning("could not record the alert cursor; the next leader re-reads a little")
 
-    def halt(self) -> None:
-        """Stop delivering at once (leadership lost): no more posts, no more writes."""
-        self.delivery.halt()
-        schedule.cancel(self._scheduler, JOB_ID)
-        self._started = False
-
     def health(self) -> Check:
         """Failing while posts keep failing."""
-        if not self._started:
+        if not self.started:
             return Check(False, "not started")
-        if self.delivery.failures:
-            return Check(
-                False,
-                f"{self.delivery.failures} failed post(s), last: {self.delivery.last_error}",
-            )
-        return Check(True, f"{self.delivery.posted} post(s) delivered")
+        delivery = self.worker
+        if delivery.failures:
+            return Check(False, f"{delivery.failures} failed post(s), last: {delivery.last_error}")
+        return Check(True, f"{delivery.posted} post(s) delivered")
 
 
 def _commits(entries: Iterable[JsonDict]) -> Iterator[tuple[int, list[JsonDict]]]:

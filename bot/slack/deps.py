@@ -16,6 +16,7 @@ from bot.slack.home import home_view
 from bot.slack.subscriptions import Subscriptions
 
 if TYPE_CHECKING:
+    from bot.config import Estate
     from bot.epm.launch import JobLauncher
 
 
@@ -35,6 +36,11 @@ class SlackDeps:
     launcher: JobLauncher | None = None  # starts EPM jobs (``run``, App Home's Run buttons)
     approvers: Editors | None = None  # sign-off approvers (SPEC §18); None: no sign-off
 
+    @property
+    def estate(self) -> Estate | None:
+        """The job specs, which come with the launcher (None: no job can start)."""
+        return self.launcher.estate if self.launcher is not None else None
+
     def is_approver(self, user_id: str) -> bool:
         """Whether ``user_id`` is a sign-off approver (usergroups resolved as for editors)."""
         return self.approvers is not None and self.approvers.is_editor(user_id)
@@ -45,6 +51,7 @@ class SlackDeps:
             self.service,
             can_run=self.launcher is not None and self.editors.is_editor(user_id),
             approver_id=user_id if self.is_approver(user_id) else None,
+            estate=self.estate,
         )
         client.views_publish(user_id=user_id, view=view)
 

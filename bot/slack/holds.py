@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from slack_sdk.models.blocks import ActionsBlock, ButtonElement, ConfirmObject, PlainTextObject
 
@@ -25,6 +26,9 @@ from bot.slack.blocks import Message, mrkdwn, text_messages
 from bot.slack.commandline import COMMAND, CommandContext, SubCommand
 from bot.slack.editors import Editors
 from bot.slack.mrkdwn import escape, slack_date
+
+if TYPE_CHECKING:
+    from bot.config import Estate
 
 logger = logging.getLogger(__name__)
 
@@ -78,13 +82,13 @@ def disputed_notice(text: str) -> Message:
 def hold_command(ctx: CommandContext, args: Sequence[str]) -> list[Message]:
     """``/epmpulse hold APP DOMAIN`` (editors)."""
     ctx.require_editor()
-    return _reply(holds.hold(ctx.service, args[0], args[1], by=ctx.by))
+    return _reply(holds.hold(ctx.service, ctx.estate, args[0], args[1], by=ctx.by))
 
 
 def release_command(ctx: CommandContext, args: Sequence[str]) -> list[Message]:
     """``/epmpulse release APP DOMAIN`` (editors)."""
     ctx.require_editor()
-    return _reply(holds.release(ctx.service, args[0], args[1], by=ctx.by))
+    return _reply(holds.release(ctx.service, ctx.estate, args[0], args[1], by=ctx.by))
 
 
 def _reply(result: holds.HoldResult) -> list[Message]:
@@ -104,13 +108,13 @@ def _reply(result: holds.HoldResult) -> list[Message]:
 
 
 def hold_from_button(
-    service: StatusService, editors: Editors, user_id: str, value: str
+    service: StatusService, estate: Estate | None, editors: Editors, user_id: str, value: str
 ) -> list[Message]:
     """The *Hold* button of an announcement (value ``APP/DOMAIN``): editors only."""
     app, _, domain = value.partition("/")
     try:
         editors.require(user_id)
-        result = holds.hold(service, app, domain, by=f"slack:{user_id}")
+        result = holds.hold(service, estate, app, domain, by=f"slack:{user_id}")
     except ValidationError as exc:
         return text_messages(f":warning: {escape(str(exc))}")
     except NotAllowedError as exc:

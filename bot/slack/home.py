@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement
 from slack_sdk.models.views import View
 
@@ -23,16 +25,24 @@ from bot.slack.jobs import runnable_board_blocks
 from bot.slack.mrkdwn import slack_date
 from bot.slack.report import report_home_blocks
 
+if TYPE_CHECKING:
+    from bot.config import Estate
+
 OPEN_MODAL_ACTION = "open_update_modal"
 ACTIONS_BLOCK = "home_actions"
 
 
 def home_view(
-    service: StatusService, *, can_run: bool = False, approver_id: str | None = None
+    service: StatusService,
+    *,
+    can_run: bool = False,
+    approver_id: str | None = None,
+    estate: Estate | None = None,
 ) -> View:
     """The Home tab: the *Update statuses* button and the board.
 
-    With ``can_run`` (an editor) rows whose domain has an EPM job get a *Run* button;
+    ``estate`` holds the job specs (None: no job can start). With ``can_run`` (an editor)
+    rows whose domain has an EPM job get a *Run* button;
     a sign-off approver (``approver_id``) sees first what waits for their approval.
     """
     button = ButtonElement(text="Update statuses", action_id=OPEN_MODAL_ACTION, style="primary")
@@ -48,10 +58,10 @@ def home_view(
     if service.close.configured:  # the close summary (SPEC §11) above the board
         blocks.extend(section_blocks(summary_lines(service.close.summary())))
         # What starts by itself, and when (SPEC §17).
-        blocks.extend(section_blocks(conductor_lines(shown(service))))
+        blocks.extend(section_blocks(conductor_lines(shown(service, estate))))
     blocks.extend(report_home_blocks(service))
-    if can_run:
-        blocks.extend(runnable_board_blocks(service))
+    if can_run and estate is not None:
+        blocks.extend(runnable_board_blocks(service, estate))
     else:
         blocks.extend(paragraph_blocks(board_paragraphs(service.board())))
     overflow = "Use `/epmpulse status APP` for the rest."

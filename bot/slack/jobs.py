@@ -26,6 +26,7 @@ from bot.slack.commandline import COMMAND, CommandContext
 from bot.slack.mrkdwn import clip, escape, record_line
 
 if TYPE_CHECKING:
+    from bot.config import Estate, JobSpec
     from bot.epm.launch import JobLauncher
     from bot.service import StatusService
 
@@ -97,9 +98,8 @@ def parse_run_value(value: str) -> tuple[str, str]:
         raise ValidationError("That button is out of date; reopen the Home tab.") from exc
 
 
-def run_button(service: StatusService, record: DomainRecord) -> ButtonElement:
-    """A *Run* button for one domain, asking for confirmation before the job starts."""
-    spec = service.estate.apps[record.app].jobs[record.domain]
+def run_button(spec: JobSpec, record: DomainRecord) -> ButtonElement:
+    """A *Run* button for ``spec``, the job of one domain, confirmed before the job starts."""
     text = (
         f"Start {spec.type} job *{escape(spec.name)}* in EPM for {escape(record.app)} / "
         f"{escape(record.domain)}? It cannot be undone from Slack."
@@ -117,11 +117,11 @@ def run_button(service: StatusService, record: DomainRecord) -> ButtonElement:
     )
 
 
-def runnable_board_blocks(service: StatusService) -> list[Block]:
+def runnable_board_blocks(service: StatusService, estate: Estate) -> list[Block]:
     """The board for an editor: one header per app, rows with a job carry a *Run* button."""
     blocks: list[Block] = []
     for app, records in service.board().items():
-        jobs = service.estate.apps[app].jobs
+        jobs = estate.apps[app].jobs
         blocks.append(header(f"{_worst(records)} {app}"))
         pending: list[str] = []
         for record in records:
@@ -133,7 +133,7 @@ def runnable_board_blocks(service: StatusService) -> list[Block]:
             blocks.append(
                 SectionBlock(
                     text=MarkdownTextObject(text=clip(record_line(record), SECTION_TEXT_MAX)),
-                    accessory=run_button(service, record),
+                    accessory=run_button(jobs[record.domain], record),
                 )
             )
         blocks.extend(section_blocks(pending))

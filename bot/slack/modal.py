@@ -27,8 +27,8 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.config import Estate
 from bot.errors import UnknownNameError
+from bot.layout import Layout
 from bot.model import MESSAGE_LIMIT, Status, Update
 from bot.service import StatusService
 from bot.slack.blocks import mrkdwn, note
@@ -66,7 +66,7 @@ class Page:
     number: int = 0
 
 
-def pages(estate: Estate) -> list[Page]:
+def pages(estate: Layout) -> list[Page]:
     """Every app, split into pages of at most DOMAINS_PER_PAGE domains."""
     found: list[Page] = []
     for app, cfg in estate.apps.items():
@@ -75,24 +75,24 @@ def pages(estate: Estate) -> list[Page]:
     return found
 
 
-def page_domains(estate: Estate, page: Page) -> list[tuple[int, str]]:
+def page_domains(estate: Layout, page: Page) -> list[tuple[int, str]]:
     """The (index, name) of the domains on ``page``."""
     domains = estate.apps[page.app].domains
     start = page.number * DOMAINS_PER_PAGE
     return list(enumerate(domains))[start : start + DOMAINS_PER_PAGE]
 
 
-def status_block_id(estate: Estate, app: str, domain_index: int) -> str:
+def status_block_id(estate: Layout, app: str, domain_index: int) -> str:
     """The block id of one domain's status row."""
     return f"status_{list(estate.apps).index(app)}_{domain_index}"
 
 
-def page_value(estate: Estate, page: Page) -> str:
+def page_value(estate: Layout, page: Page) -> str:
     """The app picker's option value for ``page`` (short: option values max 150)."""
     return f"{list(estate.apps).index(page.app)}:{page.number}"
 
 
-def parse_page_value(estate: Estate, value: str) -> Page:
+def parse_page_value(estate: Layout, value: str) -> Page:
     """The page an app-picker option value stands for; the first page if unknown."""
     index, _, number = value.partition(":")
     apps = list(estate.apps)
@@ -105,7 +105,7 @@ def parse_page_value(estate: Estate, value: str) -> Page:
 
 def update_modal(service: StatusService, page: Page | None = None, message: str = "") -> View:
     """The modal for ``page`` (default: the first app) with current statuses preselected."""
-    estate = service.estate
+    estate = service.layout
     page = page or Page(next(iter(estate.apps)))
     records = {r.domain: r for r in service.app_board(page.app)}
     blocks: list[Block] = [
@@ -176,7 +176,7 @@ def typed_message(view: dict[str, Any]) -> str:
     return value if isinstance(value, str) else ""
 
 
-def read_submission(estate: Estate, view: dict[str, Any]) -> tuple[list[Update], dict[str, str]]:
+def read_submission(estate: Layout, view: dict[str, Any]) -> tuple[list[Update], dict[str, str]]:
     """The updates a submitted modal asks for, or the errors to show per block."""
     errors: dict[str, str] = {}
     page = _page_of(estate, view)
@@ -209,7 +209,7 @@ def read_submission(estate: Estate, view: dict[str, Any]) -> tuple[list[Update],
     return updates, errors
 
 
-def _page_of(estate: Estate, view: dict[str, Any]) -> Page | None:
+def _page_of(estate: Layout, view: dict[str, Any]) -> Page | None:
     try:
         meta = json.loads(view.get("private_metadata") or "{}")
         page = Page(estate.resolve_app(str(meta["app"])), int(meta.get("page", 0)))
@@ -250,7 +250,7 @@ def _status_option(status: Status) -> Option:
     return Option(value=status.value, text=PlainTextObject(text=status_label(status), emoji=True))
 
 
-def _app_picker(estate: Estate, current: Page) -> StaticSelectElement:
+def _app_picker(estate: Layout, current: Page) -> StaticSelectElement:
     every = pages(estate)
     multi_page = {p.app for p in every if p.number > 0}
     options = [_page_option(estate, p, p.app in multi_page) for p in every]
@@ -271,7 +271,7 @@ def _app_picker(estate: Estate, current: Page) -> StaticSelectElement:
     return StaticSelectElement(action_id=APP_ACTION, option_groups=groups, initial_option=initial)
 
 
-def _page_option(estate: Estate, page: Page, paged: bool) -> Option:
+def _page_option(estate: Layout, page: Page, paged: bool) -> Option:
     label = page.app
     if paged:
         domains = page_domains(estate, page)

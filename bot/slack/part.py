@@ -17,7 +17,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from bot.config import Config
 from bot.errors import ConfigError, SlackError
 from bot.metrics import Metrics
-from bot.runtime import Check
+from bot.parts import Check
 from bot.service import StatusService
 from bot.slack.app import build_app
 from bot.slack.client import build_web_client, slack_proxy

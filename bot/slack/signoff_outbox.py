@@ -15,28 +15,30 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from apscheduler.schedulers.base import BaseScheduler
 from slack_sdk import WebClient
 
-from bot import schedule, signoff
+from bot import signoff
 from bot.errors import StoreError
 from bot.lease import FencedError, Lease
-from bot.runtime import Check, Runtime
+from bot.parts import Check, Host
+from bot.schedule import RepeatingPart
 from bot.service import StatusService
 from bot.signoff import PENDING, Request
+from bot.slack.blocks import Message
 from bot.slack.client import WEB_API_ERRORS
-from bot.slack.posting import Outcome, post_message
+from bot.slack.posting import Posted, Sender, post_message
 from bot.slack.signoff import rejection_dm, request_message
 from bot.store import WorkingState
 
 logger = logging.getLogger(__name__)
 
 JOB_ID = "signoff-outbox"
-TICK_SECONDS = 1.0
 
 
-class SignOffOutbox:
+class SignOffOutbox(Sender):
     """Posts request messages, updates them with decisions, DMs rejections (module docs)."""
+
+    what = "sign-off messages"
 
     def __init__(
         self,
@@ -46,19 +48,13 @@ class SignOffOutbox:
         *,
         lease: Lease | None = None,
     ) -> None:
+        super().__init__(lease)
         self._service = service
         self._client = client
         self._channel = channel
-        self._lease = lease if lease is not None else Lease.held()
-        self._halted = False
-        self.last_error: str | None = None
         # Posted, but the record failed: record these, never post them again.
         self._posted: dict[str, str] = {}
         self._dm_posted: set[str] = set()
-
-    def halt(self) -> None:
-        """Send nothing more (leadership lost)."""
-        self._halted = True
 
     def run_once(self) -> bool:
         """Bring every request's message and DM up to date; True when nothing is left to do."""
@@ -67,10 +63,7 @@ class SignOffOutbox:
                 if self._halted or not self._one(request):
                     return False
         except FencedError as exc:
-            logger.warning("sign-off messages stop: %s", exc)
-            self.halt()
-            self._lease.lost(str(exc))
-            return False
+            return self._fenced_out(exc)
         except StoreError as exc:
             self.last_error = f"cannot record sign-off messages: {exc}"
             logger.warning("%s; will retry", self.last_error)
@@ -99,15 +92,9 @@ class SignOffOutbox:
         assert channel is not None  # checked by the caller
         if request.id not in self._posted:
             self._change(request.id, lambda r: r._replace(claimed=epoch, channel=channel))
-            message = request_message(request)
-            result = post_message(
-                self._client,
-                channel,
-                message.text,
-                blocks=message.blocks,
-                what=f"the sign-off request for {request.name}",
-            )
-            if not self._settled(result.outcome, result.error):
+            what = f"the sign-off request for {request.name}"
+            result = self._send(channel, request_message(request), what)
+            if result is None:
                 return False
             # "" marks a post Slack refused for good: it is not tried again.
             self._posted[request.id] = result.ts or ""
@@ -146,29 +133,21 @@ class SignOffOutbox:
             epoch = self._lease.epoch
             self._change(request.id, lambda r: r._replace(dm_claimed=epoch))
             user = request.by.removeprefix(signoff.SLACK_PREFIX)
-            message = rejection_dm(request)
-            result = post_message(
-                self._client,
-                user,
-                message.text,
-                blocks=message.blocks,
-                what=f"the rejection DM for {request.name}",
-            )
-            if not self._settled(result.outcome, result.error):
+            what = f"the rejection DM for {request.name}"
+            if self._send(user, rejection_dm(request), what) is None:
                 return False
             self._dm_posted.add(request.id)
         self._change(request.id, lambda r: r._replace(dm_sent=True))
         self._dm_posted.discard(request.id)
         return True
 
-    def _settled(self, outcome: Outcome, error: str | None) -> bool:
-        if outcome is Outcome.NO_LEASE:
-            self.halt()
-            return False
-        if outcome is Outcome.FAILED:
-            self.last_error = error
-            return False
-        return True  # sent, or refused for good (logged; it must not block the others)
+    def _send(self, channel: str, message: Message, what: str) -> Posted | None:
+        """Post ``message``; None when the run stops here (no lease, or failed for now).
+
+        A post refused for good is logged and counts as done: it must not block the others.
+        """
+        result = post_message(self._client, channel, message.text, blocks=message.blocks, what=what)
+        return result if self._went_out(result) else None
 
     def _read(self, request_id: str) -> Request | None:
         return signoff.requests(self._service.store.snapshot().meta).get(request_id)
@@ -195,48 +174,23 @@ def _gone(exc: Exception) -> bool:
     }
 
 
-class SignOffPart:
-    """The sign-off outbox as a leader-only part: one scheduler job."""
+class SignOffPart(RepeatingPart[SignOffOutbox]):
+    """The sign-off outbox as a leader-only part: one scheduler job, every second."""
 
     name = "signoff"
-
-    def __init__(
-        self, outbox: SignOffOutbox, scheduler: BaseScheduler, *, tick: float = TICK_SECONDS
-    ) -> None:
-        self.outbox = outbox
-        self._scheduler = scheduler
-        self._tick = tick
-        self._started = False
+    job_id = JOB_ID
 
     @classmethod
-    def from_runtime(cls, runtime: Runtime, client: WebClient) -> SignOffPart:
+    def from_runtime(cls, runtime: Host, client: WebClient) -> SignOffPart:
         """Requests to ``SLACK_CHANNEL_ID``, DMs to requesters, through the leased ``client``."""
         channel = runtime.config.settings.slack_channel_id
         outbox = SignOffOutbox(runtime.service, client, channel, lease=runtime.lease)
         return cls(outbox, runtime.scheduler)
 
-    def start(self) -> None:
-        """Run the outbox every ``tick`` seconds, first now."""
-        schedule.every(self._scheduler, self._tick, self.outbox.run_once, JOB_ID)
-        self._started = True
-
-    def stop(self) -> None:
-        """Stop; what is not sent yet is sent by the next leader."""
-        self._remove()
-
-    def halt(self) -> None:
-        """Stop at once (leadership lost)."""
-        self.outbox.halt()
-        self._remove()
-
     def health(self) -> Check:
         """Failing while posts or updates keep failing."""
-        if not self._started:
+        if not self.started:
             return Check(False, "not started")
-        if self.outbox.last_error:
-            return Check(False, self.outbox.last_error)
+        if self.worker.last_error:
+            return Check(False, self.worker.last_error)
         return Check(True, "sign-off messages up to date")
-
-    def _remove(self) -> None:
-        schedule.cancel(self._scheduler, JOB_ID)
-        self._started = False

@@ -50,7 +50,7 @@ def checks() -> dict[str, Check]:
 @pytest.fixture
 def api_service(config: Config, store: JsonStore, metrics: Metrics) -> StatusService:
     """The status service the API writes through, counting updates in ``metrics``."""
-    return StatusService(config.estate, store, metrics=metrics)
+    return StatusService(config.estate.layout, store, metrics=metrics)
 
 
 @pytest.fixture
@@ -71,7 +71,7 @@ def make_api(
             service = (
                 api_service
                 if store is None
-                else StatusService(config.estate, store, metrics=metrics)
+                else StatusService(config.estate.layout, store, metrics=metrics)
             )
         return create_api(
             service,

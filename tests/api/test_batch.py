@@ -117,7 +117,7 @@ def test_fifty_updates_are_accepted(
     config = make_config(f"apps:\n  Big: {{domains: [{', '.join(domains)}]}}\n")
     store = JsonStore(tmp_path / "big")
     try:
-        client = connect(make_api(service=StatusService(config.estate, store)))
+        client = connect(make_api(service=StatusService(config.estate.layout, store)))
         updates = [_update(d, "OK", "Big") for d in domains]
         response = client.post(
             "/api/v1/status/batch", json={"updates": updates}, headers=bearer(CI_KEY)

@@ -41,7 +41,7 @@ def close_client(
     """An API over a close estate at NOW, with one archive kept."""
     config = make_config(CLOSE_YAML.format(reset="true"))
     store = JsonStore(config.settings.data_dir)
-    service = StatusService(config.estate, store, clock=lambda: NOW)
+    service = StatusService(config.estate.layout, store, clock=lambda: NOW)
     service.set_meta(archive_key("2026-10"), ARCHIVE)
     yield connect(make_api(service=service)), service
     store.close()

@@ -10,6 +10,7 @@ from pydantic import SecretStr
 
 from bot.api import create_api
 from bot.close.conductor import HOLDS_META
+from bot.epm.launch import JobLauncher
 from bot.metrics import Metrics
 from bot.runtime import Check
 from bot.sandbox.epm import EpmSandbox
@@ -46,12 +47,13 @@ def api(make_config: MakeConfig) -> Iterator[HoldsApi]:
         config = make_config(estate_yaml(epm))
     clock = FakeNow(START)
     store = ClockedStore(config.settings.data_dir, clock)
-    service = StatusService(config.estate, store, clock=clock)
+    service = StatusService(config.estate.layout, store, clock=clock)
     app = create_api(
         service,
         api_keys={k: SecretStr(v) for k, v in KEYS.items()},
         metrics=Metrics(),
         health=lambda: {"store": Check(True, "ok")},
+        launcher=JobLauncher(service, {}, estate=config.estate),  # the job specs come with it
     )
     with TestClient(app, raise_server_exceptions=False) as http:
         yield HoldsApi(http, service)

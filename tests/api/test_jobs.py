@@ -74,7 +74,7 @@ epm:
         )
         store = JsonStore(config.settings.data_dir)
         metrics = Metrics()
-        service = StatusService(config.estate, store, metrics=metrics)
+        service = StatusService(config.estate.layout, store, metrics=metrics)
         clients = build_clients(config)
         app = create_api(
             service,
@@ -82,7 +82,7 @@ epm:
             metrics=metrics,
             health=lambda: {"store": Check(True, "ok")},
             rate_limits=RateLimits.parse(limits),
-            launcher=JobLauncher(service, clients),
+            launcher=JobLauncher(service, clients, estate=config.estate),
         )
         http = TestClient(app, raise_server_exceptions=False)
         http.__enter__()

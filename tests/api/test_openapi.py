@@ -137,7 +137,7 @@ def _generated_api() -> FastAPI:
     atexit.register(shutil.rmtree, data_dir, ignore_errors=True)
     config = load_config({"EPMPULSE_DATA_DIR": str(data_dir)})
     metrics = Metrics()
-    service = StatusService(config.estate, JsonStore(data_dir), metrics=metrics)
+    service = StatusService(config.estate.layout, JsonStore(data_dir), metrics=metrics)
     return create_api(
         service,
         api_keys={k: SecretStr(v) for k, v in KEYS.items()},

@@ -116,7 +116,7 @@ def test_a_bug_answers_500_in_the_error_shape_and_is_logged(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """An unexpected exception is logged with its traceback and answered 500 INTERNAL_ERROR."""
-    broken = _BrokenService(api_service.estate, api_service.store)
+    broken = _BrokenService(api_service.layout, api_service.store)
     client = connect(make_api(service=broken))
     response = client.get("/api/v1/status", headers=ci)
     assert response.status_code == 500

@@ -108,7 +108,7 @@ def client(slack_config: Config) -> WebClient:
 def slack_service(slack_config: Config) -> Iterator[StatusService]:
     """The status service over a temp store, for the sandbox configuration."""
     store = JsonStore(slack_config.settings.data_dir)
-    yield StatusService(slack_config.estate, store)
+    yield StatusService(slack_config.estate.layout, store)
     store.close()
 
 

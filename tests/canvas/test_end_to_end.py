@@ -83,7 +83,7 @@ def test_epmpulse_render_prints_the_canvas_markdown(
 ) -> None:
     """``epmpulse render`` prints exactly what would be published."""
     store = JsonStore(config.settings.data_dir)
-    service = StatusService(config.estate, store)
+    service = StatusService(config.estate.layout, store)
     service.set("FCCS", "Consolidation", "error", "Rule | 12", by="api:ci")
     expected = render_board(service.board(), title="EPM Status", timezone="UTC")
     store.close()

@@ -21,6 +21,7 @@ from bot.sandbox.epm import EpmSandbox
 from bot.sandbox.slack import SlackSandbox
 from bot.service import StatusService
 from bot.slack.client import build_web_client
+from bot.slack.posting import poster
 from bot.store import JsonStore
 from tests.close.conftest import CHANNEL
 from tests.conftest import FakeNow
@@ -157,21 +158,23 @@ def open_conducted(
     the launcher starts jobs with (fault injection).
     """
     store = ClockedStore(config.settings.data_dir, clock)
-    service = StatusService(config.estate, store, clock=clock)
+    service = StatusService(config.estate.layout, store, clock=clock)
     clients = {
         name: EpmClient(name, server, data_dir=config.settings.data_dir)
         for name, server in config.estate.epm.servers.items()
     }
     starters = {n: starter(c) if starter else c for n, c in clients.items()}
-    launcher = JobLauncher(service, starters)
+    launcher = JobLauncher(service, starters, estate=config.estate)
     lease = Lease.held()
     lease.epoch = claim_epoch(store)  # as each gain of leadership does
     conductor = Conductor(
         service,
         launcher,
         BackgroundScheduler(timezone=UTC),  # never started: tests tick by hand
-        client=client or build_web_client(config.settings, server_errors=0),
-        channel_id=config.settings.slack_channel_id,
+        post=poster(
+            client or build_web_client(config.settings, server_errors=0),
+            config.settings.slack_channel_id,
+        ),
         clock=clock,
         lease=lease,
     )

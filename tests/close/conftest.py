@@ -15,6 +15,7 @@ from bot.config import Config
 from bot.sandbox.slack import SlackSandbox
 from bot.service import StatusService
 from bot.slack.client import build_web_client
+from bot.slack.posting import poster
 from bot.store import JsonStore
 from tests.conftest import FakeNow, MakeConfig
 
@@ -64,14 +65,15 @@ def open_close(
     """Open store, service and part (not yet started) over ``config``'s data dir."""
     store = JsonStore(config.settings.data_dir)
     stores.append(store)
-    service = StatusService(config.estate, store, clock=clock)
+    service = StatusService(config.estate.layout, store, clock=clock)
     scheduler = BackgroundScheduler(timezone=UTC)
     close = config.estate.close
     part = ClosePart(
         service,
         scheduler,
-        client=build_web_client(config.settings, server_errors=0),
-        channel_id=config.settings.slack_channel_id,
+        post=poster(
+            build_web_client(config.settings, server_errors=0), config.settings.slack_channel_id
+        ),
         reset=bool(close and close.reset),
         clock=clock,
     )

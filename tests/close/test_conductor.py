@@ -151,7 +151,7 @@ def test_a_held_start_does_not_happen_and_release_starts_it_at_once(make: MakeCo
     c = make()
     c.ok("Planning", "Actuals")
     c.tick()
-    result = holds.hold(c.service, "fccs", "actuals", by=PERSON)
+    result = holds.hold(c.service, c.config.estate, "fccs", "actuals", by=PERSON)
     assert (result.app, result.domain, result.held, result.changed) == (
         "FCCS",
         "Actuals",
@@ -163,7 +163,7 @@ def test_a_held_start_does_not_happen_and_release_starts_it_at_once(make: MakeCo
     assert c.started() == []
     assert stage(c, "FCCS/Actuals") is Stage.HELD
     assert c.conductor.wake_at(c.clock.now) is None  # nothing to wake for while held
-    holds.release(c.service, "FCCS", "Actuals", by=PERSON)
+    holds.release(c.service, c.config.estate, "FCCS", "Actuals", by=PERSON)
     c.tick()
     assert c.started() == ["Load Actuals"]
     assert len(c.channel()) == 1  # no second announcement
@@ -172,7 +172,7 @@ def test_a_held_start_does_not_happen_and_release_starts_it_at_once(make: MakeCo
 def test_a_hold_set_before_the_upstream_is_ok_still_holds(make: MakeConducted) -> None:
     """Hold tonight's job in advance: announced when due, never started while held."""
     c = make()
-    holds.hold(c.service, "FCCS", "Actuals", by=PERSON)
+    holds.hold(c.service, c.config.estate, "FCCS", "Actuals", by=PERSON)
     c.ok("Planning", "Actuals")
     c.clock.advance(minutes=5)
     c.tick()
@@ -187,7 +187,7 @@ def test_holding_a_domain_that_does_not_start_by_itself_names_those_that_do(
     """A clear error naming the auto-started domains; nothing is stored."""
     c = make()
     with pytest.raises(ValidationError) as caught:
-        holds.hold(c.service, "Planning", "Actuals", by=PERSON)
+        holds.hold(c.service, c.config.estate, "Planning", "Actuals", by=PERSON)
     assert "FCCS/Actuals, FCCS/Consolidation, FCCS/Reporting" in str(caught.value)
     assert c.service.meta(HOLDS_META) is None
 
@@ -328,12 +328,12 @@ def test_an_ok_from_an_earlier_close_does_not_start_anything(make: MakeConducted
 def test_the_canvas_shows_a_held_domain_as_held(make: MakeConducted) -> None:
     """The held row says so in its Status cell; release removes it."""
     c = make()
-    holds.hold(c.service, "FCCS", "Consolidation", by=PERSON)
+    holds.hold(c.service, c.config.estate, "FCCS", "Consolidation", by=PERSON)
     close = c.service.close.canvas()
     markdown = render_board(c.service.board(), title="EPM Status", timezone="UTC", close=close)
     assert ":white_circle: Pending · :raised_hand: start held · waiting on FCCS/Actuals" in markdown
     assert markdown.count("start held") == 1
-    holds.release(c.service, "FCCS", "Consolidation", by=PERSON)
+    holds.release(c.service, c.config.estate, "FCCS", "Consolidation", by=PERSON)
     close = c.service.close.canvas()
     markdown = render_board(c.service.board(), title="EPM Status", timezone="UTC", close=close)
     assert "start held" not in markdown

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 from typing import TypeVar
 
 from bot.canvas.render import render_board
@@ -12,6 +13,7 @@ from bot.close.overdue import ALERTS_META, OverdueAlerts
 from bot.errors import StoreError
 from bot.service import StatusService
 from bot.slack.client import build_web_client
+from bot.slack.posting import post_message
 from bot.store import WorkingState
 from tests.close.conftest import (
     ACTUALS_DUE,
@@ -190,9 +192,9 @@ def test_an_alert_the_store_cannot_claim_is_not_posted_until_it_can(
     assert close.service.meta(ALERTS_META)["pending"] == ["Planning/Actuals"]
     assert len(close.sandbox.calls("chat.postMessage")) == 1
     full = DiskFullStore(close.config.settings.data_dir)
-    service = StatusService(close.config.estate, full, clock=close.clock)
+    service = StatusService(close.config.estate.layout, full, clock=close.clock)
     client = build_web_client(close.config.settings, server_errors=0)
-    alerts = OverdueAlerts(service, close.part.calendar, client, CHANNEL)
+    alerts = OverdueAlerts(service, close.part.calendar, partial(post_message, client, CHANNEL))
     full.full = True
     for _ in range(3):
         assert alerts.send("2026-11") is False

@@ -22,9 +22,7 @@ from bot.errors import ConfigError
 from bot.layout import AppLayout, Layout
 from bot.model import utcnow
 from bot.oneshot import CACHE_FILE, SETTINGS_ENV_VARS, OneShotConfig
-from bot.service import StatusService
 from bot.settings import env_var_names
-from bot.store import JsonStore
 
 ESTATE = """\
 apps:
@@ -283,19 +281,6 @@ def test_without_a_data_directory_nothing_is_kept(
 def test_the_settings_variables_listed_here_are_those_the_settings_read() -> None:
     """The digest covers every variable bot.settings reads, and only those."""
     assert sorted(SETTINGS_ENV_VARS) == sorted(env_var_names())
-
-
-def test_a_service_opened_with_the_layout_alone_says_it_has_no_estate(tmp_path: Path) -> None:
-    """Statuses work; asking for the whole estate is a clear error, not an AttributeError."""
-    layout = Layout(apps={"ARCS": AppLayout(("Reconciliation",))})
-    store = JsonStore(tmp_path / "data")
-    try:
-        service = StatusService(layout, store)
-        assert service.set("arcs", "reconciliation", "ok", by="system").new.status.value == "OK"
-        with pytest.raises(RuntimeError, match="layout only"):
-            _ = service.estate
-    finally:
-        store.close()
 
 
 # pydantic and PyYAML cost more to import than a whole command; a dataclass compiles its

@@ -104,7 +104,7 @@ def test_it_keeps_history_newest_first(service: StatusService) -> None:
 def test_it_keeps_since_while_the_status_stays(config: Config, store: JsonStore) -> None:
     """`since` marks when the current status began, not the last update."""
     times = iter(datetime(2026, 11, 25, 8, m, tzinfo=UTC) for m in range(10))
-    service = StatusService(config.estate, store, clock=lambda: next(times))
+    service = StatusService(config.estate.layout, store, clock=lambda: next(times))
     service.set("Planning", "Actuals", "Loading", by="system")
     service.set("Planning", "Actuals", "Loading", "half way", by="system")
     record = service.get("Planning", "Actuals")
@@ -122,7 +122,7 @@ def test_it_replaces_tracked_jobs_on_a_manual_set(make_config: object) -> None:
         " auth: {type: basic, username: u, password: pw}}\n"
     )
     store = JsonStore(config.settings.data_dir)
-    service = StatusService(config.estate, store)
+    service = StatusService(config.estate.layout, store)
     service.set(
         "Planning", "Actuals", "Loading", by="api:ci", jobs=[JobRef(server="P", job_id="7")]
     )
@@ -143,7 +143,7 @@ def test_it_tells_listeners_after_the_change_is_durable(
     seen: list[list[Change]] = []
 
     def on_disk(changes: list[Change]) -> None:
-        fresh = StatusService(config.estate, JsonStore(config.settings.data_dir))
+        fresh = StatusService(config.estate.layout, JsonStore(config.settings.data_dir))
         assert fresh.get("ARCS", "Reconciliation").status is Status.ERROR
         seen.append(changes)
 
@@ -167,6 +167,6 @@ def test_it_stores_bookkeeping_values(service: StatusService, config: Config) ->
     assert service.meta("missing", "default") == "default"
     reopened = JsonStore(config.settings.data_dir)
     try:
-        assert StatusService(config.estate, reopened).meta("canvas_id") == "F123"
+        assert StatusService(config.estate.layout, reopened).meta("canvas_id") == "F123"
     finally:
         reopened.close()

@@ -68,7 +68,7 @@ def test_all_puts_every_domain_under_sign_off(make_config: MakeConfig) -> None:
 def service(make_config: MakeConfig, tmp_path: Path) -> StatusService:
     """A service over ESTATE."""
     config = make_config(ESTATE)
-    return StatusService(config.estate, JsonStore(config.settings.data_dir))
+    return StatusService(config.estate.layout, JsonStore(config.settings.data_dir))
 
 
 def test_the_poller_resolving_a_job_ok_requests_sign_off(service: StatusService) -> None:
@@ -164,7 +164,7 @@ def test_no_sequence_leaves_a_sign_off_domain_ok_without_a_second_approver(
         config = load_config({"EPMPULSE_DATA_DIR": data, "EPMPULSE_CONFIG": _estate(data)})
         store = JsonStore(config.settings.data_dir)
         try:
-            service = StatusService(config.estate, store)
+            service = StatusService(config.estate.layout, store)
             seen_ids: list[str] = []
             for action, by, arg in steps:
                 pending = service.get("FCCS", "Consolidation").pending_approval
@@ -243,7 +243,7 @@ def test_two_instances_on_postgresql_racing_commit_one_approval(
     config = make_config(ESTATE)
     stores = [PostgresStore(pg_url), PostgresStore(pg_url)]
     try:
-        services = [StatusService(config.estate, store) for store in stores]
+        services = [StatusService(config.estate.layout, store) for store in stores]
         services[0].set("FCCS", "Consolidation", "OK", by="slack:U0C")
         pending = services[1].get("FCCS", "Consolidation").pending_approval
         assert pending is not None

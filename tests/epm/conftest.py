@@ -125,7 +125,7 @@ def open_service(clock: FakeNow) -> Iterator[Callable[[Config], StatusService]]:
     def open_(config: Config) -> StatusService:
         store = JsonStore(config.settings.data_dir)
         stores.append(store)
-        return StatusService(config.estate, store, clock=clock)
+        return StatusService(config.estate.layout, store, clock=clock)
 
     yield open_
     for store in stores:

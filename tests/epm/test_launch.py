@@ -84,10 +84,10 @@ def launch(
 ) -> Iterator[tuple[JobLauncher, Poller]]:
     """A launcher and a poller sharing real clients; the store and the service share ``clock``."""
     store = ClockedStore(estate.settings.data_dir, clock)
-    service = StatusService(estate.estate, store, clock=clock)
+    service = StatusService(estate.estate.layout, store, clock=clock)
     clients = {n: make_client(n, s) for n, s in estate.estate.epm.servers.items()}
     poller = Poller(service, clients)
-    yield JobLauncher(service, clients), poller
+    yield JobLauncher(service, clients, estate=estate.estate), poller
     poller.close()
     store.close()
 
@@ -276,10 +276,12 @@ def test_a_started_job_that_cannot_be_saved_is_named_with_how_to_track_it(
     """
     store = FlakyStore(estate.settings.data_dir, fail_from=2)
     try:
-        service = StatusService(estate.estate, store, clock=clock)
+        service = StatusService(estate.estate.layout, store, clock=clock)
         clients = {n: make_client(n, s) for n, s in estate.estate.epm.servers.items()}
         with pytest.raises(JobNotRecordedError) as caught:
-            JobLauncher(service, clients).run("Planning", "Actuals", by="slack:U1")
+            JobLauncher(service, clients, estate=estate.estate).run(
+                "Planning", "Actuals", by="slack:U1"
+            )
         assert "EPM started Aggregate Actuals as job 1001" in str(caught.value)
         assert "`/epmpulse track Planning Actuals 1001`" in str(caught.value)
         assert len(start_posts(epm)) == 1
@@ -287,7 +289,9 @@ def test_a_started_job_that_cannot_be_saved_is_named_with_how_to_track_it(
         assert "Planning/Actuals" in service.meta(STARTING_META)
         store.fail_from = 1_000  # the disk has room again
         with pytest.raises(JobRunningError, match="already running"):
-            JobLauncher(service, clients).run("Planning", "Actuals", by="slack:U2")
+            JobLauncher(service, clients, estate=estate.estate).run(
+                "Planning", "Actuals", by="slack:U2"
+            )
         assert len(start_posts(epm)) == 1
     finally:
         store.close()

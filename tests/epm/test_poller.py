@@ -438,7 +438,7 @@ def test_a_cycle_whose_commit_fails_keeps_its_results_for_the_next_one(
     epm.add_job("planning", 42, "ok", details="Cube refreshed")
     store = DiskFullStore(config.settings.data_dir)
     try:
-        service = StatusService(config.estate, store, clock=clock)
+        service = StatusService(config.estate.layout, store, clock=clock)
         track(service, "Planning", "Actuals", "42", by="slack:U1")
         poller = make_poller(config, service)
         store.full = True

@@ -22,6 +22,7 @@ from bot.runtime import Runtime
 from bot.sandbox.epm import EpmSandbox
 from bot.sandbox.slack import SlackSandbox
 from bot.slack.client import build_leased_client
+from bot.slack.posting import poster
 from tests.close.conducting import START, Conducted, estate_yaml, open_conducted
 from tests.conftest import FakeNow, MakeConfig, wait_until
 from tests.faults.faulty import Crash, CrashingClient
@@ -99,7 +100,7 @@ def start_instance(config: Config, pg_url: str, name: str, clock: ShiftedClock) 
         n: EpmClient(n, s, data_dir=config.settings.data_dir)
         for n, s in config.estate.epm.servers.items()
     }
-    launcher = JobLauncher(runtime.service, clients)
+    launcher = JobLauncher(runtime.service, clients, estate=config.estate)
     client = build_leased_client(config.settings, runtime.lease)
     built: list[Conductor] = []
 
@@ -108,8 +109,7 @@ def start_instance(config: Config, pg_url: str, name: str, clock: ShiftedClock) 
             runtime.service,
             launcher,
             runtime.scheduler,
-            client=client,
-            channel_id=CHANNEL,
+            post=poster(client, CHANNEL),
             clock=clock,
             lease=runtime.lease,
         )

@@ -61,7 +61,7 @@ def test_a_crash_at_any_line_loses_no_alert_and_repeats_at_most_the_one_in_fligh
 ) -> None:
     """Killed before the POST, after it, or after its record: the next leader completes."""
     store = JsonStore(slack_config.settings.data_dir)
-    service = StatusService(slack_config.estate, store)
+    service = StatusService(slack_config.estate.layout, store)
     Delivery(service, client, ALERT_CHANNEL).cursor()
     service.set("Planning", "Actuals", "Error", by="system")
     service.set("Planning", "Budget", "Error", by="system")
@@ -104,7 +104,7 @@ def test_while_the_cursor_cannot_be_saved_delivery_pauses(
 ) -> None:
     """Store readable, not writable: one post goes out, then nothing until it is recorded."""
     store = ReadOnlyStore(slack_config.settings.data_dir)
-    service = StatusService(slack_config.estate, store)
+    service = StatusService(slack_config.estate.layout, store)
     clock = FakeClock()
     delivery = Delivery(service, client, ALERT_CHANNEL, clock=clock)
     delivery.cursor()
@@ -137,7 +137,7 @@ def test_a_subscription_change_between_crash_and_resume_neither_repeats_nor_skip
 ) -> None:
     """The cursor names the recipients reached, not a count of a list rebuilt later."""
     store = JsonStore(slack_config.settings.data_dir)
-    service = StatusService(slack_config.estate, store)
+    service = StatusService(slack_config.estate.layout, store)
     subscriptions = Subscriptions(service)
     subscriptions.subscribe(ALICE, "Planning")
     subscriptions.subscribe(BOB, "Planning")
@@ -163,7 +163,7 @@ def test_an_old_leaders_late_cursor_write_is_refused_and_it_posts_nothing_more(
 ) -> None:
     """Fencing: once a newer leader claimed an epoch, the old one's writes are refused."""
     store = JsonStore(slack_config.settings.data_dir)
-    service = StatusService(slack_config.estate, store)
+    service = StatusService(slack_config.estate.layout, store)
     old_lease, new_lease = Lease.held(), Lease.held()
     stepped_down: list[str] = []
     old_lease.on_lost = stepped_down.append
@@ -193,7 +193,7 @@ def test_an_old_leaders_late_cursor_write_is_refused_and_it_posts_nothing_more(
 def pg_service(pg_url: str, slack_config: Config) -> Iterator[StatusService]:
     """The status service over a fresh PostgreSQL schema."""
     store = PostgresStore(pg_url)
-    yield StatusService(slack_config.estate, store)
+    yield StatusService(slack_config.estate.layout, store)
     store.close()
 
 

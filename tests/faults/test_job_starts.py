@@ -128,8 +128,8 @@ def launcher_on(estate: Config, tmp_path: Path) -> Iterator[Launch]:
         server = estate.estate.epm.servers["planning"]
         client = EpmClient("planning", server, data_dir=tmp_path / "epm")
         opened.append((store, client))
-        service = StatusService(estate.estate, store, clock=lambda: HOST_TIME)
-        return JobLauncher(service, {"planning": client})
+        service = StatusService(estate.estate.layout, store, clock=lambda: HOST_TIME)
+        return JobLauncher(service, {"planning": client}, estate=estate.estate)
 
     yield open_
     for store, client in opened:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
+from functools import partial
 
 import pytest
 from slack_sdk import WebClient
@@ -12,6 +13,7 @@ from slack_sdk import WebClient
 from bot.close.overdue import ALERTS_META, OverdueAlerts, mark_passed
 from bot.lease import Lease
 from bot.slack.client import build_leased_client
+from bot.slack.posting import post_message
 from tests.close.conftest import (  # noqa: F401 - fixtures
     CHANNEL,
     CONSOLIDATION_DUE,
@@ -51,7 +53,9 @@ def test_a_sender_whose_lease_ran_out_mid_send_posts_nothing_more(
     mark_passed(close.service, close.part.calendar, BOTH_LATE, alerting=True)
     lease = Lease.held()
     client = build_leased_client(close.config.settings, lease)
-    alerts = OverdueAlerts(close.service, close.part.calendar, client, CHANNEL, lease=lease)
+    alerts = OverdueAlerts(
+        close.service, close.part.calendar, partial(post_message, client, CHANNEL), lease=lease
+    )
     gate = close.sandbox.hold("chat.postMessage")
     sending = threading.Thread(target=alerts.send, args=("2026-11",), name="send")
     sending.start()
@@ -93,7 +97,9 @@ def test_a_crash_after_the_claim_sends_the_alert_on_the_next_start(
     client = WebClient(token=close.sandbox.bot_token, base_url=close.sandbox.api_url)
     crashing = CrashingClient(client, crash_on_post=1)
     with pytest.raises(Crash):
-        OverdueAlerts(close.service, close.part.calendar, crashing, CHANNEL).send("2026-11")
+        OverdueAlerts(
+            close.service, close.part.calendar, partial(post_message, crashing, CHANNEL)
+        ).send("2026-11")
     assert list(close.service.meta(ALERTS_META)["claimed"]) == ["Planning/Actuals"]
     assert close.sandbox.calls("chat.postMessage") == []
     again = close.restart()

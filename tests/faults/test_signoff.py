@@ -46,7 +46,7 @@ class Setup:
 
     def reopen(self) -> StatusService:
         """A new process over the same data dir."""
-        return StatusService(self.service.estate, ReadOnlyStore(self.store.data_dir))
+        return StatusService(self.service.layout, ReadOnlyStore(self.store.data_dir))
 
     def posts(self) -> int:
         """Request messages posted to the channel."""
@@ -65,7 +65,7 @@ def setup(make_config: MakeConfig) -> Iterator[Setup]:
             SLACK_CHANNEL_ID=CHANNEL,
         )
         store = ReadOnlyStore(config.settings.data_dir)
-        service = StatusService(config.estate, store)
+        service = StatusService(config.estate.layout, store)
         service.set("FCCS", "Actuals", "OK", by="slack:U0CAROL")
         service.set("FCCS", "Consolidation", "OK", by="slack:U0CAROL")
         client = WebClient(token=sandbox.bot_token, base_url=sandbox.api_url)

@@ -148,7 +148,7 @@ def make_running(
         store = store_type(config.settings.data_dir)
         metrics = Metrics()
         service = StatusService(
-            config.estate, store, metrics=metrics, clock=service_clock or utcnow
+            config.estate.layout, store, metrics=metrics, clock=service_clock or utcnow
         )
         refreshes: list[int] = []
         kwargs: dict[str, Any] = {"extra_subcommands": extra_subcommands}
@@ -161,7 +161,7 @@ def make_running(
         if launcher:  # real EPM clients of the configured servers start jobs
             clients = build_clients(config)
             opened_clients.extend(clients.values())
-            kwargs["launcher"] = JobLauncher(service, clients)
+            kwargs["launcher"] = JobLauncher(service, clients, estate=config.estate)
         part = SlackPart(config, service, metrics, **kwargs)
         part.start()
         # Alert delivery as the leader runs it, ticking fast for the tests.

@@ -215,7 +215,7 @@ def test_a_change_from_another_process_is_alerted_once_even_across_restarts(
     """A second store on the same data dir (``epmpulse set`` beside ``run``) is alerted once."""
     other = JsonStore(running.config.settings.data_dir)
     try:
-        StatusService(running.config.estate, other).set(
+        StatusService(running.config.estate.layout, other).set(
             "ARCS", "Reconciliation", "Error", by="system"
         )
     finally:
@@ -269,7 +269,7 @@ def test_an_alert_whose_cursor_cannot_be_saved_is_never_posted_again(
 ) -> None:
     """Disk full after a post: the position stays in memory, the alert is not repeated."""
     store = DiskFullStore(config.settings.data_dir)
-    service = StatusService(config.estate, store)
+    service = StatusService(config.estate.layout, store)
     clock = FakeClock()
     delivery = _delivery_over(sandbox, service, clock)
     service.set("Planning", "Actuals", "Error", by="system")

@@ -21,9 +21,12 @@ from tests.slack.conftest import ALICE, BOB, MakeRunning, Running, body_text
 
 @pytest.fixture
 def app(make_running: MakeRunning) -> Iterator[Running]:
-    """The Slack part over the chained conductor estate; ALICE is the only editor."""
+    """The Slack part over the chained conductor estate; ALICE is the only editor.
+
+    The job specs (which domains start by themselves) come with the part's launcher.
+    """
     with EpmSandbox(username="svc_epm", password="basic-password-9c1d") as epm:
-        yield make_running(estate_yaml(epm), EPMPULSE_EDITORS=ALICE)
+        yield make_running(estate_yaml(epm), launcher=True, EPMPULSE_EDITORS=ALICE)
 
 
 def test_an_editor_holds_and_releases_a_start(app: Running) -> None:
@@ -64,10 +67,10 @@ def test_close_lists_scheduled_starts_and_holds(app: Running) -> None:
 def test_the_hold_button_holds_for_an_editor_and_refuses_anyone_else(app: Running) -> None:
     """The button's value names the domain; a non-editor's click changes nothing."""
     editors = Editors([ALICE], WebClient())
-    [refused] = hold_from_button(app.service, editors, BOB, "FCCS/Actuals")
+    [refused] = hold_from_button(app.service, app.config.estate, editors, BOB, "FCCS/Actuals")
     assert refused.text.startswith(":no_entry:")
     assert app.service.meta(HOLDS_META) is None
-    [held] = hold_from_button(app.service, editors, ALICE, "FCCS/Actuals")
+    [held] = hold_from_button(app.service, app.config.estate, editors, ALICE, "FCCS/Actuals")
     assert "is now held" in held.text
     assert list(app.service.meta(HOLDS_META)["held"]) == ["FCCS/Actuals"]
 

@@ -162,7 +162,7 @@ def test_rows_missing_from_the_submission_count_as_unchanged(running: Running) -
     view = open_modal(running)
     rows = status_blocks(view)
     submitted = with_state(view, {rows["Forecast"]: "OK"})
-    updates, errors = read_submission(running.service.estate, submitted)
+    updates, errors = read_submission(running.service.layout, submitted)
     assert errors == {}
     assert [(u.app, u.domain, u.status) for u in updates] == [("Planning", "Forecast", Status.OK)]
 
@@ -172,7 +172,7 @@ def test_a_row_without_a_choice_counts_as_unchanged(running: Running) -> None:
     view = open_modal(running)
     rows = status_blocks(view)
     submitted = with_state(view, {rows["Actuals"]: None, rows["Budget"]: "Error"})
-    updates, errors = read_submission(running.service.estate, submitted)
+    updates, errors = read_submission(running.service.layout, submitted)
     assert errors == {}
     assert [(u.domain, u.status) for u in updates] == [("Budget", Status.ERROR)]
 
@@ -180,7 +180,7 @@ def test_a_row_without_a_choice_counts_as_unchanged(running: Running) -> None:
 def test_a_submission_without_any_row_changes_nothing_and_says_so(running: Running) -> None:
     """With no rows in state.values at all, the form answers that nothing changes."""
     view = open_modal(running)
-    updates, errors = read_submission(running.service.estate, with_state(view, {}))
+    updates, errors = read_submission(running.service.layout, with_state(view, {}))
     assert updates == []
     first_row = status_blocks(view)["Actuals"]
     assert errors == {first_row: "Nothing to change: pick a new status for at least one domain."}

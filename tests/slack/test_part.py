@@ -19,7 +19,7 @@ def start_part(make_config: MakeConfig, **env: str) -> tuple[SlackPart, JsonStor
     """A Slack part over a fresh store, started (the caller stops it)."""
     config = make_config(**env)
     store = JsonStore(config.settings.data_dir)
-    part = SlackPart(config, StatusService(config.estate, store))
+    part = SlackPart(config, StatusService(config.estate.layout, store))
     try:
         part.start()
     except BaseException:

@@ -81,7 +81,7 @@ def command_line(
     data = Path(tmp_path_factory.mktemp("property"))
     config = load_config({"EPMPULSE_DATA_DIR": str(data)}, cwd=data)
     store = JsonStore(config.settings.data_dir)
-    service = StatusService(config.estate, store)
+    service = StatusService(config.estate.layout, store)
     # No editors configured, so the client is never called; it points nowhere on purpose.
     client = WebClient(base_url="http://127.0.0.1:9/api/", timeout=1)
     commands = CommandLine(SUBCOMMANDS)

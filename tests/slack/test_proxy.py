@@ -81,7 +81,7 @@ def test_socket_mode_runs_through_the_proxy_tunnel(
         env = slack_env(sandbox, HTTP_PROXY=proxy.url, HTTPS_PROXY=proxy.url)
         config = make_config(**env)
         store = JsonStore(config.settings.data_dir)
-        part = SlackPart(config, StatusService(config.estate, store))
+        part = SlackPart(config, StatusService(config.estate.layout, store))
         try:
             part.start()
             sandbox.wait_connected(10)

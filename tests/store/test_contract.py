@@ -194,7 +194,7 @@ def test_threads_share_commits_without_losing_updates(
 ) -> None:
     """16 threads x 25 sets: every update lands, each exactly once in the history."""
     store = open_any()
-    service = StatusService(store_config.estate, store)
+    service = StatusService(store_config.estate.layout, store)
     keys = store_config.estate.domain_keys()
 
     def work(n: int) -> None:
@@ -219,7 +219,7 @@ from bot.store.factory import open_store
 
 env, name, count = dict(a.split("=", 1) for a in sys.argv[3:]), sys.argv[1], int(sys.argv[2])
 config = load_config(env)
-service = StatusService(config.estate, open_store(config.settings))
+service = StatusService(config.estate.layout, open_store(config.settings))
 domains = config.estate.domain_keys()
 for i in range(count):
     app, domain = domains[i % len(domains)]
@@ -260,7 +260,7 @@ def test_four_processes_times_250_writes_lose_nothing(
     last: dict[tuple[str, str], str] = {}
     for entry in history:
         last[(entry["app"], entry["domain"])] = entry["message"]
-    service = StatusService(store_config.estate, store)
+    service = StatusService(store_config.estate.layout, store)
     for (app, domain), message in last.items():
         record = service.get(app, domain)
         assert record.message == message

@@ -22,7 +22,7 @@ def json_dir(config: Config) -> Path:
     """A JSON data dir with three changes, a subscription, a canvas and a rotated token."""
     data_dir = config.settings.data_dir
     store = JsonStore(data_dir)
-    service = StatusService(config.estate, store)
+    service = StatusService(config.estate.layout, store)
     service.set("Planning", "Actuals", "Loading", "started", by="slack:U0ALICE")
     service.set("Planning", "Actuals", "OK", "done", by="api:ci")
     service.set("ARCS", "Reconciliation", "Error", "3 breaks", by="epm:arcs")
@@ -71,7 +71,7 @@ def test_import_copies_board_history_and_bookkeeping_with_original_authors_and_t
         assert snapshot.meta["slack_subscriptions"][0]["user"] == "U0BOB"
         assert snapshot.meta["epm_refresh_token:planning"]["refresh_token"] == "rotated-7"
         assert snapshot.version >= expected.version
-        service = StatusService(config.estate, store)
+        service = StatusService(config.estate.layout, store)
         (last,) = service.history("Planning", "Actuals", 1)
         assert (last.by, last.message) == ("api:ci", "done")
         assert format_time(last.at) == expected_history[1]["at"]
@@ -112,7 +112,7 @@ def test_a_database_with_a_different_history_is_refused(
     config = make_config(EPMPULSE_DATABASE_URL=pg_url)
     store = PostgresStore(pg_url)
     try:
-        StatusService(config.estate, store).set("FCCS", "Actuals", "Error", by="system")
+        StatusService(config.estate.layout, store).set("FCCS", "Actuals", "Error", by="system")
         before = store.history()
         code, _, err = _run_import(json_dir, pg_url, monkeypatch, capsys)
         assert code == 2
@@ -132,7 +132,7 @@ def test_a_directory_changed_since_its_import_is_refused_naming_both_ways_on(
     """The refusal says what to do next: a fresh database, or go on from this one."""
     assert _run_import(json_dir, pg_url, monkeypatch, capsys)[0] == 0
     source = JsonStore(json_dir)
-    StatusService(config.estate, source).set("FCCS", "Actuals", "OK", by="system")
+    StatusService(config.estate.layout, source).set("FCCS", "Actuals", "OK", by="system")
     source.close()
     code, _, err = _run_import(json_dir, pg_url, monkeypatch, capsys)
     assert code == 2

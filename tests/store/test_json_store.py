@@ -31,7 +31,7 @@ from bot.store import JsonStore, WorkingState
 
 data_dir, name, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
 config = load_config({"EPMPULSE_DATA_DIR": data_dir})
-service = StatusService(config.estate, JsonStore(data_dir))
+service = StatusService(config.estate.layout, JsonStore(data_dir))
 domains = config.estate.domain_keys()
 print("ready", flush=True)
 for i in range(count):
@@ -118,7 +118,7 @@ def test_history_lines_an_older_version_lost_in_a_crash_are_re_appended(config: 
     state.json before appending, and could crash in between) are re-appended on open."""
     data_dir = config.settings.data_dir
     store = JsonStore(data_dir)
-    service = StatusService(config.estate, store)
+    service = StatusService(config.estate.layout, store)
     service.set("Planning", "Actuals", "OK", "one", by="system")
     service.set("Planning", "Forecast", "Error", "two", by="system")
     store.close()
@@ -138,7 +138,7 @@ def test_a_corrupt_state_is_moved_aside_and_restored_from_backup(
     changes replayed from the history, loudly."""
     data_dir = config.settings.data_dir
     store = JsonStore(data_dir)
-    service = StatusService(config.estate, store)
+    service = StatusService(config.estate.layout, store)
     service.set("Planning", "Actuals", "OK", "backed up", by="system")
     store.backup()
     service.set("Planning", "Actuals", "Error", "after backup", by="system")
@@ -146,7 +146,7 @@ def test_a_corrupt_state_is_moved_aside_and_restored_from_backup(
     (data_dir / "backups" / "state-99991231T235959999999Z.json").write_text("{broken")
     (data_dir / STATE_FILE).write_text('{"schema_version": 1, "version": "x"')
     with caplog.at_level(logging.ERROR):
-        restored = StatusService(config.estate, JsonStore(data_dir))
+        restored = StatusService(config.estate.layout, JsonStore(data_dir))
     assert restored.get("Planning", "Actuals").message == "after backup"
     assert restored.get("Planning", "Actuals").status is Status.ERROR
     assert [p.name for p in data_dir.glob("state.json.corrupt-*")]
@@ -160,7 +160,7 @@ def test_a_corrupt_state_is_moved_aside_and_restored_from_backup(
 def test_a_corrupt_state_without_backups_is_rebuilt_from_history(config: Config) -> None:
     """With no valid backup the board is rebuilt from history.jsonl, the broken file kept."""
     data_dir = config.settings.data_dir
-    service = StatusService(config.estate, JsonStore(data_dir))
+    service = StatusService(config.estate.layout, JsonStore(data_dir))
     service.set("Planning", "Actuals", "Loading", "started", by="epm:planning")
     service.set("Planning", "Actuals", "Loading", "half way", by="epm:planning")
     service.set("FCCS", "Consolidation", "Error", "rule 12", by="slack:U1")
@@ -169,7 +169,7 @@ def test_a_corrupt_state_without_backups_is_rebuilt_from_history(config: Config)
     for backup in (data_dir / "backups").glob("*"):
         backup.unlink()
     (data_dir / STATE_FILE).write_text("{ not json")
-    rebuilt = StatusService(config.estate, JsonStore(data_dir))
+    rebuilt = StatusService(config.estate.layout, JsonStore(data_dir))
     actuals = rebuilt.get("Planning", "Actuals")
     assert (actuals.status, actuals.message, actuals.updated_by) == (
         Status.LOADING,
@@ -188,7 +188,7 @@ def test_an_invalid_state_without_backups_starts_empty(config: Config) -> None:
     data_dir = config.settings.data_dir
     data_dir.mkdir(mode=0o700)
     (data_dir / STATE_FILE).write_text('{"schema_version": 1, "version": 3, "records": []}')
-    service = StatusService(config.estate, JsonStore(data_dir))
+    service = StatusService(config.estate.layout, JsonStore(data_dir))
     assert service.get("Planning", "Actuals").status is Status.PENDING
     assert len(list(data_dir.glob("state.json.corrupt-*"))) == 1
 
@@ -218,7 +218,7 @@ def test_backups_keep_the_newest_24(service: StatusService, config: Config) -> N
 def test_concurrent_readers_never_see_a_partial_file(config: Config) -> None:
     """Readers in other threads always parse a whole state while a writer runs."""
     store = JsonStore(config.settings.data_dir)
-    service = StatusService(config.estate, store)
+    service = StatusService(config.estate.layout, store)
     stop = threading.Event()
     failures: list[str] = []
     reads = 0
@@ -229,7 +229,7 @@ def test_concurrent_readers_never_see_a_partial_file(config: Config) -> None:
         while not stop.is_set():
             try:
                 json.loads(path.read_bytes())
-                StatusService(config.estate, store).board()
+                StatusService(config.estate.layout, store).board()
                 reads += 1
             except Exception as exc:  # any failure in a reader fails the test
                 failures.append(repr(exc))
@@ -252,14 +252,14 @@ def test_a_missing_state_file_is_restored_not_started_empty(
     """A deleted state.json with history and backups present is restored, loudly."""
     data_dir = config.settings.data_dir
     store = JsonStore(data_dir)
-    service = StatusService(config.estate, store)
+    service = StatusService(config.estate.layout, store)
     service.set("ARCS", "Reconciliation", "OK", "before backup", by="system")
     store.backup()
     service.set("ARCS", "Reconciliation", "Warning", "after backup", by="system")
     store.close()
     (data_dir / STATE_FILE).unlink()
     with caplog.at_level(logging.ERROR):
-        restored = StatusService(config.estate, JsonStore(data_dir))
+        restored = StatusService(config.estate.layout, JsonStore(data_dir))
     record = restored.get("ARCS", "Reconciliation")
     assert (record.status, record.message) == (Status.WARNING, "after backup")
     assert "state.json was missing" in caplog.text
@@ -300,7 +300,7 @@ def test_a_lock_held_elsewhere_too_long_fails_the_commit_and_changes_nothing(
 ) -> None:
     """A process stuck holding .lock makes a commit fail with 'lock timeout', not hang."""
     store = JsonStore(config.settings.data_dir, lock_timeout=0.2)
-    service = StatusService(config.estate, store)
+    service = StatusService(config.estate.layout, store)
     holder = portalocker.Lock(config.settings.data_dir / ".lock", timeout=1)
     holder.acquire()
     try:

@@ -204,7 +204,7 @@ def test_a_message_with_a_nul_character_is_bad_input_not_a_store_failure(
     config = make_config(EPMPULSE_DATABASE_URL=pg_url)
     store = PostgresStore(pg_url)
     try:
-        service = StatusService(config.estate, store)
+        service = StatusService(config.estate.layout, store)
         with pytest.raises(ValidationError, match="NUL"):
             service.set("Planning", "Actuals", "OK", "bad \x00 byte", by="system")
         assert store.history() == []

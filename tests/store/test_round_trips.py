@@ -45,7 +45,7 @@ def _round_trips(store: PostgresStore, service: StatusService, count: int = 1) -
 def test_a_durable_set_takes_one_round_trip(stores: tuple[PostgresStore, PostgresStore]) -> None:
     """Ten sets of one writer, ten round trips: no check, lock or read of their own."""
     store, _ = stores
-    service = StatusService(Estate(), store)
+    service = StatusService(Estate().layout, store)
     _sets(service, WARM_UP)
     assert _round_trips(store, service, 10) == 10
     assert store.history()[-1]["message"] == "set"
@@ -70,7 +70,7 @@ def test_a_set_after_another_writer_locks_first_until_it_writes_alone(
     next ones lock first; once a locked commit finds nobody else wrote, one statement.
     """
     mine, other = stores
-    service, others = StatusService(Estate(), mine), StatusService(Estate(), other)
+    service, others = StatusService(Estate().layout, mine), StatusService(Estate().layout, other)
     _sets(service, WARM_UP)
     counts = []
     for other_writes in (True, True, False, False):

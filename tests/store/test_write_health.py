@@ -73,7 +73,7 @@ def test_the_service_records_failing_and_recovered_writes(
     config: Config, disk: DiskFullStore
 ) -> None:
     """A failed set is recorded with its reason; the next durable set clears it."""
-    service = StatusService(config.estate, disk, clock=lambda: NOON)
+    service = StatusService(config.estate.layout, disk, clock=lambda: NOON)
     disk.full = True
     with pytest.raises(StoreError):
         service.set("Planning", "Actuals", "OK", by="system")
@@ -119,7 +119,7 @@ def test_health_answers_503_while_writes_fail_and_200_after_the_next_write(
 def test_a_lock_timeout_answers_503_store_unavailable(config: Config) -> None:
     """A commit that cannot get the data directory's lock in time is a 503, nothing changed."""
     store = JsonStore(config.settings.data_dir, lock_timeout=0.2)
-    service = StatusService(config.estate, store)
+    service = StatusService(config.estate.layout, store)
     app = create_api(
         service,
         api_keys={"ci": SecretStr("ci-key-0123456789")},

@@ -23,7 +23,7 @@ def register(app: App, deps: SlackDeps) -> None:
     @on_click(app, APP_ACTION)
     def switch_app(click: Click) -> None:
         view: dict[str, Any] = click.body["view"]
-        page = parse_page_value(deps.service.estate, click.action["selected_option"]["value"])
+        page = parse_page_value(deps.service.layout, click.action["selected_option"]["value"])
         new_view = update_modal(deps.service, page, typed_message(view))
         try:
             click.client.views_update(view_id=view["id"], hash=view.get("hash"), view=new_view)

@@ -16,7 +16,9 @@ def register(app: App, deps: SlackDeps) -> None:
     def hold_button(click: Click) -> None:
         user_id = click.user_id
         channel = (click.body.get("channel") or {}).get("id") or user_id
-        for message in hold_from_button(deps.service, deps.editors, user_id, click.value):
+        for message in hold_from_button(
+            deps.service, deps.estate, deps.editors, user_id, click.value
+        ):
             click.client.chat_postEphemeral(
                 channel=channel, user=user_id, text=message.text, blocks=message.blocks
             )

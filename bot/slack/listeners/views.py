@@ -32,7 +32,7 @@ def register(app: App, deps: SlackDeps) -> None:
         except NotAllowedError as exc:
             ack(response_action="errors", errors={MESSAGE_BLOCK: str(exc)})
             return
-        updates, errors = read_submission(deps.service.estate, view)
+        updates, errors = read_submission(deps.service.layout, view)
         if errors:
             ack(response_action="errors", errors=errors)
             return
