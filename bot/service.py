@@ -38,7 +38,7 @@ if TYPE_CHECKING:  # prometheus_client loads only where metrics are kept (run)
 
 if TYPE_CHECKING:
     from bot.close.live import CloseTracker
-    from bot.config import Estate
+    from bot.estate import Estate
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")

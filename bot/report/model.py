@@ -18,8 +18,8 @@ from zoneinfo import ZoneInfo
 
 from bot.close.archive import archived_periods, load_archive
 from bot.close.periods import close_start, parse_period
-from bot.config import Estate
 from bot.errors import ValidationError
+from bot.estate import Estate
 
 TREND_CLOSES = 6
 

@@ -27,8 +27,8 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.config import Estate
 from bot.errors import UnknownNameError
+from bot.estate import Estate
 from bot.model import MESSAGE_LIMIT, Status, Update
 from bot.service import StatusService
 from bot.slack.blocks import mrkdwn, note
