@@ -253,7 +253,10 @@ def rest_call(app: str, domain: str, status: str, message: str) -> Step:
                 f"{record.app} {record.domain} is now {record.status.value} ({record.updated_by})"
             )
         else:
-            error = _json(response).get("error") or {}
+            try:  # the API's error body; anything else in front of it answers otherwise
+                error = response.json().get("error") or {}
+            except (ValueError, AttributeError):
+                error = {}
             outcome = f"{error.get('code', 'error')}: {error.get('message', response.text[:200])}"
         return "\n".join(
             [
@@ -268,14 +271,6 @@ def rest_call(app: str, domain: str, status: str, message: str) -> Step:
         )
 
     return Step(f"REST API: POST /api/v1/status {app} {domain} {status}", post)
-
-
-def _json(response: requests.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
 
 
 def canvas_caught_up(demo: Demo) -> str:
