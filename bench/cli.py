@@ -7,10 +7,12 @@ Prints, in one run:
      wall time and its ratio to ``python -c pass`` on the first run after the YAML file
      changed (each run edits it first) and in the steady state (goal, SPEC §19: both
      within 5x);
-  2. sequential ``epmpulse set`` calls per second (goal: at least 10), next to a naive
+  2. what importing the libraries a one-shot command might load costs, as a ratio to
+     ``python -c pass`` (msgspec, proposed for the stored records, when installed);
+  3. sequential ``epmpulse set`` calls per second (goal: at least 10), next to a naive
      script doing the same durable write (lock, rewrite the state, append the history,
      fsync) and to ``python -c pass`` in a loop, so a slow machine shows as such;
-  3. the export's peak memory (the process's own high-water mark, VmHWM) for a
+  4. the export's peak memory (the process's own high-water mark, VmHWM) for a
      1,000- and a 100,000-line history: flat, because the history is read as a stream.
 
 The package is byte-compiled first: an installed package is, and a checkout run with
@@ -31,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from importlib.util import find_spec
 from pathlib import Path
 
 from bot.store import JsonStore, WorkingState
@@ -218,6 +221,11 @@ def main() -> None:
             f"{name:<22} {first * 1000:>9.1f} {first / baseline:>7.1f} "
             f"{steady * 1000:>10.1f} {steady / baseline:>7.1f}"
         )
+
+    for module in ("pydantic", "yaml", "holidays", "msgspec", "bot.model"):
+        if find_spec(module) is not None:
+            seconds = median_time([sys.executable, "-c", f"import {module}"], env, runs)
+            print(f"import {module}: {seconds / baseline:.2f}x pass")
 
     count = 50
     naive = [sys.executable, "-c", _NAIVE_SET]
