@@ -34,21 +34,26 @@ def _heavy(modules: list[str]) -> list[str]:
     ]
 
 
-def test_one_shot_commands_import_no_slack_http_or_epm_code(tmp_path: Path) -> None:
-    """`import bot.cli` and status, set, history, export and render load none of the heavy parts."""
-    env = {**os.environ, "EPMPULSE_DATA_DIR": str(tmp_path / "data")}
-    env.pop("EPMPULSE_CONFIG", None)
+def run_script(script: str, cwd: Path, env: dict[str, str]) -> str:
+    """The stdout of ``script`` run by a fresh interpreter (which must exit 0)."""
     result = subprocess.run(
-        [sys.executable, "-c", _SCRIPT],
+        [sys.executable, "-c", script],
         capture_output=True,
         text=True,
         timeout=60,
-        cwd=tmp_path,
+        cwd=cwd,
         env=env,
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    loaded = json.loads(result.stdout)
+    return result.stdout
+
+
+def test_one_shot_commands_import_no_slack_http_or_epm_code(tmp_path: Path) -> None:
+    """`import bot.cli` and status, set, history, export and render load none of the heavy parts."""
+    env = {**os.environ, "EPMPULSE_DATA_DIR": str(tmp_path / "data")}
+    env.pop("EPMPULSE_CONFIG", None)
+    loaded = json.loads(run_script(_SCRIPT, tmp_path, env))
     assert set(loaded) == {"import", "status", "set", "history", "export", "render"}
     for stage, modules in loaded.items():
         assert _heavy(modules) == [], stage
@@ -97,17 +102,7 @@ def test_public_holidays_are_worked_out_once_and_nothing_secret_is_written(
     }
 
     def holidays_imported() -> bool:
-        result = subprocess.run(
-            [sys.executable, "-c", _HOLIDAYS],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            cwd=tmp_path,
-            env=env,
-            check=False,
-        )
-        assert result.returncode == 0, result.stderr
-        return bool(json.loads(result.stdout.strip().lower()))
+        return bool(json.loads(run_script(_HOLIDAYS, tmp_path, env).strip().lower()))
 
     assert holidays_imported() is True
     with open(tmp_path / "epmpulse.yml", "a", encoding="utf-8") as handle:
