@@ -262,8 +262,8 @@ def _configure(command: str) -> Config | None:
     one_shot = command in ONE_SHOT
     if one_shot:
         # pydantic looks for plugins (observability hooks EPMPulse has none of) by reading
-        # every installed distribution's entry points: a third of a one-shot command's
-        # time (bench/cli.py). PYDANTIC_DISABLE_PLUGINS is pydantic's own switch for that.
+        # every installed distribution's entry points: about a quarter of a one-shot
+        # command's time (bench/cli.py). PYDANTIC_DISABLE_PLUGINS is pydantic's own switch.
         os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     config = load_config(
         require_run=command in ("run", "check"), fields=ONE_SHOT_FIELDS if one_shot else None
