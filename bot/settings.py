@@ -330,7 +330,9 @@ def _default_text(field: str) -> str:
     """A field's default as the table shows it ("—" when there is none)."""
     info = Settings.model_fields[field]
     default = info.get_default(call_default_factory=True)
-    return "—" if default in (None, "", (), {}) else f"`{default}`"
+    if default in (None, "", (), {}):
+        return "—"
+    return f"`{default:g}`" if isinstance(default, float) else f"`{default}`"
 
 
 def settings_table() -> str:
