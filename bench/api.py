@@ -36,7 +36,7 @@ from pydantic import SecretStr
 
 from bot.api import ApiPart, create_api
 from bot.api.ratelimit import RateLimits
-from bot.config import Estate
+from bot.estate import Estate
 from bot.logs import JsonFormatter
 from bot.metrics import Metrics
 from bot.runtime import Check

@@ -53,7 +53,8 @@ from urllib.parse import quote
 import psycopg
 import requests
 
-from bot.config import Estate, load_config
+from bot.config import load_config
+from bot.estate import Estate
 from bot.sandbox.slack import SlackSandbox
 from bot.service import StatusService
 from bot.store.factory import open_store

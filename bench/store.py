@@ -22,7 +22,7 @@ import threading
 import time
 from pathlib import Path
 
-from bot.config import AppConfig, Estate
+from bot.estate import AppConfig, Estate
 from bot.service import StatusService
 from bot.store import JsonStore
 from bot.store.json_store import HISTORY_FILE, STATE_FILE

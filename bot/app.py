@@ -81,3 +81,14 @@ class CanvasRelay:
             part.request_refresh()
         else:
             request_remote_refresh(self._runtime.service)
+
+
+def start_runtime(config: Config) -> Runtime:
+    """The runtime built and started; its store is closed when a part fails to start."""
+    runtime = build_runtime(config)
+    try:
+        runtime.start()
+    except BaseException:
+        runtime.store.close()
+        raise
+    return runtime

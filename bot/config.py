@@ -1,264 +1,35 @@
-"""Typed configuration: deployment settings from the environment, the estate from YAML.
+"""Configuration read one way: the settings from the environment, the estate from YAML.
 
-The settings model (:class:`~bot.settings.Settings`, pydantic-settings) names each
-environment variable on its field; the estate models and the YAML loading live here.
-Everything is read once, at start-up, by :func:`load_config`. Every problem found in
-the environment and the YAML file is collected into one :class:`ConfigError`.
+:func:`load_config` reads both and collects every problem found into one
+:class:`ConfigError`. The settings model is :class:`bot.settings.Settings`, the estate's
+models live in :mod:`bot.estate`. One-shot commands read only the settings they use
+(``fields``); ``run`` and ``check`` read and require everything (SPEC §19).
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args, get_origin
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Annotated, Any, get_args, get_origin
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    SecretStr,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, ValidationError
 
-from bot.close.config import CloseSection, auto_start_problems, close_reference_problems
-from bot.close.periods import period_token_problems, without_period_tokens
 from bot.errors import ConfigError, closest_match
-from bot.layout import AppLayout, Layout
-from bot.oneshot import ENV_REFERENCE, database_secrets, estate_file
+from bot.estate import Estate, job_problems, reference_problems
 from bot.settings import Settings, env_value, read_settings
 
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
-
-
-class BasicAuth(_Strict):
-    """HTTP Basic authentication against an EPM server."""
-
-    type: Literal["basic"]
-    username: str = Field(min_length=1)
-    password: SecretStr
+DEFAULT_CONFIG_FILE = "epmpulse.yml"
+DEFAULT_DATA_DIR = "data"
+# ${VAR} in the YAML file is replaced from the environment.
+ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
-class RefreshTokenAuth(_Strict):
-    """OAuth 2 refresh-token grant; the refresh token rotates on every use."""
-
-    type: Literal["oauth_refresh_token"]
-    token_url: str = Field(pattern=r"^https?://")
-    client_id: str = Field(min_length=1)
-    client_secret: SecretStr | None = None
-    refresh_token: SecretStr
-    scope: str | None = None
-
-
-class ClientCredentialsAuth(_Strict):
-    """OAuth 2 client-credentials grant."""
-
-    type: Literal["oauth_client_credentials"]
-    token_url: str = Field(pattern=r"^https?://")
-    client_id: str = Field(min_length=1)
-    client_secret: SecretStr
-    scope: str | None = None
-
-
-class DeviceAuth(_Strict):
-    """OAuth 2 device authorization grant (RFC 8628), Oracle's sign-in for EPM REST.
-
-    A person signs in once with ``epmpulse epm login SERVER``; the refresh token that
-    yields is stored and then rotates as with :class:`RefreshTokenAuth`.
-    """
-
-    type: Literal["oauth_device"]
-    token_url: str = Field(pattern=r"^https?://")
-    device_url: str = Field(pattern=r"^https?://")
-    client_id: str = Field(min_length=1)
-    scope: str = Field(min_length=1)
-
-
-EpmAuth = Annotated[
-    BasicAuth | RefreshTokenAuth | ClientCredentialsAuth | DeviceAuth,
-    Field(discriminator="type"),
-]
-ServerKind = Literal["planning", "fccs", "arcs", "data_integration"]
-
-
-class EpmServer(_Strict):
-    """One EPM Cloud service the poller talks to."""
-
-    kind: ServerKind
-    base_url: str = Field(pattern=r"^https?://")
-    application: str | None = None
-    auth: EpmAuth
-    timeout_seconds: float = Field(default=30.0, gt=0, le=300)
-
-    @model_validator(mode="after")
-    def _application_for_planning(self) -> EpmServer:
-        if self.kind in ("planning", "fccs") and not self.application:
-            raise ValueError(f"'application' is required for kind {self.kind}")
-        return self
-
-
-JobParameter = str | int | float | bool
-
-# Every jobType Oracle documents for POST …/HyperionPlanning/rest/v3/applications/{app}/jobs
-# (planning and fccs servers), spelled as its page in "REST APIs for Oracle Fusion Cloud
-# EPM" spells it. "Manage Jobs" lists the job pages and "Execute a Job" says values are
-# case sensitive:
-# https://docs.oracle.com/en/cloud/saas/enterprise-performance-management-common/prest/manage_jobs.html
-# https://docs.oracle.com/en/cloud/saas/enterprise-performance-management-common/prest/execute_a_job.html
-# docs/oracle/job-starts.md cites each job's page, and names the documented jobs left out
-# because their jobType could not be read there. The sandbox keeps the same list
-# (bot/sandbox/epm/starts.py; a test keeps the two equal).
-PLANNING_JOB_TYPES = (
-    *("Rules", "RULES", "Ruleset", "RULESET", "Plan Type Map", "PLAN_TYPE_MAP"),
-    *("Import Data", "IMPORT_DATA", "Export Data", "EXPORT_DATA"),
-    *("Import Metadata", "IMPORT_METADATA", "Export Metadata", "EXPORT_METADATA"),
-    *("Cube Refresh", "CUBE_REFRESH", "Clear Cube", "CLEAR_CUBE"),
-    *("Administration Mode", "Compact Cube", "Restructure Cube", "Merge Data Slices"),
-    *("Optimize Aggregation", "Export Security", "Export Audit", "Export Job Console"),
-    *("Sort Members", "Import Exchange Rates", "IMPORT_EXCHANGE_RATES", "Auto Predict"),
-    *("Execute Bursting Definition", "EXECUTE_MR_BURST"),
-    *("Import Document to Library", "IMPORT_DOCUMENT_TO_LIBRARY"),
-    # Financial Consolidation and Close jobs on the same endpoint.
-    *("IMPORT_JOURNAL", "EXPORT_JOURNAL", "COPY_DATA", "Copy_Data", "Clear_Data"),
-)
-# Data Integration parameters that name periods, which it takes in braces: {Oct-26}.
-BRACED_PERIOD_PARAMETERS = ("periodName", "startPeriod", "endPeriod")
-_BRACED = re.compile(r"(\{[^{}]+\})+")
-
-
-class JobSpec(_Strict):
-    """The EPM job that produces a domain (SPEC §13); period tokens in values: SPEC §16."""
-
-    type: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z_]+( [A-Za-z_]+)*$")
-    name: str = Field(min_length=1, max_length=200)
-    parameters: dict[str, JobParameter] = Field(default_factory=dict)
-    auto_start: bool = False  # the close conductor starts it (SPEC §17)
-
-
-class AppConfig(_Strict):
-    """An EPM application on the board and the domains it reports."""
-
-    domains: list[str] = Field(min_length=1)
-    server: str | None = None
-    jobs: dict[str, JobSpec] = Field(default_factory=dict)
-
-    @field_validator("domains")
-    @classmethod
-    def _unique_domains(cls, domains: list[str]) -> list[str]:
-        _check_names(domains, "domain")
-        return domains
-
-
-class EpmSection(_Strict):
-    """EPM servers and poller settings."""
-
-    servers: dict[str, EpmServer] = Field(default_factory=dict)
-    poll_interval_seconds: float | None = Field(default=None, gt=0)
-    max_workers: int = Field(default=8, ge=1, le=64)
-
-
-class Staleness(_Strict):
-    """When a Loading domain with no job in progress becomes Warning."""
-
-    max_loading_minutes: float = Field(default=120, gt=0)
-
-
-class CanvasSection(_Strict):
-    """How the canvas looks."""
-
-    title: str = Field(default="EPM Status", min_length=1, max_length=150)
-    timezone: str = "UTC"
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_timezone(cls, name: str) -> str:
-        try:
-            ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown timezone '{name}'") from exc
-        return name
-
-
-# The built-in estate (SPEC §3), as the YAML file would give it.
-DEFAULT_APPS: dict[str, dict[str, Any]] = {
-    "Planning": {"domains": ["Actuals", "Forecast", "Budget"]},
-    "FCCS": {"domains": ["Actuals", "Consolidation"]},
-    "ARCS": {"domains": ["Reconciliation"]},
-}
-
-
-def _default_apps() -> dict[str, Any]:
-    return {name: dict(app) for name, app in DEFAULT_APPS.items()}
-
-
-class Estate(_Strict):
-    """The shape of the estate: apps, domains and EPM servers (the YAML file)."""
-
-    # Defaults are given as the YAML file would give them and validated with the estate,
-    # so that no section model builds a validator of its own (start-up time, SPEC §12).
-    apps: dict[str, AppConfig] = Field(
-        default_factory=_default_apps, min_length=1, validate_default=True
-    )
-    epm: EpmSection = Field(default_factory=dict, validate_default=True)
-    staleness: Staleness = Field(default_factory=dict, validate_default=True)
-    canvas: CanvasSection = Field(default_factory=dict, validate_default=True)
-    close: CloseSection | None = None
-
-    @property
-    def layout(self) -> Layout:
-        """Apps, domains, server names, canvas and close rules as plain data."""
-        return Layout(
-            apps={
-                name: AppLayout(tuple(app.domains), app.server) for name, app in self.apps.items()
-            },
-            servers=tuple(self.epm.servers),
-            canvas_title=self.canvas.title,
-            canvas_timezone=self.canvas.timezone,
-            close=None if self.close is None else self.close.rules(),
-        )
-
-    @model_validator(mode="after")
-    def _consistent(self) -> Estate:
-        _check_names(list(self.apps), "app")
-        referencing = self.close is not None or any(
-            app.server is not None or app.jobs for app in self.apps.values()
-        )
-        if referencing:
-            document = self.model_dump(mode="python")
-            problems = _reference_problems(document) + _job_problems(document)
-            if problems:
-                raise ValueError("\n".join(problems))
-        return self
-
-    def resolve_app(self, name: str) -> str:
-        """Return the canonical app name for ``name`` (case-insensitive)."""
-        return self.layout.resolve_app(name)
-
-    def resolve_domain(self, app: str, name: str) -> tuple[str, str]:
-        """Return canonical ``(app, domain)``; raise UnknownNameError naming the choices."""
-        return self.layout.resolve_domain(app, name)
-
-    def resolve_server(self, name: str) -> str:
-        """Return the canonical EPM server name for ``name``."""
-        return self.layout.resolve_server(name)
-
-    def close_timezone(self) -> str:
-        """Where working days, deadlines and periods are counted (SPEC §11)."""
-        return self.layout.close_timezone()
-
-    def domain_keys(self) -> list[tuple[str, str]]:
-        """Every ``(app, domain)`` in configuration order."""
-        return self.layout.domain_keys()
-
-
-class Config(_Strict):
+class Config(BaseModel):
     """Everything EPMPulse is configured with."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     settings: Settings
     estate: Estate
@@ -286,23 +57,25 @@ def load_config(
     *,
     cwd: Path | None = None,
     require_run: bool = False,
-    variables: set[str] | None = None,
+    fields: Iterable[str] | None = None,
 ) -> Config:
     """Read settings from ``env`` (default ``os.environ``) and the YAML estate file.
 
     With ``require_run`` the settings ``epmpulse run`` cannot do without are required
-    too. ``variables`` collects the names of the environment variables the file names
-    as ``${VAR}``. Raises ConfigError listing every problem found.
+    too; with ``fields`` only those settings are read (the one-shot commands'), the
+    others keep their defaults. Raises ConfigError listing every problem found.
     """
     env = os.environ if env is None else env
     problems = _run_problems(env) if require_run else []
     settings: Settings | None = None
     try:
-        settings = read_settings(env)
+        settings = read_settings(env, fields)
     except ValidationError as exc:
         problems.extend(_describe(exc))
 
-    estate = _load_estate(env, cwd or Path.cwd(), problems, variables)
+    # Holiday countries already looked up are not looked up again (bot.close.holiday_cache).
+    data_dir = settings.data_dir if settings is not None else Path(DEFAULT_DATA_DIR)
+    estate = _load_estate(env, cwd or Path.cwd(), problems, {"holiday_cache": data_dir})
     if problems or settings is None or estate is None:
         raise ConfigError(problems)
     # Both parts are validated already; the pair needs no second validation.
@@ -320,8 +93,32 @@ def _run_problems(env: Mapping[str, str]) -> list[str]:
     return problems
 
 
+def estate_file(env: Mapping[str, str], cwd: Path) -> Path | None:
+    """The YAML file to read: ``EPMPULSE_CONFIG``, else ``./epmpulse.yml`` when it exists
+    (None: the built-in estate)."""
+    given = env_value(env, "config_path")
+    if given:
+        return Path(given)
+    default = cwd / DEFAULT_CONFIG_FILE
+    return default if default.exists() else None
+
+
+def database_secrets(url: str | None) -> list[str]:
+    """The password inside a database URL, and the URL itself, to mask in logs."""
+    if url is None:
+        return []
+    from psycopg import ProgrammingError
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        password = conninfo_to_dict(url).get("password")
+    except ProgrammingError:  # unparsable: the store says so; mask the whole URL
+        return [url]
+    return [url, str(password)] if password else []
+
+
 def _load_estate(
-    env: Mapping[str, str], cwd: Path, problems: list[str], variables: set[str] | None
+    env: Mapping[str, str], cwd: Path, problems: list[str], context: dict[str, Any]
 ) -> Estate | None:
     path = estate_file(env, cwd)
     if path is None:
@@ -341,35 +138,30 @@ def _load_estate(
     if not isinstance(document, dict):
         problems.append(f"{path}: the top level must be a mapping")
         return None
-    named: set[str] = set() if variables is None else variables
-    document = _interpolate(document, env, "", problems, named)
+    document = _interpolate(document, env, "", problems)
     try:
-        return Estate(**document)
+        return Estate.model_validate(document, context=context)
     except ValidationError as exc:
         # Cross-references are checked by the model only once every field is valid, and
         # then only the first; these list every one (and replace the model's copy).
-        references = _reference_problems(document) + _job_problems(document)
+        references = reference_problems(document) + job_problems(document)
         described = _describe(exc, Estate)
         found = [p for p in described if p.removeprefix("(top level): ") not in references]
         problems.extend(f"{path.name}: {p}" for p in [*found, *references])
         return None
 
 
-def _interpolate(
-    node: Any, env: Mapping[str, str], where: str, problems: list[str], named: set[str]
-) -> Any:
+def _interpolate(node: Any, env: Mapping[str, str], where: str, problems: list[str]) -> Any:
     if isinstance(node, dict):
         return {
-            k: _interpolate(v, env, f"{where}.{k}".lstrip("."), problems, named)
-            for k, v in node.items()
+            k: _interpolate(v, env, f"{where}.{k}".lstrip("."), problems) for k, v in node.items()
         }
     if isinstance(node, list):
-        return [_interpolate(v, env, f"{where}[{i}]", problems, named) for i, v in enumerate(node)]
+        return [_interpolate(v, env, f"{where}[{i}]", problems) for i, v in enumerate(node)]
     if isinstance(node, str):
 
         def replace(match: re.Match[str]) -> str:
             name = match.group(1)
-            named.add(name)
             if name not in env:
                 problems.append(f"{where}: environment variable {name} is not set")
                 return match.group(0)  # keep it, so no second problem is reported for it
@@ -377,129 +169,6 @@ def _interpolate(
 
         return ENV_REFERENCE.sub(replace, node)
     return node
-
-
-def _reference_problems(document: Mapping[str, Any]) -> list[str]:
-    epm = document.get("epm")
-    servers = epm.get("servers") if isinstance(epm, dict) else None
-    known = list(servers) if isinstance(servers, dict) else []
-    apps = document.get("apps")
-    problems = []
-    for name, app in apps.items() if isinstance(apps, dict) else []:
-        server = app.get("server") if isinstance(app, dict) else None
-        if isinstance(server, str) and server not in known:
-            problems.append(
-                f"apps.{name}.server '{server}' is not a configured EPM server; "
-                f"valid: {', '.join(known) or '(none configured)'}"
-            )
-    close = document.get("close")
-    if isinstance(close, dict):
-        domains = {
-            str(name): [str(d) for d in app.get("domains") or []]
-            for name, app in (apps.items() if isinstance(apps, dict) else [])
-            if isinstance(app, dict) and isinstance(app.get("domains"), list)
-        }
-        if apps is None:
-            domains = {name: list(app["domains"]) for name, app in DEFAULT_APPS.items()}
-        deadlines, depends_on = close.get("deadlines"), close.get("depends_on")
-        problems += close_reference_problems(
-            domains,
-            deadlines if isinstance(deadlines, dict) else {},
-            depends_on if isinstance(depends_on, dict) else {},
-            close.get("weekend", ["Saturday", "Sunday"]),
-            close.get("sign_off"),
-        )
-    problems += auto_start_problems(apps if isinstance(apps, dict) else {}, close)
-    return problems
-
-
-def _job_problems(document: Mapping[str, Any]) -> list[str]:
-    """Jobs for unknown domains, of apps without a server or on an arcs server, and jobs EPM
-    would refuse: a job type Oracle does not document, a Data Integration period outside
-    braces (SPEC §16); and period tokens whose format is not a month's."""
-    epm = document.get("epm")
-    servers = epm.get("servers") if isinstance(epm, Mapping) else None
-    servers = servers if isinstance(servers, Mapping) else {}
-    apps = document.get("apps")
-    problems: list[str] = []
-    for name, app in apps.items() if isinstance(apps, Mapping) else []:
-        jobs = app.get("jobs") if isinstance(app, Mapping) else None
-        if not isinstance(jobs, Mapping) or not jobs:
-            continue
-        domains = app.get("domains")
-        domains = [str(d) for d in domains] if isinstance(domains, list) else []
-        for domain in jobs:
-            if domain not in domains:
-                hint = closest_match(str(domain), domains)
-                problems.append(
-                    f"apps.{name}.jobs.{domain}: '{domain}' is not a domain of {name}; "
-                    f"valid: {', '.join(domains) or '(none)'}"
-                    + (f" (did you mean {hint}?)" if hint else "")
-                )
-        server = app.get("server")
-        entry = servers.get(server) if isinstance(server, str) else None
-        kind = entry.get("kind") if isinstance(entry, Mapping) else None
-        if server is None:
-            problems.append(
-                f"apps.{name}.jobs: starting jobs needs an EPM server; set apps.{name}.server "
-                f"(EPM servers: {', '.join(servers) or 'none configured'})"
-            )
-        elif kind == "arcs":
-            problems.append(
-                f"apps.{name}.jobs: EPMPulse cannot start jobs on the arcs server '{server}'; "
-                "jobs run on planning, fccs and data_integration servers"
-            )
-        elif kind == "data_integration":
-            for domain, job in jobs.items():
-                parameters = job.get("parameters") if isinstance(job, Mapping) else None
-                clash = sorted({"jobType", "jobName"} & set(parameters or {}))
-                if clash:
-                    problems.append(
-                        f"apps.{name}.jobs.{domain}.parameters: {', '.join(clash)} is set by "
-                        "type and name; remove it from parameters"
-                    )
-                problems += _braces_problems(f"apps.{name}.jobs.{domain}.parameters", parameters)
-        elif kind in ("planning", "fccs"):
-            for domain, job in jobs.items():
-                job_type = job.get("type") if isinstance(job, Mapping) else None
-                if isinstance(job_type, str) and job_type not in PLANNING_JOB_TYPES:
-                    problems.append(_job_type_problem(f"apps.{name}.jobs.{domain}.type", job_type))
-        for domain, job in jobs.items():
-            parameters = job.get("parameters") if isinstance(job, Mapping) else None
-            for key, value in parameters.items() if isinstance(parameters, Mapping) else []:
-                if isinstance(value, str):
-                    where = f"apps.{name}.jobs.{domain}.parameters.{key}"
-                    problems += [f"{where}: {p}" for p in period_token_problems(value)]
-    return problems
-
-
-def _job_type_problem(where: str, job_type: str) -> str:
-    # Oracle's values are case sensitive ("Execute a Job"), so "rules" is refused while the
-    # suggestion, found case-insensitively, names the spelling EPM takes.
-    hint = closest_match(job_type, PLANNING_JOB_TYPES)
-    return (
-        f"{where}: '{job_type}' is not a job type Oracle documents for planning and fccs "
-        f"servers (case matters); valid: {', '.join(PLANNING_JOB_TYPES)}"
-        + (f" (did you mean {hint}?)" if hint else "")
-    )
-
-
-def _braces_problems(where: str, parameters: Any) -> list[str]:
-    # Oracle's "Running Integrations" sends "periodName":"{Mar-20}":
-    # https://docs.oracle.com/en/cloud/saas/epm-cloud/prest/fdmee_integration_jobtype_106x0fea7396.html
-    # startPeriod/endPeriod in braces is SPEC §16's rule, our reading (docs/oracle/job-starts.md).
-    problems = []
-    for key in BRACED_PERIOD_PARAMETERS:
-        value = parameters.get(key) if isinstance(parameters, Mapping) else None
-        if value is None:
-            continue
-        text = str(value)
-        if not _BRACED.fullmatch(without_period_tokens(text).strip()):
-            fix = "{" + text.strip().strip("{}") + "}"
-            problems.append(
-                f'{where}.{key}: Data Integration takes periods in braces; write {key}: "{fix}"'
-            )
-    return problems
 
 
 def _describe(exc: ValidationError, root: type[BaseModel] | None = None) -> list[str]:
@@ -561,13 +230,3 @@ def _unwrap(annotation: Any) -> Any:
     if len(args) == 2 and len(members) == 1:  # X | None
         return _unwrap(members[0])
     return annotation
-
-
-def _check_names(names: list[str], kind: str) -> None:
-    seen: set[str] = set()
-    for name in names:
-        if not name.strip():
-            raise ValueError(f"{kind} names must not be empty")
-        if name.lower() in seen:
-            raise ValueError(f"{kind} '{name}' appears twice (names are case-insensitive)")
-        seen.add(name.lower())

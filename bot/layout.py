@@ -1,17 +1,14 @@
 """The board's layout: apps, their domains and EPM servers, the canvas and the close.
 
-This is what reading and changing statuses needs of the configuration. It is plain
-data (named tuples, like :mod:`bot.model`), so the one-shot commands (``epmpulse
-status``, ``set``, …) run without importing pydantic (SPEC §12):
-:class:`~bot.config.Estate` validates the YAML file and gives its layout
-(:attr:`~bot.config.Estate.layout`), and :mod:`bot.oneshot` keeps that layout between
-runs.
+This is what reading and changing statuses needs of the configuration, as plain data
+(named tuples, like :mod:`bot.model`): :class:`~bot.estate.Estate` validates the YAML
+file and gives its layout (:attr:`~bot.estate.Estate.layout`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from bot.close.rules import CloseRules
 from bot.errors import UnknownNameError
@@ -71,31 +68,3 @@ class Layout(NamedTuple):
         if self.close is not None and self.close.timezone:
             return self.close.timezone
         return self.canvas_timezone
-
-    def to_json(self) -> dict[str, Any]:
-        """A JSON form :meth:`from_json` reads back."""
-        return {
-            "apps": {
-                name: {"domains": list(app.domains), "server": app.server}
-                for name, app in self.apps.items()
-            },
-            "servers": list(self.servers),
-            "canvas_title": self.canvas_title,
-            "canvas_timezone": self.canvas_timezone,
-            "close": None if self.close is None else self.close.to_json(),
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Layout:
-        """The layout :meth:`to_json` wrote."""
-        close = data["close"]
-        return cls(
-            apps={
-                name: AppLayout(tuple(app["domains"]), app["server"])
-                for name, app in data["apps"].items()
-            },
-            servers=tuple(data["servers"]),
-            canvas_title=data["canvas_title"],
-            canvas_timezone=data["canvas_timezone"],
-            close=None if close is None else CloseRules.from_json(close),
-        )

@@ -1,27 +1,34 @@
-"""Deployment settings and secrets from the environment (SPEC §3), read by pydantic-settings.
+"""Deployment settings and secrets from the environment (SPEC §3): the one list of them.
 
-Each field names its environment variable (``validation_alias``), so the names live in
-one place: :func:`env_var_names` lists them for the docs check. :func:`read_settings`
-reads an explicit mapping (tests pass dicts) or ``os.environ``; values are stripped and
-a blank value counts as unset. Problems are raised as one ``pydantic.ValidationError``
-whose locations are the variable names; :mod:`bot.config` lists them with the estate's.
+Each field names its environment variable (``validation_alias``) and says what it means
+(``description``), so everything else is derived from here: :func:`env_var_names`, the
+CLI help (:func:`settings_help`) and ``docs/settings.md`` (:func:`settings_table`).
+:func:`read_settings` reads an explicit mapping (tests pass dicts) or ``os.environ``;
+values are stripped and a blank value counts as unset. Problems are raised as one
+``pydantic.ValidationError`` whose locations are the variable names; :mod:`bot.config`
+lists them with the estate's.
+
+A plain pydantic model, not pydantic-settings: the mapping is filtered to the declared
+names here, and importing pydantic-settings alone costs four times the interpreter's
+start-up, more than a one-shot command may take (SPEC §19, bench/cli.py).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
-from pydantic_settings import (
-    BaseSettings,
-    EnvSettingsSource,
-    NoDecode,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
 )
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
@@ -30,100 +37,147 @@ DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 _EDITOR_ID = re.compile(r"^[UWS][A-Z0-9]+$")
 # Channel ids start with C (G for private channels created before 2021).
 CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]+$")
+_TOKEN_SHAPES = {
+    "slack_bot_token": ("xoxb-", "a bot token"),
+    "slack_app_token": ("xapp-", "an app-level token"),
+}
 FIND_CHANNEL_ID = (
     "in Slack, open the channel, click its name at the top: the Channel ID (C…) is at "
     "the bottom of the About tab"
 )
 
 
-class Settings(BaseSettings):
+class Settings(BaseModel):
     """Deployment settings and secrets from the environment (SPEC §3)."""
 
     # validate_default=False as for any model: the defaults are valid, and checking the
     # rate limits would import `limits` on every start.
-    model_config = SettingsConfigDict(
-        extra="forbid", frozen=True, case_sensitive=True, validate_default=False
-    )
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=False)
 
-    slack_bot_token: SecretStr | None = Field(default=None, validation_alias="SLACK_BOT_TOKEN")
-    slack_app_token: SecretStr | None = Field(default=None, validation_alias="SLACK_APP_TOKEN")
+    slack_bot_token: SecretStr | None = Field(
+        default=None, validation_alias="SLACK_BOT_TOKEN", description="bot token `xoxb-…`"
+    )
+    slack_app_token: SecretStr | None = Field(
+        default=None,
+        validation_alias="SLACK_APP_TOKEN",
+        description="app-level token `xapp-…` for socket mode",
+    )
     slack_api_url: str = Field(
-        default=DEFAULT_SLACK_API_URL, pattern=r"^https?://", validation_alias="SLACK_API_URL"
+        default=DEFAULT_SLACK_API_URL,
+        pattern=r"^https?://",
+        validation_alias="SLACK_API_URL",
+        description="base URL of the Slack Web API",
     )
-    slack_canvas_id: str | None = Field(default=None, validation_alias="SLACK_CANVAS_ID")
-    slack_channel_id: str | None = Field(default=None, validation_alias="SLACK_CHANNEL_ID")
-    config_path: Path | None = Field(default=None, validation_alias="EPMPULSE_CONFIG")
-    data_dir: Path = Field(default=Path("data"), validation_alias="EPMPULSE_DATA_DIR")
-    api_keys: Annotated[dict[str, SecretStr], NoDecode] = Field(
-        default_factory=dict, validation_alias="EPMPULSE_API_KEYS"
+    slack_canvas_id: str | None = Field(
+        default=None, validation_alias="SLACK_CANVAS_ID", description="canvas to maintain (F…)"
     )
-    editors: Annotated[tuple[str, ...], NoDecode] = Field(
-        default=(), validation_alias="EPMPULSE_EDITORS"
+    slack_channel_id: str | None = Field(
+        default=None,
+        validation_alias="SLACK_CHANNEL_ID",
+        description="channel whose channel canvas is kept when no canvas id is given; "
+        "also the alert channel (C…)",
     )
-    http_host: str = Field(default="127.0.0.1", validation_alias="EPMPULSE_HTTP_HOST")
-    # Platforms that assign the port set PORT; EPMPULSE_HTTP_PORT wins when both are set.
+    config_path: Path | None = Field(
+        default=None,
+        validation_alias="EPMPULSE_CONFIG",
+        description="the estate YAML file; unset: `./epmpulse.yml` if present, else built-in",
+    )
+    data_dir: Path = Field(
+        default=Path("data"),
+        validation_alias="EPMPULSE_DATA_DIR",
+        description="state, history, backups and rotated EPM tokens",
+    )
+    api_keys: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        validation_alias="EPMPULSE_API_KEYS",
+        description="`name:key,name2:key2` for the REST API; none: keyed routes answer 401",
+    )
+    editors: tuple[str, ...] = Field(
+        default=(),
+        validation_alias="EPMPULSE_EDITORS",
+        description="Slack user/usergroup ids allowed to change statuses; none: everyone",
+    )
+    http_host: str = Field(
+        default="127.0.0.1", validation_alias="EPMPULSE_HTTP_HOST", description="REST API bind"
+    )
     http_port: int = Field(
-        default=8080, ge=0, le=65535, validation_alias=AliasChoices("EPMPULSE_HTTP_PORT", "PORT")
+        default=8080,
+        ge=0,
+        le=65535,
+        validation_alias=AliasChoices("EPMPULSE_HTTP_PORT", "PORT"),
+        description="REST API port; platforms that assign one set `PORT`, "
+        "`EPMPULSE_HTTP_PORT` wins when both are set",
     )
-    # e.g. "status=60/minute,batch=20/minute"; parsed by bot.api
-    rate_limits: str = Field(default="", validation_alias="EPMPULSE_RATE_LIMITS")
-    # a `limits` storage URI, e.g. redis://host:6379
+    rate_limits: str = Field(  # parsed by bot.ratelimit_settings
+        default="",
+        validation_alias="EPMPULSE_RATE_LIMITS",
+        description="REST limits per key, e.g. `status=120/minute,read=300/minute`; "
+        "unset groups: `status=60/minute,batch=20/minute,read=100/minute`",
+    )
     rate_limit_storage: str = Field(
-        default="memory://", validation_alias="EPMPULSE_RATE_LIMIT_STORAGE"
+        default="memory://",
+        validation_alias="EPMPULSE_RATE_LIMIT_STORAGE",
+        description="a `limits` storage URI (`redis://…` shares windows between instances)",
     )
     canvas_debounce_seconds: float = Field(
-        default=3.0, gt=0, le=3600, validation_alias="EPMPULSE_CANVAS_DEBOUNCE_SECONDS"
+        default=3.0,
+        gt=0,
+        le=3600,
+        validation_alias="EPMPULSE_CANVAS_DEBOUNCE_SECONDS",
+        description="canvas flush period",
     )
     poll_interval_seconds: float | None = Field(
-        default=None, gt=0, validation_alias="EPMPULSE_POLL_INTERVAL_SECONDS"
+        default=None,
+        gt=0,
+        validation_alias="EPMPULSE_POLL_INTERVAL_SECONDS",
+        description="EPM poll period; unset: the YAML's `epm.poll_interval_seconds`, else 30",
     )
-    # PostgreSQL (SPEC §10); None: the JSON store
-    database_url: SecretStr | None = Field(default=None, validation_alias="EPMPULSE_DATABASE_URL")
+    database_url: SecretStr | None = Field(
+        default=None,
+        validation_alias="EPMPULSE_DATABASE_URL",
+        description="PostgreSQL URI (`postgresql://…`): store everything there and allow "
+        "several instances; unset: the JSON store in the data directory",
+    )
     leader_timeout_seconds: float = Field(
-        default=10.0, ge=1, le=3600, validation_alias="EPMPULSE_LEADER_TIMEOUT_SECONDS"
+        default=10.0,
+        ge=1,
+        le=3600,
+        validation_alias="EPMPULSE_LEADER_TIMEOUT_SECONDS",
+        description="how soon another instance takes over from a dead leader",
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
-        default="INFO", validation_alias="EPMPULSE_LOG_LEVEL"
+        default="INFO",
+        validation_alias="EPMPULSE_LOG_LEVEL",
+        description="DEBUG, INFO, WARNING, ERROR or CRITICAL; one-shot commands: WARNING "
+        "unless set",
     )
     log_format: Literal["json", "text"] = Field(
-        default="json", validation_alias="EPMPULSE_LOG_FORMAT"
+        default="json", validation_alias="EPMPULSE_LOG_FORMAT", description="`json` or `text`"
     )
-    # Outbound proxies (SPEC §16, bot.proxy). The lower-case form wins, as in curl and
-    # requests; a proxy URL may hold a password, hence SecretStr.
+    # The lower-case proxy variables win, as in curl and requests; a proxy URL may hold a
+    # password, hence SecretStr.
     https_proxy: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("https_proxy", "HTTPS_PROXY")
+        default=None,
+        validation_alias=AliasChoices("https_proxy", "HTTPS_PROXY"),
+        description="proxy for HTTPS calls to EPM and Slack (`host:port` or a URL)",
     )
     http_proxy: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("http_proxy", "HTTP_PROXY")
+        default=None,
+        validation_alias=AliasChoices("http_proxy", "HTTP_PROXY"),
+        description="proxy for plain HTTP calls",
     )
     no_proxy: str | None = Field(
-        default=None, validation_alias=AliasChoices("no_proxy", "NO_PROXY")
+        default=None,
+        validation_alias=AliasChoices("no_proxy", "NO_PROXY"),
+        description="hosts reached without the proxy",
     )
 
+    @field_validator("slack_bot_token", "slack_app_token")
     @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Only the values given: :func:`read_settings` reads them from its mapping."""
-        return (init_settings,)
-
-    @field_validator("slack_bot_token")
-    @classmethod
-    def _bot_token_shape(cls, token: SecretStr | None) -> SecretStr | None:
-        if token is not None and not token.get_secret_value().startswith("xoxb-"):
-            raise ValueError("must be a bot token starting with 'xoxb-'")
-        return token
-
-    @field_validator("slack_app_token")
-    @classmethod
-    def _app_token_shape(cls, token: SecretStr | None) -> SecretStr | None:
-        if token is not None and not token.get_secret_value().startswith("xapp-"):
-            raise ValueError("must be an app-level token starting with 'xapp-'")
+    def _token_shape(cls, token: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        prefix, kind = _TOKEN_SHAPES[str(info.field_name)]
+        if token is not None and not token.get_secret_value().startswith(prefix):
+            raise ValueError(f"must be {kind} starting with '{prefix}'")
         return token
 
     @field_validator("slack_channel_id")
@@ -232,20 +286,19 @@ class Settings(BaseSettings):
         return uri
 
 
-class _MappingSource(EnvSettingsSource):
-    """The environment variables of one mapping: stripped, and a blank one is unset."""
+def read_settings(env: Mapping[str, str], fields: Iterable[str] | None = None) -> Settings:
+    """The settings in ``env``; raises pydantic's ValidationError located by variable name.
 
-    def __init__(self, settings_cls: type[BaseSettings], env: Mapping[str, str]) -> None:
-        self._mapping = env
-        super().__init__(settings_cls)
-
-    def _load_env_vars(self) -> Mapping[str, str | None]:
-        return {name: value.strip() for name, value in self._mapping.items() if value.strip()}
-
-
-def read_settings(env: Mapping[str, str]) -> Settings:
-    """The settings in ``env``; raises pydantic's ValidationError located by variable name."""
-    return Settings(**_MappingSource(Settings, env)())
+    ``fields``: read (and validate) only these; the others keep their defaults. A field
+    read under several names takes the first one set (EPMPULSE_HTTP_PORT before PORT),
+    and a problem is located at its preferred name.
+    """
+    given: dict[str, str] = {}
+    for field in Settings.model_fields if fields is None else fields:
+        value = env_value(env, field)
+        if value is not None:
+            given[field_env_vars(field)[0]] = value
+    return Settings.model_validate(given)
 
 
 def env_value(env: Mapping[str, str], field: str) -> str | None:
@@ -262,6 +315,56 @@ def field_env_vars(field: str) -> list[str]:
     return [str(alias)]
 
 
-def env_var_names() -> list[str]:
-    """Every environment variable the settings read, in field order (SPEC §3)."""
-    return [name for field in Settings.model_fields for name in field_env_vars(field)]
+def env_var_names(fields: Iterable[str] | None = None) -> list[str]:
+    """Every environment variable the settings (or those ``fields``) read, in field order."""
+    wanted = Settings.model_fields if fields is None else fields
+    return [name for field in wanted for name in field_env_vars(field)]
+
+
+# What the one-shot commands read (SPEC §19); the Slack and REST settings are left to
+# `run` and `check`.
+ONE_SHOT_FIELDS = ("config_path", "data_dir", "database_url", "log_level", "log_format")
+
+
+def _default_text(field: str) -> str:
+    """A field's default as the table shows it ("—" when there is none)."""
+    info = Settings.model_fields[field]
+    default = info.get_default(call_default_factory=True)
+    if default in (None, "", (), {}):
+        return "—"
+    return f"`{default:g}`" if isinstance(default, float) else f"`{default}`"
+
+
+def settings_table() -> str:
+    """The Markdown table of every setting (variable, default, meaning): docs/settings.md."""
+    lines = [
+        "# Settings",
+        "",
+        "Read from the environment. This page is generated from `bot/settings.py`:",
+        "`python -m bot.settings > docs/settings.md` writes it again. The one-shot commands",
+        "(`status`, `set`, `history`, `export`, `render`, `close`, `report`) read only the",
+        "settings marked *one-shot*; `run` and `check` read and validate every one.",
+        "",
+        "| variable | default | meaning |",
+        "|---|---|---|",
+    ]
+    for field, info in Settings.model_fields.items():
+        names = " / ".join(f"`{name}`" for name in field_env_vars(field))
+        meaning = str(info.description) + (" (*one-shot*)" if field in ONE_SHOT_FIELDS else "")
+        lines.append(f"| {names} | {_default_text(field)} | {meaning} |")
+    return "\n".join(lines) + "\n"
+
+
+def settings_help() -> str:
+    """The CLI help's list of settings: one line per variable, with its default."""
+    lines = ["settings read (environment; docs/settings.md):"]
+    for field, info in Settings.model_fields.items():
+        default = _default_text(field).strip("`")
+        meaning = str(info.description).replace("`", "")
+        suffix = "" if default == "—" else f" (default {default})"
+        lines.append(f"  {', '.join(field_env_vars(field))}: {meaning}{suffix}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(settings_table(), end="")

@@ -20,7 +20,7 @@ from bot.api.schemas import Ok, UtcTime, failure
 from bot.close import conductor
 from bot.close.archive import archived_periods, find_archive
 from bot.close.live import CloseSummary
-from bot.config import Estate
+from bot.estate import Estate
 from bot.model import Status, parse_time
 from bot.service import StatusService
 

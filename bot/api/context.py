@@ -16,8 +16,8 @@ from bot.parts import Check
 from bot.service import StatusService
 
 if TYPE_CHECKING:
-    from bot.config import Estate
     from bot.epm.launch import JobLauncher
+    from bot.estate import Estate
 
 API_PREFIX = "/api/v1"
 HealthCheck = Callable[[], Mapping[str, Check]]

@@ -30,9 +30,9 @@ from bot.api.context import context_of
 from bot.api.errors import ApiError, ErrorCode
 from bot.api.keyed import KeyedRouter
 from bot.api.schemas import Ok, failure
-from bot.config import Estate
 from bot.epm.launch import JobLauncher, JobNotRecordedError
 from bot.errors import JobRunningError, JobStartError
+from bot.estate import Estate
 
 
 class JobStart(BaseModel):

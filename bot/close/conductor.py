@@ -33,7 +33,7 @@ from bot.model import DomainRecord, Status, parse_time
 from bot.service import JOB_STARTS_META
 
 if TYPE_CHECKING:
-    from bot.config import Estate
+    from bot.estate import Estate
     from bot.service import StatusService
 
 CONDUCTOR_META = "close.conductor"

@@ -14,8 +14,17 @@ from datetime import date
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from bot.close.holiday_cache import is_known
 from bot.close.rules import (
     DEADLINE_PATTERN,
     WEEKDAYS,
@@ -54,10 +63,11 @@ class HolidaySettings(BaseModel):
         return code.strip().upper() if code else code
 
     @model_validator(mode="after")
-    def _known_country(self) -> HolidaySettings:
+    def _known_country(self, info: ValidationInfo) -> HolidaySettings:
         if self.subdivision and not self.country:
             raise ValueError("'subdivision' needs a 'country'")
-        if self.country:
+        kept = (info.context or {}).get("holiday_cache")
+        if self.country and not (kept and is_known(kept, self.country, self.subdivision)):
             import holidays  # only configurations with holidays pay for the import
 
             try:

@@ -31,7 +31,7 @@ from bot.store import WorkingState
 from bot.store.base import RecordKey
 
 if TYPE_CHECKING:
-    from bot.config import Estate
+    from bot.estate import Estate
 
 logger = logging.getLogger(__name__)
 

@@ -1,8 +1,7 @@
 """The ``close:`` section as plain data, and the deadline syntax (SPEC §11).
 
 :class:`~bot.close.config.CloseSection` validates the YAML with pydantic and hands its
-values over as :class:`CloseRules`, which the calendar and the one-shot commands read:
-they never import pydantic (SPEC §12).
+values over as :class:`CloseRules`, plain data the calendar reads.
 """
 
 from __future__ import annotations
@@ -11,7 +10,7 @@ import re
 from collections.abc import Mapping
 from datetime import date, time
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 DEADLINE_PATTERN = re.compile(r"^\s*WD(\d+)\s+(\d{1,2}):(\d{2})\s*$", re.IGNORECASE)
@@ -47,22 +46,6 @@ class SignOffRules(NamedTuple):
         name = f"{app}/{domain}".lower()
         return any(d.strip().lower() == name for d in self.domains)
 
-    def to_json(self) -> dict[str, Any]:
-        """A JSON form :meth:`from_json` reads back."""
-        return {
-            "domains": "all" if self.domains is None else list(self.domains),
-            "approvers": list(self.approvers),
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> SignOffRules:
-        """The rules :meth:`to_json` wrote."""
-        domains = data["domains"]
-        return cls(
-            domains=None if domains == "all" else tuple(domains),
-            approvers=tuple(data["approvers"]),
-        )
-
 
 class CloseRules(NamedTuple):
     """A validated ``close:`` section: where working days are counted, deadlines, waits."""
@@ -78,44 +61,7 @@ class CloseRules(NamedTuple):
     # "APP/DOMAIN" -> the "APP/DOMAIN" names it waits on
     depends_on: Mapping[str, tuple[str, ...]] = MappingProxyType({})
     # The country's public holidays of some years, worked out in advance (the one-shot
-    # commands keep them, bot.oneshot); the calendar asks `holidays` for any other year.
+    # commands keep them, bot.close.holiday_cache); the calendar asks `holidays` for any
+    # other year.
     known_holidays: Mapping[int, tuple[date, ...]] = MappingProxyType({})
     sign_off: SignOffRules | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        """A JSON form :meth:`from_json` reads back."""
-        return {
-            "timezone": self.timezone,
-            "weekend": list(self.weekend),
-            "country": self.country,
-            "subdivision": self.subdivision,
-            "extra_holidays": [day.isoformat() for day in self.extra_holidays],
-            "reset": self.reset,
-            "deadlines": dict(self.deadlines),
-            "depends_on": {name: list(up) for name, up in self.depends_on.items()},
-            "known_holidays": {
-                str(year): [day.isoformat() for day in days]
-                for year, days in self.known_holidays.items()
-            },
-            "sign_off": None if self.sign_off is None else self.sign_off.to_json(),
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> CloseRules:
-        """The rules :meth:`to_json` wrote."""
-        return cls(
-            timezone=data["timezone"],
-            weekend=tuple(data["weekend"]),
-            country=data["country"],
-            subdivision=data["subdivision"],
-            extra_holidays=tuple(date.fromisoformat(day) for day in data["extra_holidays"]),
-            reset=bool(data["reset"]),
-            deadlines=dict(data["deadlines"]),
-            depends_on={name: tuple(up) for name, up in data["depends_on"].items()},
-            known_holidays={
-                int(year): tuple(date.fromisoformat(day) for day in days)
-                for year, days in data["known_holidays"].items()
-            },
-            # Absent from layouts kept by a release before sign-off.
-            sign_off=SignOffRules.from_json(data["sign_off"]) if data.get("sign_off") else None,
-        )

@@ -33,9 +33,9 @@ from typing import Any, Protocol
 
 import requests
 
-from bot.config import BasicAuth, ClientCredentialsAuth, DeviceAuth, EpmAuth, RefreshTokenAuth
 from bot.epm.tokens import RefreshTokenStorage
 from bot.errors import EpmError
+from bot.estate import BasicAuth, ClientCredentialsAuth, DeviceAuth, EpmAuth, RefreshTokenAuth
 
 logger = logging.getLogger(__name__)
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import difflib
 
-from bot.config import Config, EpmServer
+from bot.config import Config
 from bot.epm.client import APPLICATIONS_PATH, EpmClient
 from bot.epm.tokens import token_storage
 from bot.errors import EpmError, StoreError
+from bot.estate import EpmServer
 from bot.parts import Check
 from bot.proxy import Proxies
 from bot.store import Store

@@ -21,13 +21,13 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from bot.config import EpmServer
 from bot.epm.auth import Authenticator, Clock, make_authenticator
 from bot.epm.mapping import JobResult, parse_job, trim
 from bot.epm.session import ProxiedSession
 from bot.epm.start_request import post_once, start_request, started_job_id
 from bot.epm.tokens import RefreshTokenFile, RefreshTokenStorage
 from bot.errors import EpmError, JobStartError
+from bot.estate import EpmServer
 from bot.metrics import Metrics
 from bot.proxy import Proxies
 

@@ -29,11 +29,12 @@ from typing import Any
 
 import requests
 
-from bot.config import Config, DeviceAuth
+from bot.config import Config
 from bot.epm.auth import device_marker, json_object, oauth_reason
 from bot.epm.client import CONNECT_TIMEOUT, build_session
 from bot.epm.tokens import RefreshTokenStorage, token_storage
 from bot.errors import EpmError, ValidationError, closest_match
+from bot.estate import DeviceAuth
 from bot.proxy import Proxies
 from bot.store import Store
 from bot.store.factory import open_store

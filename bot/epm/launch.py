@@ -33,8 +33,8 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from bot.close.periods import expand_period_tokens, period_at
-from bot.config import Estate, JobParameter, JobSpec
 from bot.errors import JobRunningError, JobStartError, NoJobError, StoreError
+from bot.estate import Estate, JobParameter, JobSpec
 from bot.layout import Layout
 from bot.model import JobRef, Status, format_time, parse_time
 from bot.service import JOB_STARTS_META, Change, StatusService

@@ -9,11 +9,12 @@ from datetime import datetime
 from apscheduler.schedulers.base import BaseScheduler
 
 from bot import schedule
-from bot.config import BasicAuth, Config
+from bot.config import Config
 from bot.epm.client import EpmClient
 from bot.epm.poller import Poller
 from bot.epm.tokens import token_storage
 from bot.errors import EpmError
+from bot.estate import BasicAuth
 from bot.metrics import Metrics
 from bot.model import format_time, utcnow
 from bot.parts import Check, Host

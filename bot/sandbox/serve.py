@@ -110,7 +110,7 @@ def banner(env: dict[str, str]) -> list[str]:
 def send_line(slack: SlackSandbox, line: str, timeout: float = REPLY_SECONDS) -> list[str]:
     """Send a typed line as ``/epmpulse …`` and return the lines of the app's reply."""
     # Imported here: the reply formatting lives with the demo, which loads the whole app.
-    from bot.demo import reply_lines
+    from bot.demo_scenario import reply_lines
 
     text = line.strip().removeprefix(DEFAULT_COMMAND).strip()
     if slack.connection_count == 0:

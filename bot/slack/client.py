@@ -16,7 +16,7 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
-from bot.config import Settings
+from bot.settings import Settings
 from bot.lease import Lease
 from bot.proxy import Proxies
 

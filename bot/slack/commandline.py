@@ -30,8 +30,8 @@ from bot.slack.mrkdwn import escape, unescape
 from bot.slack.subscriptions import Subscriptions
 
 if TYPE_CHECKING:
-    from bot.config import Estate
     from bot.epm.launch import JobLauncher
+    from bot.estate import Estate
 
 logger = logging.getLogger(__name__)
 

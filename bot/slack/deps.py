@@ -16,8 +16,8 @@ from bot.slack.home import home_view
 from bot.slack.subscriptions import Subscriptions
 
 if TYPE_CHECKING:
-    from bot.config import Estate
     from bot.epm.launch import JobLauncher
+    from bot.estate import Estate
 
 
 @dataclass

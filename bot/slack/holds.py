@@ -28,7 +28,7 @@ from bot.slack.editors import Editors
 from bot.slack.mrkdwn import escape, slack_date
 
 if TYPE_CHECKING:
-    from bot.config import Estate
+    from bot.estate import Estate
 
 logger = logging.getLogger(__name__)
 

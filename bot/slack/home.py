@@ -26,7 +26,7 @@ from bot.slack.mrkdwn import slack_date
 from bot.slack.report import report_home_blocks
 
 if TYPE_CHECKING:
-    from bot.config import Estate
+    from bot.estate import Estate
 
 OPEN_MODAL_ACTION = "open_update_modal"
 ACTIONS_BLOCK = "home_actions"

@@ -26,8 +26,8 @@ from bot.slack.commandline import COMMAND, CommandContext
 from bot.slack.mrkdwn import clip, escape, record_line
 
 if TYPE_CHECKING:
-    from bot.config import Estate, JobSpec
     from bot.epm.launch import JobLauncher
+    from bot.estate import Estate, JobSpec
     from bot.service import StatusService
 
 RUN_JOB_ACTION = "run_epm_job"

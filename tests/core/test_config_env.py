@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from bot.config import AppConfig, Estate, load_config
+from bot.config import load_config
 from bot.errors import ConfigError
+from bot.estate import AppConfig, Estate
 from bot.settings import Settings, env_var_names, field_env_vars
 from tests.conftest import MakeConfig
 

@@ -1,4 +1,4 @@
-"""Settings checked with every other setting: rate limits, their storage and editors' ids."""
+"""Settings checked with every other setting (rate limits, storage, editors), and their docs."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import pytest
 
 from bot.cli import main
 from bot.errors import ConfigError
+from bot.settings import Settings, settings_table
 from tests.conftest import MakeConfig
 
 
@@ -97,3 +98,21 @@ def test_run_refuses_bad_rate_limits_before_starting_anything(
     assert err.startswith("Invalid configuration (2 problem(s)):")
     assert "EPMPULSE_RATE_LIMITS" in err and "EPMPULSE_RATE_LIMIT_STORAGE" in err
     assert not data.exists()
+
+
+def test_docs_settings_md_is_the_table_rendered_from_the_settings_model() -> None:
+    """docs/settings.md is settings_table()'s output; regenerate it when a setting changes."""
+    page = Path(__file__).resolve().parents[2] / "docs" / "settings.md"
+    assert page.read_text(encoding="utf-8") == settings_table(), (
+        "docs/settings.md is stale: run `python -m bot.settings > docs/settings.md`"
+    )
+
+
+def test_the_settings_table_names_every_variable_its_default_and_meaning() -> None:
+    """One row per field: every variable name, the default as given, the field's description."""
+    rows = [line for line in settings_table().splitlines() if line.startswith("| `")]
+    assert len(rows) == len(Settings.model_fields)
+    assert "| `EPMPULSE_HTTP_PORT` / `PORT` | `8080` | REST API port;" in settings_table()
+    assert "| `SLACK_BOT_TOKEN` | — | bot token `xoxb-…` |" in rows
+    assert all("*one-shot*" in row for row in rows if "EPMPULSE_DATA_DIR" in row)
+    assert not any("*one-shot*" in row for row in rows if "SLACK_" in row)

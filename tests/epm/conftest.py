@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.config import Config, EpmServer
+from bot.config import Config
 from bot.epm.client import EpmClient
+from bot.estate import EpmServer
 from bot.sandbox.epm import EpmSandbox
 from bot.service import StatusService
 from bot.store import JsonStore

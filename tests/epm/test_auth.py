@@ -14,10 +14,10 @@ from urllib.parse import parse_qs
 import pytest
 import requests
 
-from bot.config import EpmServer
 from bot.epm.client import EpmClient
 from bot.epm.tokens import RefreshTokenFile
 from bot.errors import EpmError
+from bot.estate import EpmServer
 from bot.sandbox.epm import EpmSandbox
 from bot.sandbox.epm.auth import parse_basic
 from tests.conftest import FakeClock

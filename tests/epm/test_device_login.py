@@ -17,12 +17,13 @@ import requests
 import yaml
 
 from bot.cli import main
-from bot.config import Config, DeviceAuth
+from bot.config import Config
 from bot.epm.auth import device_marker
 from bot.epm.client import EpmClient
 from bot.epm.device import DeviceCode, DeviceLogin, sign_in
 from bot.epm.tokens import RefreshTokenFile, fingerprint
 from bot.errors import ConfigError, EpmError, ValidationError
+from bot.estate import DeviceAuth
 from bot.sandbox.epm import EpmSandbox
 from bot.store.postgres import PostgresStore
 from tests.conftest import FakeClock, MakeConfig, wait_until

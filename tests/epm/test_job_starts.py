@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 import requests
 
-from bot.config import EpmServer, JobSpec
 from bot.epm.client import EpmClient
 from bot.epm.launch import job_parameters
 from bot.epm.start_request import started_job_id
 from bot.errors import JobStartError
+from bot.estate import EpmServer, JobSpec
 from bot.sandbox.epm import EpmSandbox
 from tests.epm.conftest import server_doc, start_posts
 

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from bot.config import EpmServer
 from bot.epm.client import EpmClient
 from bot.epm.part import build_clients, close_clients
+from bot.estate import EpmServer
 from bot.model import Status
 from bot.proxy import Proxies
 from bot.sandbox.epm import EpmSandbox

@@ -74,7 +74,7 @@ def test_a_slow_server_hits_the_read_timeout(
     epm: EpmSandbox, make_client: Callable[..., EpmClient]
 ) -> None:
     """Every request has a read timeout, retried once: a hung server ends in a transient error."""
-    from bot.config import EpmServer
+    from bot.estate import EpmServer
     from tests.epm.conftest import server_doc
 
     epm.add_job("arcs", 1, "ok")

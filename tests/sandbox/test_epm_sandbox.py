@@ -586,7 +586,7 @@ def test_a_data_integration_start_with_braced_periods_runs_whatever_its_type(
 
 def test_the_sandbox_knows_the_job_types_the_configuration_accepts() -> None:
     """The sandbox's copy of Oracle's job types equals the configuration check's list."""
-    from bot.config import PLANNING_JOB_TYPES
+    from bot.estate import PLANNING_JOB_TYPES
     from bot.sandbox.epm.starts import JOB_TYPES
 
     assert set(PLANNING_JOB_TYPES) == JOB_TYPES

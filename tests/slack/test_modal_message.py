@@ -38,7 +38,7 @@ def test_the_one_message_is_saved_on_each_changed_row_and_no_other(running: Runn
 
 def test_the_demo_shows_every_line_of_a_board_reply() -> None:
     """reply_lines turns a block reply into its lines, dates and mentions as plain text."""
-    from bot.demo import reply_lines
+    from bot.demo_scenario import reply_lines
 
     body = {
         "text": "EPM status of Planning",

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.config import Estate
+from bot.estate import Estate
 from bot.service import StatusService
 from bot.store.postgres import PostgresStore
 from bot.store.roundtrips import RoundTrips, count_round_trips
