@@ -29,8 +29,8 @@ from typing import Any, Protocol
 
 import portalocker
 
-from bot.settings import Settings
 from bot.errors import EpmError, StoreError
+from bot.settings import Settings
 from bot.store.base import Store, WorkingState
 from bot.store.files import FILE_MODE, atomic_write, dumps, ensure_private_dir
 

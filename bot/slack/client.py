@@ -16,9 +16,9 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
-from bot.settings import Settings
 from bot.lease import Lease
 from bot.proxy import Proxies
+from bot.settings import Settings
 
 TIMEOUT_SECONDS = 10
 # The longest Retry-After a leader's read waits out in place (start-up lookups).
