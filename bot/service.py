@@ -25,12 +25,12 @@ from bot.model import (  # Change lives in bot.model; importers find it here too
     DomainRecord,
     HistoryEntry,
     JobRef,
+    RecordKey,
     Status,
     Update,
     utcnow,
 )
 from bot.store import Store, WorkingState
-from bot.store.base import RecordKey
 from bot.store.health import WriteHealth
 
 if TYPE_CHECKING:  # prometheus_client loads only where metrics are kept (run)

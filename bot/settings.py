@@ -55,27 +55,33 @@ class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=False)
 
     slack_bot_token: SecretStr | None = Field(
-        default=None, validation_alias="SLACK_BOT_TOKEN", description="bot token `xoxb-…`"
+        default=None,
+        validation_alias="SLACK_BOT_TOKEN",
+        description="bot token, must start `xoxb-` (required by `run`)",
     )
     slack_app_token: SecretStr | None = Field(
         default=None,
         validation_alias="SLACK_APP_TOKEN",
-        description="app-level token `xapp-…` for socket mode",
+        description="app-level token for Socket Mode, must start `xapp-` (required by `run`)",
     )
     slack_api_url: str = Field(
         default=DEFAULT_SLACK_API_URL,
         pattern=r"^https?://",
         validation_alias="SLACK_API_URL",
-        description="base URL of the Slack Web API",
+        description="base URL of the Slack Web API (`http://` or `https://`)",
     )
     slack_canvas_id: str | None = Field(
-        default=None, validation_alias="SLACK_CANVAS_ID", description="canvas to maintain (F…)"
+        default=None,
+        validation_alias="SLACK_CANVAS_ID",
+        description="canvas to maintain (`F…`); `run` needs it or `SLACK_CHANNEL_ID`",
     )
     slack_channel_id: str | None = Field(
         default=None,
         validation_alias="SLACK_CHANNEL_ID",
-        description="channel whose channel canvas is kept when no canvas id is given; "
-        "also the alert channel (C…)",
+        description=(
+            "channel id (`C…`/`G…`, not a name such as `#general`) whose canvas is created "
+            "and kept when no canvas id is given; also the alert channel"
+        ),
     )
     config_path: Path | None = Field(
         default=None,
@@ -90,12 +96,17 @@ class Settings(BaseModel):
     api_keys: dict[str, SecretStr] = Field(
         default_factory=dict,
         validation_alias="EPMPULSE_API_KEYS",
-        description="`name:key,name2:key2` for the REST API; none: keyed routes answer 401",
+        description=(
+            "`name:key,name2:key2` (names unique) for the REST API; none: keyed routes answer 401"
+        ),
     )
     editors: tuple[str, ...] = Field(
         default=(),
         validation_alias="EPMPULSE_EDITORS",
-        description="Slack user/usergroup ids allowed to change statuses; none: everyone",
+        description=(
+            "Slack user (`U…`, `W…`) and user group (`S…`) ids, comma or space separated, "
+            "who may change statuses; anything else is a configuration error; none: everyone"
+        ),
     )
     http_host: str = Field(
         default="127.0.0.1", validation_alias="EPMPULSE_HTTP_HOST", description="REST API bind"
@@ -111,45 +122,58 @@ class Settings(BaseModel):
     rate_limits: str = Field(  # parsed by bot.ratelimit_settings
         default="",
         validation_alias="EPMPULSE_RATE_LIMITS",
-        description="REST limits per key, e.g. `status=120/minute,read=300/minute`; "
-        "unset groups: `status=60/minute,batch=20/minute,read=100/minute`",
+        description=(
+            "`GROUP=LIMIT` pairs for the REST API per key, groups `status`, `batch`, `read`, "
+            "limits like `120/minute`; a group not named keeps its default "
+            "(`status=60/minute,batch=20/minute,read=100/minute`)"
+        ),
     )
     rate_limit_storage: str = Field(
         default="memory://",
         validation_alias="EPMPULSE_RATE_LIMIT_STORAGE",
-        description="a `limits` storage URI (`redis://…` shares windows between instances)",
+        description=(
+            "a synchronous `limits` storage URI (`memory://`, `redis://host:6379`, …); "
+            "`redis://` shares the windows between instances"
+        ),
     )
     canvas_debounce_seconds: float = Field(
         default=3.0,
         gt=0,
         le=3600,
         validation_alias="EPMPULSE_CANVAS_DEBOUNCE_SECONDS",
-        description="canvas flush period",
+        description="canvas flush period in seconds (> 0, ≤ 3600; flushes stay ≥ 1.2 s apart)",
     )
     poll_interval_seconds: float | None = Field(
         default=None,
         gt=0,
         validation_alias="EPMPULSE_POLL_INTERVAL_SECONDS",
-        description="EPM poll period; unset: the YAML's `epm.poll_interval_seconds`, else 30",
+        description=(
+            "EPM poll period in seconds (> 0), overrides the YAML; unset: "
+            "`epm.poll_interval_seconds`, else 30"
+        ),
     )
     database_url: SecretStr | None = Field(
         default=None,
         validation_alias="EPMPULSE_DATABASE_URL",
-        description="PostgreSQL URI (`postgresql://…`): store everything there and allow "
-        "several instances; unset: the JSON store in the data directory",
+        description="PostgreSQL URI (`postgresql://…` or `postgres://…`): store everything "
+        "there and allow several instances; the password is masked in logs; unset: the JSON "
+        "store in the data directory",
     )
     leader_timeout_seconds: float = Field(
         default=10.0,
         ge=1,
         le=3600,
         validation_alias="EPMPULSE_LEADER_TIMEOUT_SECONDS",
-        description="how soon another instance takes over from a dead leader",
+        description=(
+            "with a database: how soon (in seconds, 1 to 3600) another instance takes over "
+            "from a leader that died"
+        ),
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
         default="INFO",
         validation_alias="EPMPULSE_LOG_LEVEL",
-        description="DEBUG, INFO, WARNING, ERROR or CRITICAL; one-shot commands: WARNING "
-        "unless set",
+        description="`DEBUG`, `INFO`, `WARNING`, `ERROR` or `CRITICAL` (any case); one-shot "
+        "commands: `WARNING` unless set",
     )
     log_format: Literal["json", "text"] = Field(
         default="json", validation_alias="EPMPULSE_LOG_FORMAT", description="`json` or `text`"
@@ -159,17 +183,25 @@ class Settings(BaseModel):
     https_proxy: SecretStr | None = Field(
         default=None,
         validation_alias=AliasChoices("https_proxy", "HTTPS_PROXY"),
-        description="proxy for HTTPS calls to EPM and Slack (`host:port` or a URL)",
+        description=(
+            "proxy URL (`http://[user:password@]host:port`; a bare `host:port` means "
+            "`http://`) for `https://` EPM servers, an `https://` `SLACK_API_URL` and Socket "
+            "Mode; the lower-case form wins"
+        ),
     )
     http_proxy: SecretStr | None = Field(
         default=None,
         validation_alias=AliasChoices("http_proxy", "HTTP_PROXY"),
-        description="proxy for plain HTTP calls",
+        description="the same for `http://` URLs",
     )
     no_proxy: str | None = Field(
         default=None,
         validation_alias=AliasChoices("no_proxy", "NO_PROXY"),
-        description="hosts reached without the proxy",
+        description=(
+            "comma-separated hosts reached directly: a name (also its subdomains; a leading "
+            "dot is allowed), an IP or CIDR range, optionally `:port`; `*` for all; "
+            "`SLACK_API_URL`'s host decides for Socket Mode too"
+        ),
     )
 
     @field_validator("slack_bot_token", "slack_app_token")

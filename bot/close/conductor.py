@@ -27,9 +27,9 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from bot.close.calendar import CloseCalendar, RecordKey, key_name
+from bot.close.calendar import CloseCalendar, key_name
 from bot.close.live import HOLDS_META, PERIOD_META
-from bot.model import DomainRecord, Status, parse_time
+from bot.model import DomainRecord, RecordKey, Status, parse_time
 from bot.service import JOB_STARTS_META
 
 if TYPE_CHECKING:

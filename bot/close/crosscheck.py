@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.close.calendar import CloseCalendar
-from bot.model import DomainRecord, HistoryEntry, Status, format_time
+from bot.model import DomainRecord, HistoryEntry, RecordKey, Status, format_time
 from bot.store import Store, WorkingState
-from bot.store.base import JsonDict, RecordKey
+from bot.store.base import JsonDict
 
 CROSSCHECK_META = "close.crosscheck"
 PEOPLE = ("slack:", "api:")

@@ -25,10 +25,9 @@ from bot.close.conductor import (
     started_of,
 )
 from bot.errors import ValidationError
-from bot.model import format_time
+from bot.model import RecordKey, format_time
 from bot.service import Change, StatusService
 from bot.store import WorkingState
-from bot.store.base import RecordKey
 
 if TYPE_CHECKING:
     from bot.estate import Estate

@@ -16,9 +16,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from bot.close.calendar import CloseCalendar, Deadline, RecordKey, key_name
+from bot.close.calendar import CloseCalendar, Deadline, key_name
 from bot.layout import Layout
-from bot.model import DomainRecord, Status
+from bot.model import DomainRecord, RecordKey, Status
 from bot.store import BoardState, Store
 
 PERIOD_META = "close.period"  # the period the board belongs to (written at roll-over)

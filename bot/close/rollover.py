@@ -24,9 +24,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.close.archive import archive_key, archived_periods
-from bot.close.calendar import CloseCalendar, RecordKey
+from bot.close.calendar import CloseCalendar
 from bot.close.live import PERIOD_META
-from bot.model import Status, format_time, parse_time
+from bot.model import RecordKey, Status, format_time, parse_time
 from bot.service import Change, StatusService
 from bot.store import WorkingState
 

@@ -36,10 +36,9 @@ from bot.close.periods import expand_period_tokens, period_at
 from bot.errors import JobRunningError, JobStartError, NoJobError, StoreError
 from bot.estate import Estate, JobParameter, JobSpec
 from bot.layout import Layout
-from bot.model import JobRef, Status, format_time, parse_time
+from bot.model import JobRef, RecordKey, Status, format_time, parse_time
 from bot.service import JOB_STARTS_META, Change, StatusService
 from bot.store import WorkingState
-from bot.store.base import RecordKey
 
 logger = logging.getLogger(__name__)
 

@@ -39,10 +39,9 @@ from bot.epm.mapping import JobResult, trim
 from bot.epm.tracking import tracking_message
 from bot.errors import EpmError
 from bot.metrics import Metrics
-from bot.model import DomainRecord, JobRef, Status, format_time, most_severe, utcnow
+from bot.model import DomainRecord, JobRef, RecordKey, Status, format_time, most_severe, utcnow
 from bot.service import Change, StatusService
 from bot.store import WorkingState
-from bot.store.base import RecordKey
 
 logger = logging.getLogger(__name__)
 
