@@ -113,6 +113,6 @@ def test_the_settings_table_names_every_variable_its_default_and_meaning() -> No
     rows = [line for line in settings_table().splitlines() if line.startswith("| `")]
     assert len(rows) == len(Settings.model_fields)
     assert "| `EPMPULSE_HTTP_PORT` / `PORT` | `8080` | REST API port;" in settings_table()
-    assert "| `SLACK_BOT_TOKEN` | — | bot token `xoxb-…` |" in rows
+    assert "| `SLACK_BOT_TOKEN` | — | bot token, must start `xoxb-` (required by `run`) |" in rows
     assert all("*one-shot*" in row for row in rows if "EPMPULSE_DATA_DIR" in row)
     assert not any("*one-shot*" in row for row in rows if "SLACK_" in row)
