@@ -50,6 +50,7 @@ from bot.sandbox.epm import EpmSandbox
 from bot.sandbox.slack import SlackSandbox
 from bot.service import Change, StatusService
 from bot.slack.client import build_web_client
+from bot.slack.posting import poster
 from bot.store import JsonStore
 
 APPS, DOMAINS, CHAIN = 20, 50, 50
@@ -148,8 +149,7 @@ def main() -> None:
         part = ClosePart(
             service,
             BackgroundScheduler(timezone=UTC),
-            client=None,
-            channel_id=None,
+            post=None,
             reset=False,
             clock=clock,
         )
@@ -237,10 +237,9 @@ def conductor_figures(tmp: Path, idle_seconds: float) -> None:
         scheduler.start()
         conductor = Conductor(
             service,
-            JobLauncher(service, clients),
+            JobLauncher(service, clients, estate=config.estate),
             scheduler,
-            client=build_web_client(config.settings),
-            channel_id=channel,
+            post=poster(build_web_client(config.settings), channel),
         )
         poller = Poller(service, clients)
         conductor.start()

@@ -70,7 +70,7 @@ def main() -> None:
         store = JsonStore(config.settings.data_dir)
         service = StatusService(config.estate.layout, store)
         clients = build_clients(config)
-        launcher = JobLauncher(service, clients)
+        launcher = JobLauncher(service, clients, estate=config.estate)
         raw, launched = [], []
         try:
             for _ in range(args.runs):

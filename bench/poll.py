@@ -77,7 +77,7 @@ def make_config(
 def track_jobs(service: StatusService, jobs: int) -> None:
     """Track ``jobs`` jobs, round-robin over the three servers, 10 per domain, in one batch."""
     per_domain: dict[str, list[JobRef]] = {}
-    domains = service.estate.apps["Bench"].domains
+    domains = service.layout.apps["Bench"].domains
     for n in range(jobs):
         domain = domains[n // JOBS_PER_DOMAIN]
         per_domain.setdefault(domain, []).append(JobRef(server=KINDS[n % 3], job_id=str(n)))

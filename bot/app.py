@@ -13,6 +13,7 @@ from bot.runtime import Runtime
 from bot.slack.client import build_leased_client
 from bot.slack.delivery import AlertsPart
 from bot.slack.part import SlackPart
+from bot.slack.posting import poster
 from bot.store import Store
 
 
@@ -46,14 +47,18 @@ def build_runtime(config: Config, *, store: Store | None = None) -> Runtime:
         from bot.close.part import ClosePart  # only estates with a close calendar
 
         # Deadlines, overdue alerts and roll-over.
+        channel = config.settings.slack_channel_id  # overdue and conductor posts go there
         close_client = build_leased_client(config.settings, runtime.lease)
-        runtime.add_leader_only("close", lambda: ClosePart.from_runtime(runtime, close_client))
+        runtime.add_leader_only(
+            "close", lambda: ClosePart.from_runtime(runtime, poster(close_client, channel))
+        )
         from bot.close.conducting import Conductor
 
         # The close conductor (SPEC §17): automatic starts, and the cross-check of every OK.
         conductor_client = build_leased_client(config.settings, runtime.lease)
         runtime.add_leader_only(
-            "conductor", lambda: Conductor.from_runtime(runtime, launcher, conductor_client)
+            "conductor",
+            lambda: Conductor.from_runtime(runtime, launcher, poster(conductor_client, channel)),
         )
     return runtime
 

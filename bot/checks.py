@@ -17,12 +17,12 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.canvas.lifecycle import CANVAS_META, check_canvas
-from bot.config import Config, Settings
+from bot.config import Config
 from bot.epm.check import check_servers
 from bot.errors import ConfigError, EpmPulseError, StoreError
 from bot.parts import Check
 from bot.proxy import Proxies
-from bot.settings import CHANNEL_ID, FIND_CHANNEL_ID
+from bot.settings import CHANNEL_ID, FIND_CHANNEL_ID, Settings
 from bot.slack.client import WEB_API_ERRORS, build_web_client
 from bot.store.json_store import STATE_FILE
 from bot.store.state_file import parse

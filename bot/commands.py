@@ -267,7 +267,7 @@ def cmd_import(args: argparse.Namespace, config: Config) -> int:
     """``epmpulse import DATA_DIR``: copy a JSON store into the database (idempotent)."""
     # Imported here: only this command needs the transfer code (and psycopg).
     from bot.database import safe_url
-    from bot.slack.delivery import CURSOR_META
+    from bot.slack import CURSOR_META
     from bot.store.postgres import PostgresStore
     from bot.store.transfer import import_json_store
 

@@ -61,7 +61,7 @@ class StatusService:
     """Reads and changes domain statuses through a :class:`~bot.store.Store`.
 
     It needs only the board's :class:`~bot.layout.Layout`; the parts that start or list
-    EPM jobs are handed the job specs (:class:`~bot.config.Estate`) themselves.
+    EPM jobs are handed the job specs (:class:`~bot.estate.Estate`) themselves.
     """
 
     def __init__(

@@ -19,7 +19,7 @@ Failures never lose a change, because the board in the store *is* the pending wo
 - 429: no call is made before ``Retry-After`` has passed (ticks in between are skipped);
 - any other failure: the next attempt waits ``debounce * 2^(n-1)`` seconds after the
   n-th consecutive failure, at most a minute
-  (:class:`~bot.slack.posting.Backoff`).
+  (:class:`~bot.sending.Backoff`).
 
 The publisher's WebClient should not retry in place (the leader's
 :class:`~bot.slack.client.LeasedWebClient` never does): the tick-level back-off does that
@@ -48,9 +48,9 @@ from bot.canvas.render import digest, render_board
 from bot.errors import StoreError
 from bot.lease import FencedError, Lease, LeaseLostError
 from bot.metrics import Metrics
+from bot.sending import Backoff
 from bot.service import Change, StatusService
 from bot.slack.client import WEB_API_ERRORS, retry_after
-from bot.slack.posting import Backoff
 
 logger = logging.getLogger(__name__)
 

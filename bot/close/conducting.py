@@ -46,15 +46,13 @@ from bot.errors import JobRunningError, JobStartError, StoreError, ValidationErr
 from bot.lease import FencedError, Lease, LeaseLostError
 from bot.model import Status, format_time, utcnow
 from bot.parts import Check, Host
+from bot.sending import Outcome, Post, Sender
 from bot.service import Change, StatusService
 from bot.slack.blocks import Message
 from bot.slack.holds import announcement, disputed_notice, failed_notice
-from bot.slack.posting import Outcome, Post, Sender, poster
 from bot.store import WorkingState
 
 if TYPE_CHECKING:
-    from slack_sdk import WebClient
-
     from bot.epm.launch import JobLauncher
 
 logger = logging.getLogger(__name__)
@@ -107,15 +105,14 @@ class Conductor(Sender):
         self.starts = 0
 
     @classmethod
-    def from_runtime(
-        cls, runtime: Host, launcher: JobLauncher, client: WebClient | None
-    ) -> Conductor:
-        """The part wired to the runtime's service, scheduler, lease and alert channel."""
+    def from_runtime(cls, runtime: Host, launcher: JobLauncher, post: Post | None) -> Conductor:
+        """The part wired to the runtime's service, scheduler and lease; ``post`` goes to the
+        alert channel."""
         return cls(
             runtime.service,
             launcher,
             runtime.scheduler,
-            post=poster(client, runtime.config.settings.slack_channel_id),
+            post=post,
             lease=runtime.lease,
         )
 

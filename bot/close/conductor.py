@@ -234,7 +234,8 @@ def shown(service: StatusService, estate: Estate | None) -> list[Plan]:
     """What surfaces list (``/epmpulse close``, App Home, ``GET /api/v1/close``): every
     start scheduled or held, and every hold set ahead of time, soonest first.
 
-    ``estate`` holds the job specs; without it (a one-shot command) nothing is listed.
+    ``estate`` holds the job specs; without it (no EPM launcher, e.g. a REST API or Slack
+    part built without one) nothing is listed.
     """
     if estate is None or not auto_start_keys(estate):
         return []

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from datetime import date
 from importlib.util import find_spec
 from pathlib import Path
 
 from bot.layout import Layout
+from bot.store.files import publish, write_temp
 
 logger = logging.getLogger(__name__)
 
@@ -35,16 +35,14 @@ def with_cached_holidays(layout: Layout, directory: Path, year: int) -> Layout:
     missing = False
     for wanted in (year - 1, year, year + 1):
         key = f"{close.country}/{close.subdivision or ''}/{wanted}/{version}"
-        days = kept.get(key)
-        if not isinstance(days, list):
+        days = _days(kept.get(key))
+        if days is None:
             from bot.close.calendar import public_holidays
 
-            days = sorted(
-                day.isoformat() for day in public_holidays(close.country, close.subdivision, wanted)
-            )
-            kept[key] = days
+            days = tuple(sorted(public_holidays(close.country, close.subdivision, wanted)))
+            kept[key] = [day.isoformat() for day in days]
             missing = True
-        known[wanted] = tuple(date.fromisoformat(day) for day in days)
+        known[wanted] = days
     if missing:
         _write(directory / CACHE_FILE, kept)
     return layout._replace(close=close._replace(known_holidays=known))
@@ -79,14 +77,29 @@ def _read(directory: Path) -> dict[str, list[str]]:
     return kept if isinstance(kept, dict) else {}
 
 
+def _days(kept: object) -> tuple[date, ...] | None:
+    """One kept year's holidays; None when there are none or they do not parse (worked
+    out again then: a damaged file costs an import of ``holidays``, never a command)."""
+    if not isinstance(kept, list):
+        return None
+    try:
+        return tuple(date.fromisoformat(day) for day in kept)
+    except (TypeError, ValueError):
+        return None
+
+
 def _write(path: Path, kept: dict[str, list[str]]) -> None:
-    """Replace the cache file whole; quietly not when the directory is not there."""
+    """Replace the cache file whole (0600, as every data file); quietly not when the
+    directory is not there."""
     if not path.parent.is_dir():
         return
-    temporary = path.with_name(f"{CACHE_FILE}.{os.getpid()}")
     try:
-        temporary.write_text(json.dumps(kept, sort_keys=True), encoding="utf-8")
-        os.replace(temporary, path)  # readers see the old file or the new one
+        temporary, _ = write_temp(path, json.dumps(kept, sort_keys=True).encode())
+    except OSError as exc:
+        logger.debug("cannot keep the public holidays in %s: %s", path, exc)
+        return
+    try:
+        publish(temporary, path)  # readers see the old file or the new one
     except OSError as exc:
         logger.debug("cannot keep the public holidays in %s: %s", path, exc)
         temporary.unlink(missing_ok=True)

@@ -29,9 +29,9 @@ from bot.close.live import PASSED_META, PERIOD_META, marker_keys
 from bot.errors import StoreError
 from bot.lease import FencedError, Lease
 from bot.model import DomainRecord, Status
+from bot.sending import Outcome, Post, Sender
 from bot.service import Change, StatusService
 from bot.slack.mrkdwn import escape, slack_date
-from bot.slack.posting import Outcome, Post, Sender
 from bot.store import WorkingState
 
 logger = logging.getLogger(__name__)

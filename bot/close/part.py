@@ -20,7 +20,6 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.base import BaseScheduler
 
@@ -31,11 +30,8 @@ from bot.close.live import PASSED_META, marker_keys
 from bot.lease import Lease
 from bot.model import utcnow
 from bot.parts import Check, Host
+from bot.sending import Post
 from bot.service import StatusService
-from bot.slack.posting import Post, poster
-
-if TYPE_CHECKING:
-    from slack_sdk import WebClient
 
 logger = logging.getLogger(__name__)
 
@@ -74,13 +70,14 @@ class ClosePart:
         self.wakes = 0
 
     @classmethod
-    def from_runtime(cls, runtime: Host, client: WebClient | None) -> ClosePart:
-        """The part wired to the runtime's service and scheduler and the app's WebClient."""
+    def from_runtime(cls, runtime: Host, post: Post | None) -> ClosePart:
+        """The part wired to the runtime's service and scheduler; ``post`` goes to the alert
+        channel (None: no overdue alerts)."""
         close = runtime.config.estate.close
         return cls(
             runtime.service,
             runtime.scheduler,
-            post=poster(client, runtime.config.settings.slack_channel_id),
+            post=post,
             reset=bool(close and close.reset),
             lease=runtime.lease,
         )

@@ -7,3 +7,7 @@ dispatch of ``/epmpulse``) · ``subcommands`` (one function per sub-command) ·
 write) · ``subscriptions`` and ``alerts`` (who is told about changes) · ``client``
 (the Web API client).
 """
+
+# The meta value holding the alert cursor: delivery keeps it, `epmpulse import` sets it.
+# Here, not in bot.slack.delivery, so the import command loads no Slack code.
+CURSOR_META = "alerts_cursor"

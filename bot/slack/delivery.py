@@ -33,17 +33,18 @@ from bot.lease import FencedError, Lease
 from bot.model import DomainRecord, HistoryEntry, Status
 from bot.parts import Check, Host
 from bot.schedule import RepeatingPart
+from bot.sending import FIRST_BACKOFF_SECONDS, Backoff, Outcome, Sender
 from bot.service import Change, StatusService
+from bot.slack import CURSOR_META
 from bot.slack.alerts import alert_messages, dm_messages, is_alert
 from bot.slack.blocks import Message
-from bot.slack.posting import FIRST_BACKOFF_SECONDS, Backoff, Outcome, Sender, post_message
+from bot.slack.posting import post_message
 from bot.slack.subscriptions import Subscriptions
 from bot.store import WorkingState
 from bot.store.base import JsonDict
 
 logger = logging.getLogger(__name__)
 
-CURSOR_META = "alerts_cursor"  # the meta value holding the cursor (epmpulse import sets it)
 JOB_ID = "alert-delivery"
 # Commits that needed no post are recorded in the cursor at least this often.
 MAX_UNSAVED_COMMITS = 100

@@ -22,11 +22,12 @@ from bot.errors import StoreError
 from bot.lease import FencedError, Lease
 from bot.parts import Check, Host
 from bot.schedule import RepeatingPart
+from bot.sending import Posted, Sender
 from bot.service import StatusService
 from bot.signoff import PENDING, Request
 from bot.slack.blocks import Message
 from bot.slack.client import WEB_API_ERRORS
-from bot.slack.posting import Posted, Sender, post_message
+from bot.slack.posting import post_message
 from bot.slack.signoff import rejection_dm, request_message
 from bot.store import WorkingState
 

@@ -22,8 +22,8 @@ from bot.config import Config
 from bot.metrics import Metrics
 from bot.model import Status, Update
 from bot.sandbox.slack import SlackSandbox
+from bot.sending import MAX_BACKOFF_SECONDS
 from bot.service import StatusService
-from bot.slack.posting import MAX_BACKOFF_SECONDS
 from bot.store import JsonStore
 from tests.canvas.conftest import FakeClock, MakePublisher
 

@@ -47,3 +47,23 @@ def test_without_a_data_directory_nothing_is_written(tmp_path: Path) -> None:
     layout = with_cached_holidays(gb_layout(), missing, 2026)
     assert layout.close is not None and layout.close.known_holidays[2026]
     assert not missing.exists()
+
+
+def test_the_kept_file_is_private_as_every_data_file(tmp_path: Path) -> None:
+    """Created 0600 whatever the umask (SPEC §8)."""
+    with_cached_holidays(gb_layout(), tmp_path, 2026)
+    assert (tmp_path / CACHE_FILE).stat().st_mode & 0o777 == 0o600
+
+
+def test_a_damaged_year_is_worked_out_again_instead_of_failing(tmp_path: Path) -> None:
+    """A date that does not parse costs an import of `holidays`, never the command."""
+    version = holidays_version()
+    kept = {f"GB/ENG/{year}/{version}": [f"{year}-03-03"] for year in (2025, 2027)}
+    kept[f"GB/ENG/2026/{version}"] = ["2026-13-01"]
+    (tmp_path / CACHE_FILE).write_text(json.dumps(kept), encoding="utf-8")
+    layout = with_cached_holidays(gb_layout(), tmp_path, 2026)
+    assert layout.close is not None
+    assert date(2026, 12, 25) in layout.close.known_holidays[2026]
+    assert layout.close.known_holidays[2025] == (date(2025, 3, 3),)
+    rewritten = json.loads((tmp_path / CACHE_FILE).read_text(encoding="utf-8"))
+    assert "2026-12-25" in rewritten[f"GB/ENG/2026/{version}"]

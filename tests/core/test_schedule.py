@@ -9,7 +9,7 @@ import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.schedule import Alarm
-from bot.slack.posting import MAX_BACKOFF_SECONDS, Backoff
+from bot.sending import MAX_BACKOFF_SECONDS, Backoff
 from tests.conftest import FakeClock
 
 NOW = datetime(2026, 11, 3, 9, 0, tzinfo=UTC)
@@ -77,9 +77,9 @@ def test_a_rate_limit_holds_the_next_attempt_without_counting_a_failure() -> Non
     clock = FakeClock()
     backoff = Backoff(clock, first=1.0)
     backoff.hold(120.0)
-    assert backoff.failures == 0 and backoff.remaining() == 120.0
+    assert backoff.failures == 0 and backoff.retry_at == clock() + 120.0
     clock.advance(119.0)
-    assert backoff.waiting and backoff.remaining() == 1.0
+    assert backoff.waiting and backoff.retry_at == clock() + 1.0
     assert backoff.failed(at_least=30.0) == 30.0  # a failure asking for longer waits longer
     clock.advance(30.0)
-    assert backoff.remaining() == 0.0 and not backoff.waiting
+    assert backoff.retry_at == clock() and not backoff.waiting
