@@ -44,3 +44,16 @@ def test_every_module_of_bot_is_on_the_architecture_page_and_nothing_else_is() -
             f"{package}: not on the page {sorted(modules - listed)}, "
             f"on the page but gone {sorted(listed - modules)}"
         )
+
+
+def test_every_module_path_the_docs_name_exists() -> None:
+    """A renamed or removed module leaves no stale `bot/….py` path in the README or docs/."""
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+    named = {
+        (page.relative_to(ROOT).as_posix(), path)
+        for page in pages
+        for path in re.findall(r"\bbot/[a-z_/]+\.py\b", page.read_text(encoding="utf-8"))
+    }
+    assert named, "the docs name no module at all: the pattern is wrong"
+    stale = sorted((page, path) for page, path in named if not (ROOT / path).exists())
+    assert stale == []
