@@ -12,7 +12,8 @@ import pytest
 from bot.config import Config
 from bot.errors import EpmPulseError
 from bot.leader import PostgresLeadership, SoleLeader
-from bot.runtime import Check, Runtime
+from bot.parts import Check
+from bot.runtime import Runtime
 from tests.conftest import MakeConfig, wait_until
 
 TIMEOUT = 2.0  # leader timeout for these tests: beat 0.4 s, grace 0.8 s
@@ -162,10 +163,11 @@ def test_a_runtime_halts_its_leader_parts_when_leadership_is_lost(
         other.start(gained.set, lambda: None)
         assert not other.is_leader
         with psycopg.connect(pg_url, autocommit=True) as admin:
+            # This runtime's session only: other test runs may share the server.
             admin.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE application_name LIKE 'epmpulse-leader %%' AND application_name <> "
-                "'epmpulse-leader other'"
+                "WHERE application_name = %s",
+                (f"epmpulse-leader {runtime.role().instance}",),
             )
         assert gained.wait(TIMEOUT + 1)
         assert not runtime.role().leader

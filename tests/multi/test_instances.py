@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import socket
 
 import psycopg
 
@@ -100,9 +101,10 @@ def test_a_leader_whose_database_session_is_cut_stops_publishing(cluster: Cluste
     )
     schema = cluster.pg_url.rsplit("search_path%3D", 1)[1]
     with psycopg.connect(cluster.pg_url, autocommit=True) as admin:
+        # Its session only (named after its host:pid): other test runs may share the server.
         admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE application_name LIKE 'epmpulse-leader %'"
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
+            (f"epmpulse-leader {socket.gethostname()}:{only.proc.pid}",),
         )
         # Hold the lock as another instance would, so this one cannot win it back.
         wait_until(
